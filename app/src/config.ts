@@ -1,0 +1,122 @@
+/**
+ * The app's environment contract: every variable the app reads, its type and its default.
+ *
+ * This is the only place the app reads `process.env`. The infra program builds each target's
+ * environment through {@link appEnvironment}, which takes the same typed settings, so the Pulumi
+ * program and the app cannot drift apart.
+ */
+import { z } from 'zod';
+
+export const ROLES = ['api', 'worker', 'all'] as const;
+export type Role = (typeof ROLES)[number];
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+export const PRECISIONS = ['fp32', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Schema of the environment, keyed by variable name. */
+export const envSchema = z.object({
+  /** Which part of the app this process plays: the HTTP API, the queue worker, or both. */
+  CLAWSTACK_ROLE: z.enum(ROLES).default('all'),
+  /** Address and port the HTTP API listens on. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(8080),
+  /** Redis for the queue, result cache and rate limits. Unset with role `all`: a local redis-server is started. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  /** Postgres for jobs, results, keys and audit. Unset with role `all`: a local Postgres is started. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** Where local Redis/Postgres data, the model cache and local keys live. */
+  CLAWSTACK_DATA_DIR: z.string().min(1).default('.clawstack'),
+  /** Directory holding manifest.json and the model files, or an s3://bucket/prefix URL. */
+  MODEL_SOURCE: z.string().min(1).default('models'),
+  /** Only these models are loaded (comma-separated names); empty: all in the manifest. */
+  MODELS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  /** ONNX Runtime execution provider. `cuda` falls back to `cpu` with one warning when CUDA is absent. */
+  EXECUTION_PROVIDER: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+  /** Which model variant to load when the manifest has several precisions of one model. */
+  MODEL_PRECISION: z.enum(PRECISIONS).default('int8'),
+  /** Inference worker threads (each holds one session per model). */
+  INFERENCE_THREADS: int(1, 64).default(1),
+  /** ONNX Runtime intra-op threads per session. */
+  ORT_INTRA_OP_THREADS: int(1, 64).default(1),
+  /** Dynamic batching: largest batch, and how long a request may wait for others to join it. */
+  MAX_BATCH_SIZE: int(1, 1024).default(32),
+  MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2),
+  /** Jobs a worker process runs at once. */
+  WORKER_CONCURRENCY: int(1, 1024).default(16),
+  /** Result cache time-to-live; 0 disables the cache. */
+  RESULT_CACHE_TTL_SECONDS: int(0, 7 * 24 * 3600).default(3600),
+  /** Requests per key per window (rate limit), and the window. */
+  RATE_LIMIT_REQUESTS: int(1, 10_000_000).default(6000),
+  RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
+  /** Largest accepted request body. */
+  BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** On SIGTERM: how long in-flight requests and jobs may take before connections close. */
+  DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(90_000),
+  /** How long a rotated-out API key stays valid. */
+  KEY_ROTATION_GRACE_SECONDS: int(0, 90 * 86_400).default(86_400),
+  /** An API key created at start-up when no key with this value exists (infra passes it from a secret). */
+  BOOTSTRAP_API_KEY: z.string().min(24).optional(),
+  /** Completed job records older than this are deleted by the worker; 0 keeps them forever. */
+  JOB_RETENTION_DAYS: int(0, 3650).default(30),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  /** Pretty-print logs for humans (local runs); JSON otherwise. */
+  LOG_PRETTY: bool.default(false),
+});
+
+export type AppConfig = z.infer<typeof envSchema>;
+/** The settings a deployment target can set; every key optional, values typed. */
+export type AppSettings = Partial<z.input<typeof envSchema>>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment; throws {@link ConfigError} naming every bad variable and what it accepts. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const picked: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '?');
+      return `  ${key}=${JSON.stringify(picked[key] ?? '')}: ${issue.message}`;
+    });
+    throw new ConfigError(`invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Builds the environment variables for a deployment target from typed settings.
+ * Validates them with the same schema the app uses, so a bad value fails at `pulumi up`/preview time.
+ */
+export function appEnvironment(settings: AppSettings): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(settings)) {
+    if (value === undefined) continue;
+    env[key] = Array.isArray(value) ? value.join(',') : String(value);
+  }
+  loadConfig(env);
+  return env;
+}

@@ -1,0 +1,44 @@
+/**
+ * The modality interface: one module per task decodes input, turns it into tensors, runs the model(s)
+ * through the inference engine and shapes a JSON result. Sync task endpoints, async jobs and the cache
+ * all go through this interface, so a new task needs one module and its manifest line(s).
+ */
+import type { ModelEntry, TensorType } from '../models/manifest.ts';
+
+export type TypedArray = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+
+/** A tensor as it travels between the main thread and inference threads (data is transferable). */
+export interface TensorData {
+  type: TensorType;
+  data: TypedArray;
+  dims: number[];
+}
+export type TensorMap = Record<string, TensorData>;
+
+/** What a task module gets to run its models. */
+export interface InferenceContext {
+  /** The manifest entry loaded for a role of this task (`main`, or `det`/`rec`…). */
+  model(role?: string): ModelEntry;
+  /** Runs one request (batch dimension 1) through the engine; dynamic batching happens behind it. */
+  infer(role: string, feeds: TensorMap): Promise<TensorMap>;
+}
+
+/** A request body as received by a sync task endpoint. */
+export interface RawRequest {
+  contentType: string;
+  body: Buffer;
+}
+
+export interface TaskModule<Input = unknown, Result = unknown> {
+  /** `modality.verb`, e.g. `text.classify`; the sync endpoint is `POST /v1/{modality}/{verb}`. */
+  task: string;
+  /** Content types the sync endpoint accepts (415 otherwise). */
+  contentTypes: string[];
+  /** Decodes a sync request body; throws `BadRequestError` (from app/src/errors.ts) naming the problem. */
+  decodeRequest(req: RawRequest): Input | Promise<Input>;
+  /** Decodes a job's JSON `input` (binary inputs travel base64-encoded in a field named in the docs). */
+  decodeJobInput(input: unknown): Input | Promise<Input>;
+  /** Bytes that identify the input for the result cache (with the model versions). */
+  fingerprint(input: Input): Buffer | string;
+  run(input: Input, ctx: InferenceContext): Promise<Result>;
+}
