@@ -69,6 +69,8 @@ export const envSchema = z.object({
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(90_000),
   /** How long a rotated-out API key stays valid. */
   KEY_ROTATION_GRACE_SECONDS: int(0, 90 * 86_400).default(86_400),
+  /** How long a verified API key is remembered before Postgres is asked again (revocation delay). */
+  AUTH_CACHE_MS: int(0, 600_000).default(2000),
   /** An API key created at start-up when no key with this value exists (infra passes it from a secret). */
   BOOTSTRAP_API_KEY: z.string().min(24).optional(),
   /** Completed job records older than this are deleted by the worker; 0 keeps them forever. */

@@ -1,0 +1,119 @@
+/** The Express application: middleware order is request id → metrics → health → auth → rate limit → routes. */
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import { pinoHttp } from 'pino-http';
+import { rateLimit, requireApiKey, type KeyVerifier } from '../auth/index.ts';
+import { NotFoundError, UnavailableError } from '../errors.ts';
+import type { InferenceEngine } from '../inference/engine.ts';
+import type { JobQueue } from '../jobs/queue.ts';
+import type { TaskRunner } from '../modalities/runner.ts';
+import type { ModelRegistry } from '../models/registry.ts';
+import type { JobStore } from '../store/jobs.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import { errorHandler } from './errors.ts';
+import { jobsRouter } from './jobs.ts';
+import { taskRouter } from './tasks.ts';
+import { v2Router } from './v2.ts';
+
+/** Shared lifecycle state: readiness and drain. */
+export class ServiceState {
+  ready = false;
+  draining = false;
+  inFlight = 0;
+  reason = 'starting';
+}
+
+export interface ApiDeps {
+  log: Logger;
+  metrics: Metrics;
+  state: ServiceState;
+  bodyLimit: number;
+  /** Absent for a worker-only process: it serves health and metrics only. */
+  serving?: {
+    registry: ModelRegistry;
+    engine: InferenceEngine;
+    runner: TaskRunner;
+    store: JobStore;
+    queue: JobQueue;
+    redis: Redis;
+    verifier: KeyVerifier;
+    rateLimit: { requests: number; windowSeconds: number };
+  };
+  /** Extra work before a scrape (queue depth). */
+  beforeScrape?: () => Promise<void>;
+}
+
+export function createApi(deps: ApiDeps): Express {
+  const { log, metrics, state } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('bodyLimit', deps.bodyLimit);
+  app.set('query parser', 'simple');
+
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/v2/health') === true },
+    }),
+  );
+  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const start = process.hrtime.bigint();
+    state.inFlight++;
+    res.once('close', () => {
+      state.inFlight--;
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      metrics.httpDuration.observe(
+        { method: req.method, route, status: String(res.statusCode) },
+        Number(process.hrtime.bigint() - start) / 1e9,
+      );
+    });
+    next();
+  });
+
+  app.get('/v2/health/live', (_req, res) => {
+    res.json({ live: true });
+  });
+  app.get('/v2/health/ready', (_req, res) => {
+    const ready = state.ready && !state.draining;
+    res.status(ready ? 200 : 503).json(ready ? { ready } : { ready, reason: state.draining ? 'draining' : state.reason });
+  });
+  app.get('/metrics', async (_req, res) => {
+    await deps.beforeScrape?.().catch((err: Error) => log.warn({ err }, 'metrics collection failed'));
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  // While draining, new work goes elsewhere: the load balancer has seen readiness fail.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    if (!state.draining) return next();
+    res.setHeader('Connection', 'close');
+    throw new UnavailableError('server is shutting down; retry on another instance');
+  });
+
+  const s = deps.serving;
+  if (s) {
+    app.use(requireApiKey(s.verifier));
+    app.use(rateLimit(s.redis, s.rateLimit, metrics));
+    app.use(v2Router({ registry: s.registry, engine: () => (state.ready ? s.engine : undefined), bodyLimit: deps.bodyLimit }));
+    app.use(jobsRouter({ store: s.store, queue: s.queue, runner: s.runner, bodyLimit: deps.bodyLimit, log }));
+    app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
+  }
+
+  app.use((req: Request) => {
+    throw new NotFoundError(`no route for ${req.method} ${req.path}`);
+  });
+  app.use(errorHandler(log));
+  return app;
+}

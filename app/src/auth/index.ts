@@ -1,0 +1,103 @@
+/**
+ * API-key authentication (`Authorization: Bearer …` or `x-api-key`) and per-key rate limits in Redis.
+ */
+import type { NextFunction, Request, Response } from 'express';
+import type { Redis } from 'ioredis';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import { TooManyRequestsError, UnauthorizedError } from '../errors.ts';
+import type { ApiKeyInfo, ApiKeyStore } from '../store/keys.ts';
+import { hashKey } from '../store/keys.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    apiKey?: ApiKeyInfo;
+  }
+}
+
+export function presentedKey(req: Request): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    return m?.[1];
+  }
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' && header ? header : undefined;
+}
+
+/**
+ * Verifies keys against Postgres, remembering a valid key for `cacheMs` (never past its expiry) so a
+ * busy client does not cost a database round trip per request. A revoked key stops working within
+ * `cacheMs`.
+ */
+export class KeyVerifier {
+  private readonly cache = new Map<string, { info: ApiKeyInfo; until: number }>();
+
+  constructor(
+    private readonly keys: ApiKeyStore,
+    private readonly cacheMs: number,
+  ) {}
+
+  async verify(key: string): Promise<ApiKeyInfo | undefined> {
+    const h = hashKey(key);
+    const now = Date.now();
+    const hit = this.cache.get(h);
+    if (hit && hit.until > now) return hit.info;
+    this.cache.delete(h);
+    const info = await this.keys.verify(key);
+    if (info && this.cacheMs > 0) {
+      const until = Math.min(now + this.cacheMs, info.expiresAt?.getTime() ?? Infinity);
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(h, { info, until });
+    }
+    return info;
+  }
+}
+
+export function requireApiKey(verifier: KeyVerifier) {
+  return async (req: Request, _res: Response, next: NextFunction) => {
+    const key = presentedKey(req);
+    if (!key) throw new UnauthorizedError('missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+    const info = await verifier.verify(key);
+    if (!info) throw new UnauthorizedError('invalid, expired or revoked API key');
+    req.apiKey = info;
+    next();
+  };
+}
+
+/** Per-key fixed-window limit; a key's own `rateLimit` overrides the default. */
+export function rateLimit(redis: Redis, defaults: { requests: number; windowSeconds: number }, metrics?: Metrics) {
+  const limiters = new Map<number, RateLimiterRedis>();
+  const limiterFor = (points: number) => {
+    let l = limiters.get(points);
+    if (!l) {
+      l = new RateLimiterRedis({
+        storeClient: redis,
+        points,
+        duration: defaults.windowSeconds,
+        keyPrefix: `clawstack:rl:${points}`,
+      });
+      limiters.set(points, l);
+    }
+    return l;
+  };
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const key = req.apiKey;
+    if (!key) return next();
+    const points = key.rateLimit ?? defaults.requests;
+    try {
+      const r = await limiterFor(points).consume(key.id, 1);
+      res.setHeader('RateLimit-Limit', String(points));
+      res.setHeader('RateLimit-Remaining', String(r.remainingPoints));
+      next();
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      const retry = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+      metrics?.rateLimited.inc();
+      res.setHeader('Retry-After', String(retry));
+      res.setHeader('RateLimit-Limit', String(points));
+      res.setHeader('RateLimit-Remaining', '0');
+      throw new TooManyRequestsError(`rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`, retry);
+    }
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * InferenceEngine: a pool of inference threads with one session per model per thread, and dynamic
+ * batching in front of it.
+ *
+ * Batching rule: a model's queued requests are sent to a free thread at once when none of that model's
+ * batches is running (an idle service answers without waiting) or when the queue holds a full batch;
+ * otherwise they wait up to `maxBatchDelayMs` for others to join. Under load the threads stay busy and
+ * requests that arrive meanwhile form the next batch.
+ */
+import { Worker } from 'node:worker_threads';
+import type { ExecutionProvider } from '../config.ts';
+import type { TensorMap } from '../modalities/types.ts';
+import type { LoadedModel, ModelRegistry } from '../models/registry.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+import { collate, split } from './tensors.ts';
+
+export interface EngineOptions {
+  threads: number;
+  intraOpThreads: number;
+  provider: ExecutionProvider;
+  maxBatchSize: number;
+  maxBatchDelayMs: number;
+  log: Logger;
+  metrics?: Metrics;
+}
+
+interface Pending {
+  feeds: TensorMap;
+  /** Run without batch-mates: set after a batch failed, so one bad input cannot fail the others. */
+  alone?: boolean;
+  enqueuedAt: number;
+  resolve(outputs: TensorMap): void;
+  reject(err: Error): void;
+}
+
+interface ModelQueue {
+  model: LoadedModel;
+  key: string;
+  maxBatch: number;
+  queue: Pending[];
+  running: number;
+}
+
+interface InferenceThread {
+  worker: Worker;
+  busy: boolean;
+  calls: Map<number, { resolve(msg: FromThread): void }>;
+}
+
+export class InferenceError extends Error {}
+
+function threadEntry(): URL {
+  // From TypeScript sources the thread loads through tsx; in the esbuild bundle it is
+  // dist/inference-thread.js.
+  return import.meta.url.endsWith('.ts')
+    ? new URL('./thread-dev.mjs', import.meta.url)
+    : new URL('./inference-thread.js', import.meta.url);
+}
+
+export class InferenceEngine {
+  private readonly queues = new Map<string, ModelQueue>();
+  private timer: NodeJS.Timeout | undefined;
+  private nextId = 1;
+  private closed = false;
+  /** The execution provider the sessions actually run on (after any fallback). */
+  provider: ExecutionProvider = 'cpu';
+
+  private constructor(
+    private readonly threads: InferenceThread[],
+    private readonly options: EngineOptions,
+  ) {}
+
+  static async start(registry: ModelRegistry, options: EngineOptions): Promise<InferenceEngine> {
+    const specs: SessionSpec[] = registry.all().map((m) => ({
+      key: m.entry.name,
+      path: m.path,
+      dynamicShapes: m.entry.inputs.some((i) => i.shape.slice(1).includes(-1)),
+    }));
+    const threads = Array.from({ length: options.threads }, () => spawnThread(options.log));
+    const engine = new InferenceEngine(threads, options);
+    for (const m of registry.all()) {
+      engine.queues.set(m.entry.name, {
+        model: m,
+        key: m.entry.name,
+        maxBatch: m.entry.batching === 'none' ? 1 : options.maxBatchSize,
+        queue: [],
+        running: 0,
+      });
+    }
+    try {
+      const replies = await Promise.all(
+        threads.map((t) =>
+          call(t, { type: 'load', sessions: specs, provider: options.provider, intraOpThreads: options.intraOpThreads }),
+        ),
+      );
+      for (const reply of replies) {
+        if (reply.type === 'load-failed') throw new InferenceError(`loading models failed: ${reply.message}`);
+      }
+      const first = replies[0];
+      if (first?.type === 'loaded') {
+        engine.provider = first.provider;
+        for (const w of first.warnings) options.log.warn(w);
+      }
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
+    return engine;
+  }
+
+  /** Runs one request (batch dimension 1) of model `name`. */
+  infer(name: string, feeds: TensorMap): Promise<TensorMap> {
+    const q = this.queues.get(name);
+    if (!q) return Promise.reject(new InferenceError(`model ${name} is not loaded`));
+    if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
+    return new Promise((resolve, reject) => {
+      q.queue.push({ feeds, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule() {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    let wakeIn = Infinity;
+    for (;;) {
+      const thread = this.threads.find((t) => !t.busy);
+      if (!thread) return;
+      const now = performance.now();
+      let best: ModelQueue | undefined;
+      for (const q of this.queues.values()) {
+        const oldest = q.queue[0];
+        if (!oldest) continue;
+        const waited = now - oldest.enqueuedAt;
+        const ready = q.running === 0 || q.queue.length >= q.maxBatch || waited >= this.options.maxBatchDelayMs;
+        if (!ready) {
+          wakeIn = Math.min(wakeIn, this.options.maxBatchDelayMs - waited);
+          continue;
+        }
+        if (!best || oldest.enqueuedAt < best.queue[0]!.enqueuedAt) best = q;
+      }
+      if (!best) break;
+      this.dispatch(best, thread);
+    }
+    if (wakeIn !== Infinity) this.timer = setTimeout(() => this.schedule(), Math.max(0, wakeIn));
+  }
+
+  private dispatch(q: ModelQueue, thread: InferenceThread) {
+    const batch = q.queue[0]!.alone ? q.queue.splice(0, 1) : q.queue.splice(0, q.maxBatch);
+    const start = performance.now();
+    const { entry } = q.model;
+    for (const p of batch) this.options.metrics?.inferenceQueueWait.observe({ model: entry.name }, (start - p.enqueuedAt) / 1000);
+    let feeds: TensorMap;
+    try {
+      feeds = collate(batch.map((p) => p.feeds));
+    } catch (err) {
+      for (const p of batch) p.reject(err as Error);
+      return;
+    }
+    thread.busy = true;
+    q.running++;
+    const id = this.nextId++;
+    const transfer = batch.length > 1 ? Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer) : [];
+    call(thread, { type: 'run', id, key: q.key, feeds }, transfer, id)
+      .then((reply) => {
+        if (reply.type !== 'result') throw new InferenceError(reply.type === 'run-failed' ? reply.message : 'unexpected reply');
+        const labels = { model: entry.name, version: entry.version };
+        this.options.metrics?.inferenceDuration.observe(labels, reply.ms / 1000);
+        this.options.metrics?.batchSize.observe(labels, batch.length);
+        const parts = split(reply.outputs, batch.length);
+        batch.forEach((p, i) => p.resolve(parts[i]!));
+      })
+      .catch((err: Error) => {
+        if (batch.length > 1) {
+          // Retry each request alone: the failure belongs to one input, not to all of them.
+          for (const p of batch) p.alone = true;
+          q.queue.unshift(...batch);
+          return;
+        }
+        for (const p of batch) p.reject(err instanceof InferenceError ? err : new InferenceError(err.message));
+      })
+      .finally(() => {
+        thread.busy = false;
+        q.running--;
+        this.schedule();
+      });
+  }
+
+  /** Requests queued or running, across models. */
+  get inFlight(): number {
+    let n = 0;
+    for (const q of this.queues.values()) n += q.queue.length + q.running;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const q of this.queues.values()) {
+      for (const p of q.queue.splice(0)) p.reject(new InferenceError('inference engine is closed'));
+    }
+    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+  }
+}
+
+function spawnThread(log: Logger): InferenceThread {
+  const worker = new Worker(threadEntry());
+  const thread: InferenceThread = { worker, busy: false, calls: new Map() };
+  worker.on('message', (msg: FromThread) => {
+    const key = msg.type === 'result' || msg.type === 'run-failed' ? msg.id : 0;
+    const pending = thread.calls.get(key);
+    thread.calls.delete(key);
+    pending?.resolve(msg);
+  });
+  worker.on('error', (err) => {
+    log.error({ err }, 'inference thread failed');
+    for (const pending of thread.calls.values()) pending.resolve({ type: 'load-failed', message: err.message });
+    thread.calls.clear();
+  });
+  worker.unref();
+  return thread;
+}
+
+function call(thread: InferenceThread, msg: ToThread, transfer: ArrayBuffer[] = [], id = 0): Promise<FromThread> {
+  return new Promise((resolve) => {
+    thread.calls.set(id, { resolve });
+    thread.worker.postMessage(msg, transfer);
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * An inference thread: holds one ONNX Runtime session per model, loaded once, and runs batches sent by
+ * the engine. `session.run` blocks the thread it runs on, which is why it runs here and not on the
+ * event loop.
+ */
+import { parentPort } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import type { ExecutionProvider } from '../config.ts';
+import type { TensorData, TensorMap, TypedArray } from '../modalities/types.ts';
+import type { TensorType } from '../models/manifest.ts';
+import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+
+const port = parentPort;
+if (!port) throw new Error('inference thread must run in a worker_thread');
+
+const sessions = new Map<string, ort.InferenceSession>();
+const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+
+async function createSession(spec: SessionSpec, provider: ExecutionProvider, intraOpThreads: number) {
+  return ort.InferenceSession.create(spec.path, {
+    executionProviders: [provider],
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    enableMemPattern: !spec.dynamicShapes,
+  });
+}
+
+async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpThreads: number) {
+  let provider = requested;
+  const warnings: string[] = [];
+  for (const spec of specs) {
+    try {
+      sessions.set(spec.key, await createSession(spec, provider, intraOpThreads));
+    } catch (err) {
+      if (provider === 'cpu') throw err;
+      warnings.push(
+        `execution provider "${provider}" is not available (${(err as Error).message.split('\n')[0]}); falling back to cpu`,
+      );
+      provider = 'cpu';
+      sessions.set(spec.key, await createSession(spec, provider, intraOpThreads));
+    }
+  }
+  return { provider, warnings };
+}
+
+function toTensorData(t: ort.Tensor): TensorData {
+  return { type: t.type as TensorType, data: t.data as TypedArray, dims: [...t.dims] };
+}
+
+port.on('message', async (msg: ToThread) => {
+  if (msg.type === 'load') {
+    try {
+      const { provider, warnings } = await load(msg.sessions, msg.provider, msg.intraOpThreads);
+      send({ type: 'loaded', provider, warnings });
+    } catch (err) {
+      send({ type: 'load-failed', message: (err as Error).message });
+    }
+    return;
+  }
+  const session = sessions.get(msg.key);
+  if (!session) {
+    send({ type: 'run-failed', id: msg.id, message: `model ${msg.key} is not loaded` });
+    return;
+  }
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    const start = performance.now();
+    const results = await session.run(feeds);
+    const ms = performance.now() - start;
+    const outputs: TensorMap = {};
+    const transfer = new Set<ArrayBuffer>();
+    for (const [name, t] of Object.entries(results)) {
+      outputs[name] = toTensorData(t);
+      transfer.add(outputs[name].data.buffer as ArrayBuffer);
+    }
+    send({ type: 'result', id: msg.id, outputs, ms }, [...transfer]);
+  } catch (err) {
+    send({ type: 'run-failed', id: msg.id, message: (err as Error).message });
+  }
+});

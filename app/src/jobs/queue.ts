@@ -1,0 +1,168 @@
+/**
+ * The job queue: BullMQ over Redis, with real BullMQ priorities. Postgres holds the job record (input,
+ * status, result); the queue entry only points at it, so losing Redis loses no job — `recover()` puts
+ * every unfinished job back.
+ */
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Redis, type RedisOptions } from 'ioredis';
+import { AppError } from '../errors.ts';
+import type { TaskRunner } from '../modalities/runner.ts';
+import type { JobStore, Priority } from '../store/jobs.ts';
+import type { Logger } from '../telemetry/logger.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
+
+export const QUEUE_NAME = 'clawstack-jobs';
+/** BullMQ priority numbers: lower runs first. */
+export const BULL_PRIORITY: Record<Priority, number> = { high: 1, normal: 5, low: 10 };
+const ATTEMPTS = 3;
+
+export interface JobData {
+  id: string;
+  task: string;
+  priority: Priority;
+}
+
+/** ioredis connection for BullMQ; workers need `maxRetriesPerRequest: null` (blocking commands). */
+export function bullConnection(url: string, forWorker: boolean): Redis {
+  const opts: RedisOptions = { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true };
+  return new Redis(url, opts);
+}
+
+export class JobQueue {
+  readonly queue: Queue<JobData>;
+
+  constructor(private readonly connection: Redis) {
+    this.queue = new Queue<JobData>(QUEUE_NAME, {
+      connection,
+      defaultJobOptions: {
+        attempts: ATTEMPTS,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: { age: 3600, count: 10_000 },
+        removeOnFail: { age: 24 * 3600 },
+      },
+    });
+  }
+
+  add(data: JobData) {
+    return this.queue.add(data.task, data, { jobId: data.id, priority: BULL_PRIORITY[data.priority] });
+  }
+
+  /** Removes a waiting job (after it was cancelled in Postgres). */
+  async remove(id: string) {
+    const job = await this.queue.getJob(id);
+    await job?.remove().catch(() => {});
+  }
+
+  /** Queue depth per priority, into the metrics gauge. */
+  async observeDepth(metrics: Metrics) {
+    const counts = await this.queue.getCountsPerPriority(Object.values(BULL_PRIORITY));
+    for (const [name, n] of Object.entries(BULL_PRIORITY)) metrics.jobQueueDepth.set({ priority: name }, counts[n] ?? 0);
+  }
+
+  /** Re-enqueues unfinished jobs whose queue entry is gone (Redis lost, or a crash between insert and add). */
+  async recover(store: JobStore, log: Logger): Promise<number> {
+    let restored = 0;
+    for (const job of await store.unfinished()) {
+      const entry = await this.queue.getJob(job.id);
+      if (entry) continue;
+      await this.add({ id: job.id, task: job.task, priority: job.priority });
+      restored++;
+    }
+    if (restored) log.warn({ restored }, 're-enqueued unfinished jobs missing from the queue');
+    return restored;
+  }
+
+  async close() {
+    await this.queue.close();
+  }
+}
+
+export interface JobWorkerOptions {
+  connection: Redis;
+  concurrency: number;
+  store: JobStore;
+  runner: TaskRunner;
+  log: Logger;
+  metrics?: Metrics;
+  /** Start taking jobs immediately (default) or only after `resume()`. */
+  autorun?: boolean;
+}
+
+/** Runs queued jobs: claims the record, runs the task, stores the result or the error. */
+export class JobWorker {
+  readonly worker: Worker<JobData>;
+
+  constructor(private readonly opts: JobWorkerOptions) {
+    this.worker = new Worker<JobData>(QUEUE_NAME, (job) => this.process(job), {
+      connection: opts.connection,
+      concurrency: opts.concurrency,
+      autorun: opts.autorun ?? true,
+      // Inference runs on threads, so the event loop stays free to renew locks; 30 s covers a stall.
+      lockDuration: 30_000,
+      maxStalledCount: 2,
+    });
+    this.worker.on('failed', (job, err) => {
+      if (!job) return;
+      const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
+      const update = final ? opts.store.fail(job.data.id, err.message) : opts.store.requeue(job.data.id, err.message);
+      update
+        .then((rec) => {
+          if (final && rec) opts.metrics?.jobsCompleted.inc({ task: job.data.task, status: 'failed' });
+        })
+        .catch((e: Error) => opts.log.error({ err: e, job: job.data.id }, 'could not record job failure'));
+      opts.log.warn({ job: job.data.id, attempt: job.attemptsMade, final, err: err.message }, 'job attempt failed');
+    });
+    this.worker.on('error', (err) => opts.log.error({ err }, 'job worker error'));
+  }
+
+  private async process(job: Job<JobData>) {
+    const { store, runner, metrics } = this.opts;
+    const record = await store.start(job.data.id);
+    if (!record) return { skipped: true }; // cancelled or finished meanwhile
+    if (record.attempts === 1) {
+      metrics?.jobWait.observe({ priority: record.priority }, (Date.now() - record.createdAt.getTime()) / 1000);
+    }
+    let input: unknown;
+    const served = (() => {
+      try {
+        return runner.get(record.task);
+      } catch (err) {
+        throw new UnrecoverableError((err as Error).message);
+      }
+    })();
+    try {
+      input = await served.module.decodeJobInput(record.input);
+    } catch (err) {
+      throw new UnrecoverableError((err as Error).message);
+    }
+    try {
+      const { result } = await runner.run(served, input);
+      await store.succeed(record.id, result);
+      metrics?.jobsCompleted.inc({ task: record.task, status: 'succeeded' });
+      return { ok: true };
+    } catch (err) {
+      // A client error (bad audio, undecodable image) will not get better with retries.
+      if (err instanceof AppError && err.status < 500) throw new UnrecoverableError(err.message);
+      throw err;
+    }
+  }
+
+  resume() {
+    this.worker.run().catch((err: Error) => this.opts.log.error({ err }, 'job worker stopped'));
+  }
+
+  /**
+   * Stops taking jobs and waits for the active ones, at most `timeoutMs` (BullMQ's close() has no
+   * deadline of its own). Jobs still running then are left to BullMQ's stalled-job recovery.
+   */
+  async drain(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      this.worker.close().then(() => true),
+      new Promise<boolean>((res) => (timer = setTimeout(() => res(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) await this.worker.close(true);
+    return finished;
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Local Redis and Postgres for `npm start` without REDIS_URL/DATABASE_URL, and for the test harness.
+ * Both run as child servers bound to loopback on free ports, with data in a directory of ours, so a
+ * restart keeps jobs and keys.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, chownSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export class MissingServiceError extends Error {}
+
+const REDIS_INSTALL = 'sudo apt-get install -y redis-server   (macOS: brew install redis)';
+const POSTGRES_INSTALL = 'sudo apt-get install -y postgresql   (macOS: brew install postgresql@16)';
+
+/** A free TCP port on loopback, as the OS hands it out. */
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => res(port));
+    });
+  });
+}
+
+function which(cmd: string): string | undefined {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** Postgres binaries: on PATH, or in Debian's versioned directory. */
+function postgresBin(name: string): string | undefined {
+  const onPath = which(name);
+  if (onPath) return onPath;
+  const r = spawnSync('sh', ['-c', `ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1`], {
+    encoding: 'utf8',
+  });
+  const dir = r.stdout.trim();
+  return dir && existsSync(join(dir, name)) ? join(dir, name) : undefined;
+}
+
+export interface LocalService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(50);
+  }
+  throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
+}
+
+function killStalePid(pidFile: string) {
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* not running */
+  }
+}
+
+function exitPromise(child: ChildProcess): Promise<void> {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) res();
+    else child.once('exit', () => res());
+  });
+}
+
+/** Starts redis-server on loopback with append-only persistence in `dir`. */
+export async function startRedis(dir: string): Promise<LocalService> {
+  const bin = which('redis-server');
+  if (!bin) throw new MissingServiceError(`redis-server is not installed. Install it with:\n  ${REDIS_INSTALL}`);
+  mkdirSync(dir, { recursive: true });
+  const pidFile = join(resolve(dir), 'redis.pid');
+  killStalePid(pidFile);
+  const port = await freePort();
+  const child = spawn(
+    bin,
+    [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--dir', resolve(dir),
+      '--appendonly', 'yes',
+      '--save', '',
+      '--pidfile', pidFile,
+      '--daemonize', 'no',
+      '--protected-mode', 'yes',
+      '--loglevel', 'warning',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = exitPromise(child);
+  const url = `redis://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr.trim()}`);
+    return canConnect(port);
+  }, 'redis-server');
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((res) => {
+    import('node:net').then(({ connect }) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        res(true);
+      });
+      s.once('error', () => res(false));
+    });
+  });
+}
+
+/**
+ * Starts a Postgres cluster in `dir` (initdb on first use) on loopback, trust auth for the local
+ * `clawstack` user. Postgres refuses to run as root; as root we run it as the `postgres` system user.
+ */
+export async function startPostgres(dir: string): Promise<LocalService> {
+  const initdb = postgresBin('initdb');
+  const pgCtl = postgresBin('pg_ctl');
+  if (!initdb || !pgCtl) {
+    throw new MissingServiceError(`Postgres server binaries (initdb, pg_ctl) were not found. Install them with:\n  ${POSTGRES_INSTALL}`);
+  }
+  const dataDir = resolve(dir);
+  const asRoot = process.getuid?.() === 0;
+  let uid: number | undefined;
+  let gid: number | undefined;
+  if (asRoot) {
+    const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+    const gidR = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+    if (id.status !== 0) {
+      throw new MissingServiceError('running as root, Postgres needs the "postgres" system user: apt-get install -y postgresql');
+    }
+    uid = Number(id.stdout.trim());
+    gid = Number(gidR.stdout.trim());
+  }
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', uid, gid, env: { ...process.env, LC_ALL: 'C' } });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
+    return r;
+  };
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    if (uid !== undefined && gid !== undefined) chownSync(dataDir, uid, gid);
+    run(initdb, ['-D', dataDir, '-U', 'clawstack', '--auth=trust', '--encoding=UTF8', '--no-instructions']);
+    writeFileSync(join(dataDir, 'clawstack.conf'), "listen_addresses = '127.0.0.1'\nfsync = on\n");
+  }
+  if (existsSync(join(dataDir, 'postmaster.pid'))) {
+    spawnSync(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { uid, gid });
+  }
+  const port = await freePort();
+  const socketDir = dataDir;
+  run(pgCtl, [
+    '-D', dataDir,
+    '-l', join(dataDir, 'server.log'),
+    '-w', '-t', '30',
+    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${socketDir} -c max_connections=200`,
+    'start',
+  ]);
+  return {
+    url: `postgres://clawstack@127.0.0.1:${port}/postgres`,
+    async stop() {
+      spawnSync(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { uid, gid });
+    },
+  };
+}
+
+/** Creates a database if it does not exist (used for the app's own database on a fresh local cluster). */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<string> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '')}"`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

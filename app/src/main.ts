@@ -1,0 +1,128 @@
+/**
+ * clawstack app entry point: `node dist/main.js [--role api|worker|all]` (or `npm start`).
+ *
+ * Role `all` without REDIS_URL / DATABASE_URL starts a local Redis and Postgres under
+ * CLAWSTACK_DATA_DIR, so one command runs the whole stack on a laptop.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, loadConfig, ROLES, type AppConfig } from './config.ts';
+import { ensureDatabase, MissingServiceError, startPostgres, startRedis, type LocalService } from './local/services.ts';
+import { startService, type Service } from './service.ts';
+import { createLogger } from './telemetry/logger.ts';
+
+function roleFromArgs(argv: string[]): string | undefined {
+  const i = argv.findIndex((a) => a === '--role' || a.startsWith('--role='));
+  if (i < 0) return undefined;
+  const arg = argv[i]!;
+  return arg.includes('=') ? arg.split('=')[1] : argv[i + 1];
+}
+
+async function localApiKey(service: Service, dataDir: string): Promise<string> {
+  const file = join(dataDir, 'local-api-key');
+  if (existsSync(file)) {
+    const key = readFileSync(file, 'utf8').trim();
+    if (await service.keys.verify(key)) return key;
+  }
+  const { key } = await service.keys.create('local', { actor: 'local-start' });
+  writeFileSync(file, `${key}\n`, { mode: 0o600 });
+  return key;
+}
+
+async function main() {
+  const role = roleFromArgs(process.argv.slice(2));
+  if (role !== undefined) {
+    if (!(ROLES as readonly string[]).includes(role)) {
+      process.stderr.write(`--role must be one of ${ROLES.join(', ')}; got "${role}"\n`);
+      process.exit(2);
+    }
+    process.env.CLAWSTACK_ROLE = role;
+  }
+  let config: AppConfig;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`clawstack: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL, config.LOG_PRETTY);
+  const local: LocalService[] = [];
+  const stopLocal = async () => {
+    for (const s of local.reverse()) await s.stop().catch(() => {});
+  };
+  const dataDir = resolve(config.CLAWSTACK_DATA_DIR);
+
+  let service: Service;
+  try {
+    let redisUrl = config.REDIS_URL;
+    let databaseUrl = config.DATABASE_URL;
+    if (!redisUrl || !databaseUrl) {
+      if (config.CLAWSTACK_ROLE !== 'all') {
+        throw new ConfigError(`role ${config.CLAWSTACK_ROLE} needs REDIS_URL and DATABASE_URL (only role "all" starts local ones)`);
+      }
+      mkdirSync(dataDir, { recursive: true });
+      const [redis, postgres] = await Promise.all([
+        redisUrl ? undefined : startRedis(join(dataDir, 'redis')),
+        databaseUrl ? undefined : startPostgres(join(dataDir, 'postgres')),
+      ]);
+      if (redis) {
+        local.push(redis);
+        redisUrl = redis.url;
+        log.info({ url: redis.url, dir: join(dataDir, 'redis') }, 'started local Redis');
+      }
+      if (postgres) {
+        local.push(postgres);
+        databaseUrl = await ensureDatabase(postgres.url, 'clawstack');
+        log.info({ url: databaseUrl, dir: join(dataDir, 'postgres') }, 'started local Postgres');
+      }
+    }
+    service = await startService({ config: { ...config, REDIS_URL: redisUrl!, DATABASE_URL: databaseUrl! }, log });
+  } catch (err) {
+    await stopLocal();
+    if (err instanceof ConfigError || err instanceof MissingServiceError) {
+      process.stderr.write(`clawstack: ${err.message}\n`);
+      process.exit(2);
+    }
+    log.fatal({ err }, 'start-up failed');
+    process.exit(1);
+  }
+
+  log.info({ url: service.url, role: config.CLAWSTACK_ROLE }, 'clawstack is ready');
+  if (local.length > 0 && config.CLAWSTACK_ROLE === 'all') {
+    const key = await localApiKey(service, dataDir);
+    process.stdout.write(
+      [
+        '',
+        `clawstack is running at ${service.url}  (data in ${dataDir})`,
+        `local API key: ${key}  (saved in ${join(dataDir, 'local-api-key')})`,
+        '',
+        'try:',
+        `  curl -s ${service.url}/v1/text/classify -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"text":"WIN a FREE cruise! Click now"}'`,
+        `  curl -s ${service.url}/v1/jobs -H 'Authorization: Bearer ${key}' -H 'Content-Type: application/json' -d '{"task":"text.classify","input":{"text":"lunch at noon?"},"priority":"high"}'`,
+        '',
+        'Ctrl-C stops everything this command started.',
+        '',
+      ].join('\n'),
+    );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const { clean } = await service.drain();
+    await stopLocal();
+    process.exit(clean ? 0 : 1);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+void main();

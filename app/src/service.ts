@@ -1,0 +1,172 @@
+/**
+ * The service: wires config → stores → models → engine → API and/or worker for one process, and
+ * drains it on shutdown.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { Redis } from 'ioredis';
+import { createApi, ServiceState } from './api/server.ts';
+import { KeyVerifier } from './auth/index.ts';
+import type { AppConfig } from './config.ts';
+import { InferenceEngine } from './inference/engine.ts';
+import { bullConnection, JobQueue, JobWorker } from './jobs/queue.ts';
+import { TASK_MODULES } from './modalities/index.ts';
+import { ResultCache, TaskRunner } from './modalities/runner.ts';
+import { DirectorySource, ModelRegistry, type ModelSource } from './models/registry.ts';
+import { createPool, migrate, type Db } from './store/db.ts';
+import { JobStore } from './store/jobs.ts';
+import { ApiKeyStore } from './store/keys.ts';
+import type { Logger } from './telemetry/logger.ts';
+import { Metrics } from './telemetry/metrics.ts';
+
+export interface ServiceOptions {
+  config: AppConfig & { REDIS_URL: string; DATABASE_URL: string };
+  log: Logger;
+  /** Model source override (tests); default from MODEL_SOURCE. */
+  modelSource?: ModelSource;
+}
+
+export interface Service {
+  url: string;
+  state: ServiceState;
+  db: Db;
+  keys: ApiKeyStore;
+  jobs: JobStore;
+  engine: InferenceEngine;
+  registry: ModelRegistry;
+  /** Readiness false, stop taking work, finish in-flight requests and jobs (bounded), then close. */
+  drain(timeoutMs?: number): Promise<{ clean: boolean }>;
+}
+
+export async function modelSourceFor(config: AppConfig): Promise<ModelSource> {
+  return new DirectorySource(resolve(config.MODEL_SOURCE));
+}
+
+export async function startService(opts: ServiceOptions): Promise<Service> {
+  const { config, log } = opts;
+  const role = config.CLAWSTACK_ROLE;
+  const runsApi = role !== 'worker';
+  const runsWorker = role !== 'api';
+  const state = new ServiceState();
+  const metrics = new Metrics(role);
+  const closers: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((err: Error) => log.warn({ err }, 'close failed'));
+    closers.length = 0;
+  };
+
+  try {
+    const db = createPool(config.DATABASE_URL, Math.max(10, config.WORKER_CONCURRENCY + 4));
+    closers.push(() => db.end());
+    const source = opts.modelSource ?? (await modelSourceFor(config));
+    const [, registry] = await Promise.all([
+      migrate(db, log),
+      ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS }),
+    ]);
+    const engine = await InferenceEngine.start(registry, {
+      threads: config.INFERENCE_THREADS,
+      intraOpThreads: config.ORT_INTRA_OP_THREADS,
+      provider: config.EXECUTION_PROVIDER,
+      maxBatchSize: config.MAX_BATCH_SIZE,
+      maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
+      log,
+      metrics,
+    });
+    closers.push(() => engine.close());
+    log.info(
+      { models: registry.all().map((m) => `${m.entry.name}@${m.entry.version} (${m.entry.precision})`), provider: engine.provider, source: registry.source },
+      'models loaded',
+    );
+
+    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+    closers.push(() => redis.quit());
+    const queueConn = bullConnection(config.REDIS_URL, false);
+    closers.push(() => queueConn.quit());
+    const queue = new JobQueue(queueConn);
+    closers.push(() => queue.close());
+    const jobs = new JobStore(db);
+    const keys = new ApiKeyStore(db);
+    const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
+    const runner = new TaskRunner(TASK_MODULES, registry, engine, cache);
+
+    if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
+      await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
+      log.info('created the bootstrap API key');
+    }
+
+    let worker: JobWorker | undefined;
+    let housekeeping: NodeJS.Timeout | undefined;
+    if (runsWorker) {
+      const workerConn = bullConnection(config.REDIS_URL, true);
+      closers.push(() => workerConn.quit());
+      worker = new JobWorker({ connection: workerConn, concurrency: config.WORKER_CONCURRENCY, store: jobs, runner, log, metrics });
+      await queue.recover(jobs, log);
+      const tidy = async () => {
+        await queue.recover(jobs, log);
+        if (config.JOB_RETENTION_DAYS > 0) await jobs.purge(config.JOB_RETENTION_DAYS);
+      };
+      housekeeping = setInterval(() => tidy().catch((err: Error) => log.warn({ err }, 'housekeeping failed')), 60_000);
+      housekeeping.unref();
+    }
+
+    const app = createApi({
+      log,
+      metrics,
+      state,
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      serving: runsApi
+        ? {
+            registry,
+            engine,
+            runner,
+            store: jobs,
+            queue,
+            redis,
+            verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
+            rateLimit: { requests: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
+          }
+        : undefined,
+      beforeScrape: () => queue.observeDepth(metrics),
+    });
+    const server: Server = createServer(app);
+    server.keepAliveTimeout = 65_000; // longer than an ALB's 60 s idle timeout
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(config.PORT, config.HOST, () => res());
+    });
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+    state.ready = true;
+    state.reason = '';
+
+    let draining: Promise<{ clean: boolean }> | undefined;
+    const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>
+      (draining ??= (async () => {
+        const deadline = Date.now() + timeoutMs;
+        state.draining = true;
+        log.info({ timeoutMs }, 'draining: readiness is false, no new work is taken');
+        if (housekeeping) clearInterval(housekeeping);
+        const closed = new Promise<void>((res) => server.close(() => res()));
+        server.closeIdleConnections();
+        const [workerClean] = await Promise.all([
+          worker ? worker.drain(Math.max(0, deadline - Date.now())) : Promise.resolve(true),
+          (async () => {
+            while (state.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+          })(),
+        ]);
+        const httpClean = state.inFlight === 0;
+        server.closeAllConnections();
+        await closed;
+        await closeAll();
+        log.info({ clean: workerClean && httpClean }, 'drained');
+        return { clean: workerClean && httpClean };
+      })());
+
+    return { url, state, db, keys, jobs, engine, registry, drain };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
