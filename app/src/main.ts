@@ -80,6 +80,10 @@ async function main() {
       }
     }
     service = await startService({ config: { ...config, REDIS_URL: redisUrl!, DATABASE_URL: databaseUrl! }, log });
+    if (local.length > 0) {
+      // Lets `npm run keys` find the running local stack.
+      writeFileSync(join(dataDir, 'local.json'), JSON.stringify({ pid: process.pid, redisUrl, databaseUrl }), { mode: 0o600 });
+    }
   } catch (err) {
     await stopLocal();
     if (err instanceof ConfigError || err instanceof MissingServiceError) {

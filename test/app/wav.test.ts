@@ -62,7 +62,10 @@ test('wav: every PCM/float format decodes to the same 440 Hz sine as the 64-bit 
     assert.equal(w.sampleRate, 8000, f.file);
     assert.equal(w.frames, 400, f.file);
     // Within one quantisation step (plus rounding) of the float64 original.
-    assert.ok(maxDiff(w.samples, ref.samples) <= f.step + 1e-6, `${f.file}: ${maxDiff(w.samples, ref.samples)}`);
+    assert.ok(
+      maxDiff(w.samples, ref.samples) <= f.step + 1e-6,
+      `${f.file}: ${maxDiff(w.samples, ref.samples)}`,
+    );
     assert.ok(Math.abs(amplitude(w.samples, 8000, 440) - 0.5) < 2e-3, f.file);
   }
 });
@@ -78,7 +81,12 @@ test('wav: stereo is averaged to mono (left 440 Hz + right 1000 Hz → half of e
 test('wav: chunks before data are skipped (odd sizes padded), streaming size 0xFFFFFFFF is read to the end', () => {
   const src = tone('tone-s16.wav'); // RIFF(12) + fmt (8+16) + data(8+800)
   assert.equal(src.toString('latin1', 36, 40), 'data');
-  const list = Buffer.concat([Buffer.from('LIST'), Buffer.from([3, 0, 0, 0]), Buffer.from('abc'), Buffer.from([0])]);
+  const list = Buffer.concat([
+    Buffer.from('LIST'),
+    Buffer.from([3, 0, 0, 0]),
+    Buffer.from('abc'),
+    Buffer.from([0]),
+  ]);
   const withList = Buffer.concat([src.subarray(0, 36), list, src.subarray(36)]);
   withList.writeUInt32LE(withList.length - 8, 4);
   assert.deepEqual(decodeWav(withList).samples, decodeWav(src).samples);
@@ -136,11 +144,15 @@ test('resample: a 1 kHz sine keeps its frequency and energy from 44.1 kHz to 16 
   assert.equal(out.length, 16000);
   // Away from the edges (where the filter runs off the signal), amplitude and RMS are preserved.
   const [from, to] = [800, 15200];
-  assert.ok(Math.abs(amplitude(out, 16000, 1000, from, to) - 0.5) < 5e-3, `${amplitude(out, 16000, 1000, from, to)}`);
+  assert.ok(
+    Math.abs(amplitude(out, 16000, 1000, from, to) - 0.5) < 5e-3,
+    `${amplitude(out, 16000, 1000, from, to)}`,
+  );
   assert.ok(Math.abs(rms(out, from, to) - 0.5 / Math.SQRT2) < 5e-3);
   // Its zero crossings say 1 kHz: 2 per period.
   let crossings = 0;
-  for (let n = from + 1; n < to; n++) if (Math.sign(out[n] as number) !== Math.sign(out[n - 1] as number)) crossings++;
+  for (let n = from + 1; n < to; n++)
+    if (Math.sign(out[n] as number) !== Math.sign(out[n - 1] as number)) crossings++;
   assert.ok(Math.abs(crossings - (2 * 1000 * (to - from)) / 16000) <= 2, `${crossings} crossings`);
 });
 
@@ -165,7 +177,10 @@ test('resample: upsampling 8 kHz to 16 kHz keeps a 1 kHz sine; equal rates retur
   assert.equal(out.length, 16000);
   assert.ok(Math.abs(amplitude(out, 16000, 1000, 800, 15200) - 0.5) < 5e-3);
   for (let i = 800; i < 15200; i++) {
-    assert.ok(Math.abs((out[i] as number) - 0.5 * Math.sin((2 * Math.PI * 1000 * i) / 16000)) < 5e-3, `sample ${i}`);
+    assert.ok(
+      Math.abs((out[i] as number) - 0.5 * Math.sin((2 * Math.PI * 1000 * i) / 16000)) < 5e-3,
+      `sample ${i}`,
+    );
   }
   assert.equal(resample(x, 8000, 8000), x);
 });

@@ -23,6 +23,8 @@ async function createSession(spec: SessionSpec, provider: ExecutionProvider, int
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     enableMemPattern: !spec.dynamicShapes,
+    // Failures reach the caller as errors (and our logs); ORT's own stderr lines would only duplicate them.
+    logSeverityLevel: 4,
   });
 }
 

@@ -3,11 +3,14 @@ import type { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
 import type { RawRequest } from './types.ts';
 
-/** Formats a zod error as "field: problem" for the first issue. */
-export function describeZodError(error: z.ZodError, root = 'body'): string {
+/**
+ * Formats a zod error as "field: problem" for the first issue; `root` names where the value sits
+ * (`input` for a job's input, `query`), and stands alone when the problem is the value itself.
+ */
+export function describeZodError(error: z.ZodError, root?: string): string {
   const issue = error.issues[0]!;
-  const path = issue.path.length ? issue.path.join('.') : root;
-  return `${path}: ${issue.message}`;
+  const path = [...(root && root !== 'query' ? [root] : []), ...issue.path.map(String)].join('.');
+  return `${path || root || 'body'}: ${issue.message}`;
 }
 
 export function parseWith<T>(schema: z.ZodType<T>, value: unknown, root?: string): T {

@@ -1,0 +1,74 @@
+/** POST /v1/text/classify: accuracy on held-out SpamAssassin messages, result shape, and the result cache. */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { startTestApp, type TestApp } from '../harness/app.ts';
+import { startTestServices, type TestServices } from '../harness/services.ts';
+
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/text-heldout.json', import.meta.url), 'utf8')) as {
+  samples: { text: string; label: 'ham' | 'spam' }[];
+};
+
+let services: TestServices;
+let app: TestApp;
+before(async () => {
+  services = await startTestServices();
+  app = await startTestApp(services, { RESULT_CACHE_TTL_SECONDS: '60', RATE_LIMIT_REQUESTS: '100000' });
+});
+after(async () => {
+  await app?.close();
+  await services?.stop();
+});
+
+interface Classified {
+  label: string;
+  scores: Record<string, number>;
+  model: { name: string; version: string; precision: string };
+}
+
+describe('text classify', () => {
+  test('returns label, scores for every class and the model name/version', async () => {
+    const res = await app.call('/v1/text/classify', { method: 'POST', json: { text: 'Hi team, the build is green again.' } });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as Classified;
+    assert.deepEqual(Object.keys(body.scores).sort(), ['ham', 'spam']);
+    assert.ok(['ham', 'spam'].includes(body.label));
+    assert.equal(body.label, body.scores.spam! > body.scores.ham! ? 'spam' : 'ham');
+    assert.ok(Math.abs(body.scores.ham! + body.scores.spam! - 1) < 1e-5);
+    assert.equal(body.model.name, 'text-spam');
+    assert.equal(body.model.version, '1');
+  });
+
+  test(`accuracy ≥ 0.95 on ${fixture.samples.length} held-out messages (through HTTP, 16 at a time)`, async () => {
+    let correct = 0;
+    const queue = [...fixture.samples];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let s = queue.pop(); s; s = queue.pop()) {
+          const res = await app.call('/v1/text/classify', { method: 'POST', json: { text: s.text } });
+          assert.equal(res.status, 200);
+          if (((await res.json()) as Classified).label === s.label) correct++;
+        }
+      }),
+    );
+    const accuracy = correct / fixture.samples.length;
+    assert.ok(accuracy >= 0.95, `accuracy ${accuracy}`);
+  });
+
+  test('a repeated input is answered from the Redis cache and counted as a hit', async () => {
+    const text = `cache probe ${Date.now()}`;
+    const first = await app.call('/v1/text/classify', { method: 'POST', json: { text } });
+    assert.equal(first.headers.get('x-cache'), 'miss');
+    const second = await app.call('/v1/text/classify', { method: 'POST', json: { text } });
+    assert.equal(second.headers.get('x-cache'), 'hit');
+    assert.deepEqual(await second.json(), await first.json());
+    const metrics = await (await app.call('/metrics', { key: null })).text();
+    const hits = /clawstack_result_cache_hits_total\{task="text.classify"[^}]*\} (\d+)/.exec(metrics);
+    assert.ok(hits && Number(hits[1]) >= 1, 'cache hits counted');
+  });
+
+  test('an empty-token text (punctuation only) still classifies', async () => {
+    const res = await app.call('/v1/text/classify', { method: 'POST', json: { text: '!!! ??? ...' } });
+    assert.equal(res.status, 200);
+  });
+});

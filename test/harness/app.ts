@@ -1,0 +1,97 @@
+/**
+ * Runs the real service for tests: in-process (`startTestApp`) or as a child process running
+ * app/src/main.ts (`spawnApp`) for restarts and signals.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loadConfig } from '../../app/src/config.ts';
+import { startService, type Service } from '../../app/src/service.ts';
+import type { TestServices } from './services.ts';
+
+export interface TestApp {
+  url: string;
+  key: string;
+  service: Service;
+  logs: Record<string, unknown>[];
+  /** fetch against the app with the test key. */
+  call(path: string, init?: RequestInit & { json?: unknown; key?: string | null }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export async function startTestApp(services: TestServices, env: Record<string, string> = {}): Promise<TestApp> {
+  const databaseUrl = await services.database();
+  const config = loadConfig({
+    PORT: '0',
+    MODELS: 'text-spam',
+    LOG_LEVEL: 'info',
+    REDIS_URL: services.redisUrl,
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
+  const logs: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const log = pino({ level: config.LOG_LEVEL }, sink);
+  const service = await startService({ config: { ...config, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl }, log });
+  const { key } = await service.keys.create('test');
+  return {
+    url: service.url,
+    key,
+    service,
+    logs,
+    call: (path, init = {}) => call(service.url, path, init, key),
+    close: async () => {
+      await service.drain(5000);
+    },
+  };
+}
+
+export function call(base: string, path: string, init: RequestInit & { json?: unknown; key?: string | null }, key?: string) {
+  const headers = new Headers(init.headers);
+  const k = init.key === undefined ? key : init.key;
+  if (k) headers.set('authorization', `Bearer ${k}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set('content-type', 'application/json');
+    body = JSON.stringify(init.json);
+  }
+  return fetch(`${base}${path}`, { ...init, headers, body });
+}
+
+export interface SpawnedApp {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `app/src/main.ts` in a child process and resolves once it logs that it is ready. */
+export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], {
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', MODELS: 'text-spam', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const url = await new Promise<string>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`app did not start:\n${out}`)), 30_000);
+    const onData = () => {
+      const m = /"url":"(http:\/\/[^"]+)","role"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        res(m[1]!);
+      }
+    };
+    child.stdout!.on('data', onData);
+    void exited.then((code) => rej(new Error(`app exited with ${code}:\n${out}`)));
+  });
+  return { child, url, output: () => out, exited };
+}

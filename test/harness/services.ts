@@ -1,0 +1,41 @@
+/**
+ * Test harness: a real Redis and a real Postgres on loopback (random ports, temp dirs), started once
+ * per test file and removed afterwards.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureDatabase, startPostgres, startRedis, type LocalService } from '../../app/src/local/services.ts';
+
+export interface TestServices {
+  redisUrl: string;
+  /** Admin URL of the cluster; use `database()` for a fresh database per app. */
+  postgresUrl: string;
+  database(name?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+
+export async function startTestServices(): Promise<TestServices> {
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-test-'));
+  chmodSync(dir, 0o755); // as root, Postgres runs as the postgres user and must reach its data dir
+  const started: LocalService[] = [];
+  try {
+    const [redis, postgres] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'pg'))]);
+    started.push(redis, postgres);
+    return {
+      redisUrl: redis.url,
+      postgresUrl: postgres.url,
+      database: (name = `t${process.pid}_${++counter}`) => ensureDatabase(postgres.url, name),
+      async stop() {
+        await Promise.all(started.map((s) => s.stop()));
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await Promise.all(started.map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
