@@ -1,10 +1,13 @@
 /**
  * The task catalog: every task module the app knows. A task is served when the manifest has its
- * model(s); sync endpoints, v2 and jobs all look tasks up here.
+ * model(s); sync endpoints, v2 and jobs all look tasks up here. Adding a task = one module + its
+ * manifest line(s) + one entry below.
  */
+import { imageOcr } from './image/ocr.ts';
+import { speechDetect } from './speech/detect.ts';
 import { textClassify } from './text/classify.ts';
 import type { TaskModule } from './types.ts';
 
-export const TASK_MODULES: TaskModule[] = [textClassify as TaskModule];
+export const TASK_MODULES: TaskModule[] = [textClassify as TaskModule, speechDetect as TaskModule, imageOcr as TaskModule];
 
 export type { TaskModule, InferenceContext, TensorData, TensorMap, RawRequest } from './types.ts';
