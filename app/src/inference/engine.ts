@@ -214,6 +214,7 @@ function spawnThread(log: Logger): InferenceThread {
     const key = msg.type === 'result' || msg.type === 'run-failed' ? msg.id : 0;
     const pending = thread.calls.get(key);
     thread.calls.delete(key);
+    if (thread.calls.size === 0) worker.unref();
     pending?.resolve(msg);
   });
   worker.on('error', (err) => {
@@ -228,6 +229,8 @@ function spawnThread(log: Logger): InferenceThread {
 function call(thread: InferenceThread, msg: ToThread, transfer: ArrayBuffer[] = [], id = 0): Promise<FromThread> {
   return new Promise((resolve) => {
     thread.calls.set(id, { resolve });
+    // An idle thread must not keep the process alive; one with work pending must.
+    thread.worker.ref();
     thread.worker.postMessage(msg, transfer);
   });
 }
