@@ -1,0 +1,168 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+
+export const POSTGRES_PORT = 5432;
+export const REDIS_PORT = 6379;
+export const DB_NAME = 'clawstack';
+export const DB_USER = 'clawstack';
+
+export interface ManagedDataServicesArgs {
+  /** Name prefix for every child resource. */
+  prefix: string;
+  /** Tags for every taggable child. */
+  tags: Record<string, string>;
+  vpcId: pulumi.Input<string>;
+  /** Private subnets in two AZs (RDS and ElastiCache subnet groups need two). */
+  subnetIds: pulumi.Input<string>[];
+  /** The only security group admitted to Postgres and Redis. */
+  appSecurityGroupId: pulumi.Input<string>;
+  /** Master password (a Pulumi secret). */
+  dbPassword: pulumi.Input<string>;
+  /** Redis AUTH token (a Pulumi secret). */
+  redisAuthToken: pulumi.Input<string>;
+  dbInstanceClass: string;
+  dbAllocatedStorageGb: number;
+  /** Automated backups are always on; this is how many days they are kept. */
+  dbBackupRetentionDays: number;
+  /** A standby in the second AZ for Postgres, and a replica with automatic failover for Redis. */
+  multiAz: boolean;
+  cacheNodeType: string;
+  /** Refuse deletion of the database (and take a final snapshot when it is deleted anyway). */
+  deletionProtection: boolean;
+}
+
+/**
+ * RDS Postgres (encrypted, private, backups on, SSL forced) and ElastiCache Redis (TLS in transit,
+ * encrypted at rest, AUTH token), reachable only from the app's security group.
+ */
+export class ManagedDataServices extends pulumi.ComponentResource {
+  readonly dbAddress: pulumi.Output<string>;
+  readonly dbInstanceIdentifier: pulumi.Output<string>;
+  readonly dbInstanceArn: pulumi.Output<string>;
+  readonly redisAddress: pulumi.Output<string>;
+  readonly replicationGroupId: pulumi.Output<string>;
+  readonly replicationGroupArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ManagedDataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawstack:aws:ManagedDataServices', name, {}, opts);
+    const p = args.prefix;
+    const parent = { parent: this };
+    const tags = (n: string) => ({ ...args.tags, Name: `${p}-${n}` });
+
+    const sg = new aws.ec2.SecurityGroup(`${p}-data-sg`, { vpcId: args.vpcId, description: 'clawstack data services: app security group only', tags: tags('data-sg') }, parent);
+    for (const [n, port] of [['postgres', POSTGRES_PORT], ['redis', REDIS_PORT]] as const) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${p}-data-${n}-from-app`,
+        { securityGroupId: sg.id, ipProtocol: 'tcp', fromPort: port, toPort: port, referencedSecurityGroupId: args.appSecurityGroupId, description: `${n} from app instances`, tags: tags(`data-${n}-from-app`) },
+        parent,
+      );
+    }
+
+    const dbSubnets = new aws.rds.SubnetGroup(`${p}-db-subnets`, { subnetIds: args.subnetIds, tags: tags('db-subnets') }, parent);
+    const dbParams = new aws.rds.ParameterGroup(
+      `${p}-db-params`,
+      { family: 'postgres16', description: 'clawstack: SSL required', parameters: [{ name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' }], tags: tags('db-params') },
+      parent,
+    );
+    const db = new aws.rds.Instance(
+      `${p}-db`,
+      {
+        engine: 'postgres',
+        engineVersion: '16',
+        instanceClass: args.dbInstanceClass,
+        allocatedStorage: args.dbAllocatedStorageGb,
+        maxAllocatedStorage: args.dbAllocatedStorageGb * 5,
+        storageType: 'gp3',
+        storageEncrypted: true,
+        dbName: DB_NAME,
+        username: DB_USER,
+        password: args.dbPassword,
+        port: POSTGRES_PORT,
+        dbSubnetGroupName: dbSubnets.name,
+        parameterGroupName: dbParams.name,
+        vpcSecurityGroupIds: [sg.id],
+        publiclyAccessible: false,
+        multiAz: args.multiAz,
+        backupRetentionPeriod: args.dbBackupRetentionDays,
+        copyTagsToSnapshot: true,
+        deletionProtection: args.deletionProtection,
+        skipFinalSnapshot: !args.deletionProtection,
+        finalSnapshotIdentifier: args.deletionProtection ? `${p}-db-final` : undefined,
+        autoMinorVersionUpgrade: true,
+        caCertIdentifier: 'rds-ca-rsa2048-g1',
+        tags: tags('db'),
+      },
+      parent,
+    );
+    this.dbAddress = db.address;
+    this.dbInstanceIdentifier = db.identifier;
+    this.dbInstanceArn = db.arn;
+
+    const cacheSubnets = new aws.elasticache.SubnetGroup(`${p}-redis-subnets`, { subnetIds: args.subnetIds, tags: tags('redis-subnets') }, parent);
+    // BullMQ needs noeviction: an evicted job key is a lost job.
+    const cacheParams = new aws.elasticache.ParameterGroup(
+      `${p}-redis-params`,
+      { family: 'redis7', description: 'clawstack: noeviction for BullMQ', parameters: [{ name: 'maxmemory-policy', value: 'noeviction' }], tags: tags('redis-params') },
+      parent,
+    );
+    const redis = new aws.elasticache.ReplicationGroup(
+      `${p}-redis`,
+      {
+        replicationGroupId: `${p}-redis`.slice(0, 40).replace(/-+$/, ''),
+        description: 'clawstack queue, result cache and rate limits',
+        engine: 'redis',
+        engineVersion: '7.1',
+        nodeType: args.cacheNodeType,
+        numCacheClusters: args.multiAz ? 2 : 1,
+        automaticFailoverEnabled: args.multiAz,
+        multiAzEnabled: args.multiAz,
+        port: REDIS_PORT,
+        parameterGroupName: cacheParams.name,
+        subnetGroupName: cacheSubnets.name,
+        securityGroupIds: [sg.id],
+        transitEncryptionEnabled: true,
+        atRestEncryptionEnabled: true,
+        authToken: args.redisAuthToken,
+        snapshotRetentionLimit: 1,
+        tags: tags('redis'),
+      },
+      parent,
+    );
+    this.redisAddress = redis.primaryEndpointAddress;
+    this.replicationGroupId = redis.replicationGroupId;
+    this.replicationGroupArn = redis.arn;
+
+    this.registerOutputs({ dbAddress: this.dbAddress, redisAddress: this.redisAddress });
+  }
+}
+
+export interface ColocatedDataVolumeArgs {
+  /** Name prefix for every child resource. */
+  prefix: string;
+  /** Tags for every taggable child. */
+  tags: Record<string, string>;
+  /** The volume lives in one AZ; the Auto Scaling group is pinned to it. */
+  availabilityZone: pulumi.Input<string>;
+  sizeGb: number;
+}
+
+/**
+ * A persistent, encrypted EBS volume for co-located Redis and Postgres data. It outlives instances
+ * (spot interruptions, instance refresh): each new instance attaches and mounts it at boot.
+ */
+export class ColocatedDataVolume extends pulumi.ComponentResource {
+  readonly volumeId: pulumi.Output<string>;
+  readonly volumeArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ColocatedDataVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawstack:aws:ColocatedDataVolume', name, {}, opts);
+    const volume = new aws.ebs.Volume(
+      `${args.prefix}-data`,
+      { availabilityZone: args.availabilityZone, size: args.sizeGb, type: 'gp3', encrypted: true, tags: { ...args.tags, Name: `${args.prefix}-data` } },
+      { parent: this, protect: false },
+    );
+    this.volumeId = volume.id;
+    this.volumeArn = volume.arn;
+    this.registerOutputs({ volumeId: this.volumeId });
+  }
+}

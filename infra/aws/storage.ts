@@ -1,0 +1,111 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+
+export interface ObjectStoreArgs {
+  /** Name prefix for every child resource. */
+  prefix: string;
+  /** Tags for every taggable child. */
+  tags: Record<string, string>;
+  /** Key prefix the app reads models from (MODEL_SOURCE). */
+  modelPrefix: string;
+  /** Key prefix instances archive old logs to; the archive transition applies here. */
+  logPrefix: string;
+  /** Days after which archived logs move to {@link archiveStorageClass}. */
+  archiveAfterDays: number;
+  /** S3 storage class for archived logs (GLACIER_IR keeps them readable in milliseconds). */
+  archiveStorageClass: string;
+  /** Noncurrent object versions are deleted after this many days. */
+  noncurrentVersionDays: number;
+}
+
+/**
+ * The S3 bucket for models and archived logs: private, versioned, encrypted, TLS 1.2+ only.
+ *
+ * The archive transition is scoped to the log prefix: models are read at every instance boot,
+ * and a model in a Glacier class would need a restore before it could be read.
+ */
+export class ObjectStore extends pulumi.ComponentResource {
+  readonly bucketName: pulumi.Output<string>;
+  readonly bucketArn: pulumi.Output<string>;
+
+  constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawstack:aws:ObjectStore', name, {}, opts);
+    const p = args.prefix;
+    const parent = { parent: this };
+
+    const bucket = new aws.s3.Bucket(`${p}-bucket`, { forceDestroy: false, tags: { ...args.tags, Name: `${p}-bucket` } }, parent);
+    this.bucketName = bucket.bucket;
+    this.bucketArn = bucket.arn;
+
+    new aws.s3.BucketVersioning(`${p}-bucket-versioning`, { bucket: bucket.id, versioningConfiguration: { status: 'Enabled' } }, parent);
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      `${p}-bucket-sse`,
+      { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }] },
+      parent,
+    );
+    const publicAccess = new aws.s3.BucketPublicAccessBlock(
+      `${p}-bucket-pab`,
+      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      parent,
+    );
+    new aws.s3.BucketOwnershipControls(`${p}-bucket-ownership`, { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, parent);
+    new aws.s3.BucketPolicy(
+      `${p}-bucket-policy`,
+      {
+        bucket: bucket.id,
+        policy: pulumi.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Sid: 'DenyInsecureTransport',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 's3:*',
+              Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            },
+            {
+              Sid: 'DenyTlsOlderThan12',
+              Effect: 'Deny',
+              Principal: '*',
+              Action: 's3:*',
+              Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+              Condition: { NumericLessThan: { 's3:TlsVersion': '1.2' } },
+            },
+          ],
+        }),
+      },
+      // The public-access block must exist first or S3 may evaluate the policy as public.
+      { parent: this, dependsOn: [publicAccess] },
+    );
+    new aws.s3.BucketLifecycleConfiguration(
+      `${p}-bucket-lifecycle`,
+      {
+        bucket: bucket.id,
+        rules: [
+          {
+            id: 'archive-logs',
+            status: 'Enabled',
+            filter: { prefix: args.logPrefix },
+            transitions: [{ days: args.archiveAfterDays, storageClass: args.archiveStorageClass }],
+          },
+          {
+            id: 'expire-noncurrent-versions',
+            status: 'Enabled',
+            filter: {},
+            noncurrentVersionExpiration: { noncurrentDays: args.noncurrentVersionDays },
+          },
+          {
+            id: 'abort-incomplete-multipart-uploads',
+            status: 'Enabled',
+            filter: {},
+            abortIncompleteMultipartUpload: { daysAfterInitiation: 7 },
+          },
+        ],
+      },
+      parent,
+    );
+
+    this.registerOutputs({ bucketName: this.bucketName });
+  }
+}
