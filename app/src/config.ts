@@ -35,6 +35,13 @@ export const envSchema = z.object({
   CLAWSTACK_DATA_DIR: z.string().min(1).default('.clawstack'),
   /** Directory holding manifest.json and the model files, or an s3://bucket/prefix URL. */
   MODEL_SOURCE: z.string().min(1).default('models'),
+  /**
+   * Custom S3 endpoint for an s3:// MODEL_SOURCE (MinIO, Ceph, R2, a local test server); uses path-style
+   * addressing. Unset: AWS S3, or the AWS SDK's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+   */
+  MODEL_SOURCE_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** Local cache for models downloaded from an s3:// MODEL_SOURCE; default `<CLAWSTACK_DATA_DIR>/model-cache`. */
+  MODEL_CACHE_DIR: z.string().min(1).optional(),
   /** Only these models are loaded (comma-separated names); empty: all in the manifest. */
   MODELS: z
     .string()
@@ -117,7 +124,7 @@ export function appEnvironment(settings: AppSettings): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(settings)) {
     if (value === undefined) continue;
-    env[key] = Array.isArray(value) ? value.join(',') : String(value);
+    env[key] = String(value);
   }
   loadConfig(env);
   return env;

@@ -37,7 +37,7 @@ for (const [name, value, message] of [
 }
 
 test('appEnvironment builds a validated env map (what infra passes to containers)', () => {
-  const env = appEnvironment({ CLAWSTACK_ROLE: 'worker', INFERENCE_THREADS: 4, MODELS: ['text-spam'], EXECUTION_PROVIDER: 'cuda' });
+  const env = appEnvironment({ CLAWSTACK_ROLE: 'worker', INFERENCE_THREADS: 4, MODELS: 'text-spam', EXECUTION_PROVIDER: 'cuda' });
   assert.deepEqual(env, { CLAWSTACK_ROLE: 'worker', INFERENCE_THREADS: '4', MODELS: 'text-spam', EXECUTION_PROVIDER: 'cuda' });
   assert.throws(() => appEnvironment({ INFERENCE_THREADS: 0 }), /INFERENCE_THREADS/);
 });

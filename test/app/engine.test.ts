@@ -69,7 +69,7 @@ describe('engine', () => {
     const sum = hist.values.find((v) => v.metricName === 'clawstack_inference_batch_size_sum')!.value;
     assert.equal(sum, 128, 'every request ran exactly once');
     assert.ok(count < 128, `64 concurrent requests ran in fewer than 64 batches (${count - 64} for the concurrent half)`);
-    const maxBucket = hist.values.filter((v) => v.metricName === 'clawstack_inference_batch_size_bucket' && v.labels.le === 8);
+    const maxBucket = hist.values.filter((v) => v.metricName === 'clawstack_inference_batch_size_bucket' && (v.labels as Record<string, unknown>).le === 8);
     assert.ok(maxBucket[0]!.value < count, 'some batches held more than 8 requests');
     await engine.close();
     engine = undefined;

@@ -43,7 +43,7 @@ test('a tampered model file is refused', async () => {
   const dir = copyModels((m, d) => {
     const path = join(d, m.models[0]!.file);
     const bytes = readFileSync(path);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(path, bytes);
   });
   await assert.rejects(ModelRegistry.load(new DirectorySource(dir), { precision: 'fp32' }), ModelIntegrityError);

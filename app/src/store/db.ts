@@ -45,7 +45,7 @@ export async function migrate(db: Db, log: Logger, dir = migrationsDir()): Promi
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        throw new Error(`migration ${file} failed: ${(err as Error).message}`);
+        throw new Error(`migration ${file} failed: ${(err as Error).message}`, { cause: err });
       }
       applied.push(file);
       log.info({ migration: file }, 'applied migration');
