@@ -4,7 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { createApi, ServiceState } from './api/server.ts';
 import { KeyVerifier } from './auth/index.ts';
@@ -39,7 +39,19 @@ export interface Service {
   drain(timeoutMs?: number): Promise<{ clean: boolean }>;
 }
 
-export async function modelSourceFor(config: AppConfig): Promise<ModelSource> {
+/**
+ * The model source named by MODEL_SOURCE: an `s3://bucket/prefix` URL (files cached under MODEL_CACHE_DIR,
+ * default `<CLAWSTACK_DATA_DIR>/model-cache`, each checked against the manifest's sha256) or a directory.
+ */
+export async function modelSourceFor(config: AppConfig, log?: Logger): Promise<ModelSource> {
+  if (config.MODEL_SOURCE.startsWith('s3://')) {
+    const { S3Source } = await import('./models/s3-source.ts');
+    return new S3Source(config.MODEL_SOURCE, {
+      cacheDir: resolve(config.MODEL_CACHE_DIR ?? join(config.CLAWSTACK_DATA_DIR, 'model-cache')),
+      endpoint: config.MODEL_SOURCE_ENDPOINT,
+      log: log?.child({ component: 'model-source' }),
+    });
+  }
   return new DirectorySource(resolve(config.MODEL_SOURCE));
 }
 
@@ -59,7 +71,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   try {
     const db = createPool(config.DATABASE_URL, Math.max(10, config.WORKER_CONCURRENCY + 4));
     closers.push(() => db.end());
-    const source = opts.modelSource ?? (await modelSourceFor(config));
+    const source = opts.modelSource ?? (await modelSourceFor(config, log));
     const [, registry] = await Promise.all([
       migrate(db, log),
       ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS }),
