@@ -1,0 +1,194 @@
+/**
+ * `npm run models:int8`: builds the INT8 variants listed in models/manifest.json and records their measured
+ * accuracy next to the FP32 entries'.
+ *
+ * - text-spam/1: `quantizeModel` (MatMul + Gather, per-tensor, uint8 table) → models/text-spam/1/model.int8.onnx;
+ *   accuracy on the whole held-out SpamAssassin split (`loadSpamSplit()`), FP32 and INT8, through ORT.
+ * - ocr-rec/ppocrv4: opset 9 → 11 (`upgradeOpset`, scripts/quantize/upgrade.ts: Clip and Slice converted,
+ *   every other op checked unchanged), then its MatMuls quantized (Conv stays float32, by the quantizer's
+ *   design) → models/ocr-rec/ppocrv4/model.int8.onnx; character accuracy of image.ocr on the fixture images
+ *   with det FP32 + rec FP32 vs det FP32 + rec INT8. The INT8 entry is written only if the drop is ≤ 1 point.
+ *
+ * INT8 entries are placed right after their FP32 entry (the registry picks by MODEL_PRECISION, not by order).
+ * Re-running the script gives byte-identical files and the same manifest.
+ *
+ *   npx tsx scripts/make-int8.ts [--only text-spam|ocr-rec] [--dry-run]
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { ModelEntry } from '../app/src/models/manifest.ts';
+import { sha256File } from '../app/src/models/registry.ts';
+import { loadSpamSplit } from './lib/spam-corpus.ts';
+import { evalOcr, evalText, findEntry, MODELS_DIR, ortContext, readManifest, verifiedPath } from './lib/model-eval.ts';
+import { quantizeModel, type QuantizeOptions } from './quantize/index.ts';
+import { upgradeOpset } from './quantize/upgrade.ts';
+
+/** Largest accepted accuracy drop, in accuracy units (1 point = 0.01). */
+export const MAX_DROP = 0.01;
+const round4 = (x: number) => Math.round(x * 1e4) / 1e4;
+
+type RawManifest = { schemaVersion: 1; models: Record<string, unknown>[] };
+
+function readRaw(): RawManifest {
+  return JSON.parse(readFileSync(join(MODELS_DIR, 'manifest.json'), 'utf8')) as RawManifest;
+}
+
+/** Adds or replaces the INT8 entry of (name, version), placed right after the FP32 one. */
+function upsertInt8(raw: RawManifest, entry: Record<string, unknown>) {
+  const same = (m: Record<string, unknown>, precision: string) =>
+    m.name === entry.name && m.version === entry.version && m.precision === precision;
+  raw.models = raw.models.filter((m) => !same(m, 'int8'));
+  const at = raw.models.findIndex((m) => same(m, 'fp32'));
+  raw.models.splice(at < 0 ? raw.models.length : at + 1, 0, entry);
+}
+
+function removeInt8(raw: RawManifest, name: string, version: string) {
+  raw.models = raw.models.filter((m) => !(m.name === name && m.version === version && m.precision === 'int8'));
+}
+
+function int8Entry(fp32: ModelEntry, raw: RawManifest, file: string, sha256: string, bytes: number, metrics: Record<string, number>, how: string) {
+  const base = raw.models.find((m) => m.name === fp32.name && m.version === fp32.version && m.precision === 'fp32')!;
+  // same tensors, labels, preprocessing and assets as the FP32 entry (the OCR module reads the rec `labels`)
+  return {
+    ...structuredClone(base),
+    file,
+    sha256,
+    bytes,
+    precision: 'int8',
+    metrics,
+    source: `INT8 dynamic quantization of ${fp32.file} (sha256 ${fp32.sha256}) by scripts/make-int8.ts: ${how}. FP32 source: ${fp32.source}`,
+  };
+}
+
+async function writeModel(file: string, bytes: Uint8Array) {
+  const path = join(MODELS_DIR, file);
+  writeFileSync(path, bytes);
+  return { path, sha256: await sha256File(path), bytes: bytes.byteLength };
+}
+
+export const TEXT_OPTIONS: QuantizeOptions = { perChannel: false, reduceRange: false, gatherType: 'uint8', ops: ['MatMul', 'Gather'] };
+export const OCR_REC_OPTIONS: QuantizeOptions = { perChannel: false, reduceRange: false, ops: ['MatMul'] };
+
+async function textSpam(raw: RawManifest, dryRun: boolean) {
+  const manifest = readManifest();
+  const fp32 = findEntry(manifest, 'text-spam', 'fp32')!;
+  const fp32Path = await verifiedPath(fp32);
+  const { bytes, report } = quantizeModel(readFileSync(fp32Path), TEXT_OPTIONS);
+  const file = fp32.file.replace(/\.onnx$/, '.int8.onnx');
+  const written = await writeModel(file, bytes);
+  const { heldOut } = loadSpamSplit();
+  const [f, q] = [await evalText(fp32Path, fp32, heldOut), await evalText(written.path, fp32, heldOut)];
+  let flips = 0;
+  let maxDelta = 0;
+  let tp = 0;
+  let fp = 0;
+  let fn = 0;
+  let hardHam = 0;
+  let hardHamRight = 0;
+  heldOut.forEach((m, i) => {
+    const a = f.pSpam[i]!;
+    const b = q.pSpam[i]!;
+    if (a > 0.5 !== b > 0.5) flips++;
+    maxDelta = Math.max(maxDelta, Math.abs(a - b));
+    const pred = b > 0.5 ? 1 : 0;
+    if (pred === 1 && m.y === 1) tp++;
+    if (pred === 1 && m.y === 0) fp++;
+    if (pred === 0 && m.y === 1) fn++;
+    if (m.group === 'hard-ham-1') {
+      hardHam++;
+      if (pred === 0) hardHamRight++;
+    }
+  });
+  const precision = tp / (tp + fp);
+  const recall = tp / (tp + fn);
+  const metrics = {
+    heldOutAccuracy: round4(q.accuracy),
+    heldOutSpamPrecision: round4(precision),
+    heldOutSpamRecall: round4(recall),
+    heldOutSpamF1: round4((2 * precision * recall) / (precision + recall)),
+    heldOutHardHamAccuracy: round4(hardHamRight / hardHam),
+    heldOutSize: heldOut.length,
+    fp32HeldOutAccuracy: round4(f.accuracy),
+    decisionFlipsVsFp32: flips,
+    maxAbsDeltaPSpamVsFp32: round4(maxDelta),
+  };
+  const line = `text-spam: ${report.bytesIn} -> ${written.bytes} bytes (${((100 * written.bytes) / report.bytesIn).toFixed(1)}%), held-out accuracy fp32 ${f.accuracy.toFixed(4)} int8 ${q.accuracy.toFixed(4)} (${flips} flips, max |dP| ${maxDelta.toFixed(4)})`;
+  console.log(line);
+  if (f.accuracy - q.accuracy > MAX_DROP) throw new Error(`text-spam INT8 loses more than 1 point: ${line}`);
+  if (!dryRun) {
+    upsertInt8(raw, int8Entry(fp32, raw, file, written.sha256, written.bytes, metrics, 'MatMul weights int8 symmetric per-tensor, embedding Gather table uint8 asymmetric per-tensor'));
+  }
+}
+
+async function ocrRec(raw: RawManifest, dryRun: boolean) {
+  const manifest = readManifest();
+  const det = findEntry(manifest, 'ocr-det', 'fp32')!;
+  const rec = findEntry(manifest, 'ocr-rec', 'fp32')!;
+  const [detPath, recPath] = [await verifiedPath(det), await verifiedPath(rec)];
+  const upgraded = upgradeOpset(readFileSync(recPath));
+  console.log(`ocr-rec: opset ${upgraded.report.from} -> ${upgraded.report.to}, converted ${JSON.stringify(upgraded.report.converted)}`);
+  const { bytes, report } = quantizeModel(upgraded.bytes, OCR_REC_OPTIONS);
+  const file = rec.file.replace(/\.onnx$/, '.int8.onnx');
+  const written = await writeModel(file, bytes);
+  const evaluate = async (path: string) => {
+    const ctx = await ortContext([
+      { entry: det, path: detPath },
+      { entry: rec, path },
+    ]);
+    try {
+      return await evalOcr(ctx);
+    } finally {
+      await ctx.release();
+    }
+  };
+  const f = await evaluate(recPath);
+  const q = await evaluate(written.path);
+  const drop = f.charAccuracy - q.charAccuracy;
+  console.log(
+    `ocr-rec: ${report.bytesIn} (upgraded) / ${rec.bytes} -> ${written.bytes} bytes (${((100 * written.bytes) / rec.bytes).toFixed(1)}% of FP32; ` +
+      `${report.quantized.length} MatMul weights int8, ${report.skipped.length} MatMuls of two activations and ${report.leftFloat.Conv ?? 0} Conv left float), ` +
+      `fixture character accuracy fp32 ${f.charAccuracy.toFixed(4)} int8 ${q.charAccuracy.toFixed(4)} (no spaces: ${f.charAccuracyNoSpaces.toFixed(4)} / ${q.charAccuracyNoSpaces.toFixed(4)})`,
+  );
+  for (const name of Object.keys(f.texts)) {
+    if (JSON.stringify(f.texts[name]) !== JSON.stringify(q.texts[name])) console.log(`  ${name}: fp32 ${JSON.stringify(f.texts[name])} int8 ${JSON.stringify(q.texts[name])}`);
+  }
+  if (dryRun) return;
+  const fp32Raw = raw.models.find((m) => m.name === rec.name && m.precision === 'fp32')!;
+  fp32Raw.metrics = {
+    ...(fp32Raw.metrics as Record<string, number>),
+    fixtureCharAccuracy: round4(f.charAccuracy),
+    fixtureCharAccuracyNoSpaces: round4(f.charAccuracyNoSpaces),
+    fixtureChars: f.chars,
+  };
+  if (drop > MAX_DROP) {
+    console.log(`ocr-rec: INT8 drops ${(100 * drop).toFixed(2)} points (> 1): no INT8 entry`);
+    removeInt8(raw, rec.name, rec.version);
+    return;
+  }
+  const metrics = {
+    fixtureCharAccuracy: round4(q.charAccuracy),
+    fixtureCharAccuracyNoSpaces: round4(q.charAccuracyNoSpaces),
+    fixtureChars: q.chars,
+    fp32FixtureCharAccuracy: round4(f.charAccuracy),
+  };
+  upsertInt8(
+    raw,
+    int8Entry(rec, raw, file, written.sha256, written.bytes, metrics, `opset 9 upgraded to 11 (Clip, Slice converted: scripts/quantize/upgrade.ts), ${report.quantized.length} MatMul weights int8 symmetric per-tensor, Conv left float32`),
+  );
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { only: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+  const raw = readRaw();
+  const dryRun = values['dry-run'] ?? false;
+  if (!values.only || values.only === 'text-spam') await textSpam(raw, dryRun);
+  if (!values.only || values.only === 'ocr-rec') await ocrRec(raw, dryRun);
+  if (!dryRun) {
+    writeFileSync(join(MODELS_DIR, 'manifest.json'), `${JSON.stringify(raw, null, 2)}\n`);
+    readManifest(); // still valid
+    console.log('models/manifest.json updated');
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
