@@ -7,95 +7,9 @@
  *   npm run plan -- --stack staging --compare tier=gpu
  *   npm run plan -- --stack prod --json
  */
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { parseAssignment, readStackConfig, renderDiff, renderTree } from './plan/describe.ts';
-import { runProgram } from './plan/harness.ts';
-import type { ProgramRun } from './plan/harness.ts';
+import { planCommand } from './plan/cli.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-const USAGE = `usage: npm run plan -- --stack <name> [--set key=value]... [--compare key=value]... [--json]
-  --stack    reads Pulumi.<name>.yaml (dev, staging, prod, …)
-  --set      overrides a config key (clawstack: prefix optional; lists as JSON: --set 'allowedCidrs=["203.0.113.0/24"]')
-  --compare  prints what changes when these keys are set on top of the stack (and --set) config
-  --json     prints the recorded resources as JSON instead of text`;
-
-function header(stack: string, sets: string[], extra = ''): string[] {
-  return [
-    `OFFLINE PLAN — stack ${stack} (Pulumi.${stack}.yaml${sets.length ? ` + ${sets.map((s) => `--set ${s}`).join(' ')}` : ''})${extra}`,
-    'Ran infra/index.ts under Pulumi mocks: no cloud credentials, no Pulumi CLI, no state.',
-    'IDs, ARNs, AMI ids and addresses are placeholders; drift and already-existing resources cannot be seen.',
-    '',
-  ];
-}
-
-function outputs(run: ProgramRun): string[] {
-  return Object.entries(run.outputs).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
-}
-
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      stack: { type: 'string' },
-      set: { type: 'string', multiple: true, default: [] },
-      compare: { type: 'string', multiple: true, default: [] },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    allowPositionals: false,
-  });
-  if (values.help || !values.stack) {
-    console.log(USAGE);
-    return values.help ? 0 : 2;
-  }
-  const stack = values.stack;
-  const sets = values.set ?? [];
-  const compares = values.compare ?? [];
-  const config = { ...readStackConfig(ROOT, stack), ...Object.fromEntries(sets.map(parseAssignment)) };
-
-  const run = await runProgram(config, { stack });
-  if (run.error) {
-    console.error([...header(stack, sets), `FAILED before creating anything: ${run.error.message}`].join('\n'));
-    return 1;
-  }
-  const custom = run.resources.filter((r) => r.custom).length;
-
-  if (values.json) {
-    console.log(JSON.stringify({ offline: true, stack, config, outputs: run.outputs, resources: run.resources }, null, 2));
-    return 0;
-  }
-
-  if (compares.length) {
-    const other = await runProgram({ ...config, ...Object.fromEntries(compares.map(parseAssignment)) }, { stack });
-    const label = ` compared with ${compares.map((c) => `--compare ${c}`).join(' ')}`;
-    if (other.error) {
-      console.error([...header(stack, sets, label), `the compared config FAILED before creating anything: ${other.error.message}`].join('\n'));
-      return 1;
-    }
-    const otherCustom = other.resources.filter((r) => r.custom).length;
-    const diff = renderDiff(run, other);
-    console.log(
-      [
-        ...header(stack, sets, label),
-        `resources: ${custom} → ${otherCustom}   (+ added, - removed, ~ changed)`,
-        '',
-        ...(diff.length ? diff : ['no differences']),
-        '',
-        'tier:',
-        `  ${JSON.stringify(run.outputs.tier)}`,
-        `→ ${JSON.stringify(other.outputs.tier)}`,
-      ].join('\n'),
-    );
-    return 0;
-  }
-
-  console.log([...header(stack, sets), `${custom} resources would be created:`, '', ...renderTree(run), '', 'Outputs:', ...outputs(run)].join('\n'));
-  return 0;
-}
-
-main().then(
+planCommand(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     console.error(`offline plan: ${error instanceof Error ? error.message : String(error)}`);

@@ -28,6 +28,8 @@ export interface RecordedResource {
   custom: boolean;
   /** Inputs as the provider would receive them (secrets unwrapped, outputs resolved). */
   inputs: Record<string, unknown>;
+  /** Paths of inputs that are Pulumi secrets (e.g. `password`). */
+  secrets: string[];
 }
 
 export interface RecordedInvoke {
@@ -132,12 +134,23 @@ function mockCall(token: string, inputs: Record<string, unknown>, region: string
   }
 }
 
-/** A deep copy without functions or class prototypes (assets and archives become their data). */
-function plain(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(plain);
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === 'object' && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+
+/**
+ * A deep copy without functions or class prototypes (assets and archives become their data) and
+ * with Pulumi secrets unwrapped; the dotted paths of secret values are collected in `secrets`.
+ */
+function plain(value: unknown, secrets: string[] = [], at = ''): unknown {
+  if (isSecret(value)) {
+    secrets.push(at);
+    return plain(value.value, secrets, at);
+  }
+  if (Array.isArray(value)) return value.map((v, i) => plain(v, secrets, `${at}[${i}]`));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (typeof v !== 'function') out[k] = plain(v);
+    for (const [k, v] of Object.entries(value)) if (typeof v !== 'function') out[k] = plain(v, secrets, at ? `${at}.${k}` : k);
     return out;
   }
   return value;
@@ -151,10 +164,13 @@ interface MonitorLike {
 let runs = 0;
 const RUN_TIMEOUT_MS = 30_000;
 let active: { errors: Error[] } | undefined;
+let lastError: Error | undefined;
 process.on('unhandledRejection', (reason) => {
   const error = reason instanceof Error ? reason : new Error(String(reason));
   if (active) active.errors.push(error);
-  else throw error;
+  // A failed program leaves a few rejected promises behind (outputs of the failed stack); they
+  // repeat the error the run already returned. Anything else is a real bug and is rethrown.
+  else if (!(lastError && error.message === lastError.message)) throw error;
 });
 
 /**
@@ -180,9 +196,10 @@ export async function runProgram(config: Record<string, unknown>, options: { sta
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const meta = parents.get(`${args.type}::${args.name}`);
-        const inputs = plain(args.inputs ?? {}) as Record<string, unknown>;
+        const secrets: string[] = [];
+        const inputs = plain(args.inputs ?? {}, secrets) as Record<string, unknown>;
         if (args.type !== 'pulumi:pulumi:Stack') {
-          resources.push({ type: args.type, name: args.name, urn: meta?.urn ?? '', parent: meta?.parent || undefined, custom: args.custom ?? true, inputs });
+          resources.push({ type: args.type, name: args.name, urn: meta?.urn ?? '', parent: meta?.parent || undefined, custom: args.custom ?? true, inputs, secrets });
         }
         try {
           return mockState(args.type, args.name, inputs, region);
@@ -210,8 +227,21 @@ export async function runProgram(config: Record<string, unknown>, options: { sta
 
   let outputs: Record<string, unknown> = {};
   let error: Error | undefined;
+  // Pulumi records a stack trace for every internal promise; with source maps on (tsx) that is
+  // most of a run's cost. Program errors keep their message; set HARNESS_STACKS=1 to debug.
+  const stackTraceLimit = Error.stackTraceLimit;
+  if (!process.env.HARNESS_STACKS) Error.stackTraceLimit = 0;
   try {
-    const program = pulumi.runtime.runInPulumiStack(async () => ({ ...(await import(`${PROGRAM}?run=${++runs}`)) }));
+    // The program's own exception is caught inside the stack's init: a rejected init would leave
+    // rejected promises behind in Pulumi's runtime (unhandled rejections fail node:test tests).
+    const program = pulumi.runtime.runInPulumiStack(async () => {
+      try {
+        return { ...(await import(`${PROGRAM}?run=${++runs}`)) } as Record<string, unknown>;
+      } catch (e) {
+        error = e instanceof Error ? e : new Error(String(e));
+        return {};
+      }
+    });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(current.errors[0] ?? new Error(`the program did not finish within ${RUN_TIMEOUT_MS} ms (an output that never resolves?)`)), RUN_TIMEOUT_MS);
@@ -232,8 +262,10 @@ export async function runProgram(config: Record<string, unknown>, options: { sta
     current.errors.push(e instanceof Error ? e : new Error(String(e)));
   }
   await new Promise((resolve) => setTimeout(resolve, 0));
+  Error.stackTraceLimit = stackTraceLimit;
   active = undefined;
-  return { resources, invokes, outputs: error ? {} : outputs, error: error ?? current.errors[0] };
+  lastError = error ?? current.errors[0];
+  return { resources, invokes, outputs: error ? {} : outputs, error: lastError };
 }
 
 /** Every recorded resource of a type. */
