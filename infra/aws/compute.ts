@@ -10,22 +10,29 @@ export interface AppFleetArgs {
   tags: Record<string, string>;
   /** Instance types; with spot, every one becomes an override of the mixed-instances policy. */
   instanceTypes: string[];
+  /** `spot` turns on the mixed-instances policy and capacity rebalance. */
   capacity: Capacity;
   /** Public SSM parameter holding the AMI id (AL2023, or the NVIDIA-driver DLAMI on tier gpu). */
   amiParameter: string;
+  /** Root volume size in GiB (gp3, encrypted). */
   rootVolumeGb: number;
   /** Subnets the group launches into (public on tier lightweight, private behind the ALB otherwise). */
   subnetIds: pulumi.Input<string>[];
+  /** Security groups of every instance. */
   securityGroupIds: pulumi.Input<string>[];
   /** Target groups to register with; empty on tier lightweight. */
   targetGroupArns: pulumi.Input<string>[];
+  /** Auto Scaling bounds and initial size. */
   minSize: number;
+  /** Upper bound; 1 makes instance refresh terminate before it launches (volume/IP owners). */
   maxSize: number;
+  /** Initial number of instances. */
   desiredCapacity: number;
   /** Target tracking keeps average CPU at this percentage. */
   cpuTargetPercent: number;
   /** cloud-init user-data (plain text; gzip-compressed and base64-encoded here, as EC2 caps it at 16 KB). */
   userData: pulumi.Input<string>;
+  /** The models-and-logs bucket. */
   bucketArn: pulumi.Input<string>;
   /** Instances may read under this key prefix… */
   modelPrefix: string;

@@ -11,6 +11,7 @@ export interface ManagedDataServicesArgs {
   prefix: string;
   /** Tags for every taggable child. */
   tags: Record<string, string>;
+  /** VPC of the data security group. */
   vpcId: pulumi.Input<string>;
   /** Private subnets in two AZs (RDS and ElastiCache subnet groups need two). */
   subnetIds: pulumi.Input<string>[];
@@ -20,12 +21,15 @@ export interface ManagedDataServicesArgs {
   dbPassword: pulumi.Input<string>;
   /** Redis AUTH token (a Pulumi secret). */
   redisAuthToken: pulumi.Input<string>;
+  /** RDS instance class, e.g. db.t4g.small. */
   dbInstanceClass: string;
+  /** Initial storage (GiB, gp3, encrypted); storage autoscaling allows up to 5×. */
   dbAllocatedStorageGb: number;
   /** Automated backups are always on; this is how many days they are kept. */
   dbBackupRetentionDays: number;
   /** A standby in the second AZ for Postgres, and a replica with automatic failover for Redis. */
   multiAz: boolean;
+  /** ElastiCache node type, e.g. cache.t4g.small. */
   cacheNodeType: string;
   /** Refuse deletion of the database (and take a final snapshot when it is deleted anyway). */
   deletionProtection: boolean;
@@ -143,6 +147,7 @@ export interface ColocatedDataVolumeArgs {
   tags: Record<string, string>;
   /** The volume lives in one AZ; the Auto Scaling group is pinned to it. */
   availabilityZone: pulumi.Input<string>;
+  /** Size in GiB (gp3, encrypted). */
   sizeGb: number;
 }
 

@@ -11,6 +11,7 @@ export interface LoadBalancedEdgeArgs {
   prefix: string;
   /** Tags for every taggable child. */
   tags: Record<string, string>;
+  /** VPC of the target group. */
   vpcId: pulumi.Input<string>;
   /** Public subnets in two AZs. */
   subnetIds: pulumi.Input<string>[];

@@ -18,7 +18,9 @@ export interface ObservabilityArgs {
   prefix: string;
   /** Tags for every taggable child. */
   tags: Record<string, string>;
+  /** Stack name: custom metric namespace `Clawstack/<stack>` and its dimension. */
   stack: string;
+  /** Region shown in dashboard widgets and the dashboard URL. */
   region: pulumi.Input<string>;
   /** Log group names by role (created here, before any instance writes to them); `edge` holds Caddy's access log. */
   logGroupNames: Record<string, string>;
@@ -29,6 +31,7 @@ export interface ObservabilityArgs {
   asgName: string;
   /** ALB dimensions for request metrics; without them, request metrics come from the `edge` access log. */
   alb?: { loadBalancerArnSuffix: pulumi.Input<string>; targetGroupArnSuffix: pulumi.Input<string> };
+  /** Adds the GPU utilisation widget. */
   gpu: boolean;
 }
 
@@ -307,10 +310,13 @@ export interface CostBudgetArgs {
   prefix: string;
   /** Tags for every taggable child. */
   tags: Record<string, string>;
+  /** The budget counts costs tagged `stack=<stack>`. */
   stack: string;
+  /** Monthly limit in US dollars. */
   monthlyUsd: number;
   /** Notified at 80 % and 100 % of actual spend and at 100 % of forecast. */
   topicArn: pulumi.Input<string>;
+  /** Also notified directly by AWS Budgets. */
   alertEmails: string[];
 }
 

@@ -110,9 +110,11 @@ export interface SecretRotatorArgs {
   rotationDays: number;
   /** RDS instance whose master password the `rds` secret holds. */
   dbInstanceIdentifier?: pulumi.Input<string>;
+  /** ARN of that instance (the function may modify only it). */
   dbInstanceArn?: pulumi.Input<string>;
   /** ElastiCache replication group whose AUTH token the `elasticache` secret holds. */
   replicationGroupId?: pulumi.Input<string>;
+  /** ARN of that replication group (the function may modify only it). */
   replicationGroupArn?: pulumi.Input<string>;
   /** Log retention of the function's log group. */
   logRetentionDays: number;
