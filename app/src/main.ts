@@ -55,7 +55,23 @@ async function main() {
   };
   const dataDir = resolve(config.CLAWSTACK_DATA_DIR);
 
-  let service: Service;
+  // Signals are handled from the first moment: a SIGTERM during start-up still stops what was started.
+  let service: Service | undefined;
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const { clean } = service ? await service.drain() : { clean: true };
+    await stopLocal();
+    process.exit(clean ? 0 : 1);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
   try {
     let redisUrl = config.REDIS_URL;
     let databaseUrl = config.DATABASE_URL;
@@ -80,6 +96,7 @@ async function main() {
       }
     }
     service = await startService({ config: { ...config, REDIS_URL: redisUrl!, DATABASE_URL: databaseUrl! }, log });
+    if (stopping) return; // a signal arrived during start-up; shutdown() is already exiting
     if (local.length > 0) {
       // Lets `npm run keys` find the running local stack.
       writeFileSync(join(dataDir, 'local.json'), JSON.stringify({ pid: process.pid, redisUrl, databaseUrl }), { mode: 0o600 });
@@ -112,21 +129,6 @@ async function main() {
       ].join('\n'),
     );
   }
-
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      log.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
-    }
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const { clean } = await service.drain();
-    await stopLocal();
-    process.exit(clean ? 0 : 1);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 void main();

@@ -28,6 +28,7 @@ after(async () => {
 async function setup(env: Record<string, string> = {}) {
   const databaseUrl = await services.database();
   const pool = new pg.Pool({ connectionString: databaseUrl });
+  pool.on('error', () => {}); // the harness stops Postgres after the last test
   await migrate(pool, pino({ level: 'silent' }));
   const { key } = await new ApiKeyStore(pool).create('lifecycle');
   const baseEnv = { REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl, ...env };
@@ -64,7 +65,7 @@ test('queued jobs survive an app restart, even when Redis lost the queue meanwhi
   const api = await spawn({ CLAWSTACK_ROLE: 'api' });
   const ids = await submit(api.url, key, 20);
   api.child.kill('SIGTERM');
-  assert.equal(await api.exited, 0);
+  assert.equal(await api.exited, 0, api.output());
   // The queue entries are gone (Redis restarted without persistence, or was replaced): Postgres has the jobs.
   const redis = new Redis(services.redisUrl);
   await redis.flushall();
@@ -76,7 +77,7 @@ test('queued jobs survive an app restart, even when Redis lost the queue meanwhi
   const one = await call(all.url, `/v1/jobs/${ids[0]}`, {}, key);
   assert.equal(((await one.json()) as { status: string }).status, 'succeeded');
   all.child.kill('SIGTERM');
-  assert.equal(await all.exited, 0);
+  assert.equal(await all.exited, 0, all.output());
   await pool.end();
 });
 
@@ -125,7 +126,7 @@ test('SIGTERM: readiness goes false, the in-flight request completes, running jo
   const next = await spawn({ CLAWSTACK_ROLE: 'all' });
   await until(async () => (await statuses(ids)).every((r) => r.status === 'succeeded'), 'every job to succeed');
   next.child.kill('SIGTERM');
-  assert.equal(await next.exited, 0);
+  assert.equal(await next.exited, 0, next.output());
   await pool.end();
   running = [];
 });

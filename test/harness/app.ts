@@ -67,7 +67,8 @@ export interface SpawnedApp {
   child: ChildProcess;
   url: string;
   output: () => string;
-  exited: Promise<number | null>;
+  /** Exit code, or the signal's name when a signal ended it. */
+  exited: Promise<number | string | null>;
 }
 
 /** Starts `app/src/main.ts` in a child process and resolves once it logs that it is ready. */
@@ -79,7 +80,7 @@ export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp>
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const exited = new Promise<number | string | null>((res) => child.once('exit', (code, signal) => res(code ?? signal)));
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`app did not start:\n${out}`)), 30_000);
     const onData = () => {

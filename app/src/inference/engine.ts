@@ -203,7 +203,14 @@ export class InferenceEngine {
     for (const q of this.queues.values()) {
       for (const p of q.queue.splice(0)) p.reject(new InferenceError('inference engine is closed'));
     }
-    await Promise.all(this.threads.map((t) => t.worker.terminate()));
+    await Promise.all(
+      this.threads.map(async (t) => {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([call(t, { type: 'close' }), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+        clearTimeout(timer);
+        await t.worker.terminate();
+      }),
+    );
   }
 }
 

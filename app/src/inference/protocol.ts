@@ -11,10 +11,12 @@ export interface SessionSpec {
 
 export type ToThread =
   | { type: 'load'; sessions: SessionSpec[]; provider: ExecutionProvider; intraOpThreads: number }
-  | { type: 'run'; id: number; key: string; feeds: TensorMap };
+  | { type: 'run'; id: number; key: string; feeds: TensorMap }
+  | { type: 'close' };
 
 export type FromThread =
   | { type: 'loaded'; provider: ExecutionProvider; warnings: string[] }
   | { type: 'load-failed'; message: string }
   | { type: 'result'; id: number; outputs: TensorMap; ms: number }
-  | { type: 'run-failed'; id: number; message: string };
+  | { type: 'run-failed'; id: number; message: string }
+  | { type: 'closed' };

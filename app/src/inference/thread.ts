@@ -60,6 +60,13 @@ port.on('message', async (msg: ToThread) => {
     }
     return;
   }
+  if (msg.type === 'close') {
+    // Release native sessions before the thread ends, so that nothing of ORT outlives its thread.
+    for (const s of sessions.values()) await s.release().catch(() => {});
+    sessions.clear();
+    send({ type: 'closed' });
+    return;
+  }
   const session = sessions.get(msg.key);
   if (!session) {
     send({ type: 'run-failed', id: msg.id, message: `model ${msg.key} is not loaded` });
