@@ -9,8 +9,9 @@
  */
 import { planCommand } from './plan/cli.ts';
 
+// Exit once stdout is flushed (a large --json plan written to a pipe would otherwise be cut off).
 planCommand(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => process.stdout.write('', () => process.exit(code)),
   (error: unknown) => {
     console.error(`offline plan: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);

@@ -173,7 +173,7 @@ export function renderTree(run: ProgramRun): string[] {
       const pad = '  '.repeat(depth);
       if (!r.custom) {
         const count = countUnder(children, r.urn);
-        lines.push(`${pad}${short(r.type)} ${r.name}  (${count} resources)`);
+        lines.push(`${pad}${short(r.type)} ${r.name}  (${count} resource${count === 1 ? '' : 's'})`);
         walk(r.urn, depth + 1);
       } else {
         const text = describe(r);
