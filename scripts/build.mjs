@@ -2,10 +2,11 @@
 // ONNX Runtime thread), keys.js (key CLI) and migrations/. Native packages stay external: the bundle
 // runs with only onnxruntime-node (and sharp, for OCR) installed beside it, plus the models.
 import { build } from 'esbuild';
-import { cpSync, rmSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const external = ['onnxruntime-node', 'sharp'];
-rmSync('dist', { recursive: true, force: true });
+const outdir = process.argv.includes('--outdir') ? process.argv[process.argv.indexOf('--outdir') + 1] : 'dist';
+rmSync(outdir, { recursive: true, force: true });
 const started = Date.now();
 await build({
   entryPoints: {
@@ -13,7 +14,7 @@ await build({
     'inference-thread': 'app/src/inference/thread.ts',
     keys: 'app/src/cli/keys.ts',
   },
-  outdir: 'dist',
+  outdir,
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -25,5 +26,13 @@ await build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
-cpSync('app/migrations', 'dist/migrations', { recursive: true });
-console.log(`built dist/ in ${Date.now() - started} ms`);
+cpSync('app/migrations', `${outdir}/migrations`, { recursive: true });
+// dist/package.json: ESM, and exactly the external packages at the versions package-lock.json pins, so
+// `cd dist && npm install --omit=dev` gives the bundle all it needs (images do this).
+const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
+const dependencies = Object.fromEntries(external.map((name) => [name, lock.packages[`node_modules/${name}`].version]));
+writeFileSync(
+  `${outdir}/package.json`,
+  `${JSON.stringify({ name: 'clawstack-dist', private: true, type: 'module', main: 'main.js', dependencies }, null, 2)}\n`,
+);
+console.log(`built ${outdir}/ in ${Date.now() - started} ms`);
