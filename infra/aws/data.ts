@@ -164,7 +164,7 @@ export class ColocatedDataVolume extends pulumi.ComponentResource {
     const volume = new aws.ebs.Volume(
       `${args.prefix}-data`,
       { availabilityZone: args.availabilityZone, size: args.sizeGb, type: 'gp3', encrypted: true, tags: { ...args.tags, Name: `${args.prefix}-data` } },
-      { parent: this, protect: false },
+      { parent: this },
     );
     this.volumeId = volume.id;
     this.volumeArn = volume.arn;

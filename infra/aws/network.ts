@@ -82,7 +82,7 @@ export class Network extends pulumi.ComponentResource {
             availabilityZone: this.availabilityZones[i],
             // Only the lightweight instance needs a public address (it also gets the Elastic IP).
             mapPublicIpOnLaunch: args.instanceIsEdge,
-            tags: { ...tag(`${p}-public-${i}`), tier: args.tags.tier ?? '', subnet: 'public' },
+            tags: { ...tag(`${p}-public-${i}`), subnet: 'public' },
           },
           parent,
         ),
