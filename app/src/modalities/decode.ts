@@ -29,12 +29,23 @@ export function parseJsonBody<T>(req: RawRequest, schema: z.ZodType<T>): T {
   return parseWith(schema, json);
 }
 
-/** Decodes a base64 field of a job input (binary inputs such as WAV or PNG travel this way). */
-export function base64Field(input: unknown, field: string): Buffer {
-  const value = (input as Record<string, unknown> | null)?.[field];
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new BadRequestError(`input.${field}: expected a base64-encoded string`);
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Decodes the base64 field of a job input (binary inputs such as WAV or PNG travel this way), e.g.
+ * `base64Field(input, 'audio', 'a WAV file')` for `{ "audio": "<base64>" }`. Whitespace is ignored.
+ */
+export function base64Field(input: unknown, field: string, holding: string): Buffer {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new BadRequestError(`job input must be an object like { "${field}": "<base64 ${holding}>" }`);
   }
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(value)) throw new BadRequestError(`input.${field}: not valid base64`);
-  return Buffer.from(value, 'base64');
+  const value = (input as Record<string, unknown>)[field];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new BadRequestError(`job input field "${field}" must be a non-empty base64 string holding ${holding}`);
+  }
+  const compact = value.replace(/\s+/g, '');
+  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
+    throw new BadRequestError(`job input field "${field}" is not valid base64`);
+  }
+  return Buffer.from(compact, 'base64');
 }

@@ -12,6 +12,7 @@ import sharp, { type Metadata } from 'sharp';
 import { BadRequestError } from '../../errors.ts';
 import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, RawRequest, TaskModule, TensorData } from '../types.ts';
+import { base64Field } from '../decode.ts';
 import { ctcGreedyDecode } from './ctc.ts';
 import { dbPostprocess, type DbOptions, type Point, type Quad } from './db-postprocess.ts';
 
@@ -339,8 +340,6 @@ export async function runOcr(input: OcrInput, ctx: InferenceContext): Promise<Oc
   return { lines: sortReadingOrder(lines.filter((l) => l.text.length > 0 && l.confidence >= rp.dropScore)) };
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 export const imageOcr: TaskModule<OcrInput, OcrResult> = {
   task: 'image.ocr',
   contentTypes: ['image/png', 'image/jpeg'],
@@ -350,20 +349,7 @@ export const imageOcr: TaskModule<OcrInput, OcrResult> = {
   },
 
   decodeJobInput(input: unknown) {
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new BadRequestError('job input must be an object like { "image": "<base64 PNG or JPEG>" }');
-    }
-    const image = (input as Record<string, unknown>).image;
-    if (typeof image !== 'string' || image.length === 0) {
-      throw new BadRequestError(
-        'job input field "image" must be a non-empty base64 string holding a PNG or JPEG',
-      );
-    }
-    const compact = image.replace(/\s+/g, '');
-    if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
-      throw new BadRequestError('job input field "image" is not valid base64');
-    }
-    return decodeImage(Buffer.from(compact, 'base64'));
+    return decodeImage(base64Field(input, 'image', 'a PNG or JPEG'));
   },
 
   fingerprint(input: OcrInput) {

@@ -13,6 +13,7 @@ import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, RawRequest, TaskModule, TensorData } from '../types.ts';
 import { resample } from './resample.ts';
 import { speechSegments, type SegmentOptions } from './segments.ts';
+import { base64Field } from '../decode.ts';
 import { decodeWav, type DecodedWav } from './wav.ts';
 
 /** Longest audio accepted, seconds (one model call per 32 ms: 10 minutes is ~19k calls). */
@@ -75,7 +76,6 @@ function checkDuration(wav: DecodedWav): DecodedWav {
   return wav;
 }
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function tensorOf(out: Record<string, TensorData>, name: string, model: string): TensorData {
   const t = out[name];
@@ -130,20 +130,7 @@ export const speechDetect: TaskModule<DecodedWav, SpeechDetectResult> = {
   },
 
   decodeJobInput(input: unknown) {
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new BadRequestError('job input must be an object like { "audio": "<base64 WAV>" }');
-    }
-    const audio = (input as Record<string, unknown>).audio;
-    if (typeof audio !== 'string' || audio.length === 0) {
-      throw new BadRequestError(
-        'job input field "audio" must be a non-empty base64 string holding a WAV file',
-      );
-    }
-    const compact = audio.replace(/\s+/g, '');
-    if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
-      throw new BadRequestError('job input field "audio" is not valid base64');
-    }
-    return checkDuration(decodeWav(Buffer.from(compact, 'base64')));
+    return checkDuration(decodeWav(base64Field(input, 'audio', 'a WAV file')));
   },
 
   fingerprint(input: DecodedWav) {
