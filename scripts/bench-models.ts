@@ -1,0 +1,486 @@
+/**
+ * `npm run bench:models`: every shipped model, FP32 and INT8 side by side in one run.
+ *
+ * Per model and precision, in a child process of its own (so peak RSS is that variant's alone): file size;
+ * p50 latency of one `session.run` at batch 1 and batch 8 (onnxruntime-node, 1 intra-op thread, as the
+ * engine runs it); peak RSS (VmHWM) after session creation and the timed runs; accuracy on the model's
+ * evaluation set, through the app's task modules (text: the whole held-out SpamAssassin split; OCR: fixture
+ * character accuracy; VAD: segment F1 on the speech fixtures). For text-spam an ORT profile splits the time by
+ * op type. Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a
+ * child per MODEL_PRECISION and its VmHWM read from /proc.
+ *
+ *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json]
+ *
+ * `--write-docs` replaces the "Models (bench:models)" section of docs/benchmarks.md (other sections stay).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import ort from 'onnxruntime-node';
+import { hashTextFeatures, packFeatureBatch, parseHashedFeatureSpec } from '../app/src/modalities/text/features.ts';
+import type { ModelEntry } from '../app/src/models/manifest.ts';
+import { evalOcr, evalText, evalVad, findEntry, MODELS_DIR, ortContext, readManifest, ROOT, SESSION_OPTIONS, textFixture } from './lib/model-eval.ts';
+import { seededRandom } from './quantize/index.ts';
+
+type Precision = 'fp32' | 'int8';
+
+interface VariantResult {
+  name: string;
+  precision: Precision;
+  file: string;
+  bytes: number;
+  /** p50 / p90 of one session.run, ms */
+  batch1: { p50: number; p90: number; runs: number; input: string };
+  batch8: { p50: number; p90: number; runs: number; input: string };
+  /** VmRSS before the session was created (node + ORT + inputs), VmHWM after the timed runs, MB */
+  baseRssMb: number;
+  peakRssMb: number;
+  accuracy: { metric: string; value: number; set: string };
+  /** p50s measured in the variant's own process, when the table shows the interleaved ones */
+  separate?: { batch1: number; batch8: number };
+  /** text-spam (batch 8) and ocr-rec (batch 1): share of profiled kernel time per op type */
+  profile?: Record<string, number>;
+}
+
+interface ServiceResult {
+  precision: Precision;
+  peakRssMb: number;
+  rssAfterRequestsMb: number;
+  models: string[];
+}
+
+const MB = 1024 * 1024;
+const status = (pid: number | 'self', key: 'VmHWM' | 'VmRSS') => {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// child: one model variant
+
+type Feeds = Record<string, ort.Tensor>;
+
+function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: string } {
+  const rand = seededRandom(42 + batch);
+  const uniform = (n: number) => Float32Array.from({ length: n }, () => 2 * rand() - 1);
+  switch (entry.name) {
+    case 'text-spam': {
+      // real messages of the held-out fixture sample, featurized like the app, zero-padded per batch
+      const spec = parseHashedFeatureSpec(entry.preprocess);
+      const features = textFixture().map((s) => hashTextFeatures(s.text, spec));
+      const feeds: Feeds[] = [];
+      for (let i = 0; i + batch <= features.length && feeds.length < 64; i += batch) {
+        const p = packFeatureBatch(features.slice(i, i + batch));
+        feeds.push({ ids: new ort.Tensor('int64', p.ids, p.dims), weights: new ort.Tensor('float32', p.weights, p.dims) });
+      }
+      const meanLen = feeds.reduce((s, f) => s + f.ids!.dims[1]!, 0) / feeds.length;
+      return { feeds, label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)})` };
+    }
+    case 'ocr-rec':
+      return { feeds: [{ x: new ort.Tensor('float32', uniform(batch * 3 * 48 * 320), [batch, 3, 48, 320]) }], label: `${batch}×3×48×320` };
+    case 'ocr-det':
+      return { feeds: [{ x: new ort.Tensor('float32', uniform(batch * 3 * 320 * 640), [batch, 3, 320, 640]) }], label: `${batch}×3×320×640` };
+    case 'silero-vad':
+      return {
+        feeds: [
+          {
+            input: new ort.Tensor('float32', uniform(batch * 576).map((v) => v * 0.1), [batch, 576]),
+            state: new ort.Tensor('float32', new Float32Array(2 * batch * 128), [2, batch, 128]),
+            sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []),
+          },
+        ],
+        label: `${batch}×576 samples + state`,
+      };
+    default:
+      throw new Error(`no benchmark inputs for ${entry.name}`);
+  }
+}
+
+const RUNS: Record<string, [number, number]> = {
+  'text-spam': [300, 120],
+  'ocr-rec': [40, 12],
+  'ocr-det': [12, 4],
+  'silero-vad': [500, 200],
+};
+
+async function time(session: ort.InferenceSession, feeds: Feeds[], runs: number) {
+  for (let i = 0; i < 3; i++) await session.run(feeds[i % feeds.length]!);
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    await session.run(feeds[i % feeds.length]!);
+    ms.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return { p50: percentile(ms, 0.5), p90: percentile(ms, 0.9), runs };
+}
+
+async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-prof-'));
+  try {
+    const session = await ort.InferenceSession.create(path, { ...SESSION_OPTIONS, enableProfiling: true, profileFilePrefix: join(dir, 'p') });
+    for (let i = 0; i < runs; i++) await session.run(feeds[i % feeds.length]!);
+    session.endProfiling();
+    await session.release();
+    const file = readdirSync(dir).find((f) => f.endsWith('.json'))!;
+    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+    const byOp: Record<string, number> = {};
+    let total = 0;
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
+      byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur;
+      total += e.dur;
+    }
+    return Object.fromEntries(Object.entries(byOp).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((1000 * v) / total) / 1000]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function child(name: string, precision: Precision, quick: boolean): Promise<VariantResult> {
+  const manifest = readManifest();
+  const entry = findEntry(manifest, name, precision);
+  if (!entry) throw new Error(`no ${precision} entry for ${name}`);
+  const path = join(MODELS_DIR, entry.file);
+  const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [number, number];
+  const in1 = inputsFor(entry, 1);
+  const in8 = inputsFor(entry, 8);
+  const baseRssMb = status('self', 'VmRSS');
+  const session = await ort.InferenceSession.create(path, SESSION_OPTIONS);
+  const batch1 = { ...(await time(session, in1.feeds, runs1)), input: in1.label };
+  const batch8 = { ...(await time(session, in8.feeds, runs8)), input: in8.label };
+  const peakRssMb = status('self', 'VmHWM');
+  await session.release();
+  const profile =
+    name === 'text-spam' ? await profileByOp(path, in8.feeds, 40) : name === 'ocr-rec' ? await profileByOp(path, in1.feeds, quick ? 3 : 15) : undefined;
+
+  let accuracy: VariantResult['accuracy'];
+  if (name === 'text-spam') {
+    const { loadSpamSplit } = await import('./lib/spam-corpus.ts');
+    const { heldOut } = loadSpamSplit();
+    const r = await evalText(path, entry, heldOut);
+    accuracy = { metric: 'accuracy', value: r.accuracy, set: `held-out SpamAssassin split, ${r.n} messages` };
+  } else if (name === 'ocr-rec' || name === 'ocr-det') {
+    const det = name === 'ocr-det' ? entry : findEntry(manifest, 'ocr-det', 'fp32')!;
+    const rec = name === 'ocr-rec' ? entry : findEntry(manifest, 'ocr-rec', 'fp32')!;
+    const ctx = await ortContext([
+      { entry: det, path: join(MODELS_DIR, det.file) },
+      { entry: rec, path: join(MODELS_DIR, rec.file) },
+    ]);
+    const r = await evalOcr(ctx);
+    await ctx.release();
+    accuracy = { metric: 'character accuracy', value: r.charAccuracy, set: `OCR fixtures, ${r.chars} characters (det ${det.precision} + rec ${rec.precision})` };
+  } else {
+    const ctx = await ortContext([{ entry, path }]);
+    const r = await evalVad(ctx);
+    await ctx.release();
+    accuracy = { metric: 'segment F1', value: r.f1, set: `speech fixtures, ${r.expected} true segments, ${r.detected} detected, IoU ≥ 0.5` };
+  }
+  return { name, precision, file: entry.file, bytes: statSync(path).size, batch1, batch8, baseRssMb, peakRssMb, accuracy, profile };
+}
+
+/** FP32 and INT8 sessions of one model in one process, runs alternating, so machine noise hits both alike. */
+async function pairChild(name: string, quick: boolean) {
+  const manifest = readManifest();
+  const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
+  const sessions = await Promise.all(entries.map((e) => ort.InferenceSession.create(join(MODELS_DIR, e.file), SESSION_OPTIONS)));
+  const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [number, number];
+  const out: Record<string, Record<'batch1' | 'batch8', { p50: number; p90: number; runs: number; input: string }>> = { fp32: {} as never, int8: {} as never };
+  for (const [key, batch, runs] of [['batch1', 1, runs1], ['batch8', 8, runs8]] as const) {
+    const { feeds, label } = inputsFor(entries[0]!, batch);
+    for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feeds[i % feeds.length]!);
+    const ms: number[][] = [[], []];
+    for (let i = 0; i < runs; i++) {
+      for (let k = 0; k < 2; k++) {
+        const j = (i + k) % 2; // alternate which variant goes first
+        const t = process.hrtime.bigint();
+        await sessions[j]!.run(feeds[i % feeds.length]!);
+        ms[j]!.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    }
+    (['fp32', 'int8'] as const).forEach((p, j) => {
+      out[p]![key] = { p50: percentile(ms[j]!, 0.5), p90: percentile(ms[j]!, 0.9), runs, input: label };
+    });
+  }
+  for (const s of sessions) await s.release();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// parent
+
+function runChild(args: string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited with ${code}:\n${err}`))));
+  });
+}
+
+async function benchService(precision: Precision): Promise<ServiceResult> {
+  const { startRedis, startPostgres, ensureDatabase } = await import('../app/src/local/services.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-bench-'));
+  const { chmodSync } = await import('node:fs');
+  chmodSync(dir, 0o755);
+  const [redis, pg] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'pg'))]);
+  const key = `bench-models-${'k'.repeat(24)}`;
+  const app = spawn(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      CLAWSTACK_ROLE: 'all',
+      MODELS: '',
+      MODEL_PRECISION: precision,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      REDIS_URL: redis.url,
+      DATABASE_URL: await ensureDatabase(pg.url, 'bench'),
+      BOOTSTRAP_API_KEY: key,
+      CLAWSTACK_DATA_DIR: dir,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  app.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  app.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    const url = await new Promise<string>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`app did not start:\n${out}`)), 60_000);
+      const poll = setInterval(() => {
+        const m = /"url":"(http:\/\/[^"]+)","role"/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          res(m[1]!);
+        }
+      }, 50);
+      app.once('exit', (code) => rej(new Error(`app exited with ${code}:\n${out}`)));
+    });
+    const loaded = /"models":\[([^\]]*)\]/.exec(out)?.[1]?.split(',').map((s) => s.replace(/"/g, '')) ?? [];
+    const auth = { authorization: `Bearer ${key}` };
+    const fixtures = join(ROOT, 'test/fixtures');
+    const calls: [string, string, Buffer | string][] = [
+      ['/v1/text/classify', 'application/json', JSON.stringify({ text: textFixture()[0]!.text })],
+      ['/v1/image/ocr', 'image/png', readFileSync(join(fixtures, 'image/ocr-large.png'))],
+      ['/v1/image/ocr', 'image/png', readFileSync(join(fixtures, 'image/ocr-sans.png'))],
+      ['/v1/speech/detect', 'audio/wav', readFileSync(join(fixtures, 'speech/speech-16k-mono-s16.wav'))],
+    ];
+    for (const [path, type, body] of calls) {
+      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { ...auth, 'content-type': type }, body });
+      if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+    }
+    return { precision, peakRssMb: status(app.pid!, 'VmHWM'), rssAfterRequestsMb: status(app.pid!, 'VmRSS'), models: loaded };
+  } finally {
+    app.kill('SIGTERM');
+    await new Promise((r) => (app.exitCode !== null ? r(null) : app.once('exit', r)));
+    await Promise.all([redis.stop(), pg.stop()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const pctAcc = (x: number) => `${(100 * x).toFixed(2)}%`;
+
+async function markdown(results: VariantResult[], services: ServiceResult[], date: string): Promise<string> {
+  const byName = new Map<string, VariantResult[]>();
+  for (const r of results) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+  const lines: string[] = [];
+  lines.push('## Models (bench:models)', '');
+  lines.push(
+    `\`npm run bench:models\` (scripts/bench-models.ts), ${date}, ${cpus()[0]?.model ?? 'CPU'} (${cpus().length} cores, shared with other work; ` +
+      `latency noise ±10–30 %), Node ${process.version}, onnxruntime-node ${ort.env.versions.common}, one intra-op thread per session as the ` +
+      'engine runs it. Latency: p50 of one `session.run` (after 3 warm-up runs); for models with both precisions FP32 and INT8 ' +
+      'are timed in one process with their runs interleaved, so that load from other work hits both alike. Peak RSS: VmHWM of a child process that loaded only this ' +
+      'variant and ran the timed batches (node + ORT baseline in parentheses). Accuracy: through the app\'s own task modules.',
+    '',
+  );
+  lines.push('| model | precision | file | batch 1 p50 | batch 8 p50 | peak RSS (base) | accuracy | evaluation set |');
+  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
+  for (const rs of byName.values()) {
+    for (const r of rs) {
+      lines.push(
+        `| ${r.name} | ${r.precision} | ${(r.bytes / MB).toFixed(2)} MiB | ${f2(r.batch1.p50)} ms | ${f2(r.batch8.p50)} ms | ${f1(r.peakRssMb)} MB (${f1(r.baseRssMb)}) | ${r.accuracy.metric === 'segment F1' ? r.accuracy.value.toFixed(3) : pctAcc(r.accuracy.value)} ${r.accuracy.metric} | ${r.accuracy.set} |`,
+      );
+    }
+  }
+  lines.push(
+    '',
+    'Inputs: ' + [...byName.values()].map((rs) => `${rs[0]!.name} ${rs[0]!.batch1.input} / ${rs[0]!.batch8.input}`).join('; ') + '. ' +
+      'ocr-det and silero-vad are `batching: none` in the manifest: the engine never batches them, so their batch-8 column (and ' +
+      "ocr-det's peak RSS, which is its batch-8 run at 320×640) shows what the model would cost, not what the service does.",
+    '',
+  );
+
+  lines.push('### INT8 against the targets', '');
+  lines.push('| model | INT8 / FP32 size (≤ 0.30) | INT8 / FP32 p50 batch 1 (≤ 0.60) | batch 8 | accuracy drop (≤ 1 point) |');
+  lines.push('| --- | ---: | ---: | ---: | ---: |');
+  for (const [name, rs] of byName) {
+    const f = rs.find((r) => r.precision === 'fp32');
+    const q = rs.find((r) => r.precision === 'int8');
+    if (!f || !q) continue;
+    const ok = (v: number, limit: number) => `${v.toFixed(2)} ${v <= limit ? '✓' : '✗'}`;
+    const drop = 100 * (f.accuracy.value - q.accuracy.value);
+    lines.push(
+      `| ${name} | ${ok(q.bytes / f.bytes, 0.3)} | ${ok(q.batch1.p50 / f.batch1.p50, 0.6)} | ${ok(q.batch8.p50 / f.batch8.p50, 0.6)} | ${drop.toFixed(2)} ${drop <= 1 ? '✓' : '✗'} |`,
+    );
+  }
+  lines.push('');
+  lines.push('### Role `all` with every model loaded (MODELS=\'\')', '');
+  lines.push('| MODEL_PRECISION | models loaded | peak RSS (VmHWM) | RSS after requests | target ≤ 600 MB |');
+  lines.push('| --- | --- | ---: | ---: | --- |');
+  for (const s of services) {
+    lines.push(`| ${s.precision} | ${s.models.join(', ')} | ${f1(s.peakRssMb)} MB | ${f1(s.rssAfterRequestsMb)} MB | ${s.peakRssMb <= 600 ? '✓' : '✗'} |`);
+  }
+  lines.push(
+    '',
+    'The service process (app/src/main.ts, one inference thread, Redis and Postgres external) after start-up and one request per task ' +
+      '(text classify, OCR of two fixture images, speech detect); VmHWM read from /proc/<pid>/status.',
+    '',
+  );
+
+  const text = byName.get('text-spam');
+  const tf = text?.find((r) => r.precision === 'fp32');
+  const tq = text?.find((r) => r.precision === 'int8');
+  lines.push('### Why INT8 is not faster here', '');
+  const matmulShare = (p?: Record<string, number>) =>
+    Object.entries(p ?? {})
+      .filter(([op]) => /MatMul|Gemm/.test(op))
+      .reduce((sum, [, v]) => sum + v, 0);
+  if (tf?.profile && tq?.profile) {
+    const show = (p: Record<string, number>) =>
+      Object.entries(p)
+        .slice(0, 5)
+        .map(([op, share]) => `${op} ${(100 * share).toFixed(0)} %`)
+        .join(', ');
+    lines.push(
+      `- **text-spam**: the model is an embedding bag — \`Gather\` of up to 2,048 rows of a 65,536 × 32 table, a weighted sum, then two ` +
+        `tiny MatMuls (32 × 64, 64 × 2). ORT's profile at batch 8 (share of kernel time): FP32 ${show(tf.profile)}; INT8 ${show(tq.profile)}. ` +
+        `The MatMuls (Gemm/FusedGemm) that INT8 can speed up are ${(100 * matmulShare(tf.profile)).toFixed(1)} % of the FP32 time, so even free ` +
+        `MatMuls could not bring the latency near 0.6×; the gather and the weighted sum (Mul, ReduceSum) dominate, and INT8 adds a ` +
+        '`DequantizeLinear` pass over every gathered row. So the INT8 model is 4× smaller with the same accuracy and about the same ' +
+        `latency (${f2(tf.batch1.p50)} → ${f2(tq.batch1.p50)} ms at batch 1, ${f2(tf.batch8.p50)} → ${f2(tq.batch8.p50)} ms at batch 8).`,
+    );
+  }
+  const rec = byName.get('ocr-rec');
+  const rf = rec?.find((r) => r.precision === 'fp32');
+  const rq = rec?.find((r) => r.precision === 'int8');
+  if (rf && rq) {
+    const { upgradeOpset } = await import('./quantize/upgrade.ts');
+    const { quantizeModel } = await import('./quantize/index.ts');
+    const { OCR_REC_OPTIONS } = await import('./make-int8.ts');
+    const q = quantizeModel(upgradeOpset(readFileSync(join(MODELS_DIR, rf.file))).bytes, OCR_REC_OPTIONS).report;
+    const show = (p?: Record<string, number>) =>
+      Object.entries(p ?? {})
+        .slice(0, 5)
+        .map(([op, share]) => `${op} ${(100 * share).toFixed(0)} %`)
+        .join(', ');
+    lines.push(
+      `- **ocr-rec**: only the 9 MatMuls with constant weights (SVTR neck and the 6,625-class CTC head) are quantized; the 38 Conv layers ` +
+        `of the LCNet backbone stay FP32 by the quantizer's design (dynamic ConvInteger is not fused by ORT; CNNs want static QDQ ` +
+        `quantization with calibration data, out of scope), and 4 attention MatMuls multiply two activations. The quantized weights are ` +
+        `${((100 * q.weightBytesBefore) / rf.bytes).toFixed(0)} % of the FP32 file, so it only shrinks to ${(rq.bytes / rf.bytes).toFixed(2)} × FP32. ` +
+        `Latency ${f2(rf.batch1.p50)} → ${f2(rq.batch1.p50)} ms at batch 1, ${f2(rf.batch8.p50)} → ${f2(rq.batch8.p50)} ms at batch 8. ` +
+        `ORT's profile at batch 1: FP32 ${show(rf.profile)}; INT8 ${show(rq.profile)}. All MatMul kernels together are ` +
+        `${(100 * matmulShare(rf.profile)).toFixed(1)} % of the FP32 time (${(100 * matmulShare(rq.profile)).toFixed(1)} % as ` +
+        'DynamicQuantizeMatMul + MatMul in INT8), so quantizing them cannot approach 0.6× latency; only quantizing the convolutions could, ' +
+        'which needs static (calibrated) quantization. Accuracy on the fixtures is unchanged (identical text on every image).',
+    );
+  }
+  lines.push(
+    '- **ocr-det** has no INT8 variant: it is Conv/ConvTranspose only, so the quantizer has nothing to rewrite (the output file would be ' +
+      'the FP32 model). **silero-vad** has none either: its weights live inside `If` subgraphs (one branch per sample rate) that the ' +
+      'quantizer does not descend into; at 1.3 MB and well under a millisecond per 32 ms window there is little to gain.',
+    '',
+  );
+  return lines.join('\n');
+}
+
+function writeDocs(section: string) {
+  const path = join(ROOT, 'docs/benchmarks.md');
+  const heading = '## Models (bench:models)';
+  if (!existsSync(path)) {
+    writeFileSync(path, `# Benchmarks\n\n${section}`);
+    return;
+  }
+  const text = readFileSync(path, 'utf8');
+  const start = text.indexOf(heading);
+  if (start < 0) {
+    writeFileSync(path, `${text.replace(/\n*$/, '\n\n')}${section}`);
+    return;
+  }
+  const rest = text.slice(start + heading.length);
+  const next = rest.search(/\n## (?!#)/);
+  const end = next < 0 ? text.length : start + heading.length + next + 1;
+  writeFileSync(path, `${text.slice(0, start)}${section}${next < 0 ? '' : '\n'}${text.slice(end)}`);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      pair: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'write-docs': { type: 'boolean', default: false },
+      json: { type: 'string' },
+      'no-service': { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick ?? false;
+  if (values.pair) {
+    process.stdout.write(`${JSON.stringify(await pairChild(values.pair, quick))}\n`);
+    return;
+  }
+  if (values.child) {
+    const [name, precision] = values.child.split(':') as [string, Precision];
+    process.stdout.write(`${JSON.stringify(await child(name, precision, quick))}\n`);
+    return;
+  }
+  const manifest = readManifest();
+  const variants = manifest.models.map((m) => [m.name, m.precision] as const);
+  const results: VariantResult[] = [];
+  for (const [name, precision] of variants) {
+    process.stderr.write(`bench ${name} ${precision}…\n`);
+    const out = await runChild(['scripts/bench-models.ts', '--child', `${name}:${precision}`, ...(quick ? ['--quick'] : [])]);
+    const r = JSON.parse(out.trim().split('\n').pop()!) as VariantResult;
+    results.push(r);
+    process.stderr.write(
+      `  ${(r.bytes / MB).toFixed(2)} MiB, p50 b1 ${f2(r.batch1.p50)} ms, b8 ${f2(r.batch8.p50)} ms, peak RSS ${f1(r.peakRssMb)} MB, ${r.accuracy.metric} ${r.accuracy.value.toFixed(4)}\n`,
+    );
+  }
+  // latency of models with both precisions: FP32 and INT8 interleaved in one process
+  for (const name of new Set(results.filter((r) => r.precision === 'int8').map((r) => r.name))) {
+    process.stderr.write(`bench ${name} fp32 vs int8 interleaved…\n`);
+    const out = await runChild(['scripts/bench-models.ts', '--pair', name, ...(quick ? ['--quick'] : [])]);
+    const pair = JSON.parse(out.trim().split('\n').pop()!) as Record<Precision, Pick<VariantResult, 'batch1' | 'batch8'>>;
+    for (const r of results.filter((x) => x.name === name)) {
+      r.separate = { batch1: r.batch1.p50, batch8: r.batch8.p50 };
+      Object.assign(r, pair[r.precision]);
+      process.stderr.write(`  ${r.precision}: p50 b1 ${f2(r.batch1.p50)} ms, b8 ${f2(r.batch8.p50)} ms\n`);
+    }
+  }
+  const services: ServiceResult[] = [];
+  if (!values['no-service']) {
+    for (const precision of ['int8', 'fp32'] as const) {
+      process.stderr.write(`bench service role all, MODELS='', MODEL_PRECISION=${precision}…\n`);
+      const s = await benchService(precision);
+      services.push(s);
+      process.stderr.write(`  peak RSS ${f1(s.peakRssMb)} MB (${s.models.join(', ')})\n`);
+    }
+  }
+  const section = await markdown(results, services, new Date().toISOString().slice(0, 10));
+  process.stdout.write(`${section}\n`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ results, services }, null, 2));
+  if (values['write-docs']) writeDocs(section);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
