@@ -14,7 +14,7 @@ function copyModels(mutate: (m: Manifest, dir: string) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-models-'));
   dirs.push(dir);
   const manifest = JSON.parse(readFileSync('models/manifest.json', 'utf8')) as Manifest;
-  manifest.models = manifest.models.filter((m) => m.name === 'text-spam');
+  manifest.models = manifest.models.filter((m) => m.name === 'text-spam' && m.precision === 'fp32');
   for (const m of manifest.models) cpSync(resolve('models', m.file), join(dir, m.file), { recursive: true });
   mutate(manifest, dir);
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
