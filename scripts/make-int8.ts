@@ -49,7 +49,7 @@ function removeInt8(raw: RawManifest, name: string, version: string) {
 
 function int8Entry(fp32: ModelEntry, raw: RawManifest, file: string, sha256: string, bytes: number, metrics: Record<string, number>, how: string) {
   const base = raw.models.find((m) => m.name === fp32.name && m.version === fp32.version && m.precision === 'fp32')!;
-  // same tensors, labels, preprocessing and assets as the FP32 entry (the OCR module reads the rec `labels`)
+  // same tensors, labels, preprocessing and assets as the FP32 entry
   return {
     ...structuredClone(base),
     file,

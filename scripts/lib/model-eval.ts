@@ -63,19 +63,26 @@ export interface OrtContext extends InferenceContext {
  * An InferenceContext over plain ORT sessions, one per role, with explicit entries and files (so the FP32 and
  * INT8 variants can be evaluated side by side; the app's registry would pick only one).
  */
-export async function ortContext(models: { entry: ModelEntry; path: string }[]): Promise<OrtContext> {
+export async function ortContext(models: { entry: ModelEntry; path: string }[], dir = MODELS_DIR): Promise<OrtContext> {
   const sessions = new Map<string, ort.InferenceSession>();
   const entries = new Map<string, ModelEntry>();
   for (const { entry, path } of models) {
     sessions.set(entry.role, await ort.InferenceSession.create(path, SESSION_OPTIONS));
     entries.set(entry.role, entry);
   }
+  const assets = new Map<string, string>();
+  for (const { entry } of models) for (const a of entry.assets) assets.set(a.file, await verifiedPath(a, dir));
   return {
     sessions,
     model(role = 'main') {
       const e = entries.get(role);
       if (!e) throw new Error(`no model for role ${role}`);
       return e;
+    },
+    asset(file: string) {
+      const path = assets.get(file);
+      if (!path) throw new Error(`no asset ${file}`);
+      return path;
     },
     async infer(role: string, feeds: TensorMap): Promise<TensorMap> {
       const session = sessions.get(role);

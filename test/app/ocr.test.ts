@@ -17,7 +17,7 @@ import {
   type DbOptions,
   type Point,
 } from '../../app/src/modalities/image/db-postprocess.ts';
-import { detSize, imageOcr, sortReadingOrder, type OcrResult } from '../../app/src/modalities/image/ocr.ts';
+import { ctcLabels, detSize, imageOcr, recParams, sortReadingOrder, type OcrResult } from '../../app/src/modalities/image/ocr.ts';
 import { directContext, MODELS_DIR, type DirectContext } from './helpers/direct-context.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
@@ -131,13 +131,14 @@ describe('image.ocr with PP-OCRv4', () => {
 
   test('the rec labels are blank + the dictionary asset + space, one per output class', () => {
     const rec = ctx.model('rec');
-    const dictFile = rec.assets.find((a) => a.file.endsWith('.txt'))!.file;
-    const dict = readFileSync(join(MODELS_DIR, dictFile), 'utf8')
-      .split('\n')
-      .filter((l, i, all) => l !== '' || i < all.length - 1);
-    assert.equal(dict.length, 6623);
-    assert.deepEqual(rec.labels, ['<blank>', ...dict, ' ']);
-    assert.equal(rec.outputs[0]!.shape[2], rec.labels!.length);
+    const p = recParams(rec);
+    assert.ok(rec.assets.some((a) => a.file === p.dictionary), 'the dictionary is a checksummed asset');
+    const labels = ctcLabels(ctx.asset(p.dictionary), p.spaceChar);
+    assert.equal(labels.length, 1 + 6623 + 1);
+    assert.equal(labels[0], '<blank>');
+    assert.equal(labels.at(-1), ' ');
+    assert.equal(labels[1], readFileSync(join(MODELS_DIR, p.dictionary), 'utf8').split('\n')[0]);
+    assert.equal(rec.outputs[0]!.shape[2], labels.length);
     assert.equal(ctx.model('det').batching, 'none');
   });
 

@@ -59,7 +59,13 @@ export class TaskRunner {
       const loaded = registry.forTask(module.task);
       if (loaded.size === 0) continue;
       const models = new Map([...loaded].map(([role, m]) => [role, m.entry]));
+      const assets: Record<string, string> = Object.assign({}, ...[...loaded.values()].map((m) => m.assets));
       const context: InferenceContext = {
+        asset(file) {
+          const path = assets[file];
+          if (!path) throw new Error(`task ${module.task} has no asset ${file}`);
+          return path;
+        },
         model(role = 'main') {
           const entry = models.get(role);
           if (!entry) throw new Error(`task ${module.task} has no model with role ${role}`);

@@ -19,6 +19,8 @@ export type TensorMap = Record<string, TensorData>;
 export interface InferenceContext {
   /** The manifest entry loaded for a role of this task (`main`, or `det`/`rec`…). */
   model(role?: string): ModelEntry;
+  /** Local path of a verified asset (dictionary, vocabulary…) named by its manifest `file`. */
+  asset(file: string): string;
   /** Runs one request (batch dimension 1) through the engine; dynamic batching happens behind it. */
   infer(role: string, feeds: TensorMap): Promise<TensorMap>;
 }

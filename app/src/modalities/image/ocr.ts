@@ -7,6 +7,7 @@
  *   PaddleOCR's batch padding), (x/255 − 0.5)/0.5 in BGR order → rec model → greedy CTC decode → lines
  *   with confidence ≥ dropScore, sorted top-to-bottom, left-to-right.
  */
+import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import sharp, { type Metadata } from 'sharp';
 import { BadRequestError } from '../../errors.ts';
@@ -59,6 +60,10 @@ interface RecParams {
   std: number;
   dropScore: number;
   channelOrder: 'bgr' | 'rgb';
+  /** Manifest asset with one character per line (PaddleOCR's dictionary). */
+  dictionary: string;
+  /** PaddleOCR's `use_space_char`: a space class after the dictionary. */
+  spaceChar: boolean;
 }
 
 function num(entry: ModelEntry, key: string, fallback: number): number {
@@ -119,7 +124,33 @@ export function recParams(entry: ModelEntry): RecParams {
     std: num(entry, 'std', 0.5),
     dropScore: num(entry, 'dropScore', 0.5),
     channelOrder: order(entry),
+    dictionary: str(entry, 'dictionary'),
+    spaceChar: entry.preprocess.spaceChar !== false,
   };
+}
+
+function str(entry: ModelEntry, key: string): string {
+  const v = entry.preprocess[key];
+  if (typeof v !== 'string' || !v) throw new Error(`manifest entry ${entry.name}: preprocess.${key} must name a file`);
+  return v;
+}
+
+const labelCache = new Map<string, string[]>();
+
+/**
+ * The CTC classes as PaddleOCR builds them: blank, then one per dictionary line, then a space when
+ * `spaceChar` is on. Read once per dictionary file.
+ */
+export function ctcLabels(dictionaryPath: string, spaceChar: boolean): string[] {
+  const key = `${dictionaryPath}|${spaceChar}`;
+  let labels = labelCache.get(key);
+  if (!labels) {
+    const lines = readFileSync(dictionaryPath, 'utf8').split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    labels = ['<blank>', ...lines.map((l) => l.replace(/\r$/, '')), ...(spaceChar ? [' '] : [])];
+    labelCache.set(key, labels);
+  }
+  return labels;
 }
 
 /** Decodes a PNG or JPEG into sRGB pixels (alpha flattened onto white, EXIF orientation applied). */
@@ -287,8 +318,7 @@ async function recognise(
   entry: ModelEntry,
   p: RecParams,
 ) {
-  const labels = entry.labels;
-  if (!labels?.length) throw new Error(`manifest entry ${entry.name} has no labels (the CTC character list)`);
+  const labels = ctcLabels(ctx.asset(p.dictionary), p.spaceChar);
   const h = p.imageHeight;
   const width = Math.min(p.maxWidth, Math.max(1, Math.ceil((h * crop.width) / crop.height)));
   const resized = await resizeRgb(crop.rgb, crop.width, crop.height, width, h, p.resizeKernel);
