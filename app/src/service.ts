@@ -2,6 +2,7 @@
  * The service: wires config → stores → models → engine → API and/or worker for one process, and
  * drains it on shutdown.
  */
+import type * as S3SourceTypes from './models/s3-source.ts';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -43,9 +44,14 @@ export interface Service {
  * The model source named by MODEL_SOURCE: an `s3://bucket/prefix` URL (files cached under MODEL_CACHE_DIR,
  * default `<CLAWSTACK_DATA_DIR>/model-cache`, each checked against the manifest's sha256) or a directory.
  */
+type S3SourceModule = typeof S3SourceTypes;
+
 export async function modelSourceFor(config: AppConfig, log?: Logger): Promise<ModelSource> {
   if (config.MODEL_SOURCE.startsWith('s3://')) {
-    const { S3Source } = await import('./models/s3-source.ts');
+    // The AWS SDK is a large share of the bundle; only an s3:// source loads it (dist/s3-source.js).
+    const { S3Source } = (await import(
+      import.meta.url.endsWith('.ts') ? './models/s3-source.ts' : new URL('./s3-source.js', import.meta.url).href
+    )) as S3SourceModule;
     return new S3Source(config.MODEL_SOURCE, {
       cacheDir: resolve(config.MODEL_CACHE_DIR ?? join(config.CLAWSTACK_DATA_DIR, 'model-cache')),
       endpoint: config.MODEL_SOURCE_ENDPOINT,
@@ -58,8 +64,6 @@ export async function modelSourceFor(config: AppConfig, log?: Logger): Promise<M
 export async function startService(opts: ServiceOptions): Promise<Service> {
   const { config, log } = opts;
   const role = config.CLAWSTACK_ROLE;
-  const runsApi = role !== 'worker';
-  const runsWorker = role !== 'api';
   const state = new ServiceState();
   const metrics = new Metrics(role);
   const closers: (() => Promise<unknown>)[] = [];
@@ -72,11 +76,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const db = createPool(config.DATABASE_URL, Math.max(10, config.WORKER_CONCURRENCY + 4));
     closers.push(() => db.end());
     const source = opts.modelSource ?? (await modelSourceFor(config, log));
-    const [, registry] = await Promise.all([
-      migrate(db, log),
-      ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS }),
-    ]);
-    const engine = await InferenceEngine.start(registry, {
+    // Start-up path: inference threads spawn (loading onnxruntime-node) while the manifest's files are
+    // verified and migrations run; the sessions load as soon as the registry is ready.
+    const registryReady = ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS });
+    const engineReady = InferenceEngine.start(registryReady, {
       threads: config.INFERENCE_THREADS,
       intraOpThreads: config.ORT_INTRA_OP_THREADS,
       provider: config.EXECUTION_PROVIDER,
@@ -85,100 +88,124 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       log,
       metrics,
     });
-    closers.push(() => engine.close());
-    log.info(
-      { models: registry.all().map((m) => `${m.entry.name}@${m.entry.version} (${m.entry.precision})`), provider: engine.provider, source: registry.source },
-      'models loaded',
-    );
-
-    const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-    closers.push(() => redis.quit());
-    const queueConn = bullConnection(config.REDIS_URL, false);
-    closers.push(() => queueConn.quit());
-    const queue = new JobQueue(queueConn);
-    closers.push(() => queue.close());
-    const jobs = new JobStore(db);
-    const keys = new ApiKeyStore(db);
-    const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
-    const runner = new TaskRunner(TASK_MODULES, registry, engine, cache);
-
-    if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
-      await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
-      log.info('created the bootstrap API key');
-    }
-
-    let worker: JobWorker | undefined;
-    let housekeeping: NodeJS.Timeout | undefined;
-    if (runsWorker) {
-      const workerConn = bullConnection(config.REDIS_URL, true);
-      closers.push(() => workerConn.quit());
-      worker = new JobWorker({ connection: workerConn, concurrency: config.WORKER_CONCURRENCY, store: jobs, runner, log, metrics });
-      await queue.recover(jobs, log);
-      const tidy = async () => {
-        await queue.recover(jobs, log);
-        if (config.JOB_RETENTION_DAYS > 0) await jobs.purge(config.JOB_RETENTION_DAYS);
-      };
-      housekeeping = setInterval(() => tidy().catch((err: Error) => log.warn({ err }, 'housekeeping failed')), 60_000);
-      housekeeping.unref();
-    }
-
-    const app = createApi({
-      log,
-      metrics,
-      state,
-      bodyLimit: config.BODY_LIMIT_BYTES,
-      serving: runsApi
-        ? {
-            registry,
-            engine,
-            runner,
-            store: jobs,
-            queue,
-            redis,
-            verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
-            rateLimit: { requests: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
-          }
-        : undefined,
-      beforeScrape: () => queue.observeDepth(metrics),
-    });
-    const server: Server = createServer(app);
-    server.keepAliveTimeout = 65_000; // longer than an ALB's 60 s idle timeout
-    await new Promise<void>((res, rej) => {
-      server.once('error', rej);
-      server.listen(config.PORT, config.HOST, () => res());
-    });
-    const addr = server.address() as AddressInfo;
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
-    state.ready = true;
-    state.reason = '';
-
-    let draining: Promise<{ clean: boolean }> | undefined;
-    const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>
-      (draining ??= (async () => {
-        const deadline = Date.now() + timeoutMs;
-        state.draining = true;
-        log.info({ timeoutMs }, 'draining: readiness is false, no new work is taken');
-        if (housekeeping) clearInterval(housekeeping);
-        const closed = new Promise<void>((res) => server.close(() => res()));
-        server.closeIdleConnections();
-        const [workerClean] = await Promise.all([
-          worker ? worker.drain(Math.max(0, deadline - Date.now())) : Promise.resolve(true),
-          (async () => {
-            while (state.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-          })(),
-        ]);
-        const httpClean = state.inFlight === 0;
-        server.closeAllConnections();
-        await closed;
-        await closeAll();
-        log.info({ clean: workerClean && httpClean }, 'drained');
-        return { clean: workerClean && httpClean };
-      })());
-
-    return { url, state, db, keys, jobs, engine, registry, drain };
+    const [migrated, engine] = await Promise.allSettled([migrate(db, log), engineReady]);
+    if (engine.status === 'fulfilled') closers.push(() => engine.value.close());
+    if (migrated.status === 'rejected') throw migrated.reason;
+    if (engine.status === 'rejected') throw engine.reason;
+    const registry = await registryReady;
+    return await serve(opts, { db, registry, engine: engine.value, state, metrics, closers, closeAll });
   } catch (err) {
     await closeAll();
     throw err;
   }
+}
+
+interface Started {
+  db: Db;
+  registry: ModelRegistry;
+  engine: InferenceEngine;
+  state: ServiceState;
+  metrics: Metrics;
+  closers: (() => Promise<unknown>)[];
+  closeAll: () => Promise<void>;
+}
+
+/** Second half of start-up: stores, queue, worker and HTTP server on top of loaded models. */
+async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
+  const { config, log } = opts;
+  const { db, registry, engine, state, metrics, closers, closeAll } = started;
+  const role = config.CLAWSTACK_ROLE;
+  const runsApi = role !== 'worker';
+  const runsWorker = role !== 'api';
+  log.info(
+    { models: registry.all().map((m) => `${m.entry.name}@${m.entry.version} (${m.entry.precision})`), provider: engine.provider, source: registry.source },
+    'models loaded',
+  );
+
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  closers.push(() => redis.quit());
+  const queueConn = bullConnection(config.REDIS_URL, false);
+  closers.push(() => queueConn.quit());
+  const queue = new JobQueue(queueConn);
+  closers.push(() => queue.close());
+  const jobs = new JobStore(db);
+  const keys = new ApiKeyStore(db);
+  const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
+  const runner = new TaskRunner(TASK_MODULES, registry, engine, cache);
+
+  if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
+    await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
+    log.info('created the bootstrap API key');
+  }
+
+  let worker: JobWorker | undefined;
+  let housekeeping: NodeJS.Timeout | undefined;
+  if (runsWorker) {
+    const workerConn = bullConnection(config.REDIS_URL, true);
+    closers.push(() => workerConn.quit());
+    worker = new JobWorker({ connection: workerConn, concurrency: config.WORKER_CONCURRENCY, store: jobs, runner, log, metrics });
+    await queue.recover(jobs, log);
+    const tidy = async () => {
+      await queue.recover(jobs, log);
+      if (config.JOB_RETENTION_DAYS > 0) await jobs.purge(config.JOB_RETENTION_DAYS);
+    };
+    housekeeping = setInterval(() => tidy().catch((err: Error) => log.warn({ err }, 'housekeeping failed')), 60_000);
+    housekeeping.unref();
+  }
+
+  const app = createApi({
+    log,
+    metrics,
+    state,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    serving: runsApi
+      ? {
+          registry,
+          engine,
+          runner,
+          store: jobs,
+          queue,
+          redis,
+          verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
+          rateLimit: { requests: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
+        }
+      : undefined,
+    beforeScrape: () => queue.observeDepth(metrics),
+  });
+  const server: Server = createServer(app);
+  server.keepAliveTimeout = 65_000; // longer than an ALB's 60 s idle timeout
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(config.PORT, config.HOST, () => res());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
+  state.ready = true;
+  state.reason = '';
+
+  let draining: Promise<{ clean: boolean }> | undefined;
+  const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>
+    (draining ??= (async () => {
+      const deadline = Date.now() + timeoutMs;
+      state.draining = true;
+      log.info({ timeoutMs }, 'draining: readiness is false, no new work is taken');
+      if (housekeeping) clearInterval(housekeeping);
+      const closed = new Promise<void>((res) => server.close(() => res()));
+      server.closeIdleConnections();
+      const [workerClean] = await Promise.all([
+        worker ? worker.drain(Math.max(0, deadline - Date.now())) : Promise.resolve(true),
+        (async () => {
+          while (state.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        })(),
+      ]);
+      const httpClean = state.inFlight === 0;
+      server.closeAllConnections();
+      await closed;
+      await closeAll();
+      log.info({ clean: workerClean && httpClean }, 'drained');
+      return { clean: workerClean && httpClean };
+    })());
+
+  return { url, state, db, keys, jobs, engine, registry, drain };
 }

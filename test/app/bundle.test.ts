@@ -78,8 +78,11 @@ describe('bundle', () => {
       assert.equal(res.status, 200, log);
       assert.ok(['ham', 'spam'].includes(((await res.json()) as { label: string }).label));
     } finally {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
     }
   });
 });

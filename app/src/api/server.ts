@@ -1,5 +1,6 @@
 /** The Express application: middleware order is request id → metrics → health → auth → rate limit → routes. */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
@@ -53,18 +54,25 @@ export function createApi(deps: ApiDeps): Express {
   app.set('bodyLimit', deps.bodyLimit);
   app.set('query parser', 'simple');
 
+  const requestId = (req: IncomingMessage, res: ServerResponse) => {
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
+    res.setHeader('x-request-id', id);
+    return id;
+  };
   app.use(
-    pinoHttp({
-      logger: log,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w.-]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/v2/health') === true },
-    }),
+    log.isLevelEnabled('info')
+      ? pinoHttp({
+          logger: log,
+          genReqId: requestId,
+          customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+          autoLogging: { ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/v2/health') === true },
+        })
+      : // Request logs are info: above that level, pino-http's per-request child logger is pure cost.
+        (req: Request, res: Response, next: NextFunction) => {
+          req.id = requestId(req, res);
+          next();
+        },
   );
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
 

@@ -72,14 +72,25 @@ export class InferenceEngine {
     private readonly options: EngineOptions,
   ) {}
 
-  static async start(registry: ModelRegistry, options: EngineOptions): Promise<InferenceEngine> {
+  /**
+   * Spawns the threads at once (each loads onnxruntime-node), then loads the sessions when the registry
+   * is ready, so that thread start-up overlaps with the registry's checksum work.
+   */
+  static async start(registryReady: ModelRegistry | Promise<ModelRegistry>, options: EngineOptions): Promise<InferenceEngine> {
+    const threads = Array.from({ length: options.threads }, () => spawnThread(options.log));
+    const engine = new InferenceEngine(threads, options);
+    let registry: ModelRegistry;
+    try {
+      registry = await registryReady;
+    } catch (err) {
+      await engine.close();
+      throw err;
+    }
     const specs: SessionSpec[] = registry.all().map((m) => ({
       key: m.entry.name,
       path: m.path,
       dynamicShapes: m.entry.inputs.some((i) => i.shape.slice(1).includes(-1)),
     }));
-    const threads = Array.from({ length: options.threads }, () => spawnThread(options.log));
-    const engine = new InferenceEngine(threads, options);
     for (const m of registry.all()) {
       engine.queues.set(m.entry.name, {
         model: m,

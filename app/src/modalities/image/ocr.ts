@@ -9,13 +9,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import sharp, { type Metadata } from 'sharp';
+import type * as SharpModule from 'sharp';
+import type { Metadata } from 'sharp';
 import { BadRequestError } from '../../errors.ts';
 import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, RawRequest, TaskModule, TensorData } from '../types.ts';
 import { base64Field } from '../decode.ts';
 import { ctcGreedyDecode } from './ctc.ts';
 import { dbPostprocess, type DbOptions, type Point, type Quad } from './db-postprocess.ts';
+
+/** sharp (native libvips) loads on the first image, not at start-up: text-only processes never pay for it. */
+let sharpModule: Promise<typeof SharpModule> | undefined;
+const sharp = async () => (await (sharpModule ??= import('sharp'))).default;
 
 /** Largest image accepted (pixels and side), checked from the header before decoding. */
 export const MAX_IMAGE_PIXELS = 40_000_000;
@@ -158,7 +163,7 @@ export async function decodeImage(bytes: Buffer): Promise<OcrInput> {
   if (bytes.length === 0) throw new BadRequestError('image is empty');
   let meta: Metadata;
   try {
-    meta = await sharp(bytes).metadata();
+    meta = await (await sharp())(bytes).metadata();
   } catch (err) {
     throw new BadRequestError(`not a decodable image: ${(err as Error).message}`);
   }
@@ -173,7 +178,7 @@ export async function decodeImage(bytes: Buffer): Promise<OcrInput> {
     );
   }
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_IMAGE_PIXELS })
+    const { data, info } = await (await sharp())(bytes, { limitInputPixels: MAX_IMAGE_PIXELS })
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
@@ -221,7 +226,7 @@ function toChw(
   return out;
 }
 
-function resizeRgb(
+async function resizeRgb(
   rgb: Buffer,
   width: number,
   height: number,
@@ -229,8 +234,8 @@ function resizeRgb(
   toHeight: number,
   resizeKernel: Kernel,
 ): Promise<Buffer> {
-  if (toWidth === width && toHeight === height) return Promise.resolve(rgb);
-  return sharp(rgb, { raw: { width, height, channels: 3 } })
+  if (toWidth === width && toHeight === height) return rgb;
+  return (await sharp())(rgb, { raw: { width, height, channels: 3 } })
     .resize(toWidth, toHeight, { fit: 'fill', kernel: resizeKernel })
     .raw()
     .toBuffer();
