@@ -555,8 +555,6 @@ function analysis(
   const mainT = r.profile?.summaries.find((s) => s.thread.endsWith('thread 001'));
   const inferT = r.profile?.summaries.filter((s) => !s.thread.endsWith('thread 001'));
   const share = (re: RegExp) => categoryShare(mainT, (c) => re.test(c));
-  const fnShare = (name: string, file: string) =>
-    mainT ? mainT.all.filter((f) => f.name === name && f.where.includes(file)).reduce((a, f) => a + f.share, 0) : NaN;
   const feat = share(/^featurizer|^RegExp/);
   const http = share(/http\/net\/streams/);
   const expressS = share(/^Express/);
@@ -566,7 +564,6 @@ function analysis(
   const engineS = share(/inference engine|postMessage/);
   const gcS = share(/^GC$/);
   const otherS = mainT ? 1 - feat - http - expressS - pinoS - redisS - zodS - engineS - gcS : NaN;
-  const bigint = fnShare('hashTextFeatures', 'features.ts'); // its own self time is the BigInt conversion loop
 
   {
     const c1 = r.best.c1!;
@@ -626,15 +623,13 @@ function analysis(
       `${f0(Math.max(...r.sweep.filter((w) => (w.settings.INFERENCE_THREADS ?? 1) === 1).map((w) => w.c64!.rps)))} with 1 — a second inference thread only competes with the main thread for the ${cpus} cores when inference is not the bottleneck. ` +
       `Raw batch ${x.rawLimit.batch} gives the most items/s because batches are padded to their longest message; differences between sweep rows smaller than the run-to-run noise (see the run history) are not significant.`,
   );
-  out.push('', '**App changes that would move it** (for the app engineer; expected gains from the main-thread shares above, while the main thread is the bottleneck):');
+  out.push('', '**Applied from this profile** (commit "Start-up and hot-path fixes from the serving profile"): ids written as 32-bit words instead of a BigInt() per feature; no pino-http child logger per request when request logs (info) are off.');
+  out.push('', '**What would move it further** (expected gains from the main-thread shares above, while the main thread is the bottleneck):');
   out.push(
-    `1. \`app/src/modalities/text/classify.ts\` \`run()\` + \`app/src/inference/thread.ts\`: featurize in the inference thread instead of the event loop — send the text (a string, cheap to post) and let the thread call \`hashTextFeatures\` before \`session.run\` (e.g. an optional per-model \`prepare\` step the engine runs in the thread; batching then collates the featurized inputs there). ` +
+    `1. Featurize in the inference thread instead of on the event loop (\`app/src/modalities/text/classify.ts\` + \`app/src/inference/thread.ts\`: post the text and let the thread run \`hashTextFeatures\` before \`session.run\`, e.g. an optional per-model \`prepare\` step). ` +
       `Frees ${pct(feat)} of main-thread time → up to ${f2(1 / Math.max(0.01, 1 - feat))} × c=64 throughput; the inference thread has the headroom (see above).`,
-    `2. \`app/src/modalities/text/features.ts\` \`hashTextFeatures()\`: the per-id \`BigInt(...)\` loop (${pct(bigint)} of main-thread time as its own self time) can write the int64s through an \`Int32Array\` view of the \`BigInt64Array\`'s buffer (low word = id, high word = 0; ids are < 2^31 and little-endian) — no BigInt allocation per feature.`,
-    `3. \`app/src/api/server.ts\` \`createApi()\`: pino-http costs ${pct(pinoS)} of main-thread time even at LOG_LEVEL=warn (child logger, serializers and a randomUUID per request, although the "request completed" line is dropped). ` +
-      'When the level is above info, set `x-request-id` in a two-line middleware and skip pino-http (or pass `autoLogging: false` and build the child logger lazily in the error handler).',
-    `4. \`app/src/auth/index.ts\` \`rateLimit()\`: one Redis round trip per request (${pct(redisS)} of main-thread time in ioredis/rate-limiter-flexible, plus latency). RateLimiterRedis' \`inMemoryBlockOnConsumed\`/an in-process pre-count that syncs to Redis every few ms would take most of it off the hot path.`,
-    '5. Beyond that the ceiling is HTTP itself (parser + socket syscalls are the largest share): more throughput per machine needs more API processes (role `api` replicas or node:cluster) on more cores, not engine tuning.',
+    `2. The rate limiter off the hot path (\`app/src/auth/index.ts\` \`rateLimit()\`): one Redis round trip per request (${pct(redisS)} of main-thread time plus latency); an in-process pre-count synced to Redis every few ms would remove most of it.`,
+    '3. Beyond that the ceiling is HTTP itself (parser + socket syscalls are the largest share): more throughput per machine needs more API processes (role `api` replicas or node:cluster) on more cores, not engine tuning.',
   );
 
   // Start-up
@@ -657,13 +652,11 @@ function analysis(
       `the inference thread was only spawned ${f0(workerAt)} ms after the process, and its start (thread bootstrap, loading onnxruntime-node, creating the session) then took up to ${f0(engineMs)} ms (thread lifetime in that run, profiler on).`,
     `- dist/main.js is ${f1(r.startup.bundle.bytes / 1024 / 1024)} MB of source that Node reads and compiles at every start (largest inputs by source size: ${top}; AWS SDK for the S3 model source ${f0(aws)} KB).`,
   );
-  out.push('', '**App changes that would move start-up:**');
+  out.push('', '**Start-up changes applied** (same commit): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.');
+  out.push('', '**What would move start-up further:**');
   out.push(
-    '1. `app/src/service.ts` `startService()`: start the inference engine (spawn the threads, import onnxruntime-node, create sessions) concurrently with `migrate()` and the Redis connections instead of after `Promise.all([migrate, ModelRegistry.load])` — e.g. load the manifest first (a few ms), then `Promise.all([migrate(db), InferenceEngine.start(...)])`. ' +
-      `Saves the overlap of the two, up to the engine start time (${f0(engineMs)} ms under the profiler).`,
-    "2. `scripts/build.mjs`: `splitting: true` (ESM chunks) so the dynamic `import('./models/s3-source.ts')` and the OCR/VAD modules become separate chunks that are only read when used, plus `minify: true`; " +
-      "and in `app/src/modalities/image/ocr.ts`, import `sharp` lazily (`await import('sharp')` on first use) so a text-only process does not load libvips at start. Saves part of the module-loading time above.",
-    '3. Node 22+ `module.enableCompileCache()` (or NODE_COMPILE_CACHE) caches the compiled bundle across starts; not available on Node 20.',
+    '1. Node 22+ `module.enableCompileCache()` (or NODE_COMPILE_CACHE) caches the compiled bundle across starts; not available on Node 20.',
+    '2. Fewer bytes to compile: the largest inputs above (bullmq, zod, ioredis) are needed at start by every role.',
   );
   return out;
 }
