@@ -19,6 +19,7 @@ import {
 } from '../../app/src/modalities/image/db-postprocess.ts';
 import { ctcLabels, detSize, imageOcr, recParams, sortReadingOrder, type OcrResult } from '../../app/src/modalities/image/ocr.ts';
 import { directContext, MODELS_DIR, type DirectContext } from './helpers/direct-context.ts';
+import { editDistance } from '../../scripts/lib/model-eval.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
 const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8')) as {
@@ -26,18 +27,6 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
 };
 const image = (name: string) => readFileSync(join(FIXTURES, 'image', name));
 
-/** Levenshtein distance. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) {
-      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    row = next;
-  }
-  return row[b.length]!;
-}
 
 describe('image.ocr with PP-OCRv4', () => {
   let ctx: DirectContext;
