@@ -53,7 +53,11 @@ export function appSettings(spec: DeploymentSpec, wiring: AppWiring): AppSetting
  * The validated environment shared by every process of the deployment (the role is added per
  * container). Validated once per role so a value one role rejects fails at deploy time.
  */
-export function buildAppEnv(spec: DeploymentSpec, wiring: AppWiring, roles: Role[] = ['api', 'worker']): Record<string, string> {
+export function buildAppEnv(
+  spec: DeploymentSpec,
+  wiring: AppWiring,
+  roles: Role[] = ['api', 'worker'],
+): Record<string, string> {
   const settings = appSettings(spec, wiring);
   for (const role of roles) appEnvironment({ ...settings, CLAWSTACK_ROLE: role });
   return appEnvironment(settings);

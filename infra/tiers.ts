@@ -95,7 +95,8 @@ const AL2023: AmiFamily = {
 
 const AL2023_NVIDIA: AmiFamily = {
   name: 'Deep Learning Base OSS NVIDIA Driver GPU AMI (Amazon Linux 2023)',
-  ssmParameter: '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id',
+  ssmParameter:
+    '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id',
   os: 'al2023',
 };
 

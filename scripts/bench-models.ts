@@ -19,9 +19,24 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
-import { hashTextFeatures, packFeatureBatch, parseHashedFeatureSpec } from '../app/src/modalities/text/features.ts';
+import {
+  hashTextFeatures,
+  packFeatureBatch,
+  parseHashedFeatureSpec,
+} from '../app/src/modalities/text/features.ts';
 import type { ModelEntry } from '../app/src/models/manifest.ts';
-import { evalOcr, evalText, evalVad, findEntry, MODELS_DIR, ortContext, readManifest, ROOT, SESSION_OPTIONS, textFixture } from './lib/model-eval.ts';
+import {
+  evalOcr,
+  evalText,
+  evalVad,
+  findEntry,
+  MODELS_DIR,
+  ortContext,
+  readManifest,
+  ROOT,
+  SESSION_OPTIONS,
+  textFixture,
+} from './lib/model-eval.ts';
 import { seededRandom } from './quantize/index.ts';
 
 type Precision = 'fp32' | 'int8';
@@ -77,20 +92,33 @@ function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: s
       const feeds: Feeds[] = [];
       for (let i = 0; i + batch <= features.length && feeds.length < 64; i += batch) {
         const p = packFeatureBatch(features.slice(i, i + batch));
-        feeds.push({ ids: new ort.Tensor('int64', p.ids, p.dims), weights: new ort.Tensor('float32', p.weights, p.dims) });
+        feeds.push({
+          ids: new ort.Tensor('int64', p.ids, p.dims),
+          weights: new ort.Tensor('float32', p.weights, p.dims),
+        });
       }
       const meanLen = feeds.reduce((s, f) => s + f.ids!.dims[1]!, 0) / feeds.length;
       return { feeds, label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)})` };
     }
     case 'ocr-rec':
-      return { feeds: [{ x: new ort.Tensor('float32', uniform(batch * 3 * 48 * 320), [batch, 3, 48, 320]) }], label: `${batch}×3×48×320` };
+      return {
+        feeds: [{ x: new ort.Tensor('float32', uniform(batch * 3 * 48 * 320), [batch, 3, 48, 320]) }],
+        label: `${batch}×3×48×320`,
+      };
     case 'ocr-det':
-      return { feeds: [{ x: new ort.Tensor('float32', uniform(batch * 3 * 320 * 640), [batch, 3, 320, 640]) }], label: `${batch}×3×320×640` };
+      return {
+        feeds: [{ x: new ort.Tensor('float32', uniform(batch * 3 * 320 * 640), [batch, 3, 320, 640]) }],
+        label: `${batch}×3×320×640`,
+      };
     case 'silero-vad':
       return {
         feeds: [
           {
-            input: new ort.Tensor('float32', uniform(batch * 576).map((v) => v * 0.1), [batch, 576]),
+            input: new ort.Tensor(
+              'float32',
+              uniform(batch * 576).map((v) => v * 0.1),
+              [batch, 576],
+            ),
             state: new ort.Tensor('float32', new Float32Array(2 * batch * 128), [2, batch, 128]),
             sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []),
           },
@@ -123,12 +151,21 @@ async function time(session: ort.InferenceSession, feeds: Feeds[], runs: number)
 async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-prof-'));
   try {
-    const session = await ort.InferenceSession.create(path, { ...SESSION_OPTIONS, enableProfiling: true, profileFilePrefix: join(dir, 'p') });
+    const session = await ort.InferenceSession.create(path, {
+      ...SESSION_OPTIONS,
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'p'),
+    });
     for (let i = 0; i < runs; i++) await session.run(feeds[i % feeds.length]!);
     session.endProfiling();
     await session.release();
     const file = readdirSync(dir).find((f) => f.endsWith('.json'))!;
-    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
+    const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      cat: string;
+      name: string;
+      dur: number;
+      args?: { op_name?: string };
+    }[];
     const byOp: Record<string, number> = {};
     let total = 0;
     for (const e of events) {
@@ -136,7 +173,11 @@ async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<
       byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur;
       total += e.dur;
     }
-    return Object.fromEntries(Object.entries(byOp).sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, Math.round((1000 * v) / total) / 1000]));
+    return Object.fromEntries(
+      Object.entries(byOp)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, Math.round((1000 * v) / total) / 1000]),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -147,7 +188,10 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
   const entry = findEntry(manifest, name, precision);
   if (!entry) throw new Error(`no ${precision} entry for ${name}`);
   const path = join(MODELS_DIR, entry.file);
-  const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [number, number];
+  const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [
+    number,
+    number,
+  ];
   const in1 = inputsFor(entry, 1);
   const in8 = inputsFor(entry, 8);
   const baseRssMb = status('self', 'VmRSS');
@@ -157,7 +201,11 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
   const peakRssMb = status('self', 'VmHWM');
   await session.release();
   const profile =
-    name === 'text-spam' ? await profileByOp(path, in8.feeds, 40) : name === 'ocr-rec' ? await profileByOp(path, in1.feeds, quick ? 3 : 15) : undefined;
+    name === 'text-spam'
+      ? await profileByOp(path, in8.feeds, 40)
+      : name === 'ocr-rec'
+        ? await profileByOp(path, in1.feeds, quick ? 3 : 15)
+        : undefined;
 
   let accuracy: VariantResult['accuracy'];
   if (name === 'text-spam') {
@@ -174,24 +222,54 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
     ]);
     const r = await evalOcr(ctx);
     await ctx.release();
-    accuracy = { metric: 'character accuracy', value: r.charAccuracy, set: `OCR fixtures, ${r.chars} characters (det ${det.precision} + rec ${rec.precision})` };
+    accuracy = {
+      metric: 'character accuracy',
+      value: r.charAccuracy,
+      set: `OCR fixtures, ${r.chars} characters (det ${det.precision} + rec ${rec.precision})`,
+    };
   } else {
     const ctx = await ortContext([{ entry, path }]);
     const r = await evalVad(ctx);
     await ctx.release();
-    accuracy = { metric: 'segment F1', value: r.f1, set: `speech fixtures, ${r.expected} true segments, ${r.detected} detected, IoU ≥ 0.5` };
+    accuracy = {
+      metric: 'segment F1',
+      value: r.f1,
+      set: `speech fixtures, ${r.expected} true segments, ${r.detected} detected, IoU ≥ 0.5`,
+    };
   }
-  return { name, precision, file: entry.file, bytes: statSync(path).size, batch1, batch8, baseRssMb, peakRssMb, accuracy, profile };
+  return {
+    name,
+    precision,
+    file: entry.file,
+    bytes: statSync(path).size,
+    batch1,
+    batch8,
+    baseRssMb,
+    peakRssMb,
+    accuracy,
+    profile,
+  };
 }
 
 /** FP32 and INT8 sessions of one model in one process, runs alternating, so machine noise hits both alike. */
 async function pairChild(name: string, quick: boolean) {
   const manifest = readManifest();
   const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
-  const sessions = await Promise.all(entries.map((e) => ort.InferenceSession.create(join(MODELS_DIR, e.file), SESSION_OPTIONS)));
-  const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [number, number];
-  const out: Record<string, Record<'batch1' | 'batch8', { p50: number; p90: number; runs: number; input: string }>> = { fp32: {} as never, int8: {} as never };
-  for (const [key, batch, runs] of [['batch1', 1, runs1], ['batch8', 8, runs8]] as const) {
+  const sessions = await Promise.all(
+    entries.map((e) => ort.InferenceSession.create(join(MODELS_DIR, e.file), SESSION_OPTIONS)),
+  );
+  const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [
+    number,
+    number,
+  ];
+  const out: Record<
+    string,
+    Record<'batch1' | 'batch8', { p50: number; p90: number; runs: number; input: string }>
+  > = { fp32: {} as never, int8: {} as never };
+  for (const [key, batch, runs] of [
+    ['batch1', 1, runs1],
+    ['batch8', 8, runs8],
+  ] as const) {
     const { feeds, label } = inputsFor(entries[0]!, batch);
     for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feeds[i % feeds.length]!);
     const ms: number[][] = [[], []];
@@ -216,12 +294,18 @@ async function pairChild(name: string, quick: boolean) {
 
 function runChild(args: string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited with ${code}:\n${err}`))));
+    p.on('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${args.join(' ')} exited with ${code}:\n${err}`)),
+    );
   });
 }
 
@@ -264,7 +348,11 @@ async function benchService(precision: Precision): Promise<ServiceResult> {
       }, 50);
       app.once('exit', (code) => rej(new Error(`app exited with ${code}:\n${out}`)));
     });
-    const loaded = /"models":\[([^\]]*)\]/.exec(out)?.[1]?.split(',').map((s) => s.replace(/"/g, '')) ?? [];
+    const loaded =
+      /"models":\[([^\]]*)\]/
+        .exec(out)?.[1]
+        ?.split(',')
+        .map((s) => s.replace(/"/g, '')) ?? [];
     const auth = { authorization: `Bearer ${key}` };
     const fixtures = join(ROOT, 'test/fixtures');
     const calls: [string, string, Buffer | string][] = [
@@ -274,11 +362,20 @@ async function benchService(precision: Precision): Promise<ServiceResult> {
       ['/v1/speech/detect', 'audio/wav', readFileSync(join(fixtures, 'speech/speech-16k-mono-s16.wav'))],
     ];
     for (const [path, type, body] of calls) {
-      const res = await fetch(`${url}${path}`, { method: 'POST', headers: { ...auth, 'content-type': type }, body });
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': type },
+        body,
+      });
       if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
       await res.arrayBuffer();
     }
-    return { precision, peakRssMb: status(app.pid!, 'VmHWM'), rssAfterRequestsMb: status(app.pid!, 'VmRSS'), models: loaded };
+    return {
+      precision,
+      peakRssMb: status(app.pid!, 'VmHWM'),
+      rssAfterRequestsMb: status(app.pid!, 'VmRSS'),
+      models: loaded,
+    };
   } finally {
     app.kill('SIGTERM');
     await new Promise((r) => (app.exitCode !== null ? r(null) : app.once('exit', r)));
@@ -301,10 +398,12 @@ async function markdown(results: VariantResult[], services: ServiceResult[], dat
       `latency noise ±10–30 %), Node ${process.version}, onnxruntime-node ${ort.env.versions.common}, one intra-op thread per session as the ` +
       'engine runs it. Latency: p50 of one `session.run` (after 3 warm-up runs); for models with both precisions FP32 and INT8 ' +
       'are timed in one process with their runs interleaved, so that load from other work hits both alike. Peak RSS: VmHWM of a child process that loaded only this ' +
-      'variant and ran the timed batches (node + ORT baseline in parentheses). Accuracy: through the app\'s own task modules.',
+      "variant and ran the timed batches (node + ORT baseline in parentheses). Accuracy: through the app's own task modules.",
     '',
   );
-  lines.push('| model | precision | file | batch 1 p50 | batch 8 p50 | peak RSS (base) | accuracy | evaluation set |');
+  lines.push(
+    '| model | precision | file | batch 1 p50 | batch 8 p50 | peak RSS (base) | accuracy | evaluation set |',
+  );
   lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
   for (const rs of byName.values()) {
     for (const r of rs) {
@@ -315,14 +414,20 @@ async function markdown(results: VariantResult[], services: ServiceResult[], dat
   }
   lines.push(
     '',
-    'Inputs: ' + [...byName.values()].map((rs) => `${rs[0]!.name} ${rs[0]!.batch1.input} / ${rs[0]!.batch8.input}`).join('; ') + '. ' +
+    'Inputs: ' +
+      [...byName.values()]
+        .map((rs) => `${rs[0]!.name} ${rs[0]!.batch1.input} / ${rs[0]!.batch8.input}`)
+        .join('; ') +
+      '. ' +
       'ocr-det and silero-vad are `batching: none` in the manifest: the engine never batches them, so their batch-8 column (and ' +
       "ocr-det's peak RSS, which is its batch-8 run at 320×640) shows what the model would cost, not what the service does.",
     '',
   );
 
   lines.push('### INT8 against the targets', '');
-  lines.push('| model | INT8 / FP32 size (≤ 0.30) | INT8 / FP32 p50 batch 1 (≤ 0.60) | batch 8 | accuracy drop (≤ 1 point) |');
+  lines.push(
+    '| model | INT8 / FP32 size (≤ 0.30) | INT8 / FP32 p50 batch 1 (≤ 0.60) | batch 8 | accuracy drop (≤ 1 point) |',
+  );
   lines.push('| --- | ---: | ---: | ---: | ---: |');
   for (const [name, rs] of byName) {
     const f = rs.find((r) => r.precision === 'fp32');
@@ -335,11 +440,13 @@ async function markdown(results: VariantResult[], services: ServiceResult[], dat
     );
   }
   lines.push('');
-  lines.push('### Role `all` with every model loaded (MODELS=\'\')', '');
+  lines.push("### Role `all` with every model loaded (MODELS='')", '');
   lines.push('| MODEL_PRECISION | models loaded | peak RSS (VmHWM) | RSS after requests | target ≤ 600 MB |');
   lines.push('| --- | --- | ---: | ---: | --- |');
   for (const s of services) {
-    lines.push(`| ${s.precision} | ${s.models.join(', ')} | ${f1(s.peakRssMb)} MB | ${f1(s.rssAfterRequestsMb)} MB | ${s.peakRssMb <= 600 ? '✓' : '✗'} |`);
+    lines.push(
+      `| ${s.precision} | ${s.models.join(', ')} | ${f1(s.peakRssMb)} MB | ${f1(s.rssAfterRequestsMb)} MB | ${s.peakRssMb <= 600 ? '✓' : '✗'} |`,
+    );
   }
   lines.push(
     '',
@@ -378,7 +485,10 @@ async function markdown(results: VariantResult[], services: ServiceResult[], dat
     const { upgradeOpset } = await import('./quantize/upgrade.ts');
     const { quantizeModel } = await import('./quantize/index.ts');
     const { OCR_REC_OPTIONS } = await import('./make-int8.ts');
-    const q = quantizeModel(upgradeOpset(readFileSync(join(MODELS_DIR, rf.file))).bytes, OCR_REC_OPTIONS).report;
+    const q = quantizeModel(
+      upgradeOpset(readFileSync(join(MODELS_DIR, rf.file))).bytes,
+      OCR_REC_OPTIONS,
+    ).report;
     const show = (p?: Record<string, number>) =>
       Object.entries(p ?? {})
         .slice(0, 5)
@@ -450,7 +560,12 @@ async function main() {
   const results: VariantResult[] = [];
   for (const [name, precision] of variants) {
     process.stderr.write(`bench ${name} ${precision}…\n`);
-    const out = await runChild(['scripts/bench-models.ts', '--child', `${name}:${precision}`, ...(quick ? ['--quick'] : [])]);
+    const out = await runChild([
+      'scripts/bench-models.ts',
+      '--child',
+      `${name}:${precision}`,
+      ...(quick ? ['--quick'] : []),
+    ]);
     const r = JSON.parse(out.trim().split('\n').pop()!) as VariantResult;
     results.push(r);
     process.stderr.write(
@@ -461,7 +576,10 @@ async function main() {
   for (const name of new Set(results.filter((r) => r.precision === 'int8').map((r) => r.name))) {
     process.stderr.write(`bench ${name} fp32 vs int8 interleaved…\n`);
     const out = await runChild(['scripts/bench-models.ts', '--pair', name, ...(quick ? ['--quick'] : [])]);
-    const pair = JSON.parse(out.trim().split('\n').pop()!) as Record<Precision, Pick<VariantResult, 'batch1' | 'batch8'>>;
+    const pair = JSON.parse(out.trim().split('\n').pop()!) as Record<
+      Precision,
+      Pick<VariantResult, 'batch1' | 'batch8'>
+    >;
     for (const r of results.filter((x) => x.name === name)) {
       r.separate = { batch1: r.batch1.p50, batch8: r.batch8.p50 };
       Object.assign(r, pair[r.precision]);

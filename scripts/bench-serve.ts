@@ -37,7 +37,13 @@ import { redisRoundTrip, threadRoundTrip } from './bench/probes.ts';
 import { runJobs, type JobsResult } from './bench/jobs.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
 import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startChild } from './bench/procs.ts';
-import { bundleComposition, categoryShare, profilesIn, summarizeProfile, type ProfileSummary } from './bench/profile.ts';
+import {
+  bundleComposition,
+  categoryShare,
+  profilesIn,
+  summarizeProfile,
+  type ProfileSummary,
+} from './bench/profile.ts';
 import { createSession, rawBatch1, rawBatched, type RawBatch1, type RawBatched } from './bench/raw.ts';
 import { median } from './bench/stats.ts';
 
@@ -46,7 +52,9 @@ const QUICK = args.has('--quick');
 const WRITE_DOCS = !args.has('--no-docs');
 const PROFILE = !args.has('--no-profile');
 /** --profiles-dir=PATH keeps the .cpuprofile files (open them in Chrome DevTools); default: a temp dir, removed. */
-const PROFILES_DIR = process.argv.find((a) => a.startsWith('--profiles-dir='))?.slice('--profiles-dir='.length);
+const PROFILES_DIR = process.argv
+  .find((a) => a.startsWith('--profiles-dir='))
+  ?.slice('--profiles-dir='.length);
 
 const T = {
   warmup: QUICK ? 0.5 : 1.5,
@@ -70,7 +78,8 @@ const SWEEP: ServerSettings[] = [
   { INFERENCE_THREADS: 1, MAX_BATCH_SIZE: 64, MAX_BATCH_DELAY_MS: 4 },
 ];
 
-const log = (msg: string) => process.stderr.write(`[bench:serve ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
+const log = (msg: string) =>
+  process.stderr.write(`[bench:serve ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
 const t0 = performance.now();
 const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
@@ -112,8 +121,18 @@ interface Results {
   best: ServeRun;
   allModels: { peakRssMb: number; startMs: number; c64?: LoadResult };
   jobs: JobsResult & { peakRssMb: number; settings: ServerSettings };
-  profile?: { settings: ServerSettings; load: LoadResult; summaries: ProfileSummary[]; c1Load: LoadResult; c1Summaries: ProfileSummary[] };
-  probes: { medianFeatures: number; redis: { p50: number; p99: number }; thread: { p50: number; p99: number } };
+  profile?: {
+    settings: ServerSettings;
+    load: LoadResult;
+    summaries: ProfileSummary[];
+    c1Load: LoadResult;
+    c1Summaries: ProfileSummary[];
+  };
+  probes: {
+    medianFeatures: number;
+    redis: { p50: number; p99: number };
+    thread: { p50: number; p99: number };
+  };
   startup: {
     events: { msg: string; ms: number }[];
     profileStartMs: number;
@@ -131,7 +150,9 @@ function machine(): Machine {
       return '?';
     }
   };
-  const ortVersion = (JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }).version;
+  const ortVersion = (
+    JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')) as { version: string }
+  ).version;
   const memKb = Number(/MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1] ?? NaN);
   return {
     cpus: sh('nproc'),
@@ -146,14 +167,29 @@ function machine(): Machine {
 }
 
 function loadSpec(server: Server, bodies: string[], key: string) {
-  return { url: server.url, path: '/v1/text/classify', headers: key ? { authorization: `Bearer ${key}` } : undefined, bodies, serverPid: server.child.pid };
+  return {
+    url: server.url,
+    path: '/v1/text/classify',
+    headers: key ? { authorization: `Bearer ${key}` } : undefined,
+    bodies,
+    serverPid: server.child.pid,
+  };
 }
 
-async function load(server: Server, bodies: string[], key: string, connections: number, seconds: number): Promise<LoadResult> {
+async function load(
+  server: Server,
+  bodies: string[],
+  key: string,
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
   const spec = loadSpec(server, bodies, key);
   await runLoad({ ...spec, connections, seconds: T.warmup }); // warm-up, discarded
   const r = await runLoad({ ...spec, connections, seconds });
-  if (r.ok === 0) throw new Error(`no 2xx responses at concurrency ${connections}: ${JSON.stringify(r.status)}\n${server.child.output()}`);
+  if (r.ok === 0)
+    throw new Error(
+      `no 2xx responses at concurrency ${connections}: ${JSON.stringify(r.status)}\n${server.child.output()}`,
+    );
   return r;
 }
 
@@ -168,14 +204,19 @@ async function main() {
   results.modelPrecision = model.precision;
   results.meanChars = texts.reduce((a, t) => a + t.length, 0) / texts.length;
   const bodies = texts.map((text) => JSON.stringify({ text }));
-  log(`${texts.length} held-out messages (mean ${Math.round(results.meanChars)} chars); ${results.machine.cpus} CPUs, ${results.machine.model}, node ${results.machine.node}`);
+  log(
+    `${texts.length} held-out messages (mean ${Math.round(results.meanChars)} chars); ${results.machine.cpus} CPUs, ${results.machine.model}, node ${results.machine.node}`,
+  );
 
   // --- services -------------------------------------------------------------------------------------
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-bench-'));
   chmodSync(dir, 0o755); // as root, Postgres runs as the postgres user and must reach its data dir
   onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
   log('starting Redis and Postgres on loopback');
-  const [redis, postgres] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'pg'))]);
+  const [redis, postgres] = await Promise.all([
+    startRedis(join(dir, 'redis')),
+    startPostgres(join(dir, 'pg')),
+  ]);
   onCleanup(() => redis.stop());
   onCleanup(() => postgres.stop());
   const databaseUrl = await ensureDatabase(postgres.url, 'clawstack_bench');
@@ -199,7 +240,10 @@ async function main() {
     const s = intraOp === 1 ? s1 : await createSession(model, intraOp);
     for (const batch of [8, 32, 64]) {
       log(`(a) raw batched: batch ${batch}, intra-op threads ${intraOp}`);
-      results.rawBatched.push({ ...(await rawBatched(s, model, texts, { batch, seconds: T.rawBatchedSeconds })), intraOp });
+      results.rawBatched.push({
+        ...(await rawBatched(s, model, texts, { batch, seconds: T.rawBatchedSeconds })),
+        intraOp,
+      });
     }
     if (intraOp !== 1) await s.release();
   }
@@ -209,7 +253,11 @@ async function main() {
     const counts = texts.map((t) => hashTextFeatures(t, model.spec).ids.length).sort((a, b) => a - b);
     const medianFeatures = counts[Math.floor(counts.length / 2)]!;
     log(`probes: Redis round trip, worker-thread round trip with ${medianFeatures} features`);
-    results.probes = { medianFeatures, redis: await redisRoundTrip(redis.url), thread: await threadRoundTrip(medianFeatures) };
+    results.probes = {
+      medianFeatures,
+      redis: await redisRoundTrip(redis.url),
+      thread: await threadRoundTrip(medianFeatures),
+    };
   }
 
   // --- (b) naive Express -----------------------------------------------------------------------------
@@ -224,7 +272,8 @@ async function main() {
     );
     const deadline = Date.now() + 30_000;
     while (!/listening \d+/.test(naive.output())) {
-      if (Date.now() > deadline || naive.proc.exitCode !== null) throw new Error(`naive server did not start:\n${naive.output()}`);
+      if (Date.now() > deadline || naive.proc.exitCode !== null)
+        throw new Error(`naive server did not start:\n${naive.output()}`);
       await sleep(20);
     }
     const server = { child: naive, url: `http://127.0.0.1:${port}`, port, settings: {} };
@@ -250,7 +299,9 @@ async function main() {
   }
 
   // --- (c) start-up breakdown: a timeline from the app's own logs, and a CPU profile of the start -----
-  log('(c) start-up breakdown (one start with LOG_LEVEL=info, one under the CPU profiler; not measured starts)');
+  log(
+    '(c) start-up breakdown (one start with LOG_LEVEL=info, one under the CPU profiler; not measured starts)',
+  );
   {
     const s = await startServer(env, { ...SWEEP[0]!, LOG_LEVEL: 'info' }, texts[0]!);
     await sleep(50);
@@ -258,7 +309,8 @@ async function main() {
     for (const line of s.child.output().split('\n')) {
       try {
         const j = JSON.parse(line) as { msg?: string; time?: number };
-        if (j.msg && j.time && j.msg !== 'request completed') events.push({ msg: j.msg, ms: j.time - s.spawnedAtEpochMs });
+        if (j.msg && j.time && j.msg !== 'request completed')
+          events.push({ msg: j.msg, ms: j.time - s.spawnedAtEpochMs });
       } catch {
         /* not a log line */
       }
@@ -266,10 +318,14 @@ async function main() {
     events.push({ msg: 'first 200 from classify (bench)', ms: s.startMs });
     await s.child.stop();
     const profDir = join(PROFILES_DIR ? resolve(PROFILES_DIR) : dir, 'start');
-    const p = await startServer(env, SWEEP[0]!, texts[0]!, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=200'] });
+    const p = await startServer(env, SWEEP[0]!, texts[0]!, {
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=200'],
+    });
     await p.child.stop(20_000);
     const files = existsSync(profDir) ? profilesIn(profDir) : [];
-    const summaries = files.map((f) => summarizeProfile(f, 12, { fromUs: p.spawnedAtUs, toUs: p.readyAtUs })).filter((x) => x.wallMs > 0);
+    const summaries = files
+      .map((f) => summarizeProfile(f, 12, { fromUs: p.spawnedAtUs, toUs: p.readyAtUs }))
+      .filter((x) => x.wallMs > 0);
     results.startup = {
       events,
       profileStartMs: p.startMs,
@@ -323,16 +379,32 @@ async function main() {
     const c1From = Number(process.hrtime.bigint() / 1000n);
     const c1Load = await runLoad({ ...loadSpec(server, bodies, env.apiKey), connections: 1, seconds: T.c1 });
     const c1To = Number(process.hrtime.bigint() / 1000n);
-    await runLoad({ ...loadSpec(server, bodies, env.apiKey), connections: CONNECTIONS_HIGH, seconds: T.warmup });
+    await runLoad({
+      ...loadSpec(server, bodies, env.apiKey),
+      connections: CONNECTIONS_HIGH,
+      seconds: T.warmup,
+    });
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const l = await runLoad({ ...loadSpec(server, bodies, env.apiKey), connections: CONNECTIONS_HIGH, seconds: T.c64 });
+    const l = await runLoad({
+      ...loadSpec(server, bodies, env.apiKey),
+      connections: CONNECTIONS_HIGH,
+      seconds: T.c64,
+    });
     const toUs = Number(process.hrtime.bigint() / 1000n);
     await server.child.stop(20_000); // SIGTERM → drain → exit writes the profiles
     const files = existsSync(profDir) ? profilesIn(profDir) : [];
     const byBusy = (a: ProfileSummary, b: ProfileSummary) => b.busyMs - a.busyMs;
     const summaries = files.map((f) => summarizeProfile(f, 15, { fromUs, toUs })).filter((p) => p.wallMs > 0);
-    const c1Summaries = files.map((f) => summarizeProfile(f, 15, { fromUs: c1From, toUs: c1To })).filter((p) => p.wallMs > 0);
-    results.profile = { settings: bestSettings, load: l, summaries: summaries.sort(byBusy), c1Load, c1Summaries: c1Summaries.sort(byBusy) };
+    const c1Summaries = files
+      .map((f) => summarizeProfile(f, 15, { fromUs: c1From, toUs: c1To }))
+      .filter((p) => p.wallMs > 0);
+    results.profile = {
+      settings: bestSettings,
+      load: l,
+      summaries: summaries.sort(byBusy),
+      c1Load,
+      c1Summaries: c1Summaries.sort(byBusy),
+    };
   }
 
   // --- (d) async jobs ---------------------------------------------------------------------------------
@@ -350,7 +422,8 @@ async function main() {
     });
     results.jobs = { ...j, peakRssMb: peakRssMb(server.child.pid), settings: bestSettings };
     // Still answering after the jobs ran?
-    if ((await classifyOnce(server.url, env.apiKey, texts[0]!)) !== 200) throw new Error('server stopped answering after the jobs');
+    if ((await classifyOnce(server.url, env.apiKey, texts[0]!)) !== 200)
+      throw new Error('server stopped answering after the jobs');
     await server.child.stop();
   }
 
@@ -391,25 +464,125 @@ function render(r: Results): Rendered {
   const main = table(
     ['setup', 'conc.', 'p50 ms', 'p99 ms', 'throughput /s', 'peak RSS MB', 'CPU server / loadgen'],
     [
-      ['(a) raw session.run, batch 1', '1', f2(r.rawB1.run.p50), f2(r.rawB1.run.p99), f0(1000 / r.rawB1.run.mean), f0(r.rawPeakRssMb), '–'],
-      ['(a) raw featurize + run, batch 1', '1', f2(r.rawB1.total.p50), f2(r.rawB1.total.p99), f0(r.rawB1.throughput), '', '–'],
-      [`(a) raw session.run, batch ${rawLimit.batch} (intra-op ${rawLimit.intraOp}) = limit`, '–', `${f2(rawLimit.runMsP50)}/batch`, '', f0(rawLimit.runItemsPerSec), '', '–'],
-      [`(a) raw featurize + run, batch ${rawLimitTotal.batch} (intra-op ${rawLimitTotal.intraOp})`, '–', '', '', f0(rawLimitTotal.totalItemsPerSec), '', '–'],
-      ['(b) naive Express + session.run', '1', f2(r.naive.c1.p50), f2(r.naive.c1.p99), f0(r.naive.c1.rps), '', cores(r.naive.c1)],
-      ['(b) naive Express + session.run', '64', f2(r.naive.c64.p50), f2(r.naive.c64.p99), f0(r.naive.c64.rps), f0(r.naive.peakRssMb), cores(r.naive.c64)],
+      [
+        '(a) raw session.run, batch 1',
+        '1',
+        f2(r.rawB1.run.p50),
+        f2(r.rawB1.run.p99),
+        f0(1000 / r.rawB1.run.mean),
+        f0(r.rawPeakRssMb),
+        '–',
+      ],
+      [
+        '(a) raw featurize + run, batch 1',
+        '1',
+        f2(r.rawB1.total.p50),
+        f2(r.rawB1.total.p99),
+        f0(r.rawB1.throughput),
+        '',
+        '–',
+      ],
+      [
+        `(a) raw session.run, batch ${rawLimit.batch} (intra-op ${rawLimit.intraOp}) = limit`,
+        '–',
+        `${f2(rawLimit.runMsP50)}/batch`,
+        '',
+        f0(rawLimit.runItemsPerSec),
+        '',
+        '–',
+      ],
+      [
+        `(a) raw featurize + run, batch ${rawLimitTotal.batch} (intra-op ${rawLimitTotal.intraOp})`,
+        '–',
+        '',
+        '',
+        f0(rawLimitTotal.totalItemsPerSec),
+        '',
+        '–',
+      ],
+      [
+        '(b) naive Express + session.run',
+        '1',
+        f2(r.naive.c1.p50),
+        f2(r.naive.c1.p99),
+        f0(r.naive.c1.rps),
+        '',
+        cores(r.naive.c1),
+      ],
+      [
+        '(b) naive Express + session.run',
+        '64',
+        f2(r.naive.c64.p50),
+        f2(r.naive.c64.p99),
+        f0(r.naive.c64.rps),
+        f0(r.naive.peakRssMb),
+        cores(r.naive.c64),
+      ],
       ['(c) clawstack /v1/text/classify', '1', f2(c1.p50), f2(c1.p99), f0(c1.rps), '', cores(c1)],
-      ['(c) clawstack /v1/text/classify', '64', f2(c64.p50), f2(c64.p99), f0(c64.rps), f0(best.peakRssMb), cores(c64)],
-      ["(c) clawstack, MODELS='' (all models)", '64', f2(r.allModels.c64?.p50 ?? NaN), f2(r.allModels.c64?.p99 ?? NaN), f0(r.allModels.c64?.rps ?? NaN), f0(r.allModels.peakRssMb), r.allModels.c64 ? cores(r.allModels.c64) : '–'],
-      [`(d) async jobs (${r.jobs.succeeded}/${r.jobs.submitted} ok), submit→finish`, `${JOB_SUBMIT_CONNECTIONS} submit`, f1(r.jobs.p50), f1(r.jobs.p99), f0(r.jobs.jobsPerSec), f0(r.jobs.peakRssMb), '–'],
+      [
+        '(c) clawstack /v1/text/classify',
+        '64',
+        f2(c64.p50),
+        f2(c64.p99),
+        f0(c64.rps),
+        f0(best.peakRssMb),
+        cores(c64),
+      ],
+      [
+        "(c) clawstack, MODELS='' (all models)",
+        '64',
+        f2(r.allModels.c64?.p50 ?? NaN),
+        f2(r.allModels.c64?.p99 ?? NaN),
+        f0(r.allModels.c64?.rps ?? NaN),
+        f0(r.allModels.peakRssMb),
+        r.allModels.c64 ? cores(r.allModels.c64) : '–',
+      ],
+      [
+        `(d) async jobs (${r.jobs.succeeded}/${r.jobs.submitted} ok), submit→finish`,
+        `${JOB_SUBMIT_CONNECTIONS} submit`,
+        f1(r.jobs.p50),
+        f1(r.jobs.p99),
+        f0(r.jobs.jobsPerSec),
+        f0(r.jobs.peakRssMb),
+        '–',
+      ],
     ],
   );
   const sweep = table(
-    ['engine settings (c) at 64', 'req/s', 'p50 ms', 'p99 ms', 'CPU server / loadgen', 'non-2xx', 'peak RSS MB'],
-    r.sweep.map((s) => [settingsLabel(s.settings), f0(s.c64!.rps), f2(s.c64!.p50), f2(s.c64!.p99), cores(s.c64!), String(s.c64!.non2xx + s.c64!.errors), f0(s.peakRssMb)]),
+    [
+      'engine settings (c) at 64',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'CPU server / loadgen',
+      'non-2xx',
+      'peak RSS MB',
+    ],
+    r.sweep.map((s) => [
+      settingsLabel(s.settings),
+      f0(s.c64!.rps),
+      f2(s.c64!.p50),
+      f2(s.c64!.p99),
+      cores(s.c64!),
+      String(s.c64!.non2xx + s.c64!.errors),
+      f0(s.peakRssMb),
+    ]),
   );
   const rawTable = table(
-    ['raw batched', 'intra-op', 'session.run ms/batch (p50)', 'items/s model only', 'items/s featurize + run'],
-    r.rawBatched.map((b) => [`batch ${b.batch}`, String(b.intraOp), f2(b.runMsP50), f0(b.runItemsPerSec), f0(b.totalItemsPerSec)]),
+    [
+      'raw batched',
+      'intra-op',
+      'session.run ms/batch (p50)',
+      'items/s model only',
+      'items/s featurize + run',
+    ],
+    r.rawBatched.map((b) => [
+      `batch ${b.batch}`,
+      String(b.intraOp),
+      f2(b.runMsP50),
+      f0(b.runItemsPerSec),
+      f0(b.totalItemsPerSec),
+    ]),
   );
 
   const ok = (b: boolean) => (b ? 'met' : '**missed**');
@@ -420,13 +593,55 @@ function render(r: Results): Rendered {
   const targets = table(
     ['target', 'reached', 'ratio', 'ratio per server core', 'status'],
     [
-      ['(c) c=1 p50 ≤ raw p50 + 2 ms', `${f2(c1.p50)} ms vs raw ${f2(r.rawB1.run.p50)} ms (+${f2(c1Over)} ms)`, `${f2(c1Over / 2)} × the 2 ms budget`, '–', ok(c1Over <= 2)],
-      ['(c) c=64 ≥ 0.8 × raw batched (model only)', `${f0(c64.rps)} vs ${f0(rawLimit.runItemsPerSec)} /s`, `${f2(c64.rps / rawLimit.runItemsPerSec)} ×`, `${f2(perCore(c64) / rawPerCore)} ×`, ok(c64.rps >= 0.8 * rawLimit.runItemsPerSec)],
-      ['  (same, vs raw featurize + run, one thread)', `${f0(c64.rps)} vs ${f0(rawLimitTotal.totalItemsPerSec)} /s`, `${f2(c64.rps / rawLimitTotal.totalItemsPerSec)} ×`, `${f2(perCore(c64) / (rawLimitTotal.totalItemsPerSec / rawLimitTotal.intraOp))} ×`, ok(c64.rps >= 0.8 * rawLimitTotal.totalItemsPerSec)],
-      ['(c) c=64 ≥ 3 × (b) c=64', `${f0(c64.rps)} vs ${f0(r.naive.c64.rps)} /s`, `${f2(c64.rps / r.naive.c64.rps)} ×`, `${f2(perCore(c64) / perCore(r.naive.c64))} ×`, ok(c64.rps >= 3 * r.naive.c64.rps)],
-      ['peak RSS, role all (text-spam) ≤ 600 MB', `${f0(best.peakRssMb)} MB`, `${f2(best.peakRssMb / 600)} ×`, '–', ok(best.peakRssMb <= 600)],
-      ["peak RSS, role all, MODELS='' ≤ 600 MB", `${f0(r.allModels.peakRssMb)} MB`, `${f2(r.allModels.peakRssMb / 600)} ×`, '–', ok(r.allModels.peakRssMb <= 600)],
-      ['start → first 200 ≤ 0.8 s (median of 3)', `${f0(startMedian)} ms (${r.startMs.map(f0).join(', ')})`, `${f2(startMedian / 800)} ×`, '–', ok(startMedian <= 800)],
+      [
+        '(c) c=1 p50 ≤ raw p50 + 2 ms',
+        `${f2(c1.p50)} ms vs raw ${f2(r.rawB1.run.p50)} ms (+${f2(c1Over)} ms)`,
+        `${f2(c1Over / 2)} × the 2 ms budget`,
+        '–',
+        ok(c1Over <= 2),
+      ],
+      [
+        '(c) c=64 ≥ 0.8 × raw batched (model only)',
+        `${f0(c64.rps)} vs ${f0(rawLimit.runItemsPerSec)} /s`,
+        `${f2(c64.rps / rawLimit.runItemsPerSec)} ×`,
+        `${f2(perCore(c64) / rawPerCore)} ×`,
+        ok(c64.rps >= 0.8 * rawLimit.runItemsPerSec),
+      ],
+      [
+        '  (same, vs raw featurize + run, one thread)',
+        `${f0(c64.rps)} vs ${f0(rawLimitTotal.totalItemsPerSec)} /s`,
+        `${f2(c64.rps / rawLimitTotal.totalItemsPerSec)} ×`,
+        `${f2(perCore(c64) / (rawLimitTotal.totalItemsPerSec / rawLimitTotal.intraOp))} ×`,
+        ok(c64.rps >= 0.8 * rawLimitTotal.totalItemsPerSec),
+      ],
+      [
+        '(c) c=64 ≥ 3 × (b) c=64',
+        `${f0(c64.rps)} vs ${f0(r.naive.c64.rps)} /s`,
+        `${f2(c64.rps / r.naive.c64.rps)} ×`,
+        `${f2(perCore(c64) / perCore(r.naive.c64))} ×`,
+        ok(c64.rps >= 3 * r.naive.c64.rps),
+      ],
+      [
+        'peak RSS, role all (text-spam) ≤ 600 MB',
+        `${f0(best.peakRssMb)} MB`,
+        `${f2(best.peakRssMb / 600)} ×`,
+        '–',
+        ok(best.peakRssMb <= 600),
+      ],
+      [
+        "peak RSS, role all, MODELS='' ≤ 600 MB",
+        `${f0(r.allModels.peakRssMb)} MB`,
+        `${f2(r.allModels.peakRssMb / 600)} ×`,
+        '–',
+        ok(r.allModels.peakRssMb <= 600),
+      ],
+      [
+        'start → first 200 ≤ 0.8 s (median of 3)',
+        `${f0(startMedian)} ms (${r.startMs.map(f0).join(', ')})`,
+        `${f2(startMedian / 800)} ×`,
+        '–',
+        ok(startMedian <= 800),
+      ],
     ],
   );
 
@@ -459,9 +674,18 @@ function render(r: Results): Rendered {
     ...profileTables(r.startup.summaries, 2),
   ];
 
-  const analysisMd = analysis(r, { serverCpuMsPerReq, naiveCpuMsPerReq, rawCpuMsPerItem, rawLimit, rawLimitTotal });
+  const analysisMd = analysis(r, {
+    serverCpuMsPerReq,
+    naiveCpuMsPerReq,
+    rawCpuMsPerItem,
+    rawLimit,
+    rawLimitTotal,
+  });
 
-  const settingsMd = `Server settings for every clawstack run: ${Object.entries(FIXED_SETTINGS).map(([k, v]) => `${k}=${v}`).join(', ')} ` +
+  const settingsMd =
+    `Server settings for every clawstack run: ${Object.entries(FIXED_SETTINGS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')} ` +
     '(result cache disabled and rate limit raised so that inference is measured; the rate limiter still makes its Redis round trip per request), MODELS=text-spam unless stated, ORT_INTRA_OP_THREADS=1, WORKER_CONCURRENCY=16.';
   const m = r.machine;
   const machineMd = `${m.cpus} CPUs (\`nproc\`), ${m.model}, ${m.memGb} GB RAM, Node ${m.node}, onnxruntime-node ${m.ort}; load average at start ${m.loadStart.map(f2).join(' ')}, at end ${m.loadEnd.map(f2).join(' ')} (other engineers' tests share this machine). ${m.date}.`;
@@ -499,7 +723,7 @@ function render(r: Results): Rendered {
     '',
     rawTable,
     '',
-    'Batches are zero-padded to the longest message in the batch (as the engine\'s `collate` does), so a larger batch costs more per item when lengths vary.',
+    "Batches are zero-padded to the longest message in the batch (as the engine's `collate` does), so a larger batch costs more per item when lengths vary.",
     '',
     '### Targets vs reached',
     '',
@@ -546,7 +770,13 @@ function render(r: Results): Rendered {
 
 function analysis(
   r: Results,
-  x: { serverCpuMsPerReq: number; naiveCpuMsPerReq: number; rawCpuMsPerItem: number; rawLimit: RawBatched; rawLimitTotal: RawBatched },
+  x: {
+    serverCpuMsPerReq: number;
+    naiveCpuMsPerReq: number;
+    rawCpuMsPerItem: number;
+    rawLimit: RawBatched;
+    rawLimitTotal: RawBatched;
+  },
 ): string[] {
   const cpus = Number(r.machine.cpus) || 1;
   const c64 = r.best.c64!;
@@ -623,8 +853,14 @@ function analysis(
       `${f0(Math.max(...r.sweep.filter((w) => (w.settings.INFERENCE_THREADS ?? 1) === 1).map((w) => w.c64!.rps)))} with 1 — a second inference thread only competes with the main thread for the ${cpus} cores when inference is not the bottleneck. ` +
       `Raw batch ${x.rawLimit.batch} gives the most items/s because batches are padded to their longest message; differences between sweep rows smaller than the run-to-run noise (see the run history) are not significant.`,
   );
-  out.push('', '**Applied from this profile** (commit "Start-up and hot-path fixes from the serving profile"): ids written as 32-bit words instead of a BigInt() per feature; no pino-http child logger per request when request logs (info) are off.');
-  out.push('', '**What would move it further** (expected gains from the main-thread shares above, while the main thread is the bottleneck):');
+  out.push(
+    '',
+    '**Applied from this profile** (commit "Start-up and hot-path fixes from the serving profile"): ids written as 32-bit words instead of a BigInt() per feature; no pino-http child logger per request when request logs (info) are off.',
+  );
+  out.push(
+    '',
+    '**What would move it further** (expected gains from the main-thread shares above, while the main thread is the bottleneck):',
+  );
   out.push(
     `1. Featurize in the inference thread instead of on the event loop (\`app/src/modalities/text/classify.ts\` + \`app/src/inference/thread.ts\`: post the text and let the thread run \`hashTextFeatures\` before \`session.run\`, e.g. an optional per-model \`prepare\` step). ` +
       `Frees ${pct(feat)} of main-thread time → up to ${f2(1 / Math.max(0.01, 1 - feat))} × c=64 throughput; the inference thread has the headroom (see above).`,
@@ -643,8 +879,13 @@ function analysis(
   const loadMs = startMain ? loadShare * startMain.busyMs : NaN;
   const workerAt = startWorker ? (startWorker.startUs - r.startup.spawnedAtUs) / 1000 : NaN;
   const engineMs = startWorker ? (startWorker.endUs - startWorker.startUs) / 1000 : NaN;
-  const top = r.startup.bundle.packages.slice(0, 6).map((p) => `${p.name} ${f0(p.kb)} KB`).join(', ');
-  const aws = r.startup.bundle.packages.filter((p) => /^@(aws-sdk|smithy|aws-crypto)\//.test(p.name)).reduce((a, p) => a + p.kb, 0);
+  const top = r.startup.bundle.packages
+    .slice(0, 6)
+    .map((p) => `${p.name} ${f0(p.kb)} KB`)
+    .join(', ');
+  const aws = r.startup.bundle.packages
+    .filter((p) => /^@(aws-sdk|smithy|aws-crypto)\//.test(p.name))
+    .reduce((a, p) => a + p.kb, 0);
   out.push('', '**Start → first 200.**');
   out.push(
     `- Timeline without profiler: models loaded at ${f0(modelsLoaded)} ms, ready (listening) at ${f0(ready)} ms, first 200 at ${f0(first)} ms. ` +
@@ -652,7 +893,10 @@ function analysis(
       `the inference thread was only spawned ${f0(workerAt)} ms after the process, and its start (thread bootstrap, loading onnxruntime-node, creating the session) then took up to ${f0(engineMs)} ms (thread lifetime in that run, profiler on).`,
     `- dist/main.js is ${f1(r.startup.bundle.bytes / 1024 / 1024)} MB of source that Node reads and compiles at every start (largest inputs by source size: ${top}; AWS SDK for the S3 model source ${f0(aws)} KB).`,
   );
-  out.push('', '**Start-up changes applied** (same commit): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.');
+  out.push(
+    '',
+    '**Start-up changes applied** (same commit): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.',
+  );
   out.push('', '**What would move start-up further:**');
   out.push(
     '1. Node 22+ `module.enableCompileCache()` (or NODE_COMPILE_CACHE) caches the compiled bundle across starts; not available on Node 20.',
@@ -664,22 +908,34 @@ function analysis(
 function profileTables(summaries: ProfileSummary[], threads: number, categoriesOnly = false): string[] {
   const out: string[] = [];
   for (const s of summaries.slice(0, threads)) {
-    const name = s.thread.endsWith('thread 001') ? 'main thread' : `worker thread (${s.thread.replace(/^pid \d+ /, '')})`;
+    const name = s.thread.endsWith('thread 001')
+      ? 'main thread'
+      : `worker thread (${s.thread.replace(/^pid \d+ /, '')})`;
     out.push(
       `**${name}** — busy ${f0(s.busyMs)} of ${f0(s.wallMs)} ms (${f0((100 * s.busyMs) / Math.max(1e-9, s.wallMs))} %; busy = not idle in V8's sampler, which includes time the thread was runnable but waiting for a core)`,
       '',
-      table(['category (self time)', 'ms', '% of busy'], s.categories.slice(0, 12).map((c) => [c.category, f0(c.selfMs), f1(100 * c.share)])),
+      table(
+        ['category (self time)', 'ms', '% of busy'],
+        s.categories.slice(0, 12).map((c) => [c.category, f0(c.selfMs), f1(100 * c.share)]),
+      ),
       '',
     );
     if (!categoriesOnly) {
-      out.push(table(['top functions (self time)', 'where', '% of busy'], s.top.slice(0, 12).map((t) => [t.name, t.where || '–', f1(100 * t.share)])), '');
+      out.push(
+        table(
+          ['top functions (self time)', 'where', '% of busy'],
+          s.top.slice(0, 12).map((t) => [t.name, t.where || '–', f1(100 * t.share)]),
+        ),
+        '',
+      );
     }
   }
   return out;
 }
 
 function autocannonVersion(): string {
-  return (JSON.parse(readFileSync('node_modules/autocannon/package.json', 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync('node_modules/autocannon/package.json', 'utf8')) as { version: string })
+    .version;
 }
 
 const HISTORY_START = '<!-- bench:serve history start -->';
@@ -706,7 +962,13 @@ function writeDocs(section: string, historyRow: string) {
   }
   const h0 = old.indexOf(HISTORY_START);
   const h1 = old.indexOf(HISTORY_END);
-  const previous = h0 >= 0 && h1 > h0 ? old.slice(h0 + HISTORY_START.length, h1).split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| run') && !l.startsWith('| ---')) : [];
+  const previous =
+    h0 >= 0 && h1 > h0
+      ? old
+          .slice(h0 + HISTORY_START.length, h1)
+          .split('\n')
+          .filter((l) => l.startsWith('| ') && !l.startsWith('| run') && !l.startsWith('| ---'))
+      : [];
   const rows = [...previous, historyRow].slice(-10);
   const history = [
     '### Run history',

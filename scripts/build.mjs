@@ -5,7 +5,9 @@ import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 const external = ['onnxruntime-node', 'sharp'];
-const outdir = process.argv.includes('--outdir') ? process.argv[process.argv.indexOf('--outdir') + 1] : 'dist';
+const outdir = process.argv.includes('--outdir')
+  ? process.argv[process.argv.indexOf('--outdir') + 1]
+  : 'dist';
 rmSync(outdir, { recursive: true, force: true });
 const started = Date.now();
 await build({
@@ -27,14 +29,18 @@ await build({
   minify: true,
   external,
   // CommonJS dependencies call require(); give the ESM bundle one.
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 cpSync('app/migrations', `${outdir}/migrations`, { recursive: true });
 // dist/package.json: ESM, and exactly the external packages at the versions package-lock.json pins, so
 // `cd dist && npm install --omit=dev` gives the bundle all it needs (images do this).
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
-const dependencies = Object.fromEntries(external.map((name) => [name, lock.packages[`node_modules/${name}`].version]));
+const dependencies = Object.fromEntries(
+  external.map((name) => [name, lock.packages[`node_modules/${name}`].version]),
+);
 writeFileSync(
   `${outdir}/package.json`,
   `${JSON.stringify({ name: 'clawstack-dist', private: true, type: 'module', main: 'main.js', dependencies }, null, 2)}\n`,

@@ -20,7 +20,15 @@ import { parseArgs } from 'node:util';
 import type { ModelEntry } from '../app/src/models/manifest.ts';
 import { sha256File } from '../app/src/models/registry.ts';
 import { loadSpamSplit } from './lib/spam-corpus.ts';
-import { evalOcr, evalText, findEntry, MODELS_DIR, ortContext, readManifest, verifiedPath } from './lib/model-eval.ts';
+import {
+  evalOcr,
+  evalText,
+  findEntry,
+  MODELS_DIR,
+  ortContext,
+  readManifest,
+  verifiedPath,
+} from './lib/model-eval.ts';
 import { quantizeModel, type QuantizeOptions } from './quantize/index.ts';
 import { upgradeOpset } from './quantize/upgrade.ts';
 
@@ -44,11 +52,23 @@ function upsertInt8(raw: RawManifest, entry: Record<string, unknown>) {
 }
 
 function removeInt8(raw: RawManifest, name: string, version: string) {
-  raw.models = raw.models.filter((m) => !(m.name === name && m.version === version && m.precision === 'int8'));
+  raw.models = raw.models.filter(
+    (m) => !(m.name === name && m.version === version && m.precision === 'int8'),
+  );
 }
 
-function int8Entry(fp32: ModelEntry, raw: RawManifest, file: string, sha256: string, bytes: number, metrics: Record<string, number>, how: string) {
-  const base = raw.models.find((m) => m.name === fp32.name && m.version === fp32.version && m.precision === 'fp32')!;
+function int8Entry(
+  fp32: ModelEntry,
+  raw: RawManifest,
+  file: string,
+  sha256: string,
+  bytes: number,
+  metrics: Record<string, number>,
+  how: string,
+) {
+  const base = raw.models.find(
+    (m) => m.name === fp32.name && m.version === fp32.version && m.precision === 'fp32',
+  )!;
   // same tensors, labels, preprocessing and assets as the FP32 entry
   return {
     ...structuredClone(base),
@@ -67,7 +87,12 @@ async function writeModel(file: string, bytes: Uint8Array) {
   return { path, sha256: await sha256File(path), bytes: bytes.byteLength };
 }
 
-export const TEXT_OPTIONS: QuantizeOptions = { perChannel: false, reduceRange: false, gatherType: 'uint8', ops: ['MatMul', 'Gather'] };
+export const TEXT_OPTIONS: QuantizeOptions = {
+  perChannel: false,
+  reduceRange: false,
+  gatherType: 'uint8',
+  ops: ['MatMul', 'Gather'],
+};
 export const OCR_REC_OPTIONS: QuantizeOptions = { perChannel: false, reduceRange: false, ops: ['MatMul'] };
 
 async function textSpam(raw: RawManifest, dryRun: boolean) {
@@ -117,7 +142,18 @@ async function textSpam(raw: RawManifest, dryRun: boolean) {
   console.log(line);
   if (f.accuracy - q.accuracy > MAX_DROP) throw new Error(`text-spam INT8 loses more than 1 point: ${line}`);
   if (!dryRun) {
-    upsertInt8(raw, int8Entry(fp32, raw, file, written.sha256, written.bytes, metrics, 'MatMul weights int8 symmetric per-tensor, embedding Gather table uint8 asymmetric per-tensor'));
+    upsertInt8(
+      raw,
+      int8Entry(
+        fp32,
+        raw,
+        file,
+        written.sha256,
+        written.bytes,
+        metrics,
+        'MatMul weights int8 symmetric per-tensor, embedding Gather table uint8 asymmetric per-tensor',
+      ),
+    );
   }
 }
 
@@ -127,7 +163,9 @@ async function ocrRec(raw: RawManifest, dryRun: boolean) {
   const rec = findEntry(manifest, 'ocr-rec', 'fp32')!;
   const [detPath, recPath] = [await verifiedPath(det), await verifiedPath(rec)];
   const upgraded = upgradeOpset(readFileSync(recPath));
-  console.log(`ocr-rec: opset ${upgraded.report.from} -> ${upgraded.report.to}, converted ${JSON.stringify(upgraded.report.converted)}`);
+  console.log(
+    `ocr-rec: opset ${upgraded.report.from} -> ${upgraded.report.to}, converted ${JSON.stringify(upgraded.report.converted)}`,
+  );
   const { bytes, report } = quantizeModel(upgraded.bytes, OCR_REC_OPTIONS);
   const file = rec.file.replace(/\.onnx$/, '.int8.onnx');
   const written = await writeModel(file, bytes);
@@ -151,7 +189,8 @@ async function ocrRec(raw: RawManifest, dryRun: boolean) {
       `fixture character accuracy fp32 ${f.charAccuracy.toFixed(4)} int8 ${q.charAccuracy.toFixed(4)} (no spaces: ${f.charAccuracyNoSpaces.toFixed(4)} / ${q.charAccuracyNoSpaces.toFixed(4)})`,
   );
   for (const name of Object.keys(f.texts)) {
-    if (JSON.stringify(f.texts[name]) !== JSON.stringify(q.texts[name])) console.log(`  ${name}: fp32 ${JSON.stringify(f.texts[name])} int8 ${JSON.stringify(q.texts[name])}`);
+    if (JSON.stringify(f.texts[name]) !== JSON.stringify(q.texts[name]))
+      console.log(`  ${name}: fp32 ${JSON.stringify(f.texts[name])} int8 ${JSON.stringify(q.texts[name])}`);
   }
   if (dryRun) return;
   const fp32Raw = raw.models.find((m) => m.name === rec.name && m.precision === 'fp32')!;
@@ -174,12 +213,22 @@ async function ocrRec(raw: RawManifest, dryRun: boolean) {
   };
   upsertInt8(
     raw,
-    int8Entry(rec, raw, file, written.sha256, written.bytes, metrics, `opset 9 upgraded to 11 (Clip, Slice converted: scripts/quantize/upgrade.ts), ${report.quantized.length} MatMul weights int8 symmetric per-tensor, Conv left float32`),
+    int8Entry(
+      rec,
+      raw,
+      file,
+      written.sha256,
+      written.bytes,
+      metrics,
+      `opset 9 upgraded to 11 (Clip, Slice converted: scripts/quantize/upgrade.ts), ${report.quantized.length} MatMul weights int8 symmetric per-tensor, Conv left float32`,
+    ),
   );
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { only: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { only: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+  });
   const raw = readRaw();
   const dryRun = values['dry-run'] ?? false;
   if (!values.only || values.only === 'text-spam') await textSpam(raw, dryRun);

@@ -29,7 +29,10 @@ const USAGE = `usage: npm run quantize -- IN.onnx OUT.onnx [options]
 `;
 
 /** TTY-aware stderr progress bar; silent when stderr is not a terminal or the model is small. */
-function progressBar(label: string, minTotal: number): { update: (done: number, total: number) => void; end: () => void } {
+function progressBar(
+  label: string,
+  minTotal: number,
+): { update: (done: number, total: number) => void; end: () => void } {
   const tty = process.stderr.isTTY === true;
   let shown = false;
   let lastPct = -1;
@@ -42,7 +45,9 @@ function progressBar(label: string, minTotal: number): { update: (done: number, 
       shown = true;
       const width = 30;
       const filled = Math.round((width * pct) / 100);
-      process.stderr.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${(done / 1e6).toFixed(1)}M/${(total / 1e6).toFixed(1)}M weights`);
+      process.stderr.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${(done / 1e6).toFixed(1)}M/${(total / 1e6).toFixed(1)}M weights`,
+      );
     },
     end() {
       if (shown) process.stderr.write('\n');
@@ -55,13 +60,25 @@ const pct = (x: number): string => `${(100 * x).toFixed(3)}%`;
 
 function printReport(inPath: string, outPath: string, r: QuantizeReport, ms: number): void {
   console.log(`quantized ${inPath} -> ${outPath} in ${ms.toFixed(0)} ms (opset ${r.opset})`);
-  console.log(`  size: ${kb(r.bytesIn)} -> ${kb(r.bytesOut)} (${((100 * r.bytesOut) / r.bytesIn).toFixed(1)}%)`);
-  if (r.quantized.length === 0) console.log('  nothing was quantized (no MatMul with a constant weight, no Gather with a constant table)');
-  else console.log(`  weights: ${kb(r.weightBytesBefore)} float32 -> ${kb(r.weightBytesAfter)} int8 incl. scales`);
+  console.log(
+    `  size: ${kb(r.bytesIn)} -> ${kb(r.bytesOut)} (${((100 * r.bytesOut) / r.bytesIn).toFixed(1)}%)`,
+  );
+  if (r.quantized.length === 0)
+    console.log(
+      '  nothing was quantized (no MatMul with a constant weight, no Gather with a constant table)',
+    );
+  else
+    console.log(
+      `  weights: ${kb(r.weightBytesBefore)} float32 -> ${kb(r.weightBytesAfter)} int8 incl. scales`,
+    );
   console.log(`  nodes: ${r.nodesBefore} -> ${r.nodesAfter}; Constant weights lifted: ${r.constantsLifted}`);
   for (const q of r.quantized) {
-    const scale = q.perChannel ? `scales ${q.scaleMin.toExponential(3)}..${q.scaleMax.toExponential(3)}` : `scale ${q.scaleMin.toExponential(3)}`;
-    console.log(`  ${q.op.padEnd(6)} ${q.node}: ${q.weight} [${q.shape.join('x')}] -> ${q.type}${q.perChannel ? ' per-channel' : ''}, ${scale}`);
+    const scale = q.perChannel
+      ? `scales ${q.scaleMin.toExponential(3)}..${q.scaleMax.toExponential(3)}`
+      : `scale ${q.scaleMin.toExponential(3)}`;
+    console.log(
+      `  ${q.op.padEnd(6)} ${q.node}: ${q.weight} [${q.shape.join('x')}] -> ${q.type}${q.perChannel ? ' per-channel' : ''}, ${scale}`,
+    );
   }
   for (const s of r.skipped) console.log(`  skipped ${s.op} ${s.node}: ${s.reason}`);
   for (const n of r.notes) console.log(`  note: ${n}`);
@@ -69,14 +86,18 @@ function printReport(inPath: string, outPath: string, r: QuantizeReport, ms: num
 }
 
 function printVerify(v: VerifyResult): void {
-  console.log(`  accuracy check on ${v.inputs.map((i) => `${i.name} ${i.type}[${i.dims.join('x')}]`).join(', ')}:`);
+  console.log(
+    `  accuracy check on ${v.inputs.map((i) => `${i.name} ${i.type}[${i.dims.join('x')}]`).join(', ')}:`,
+  );
   for (const o of v.outputs) {
     const top1 = o.top1Agreement === undefined ? '' : `, top-1 agreement ${pct(o.top1Agreement)}`;
     console.log(
       `    ${o.name}: max rel ${pct(o.maxRelError)} (max |d| ${o.maxAbsError.toExponential(3)}), mean rel ${pct(o.meanRelError)} (mean |d| ${o.meanAbsError.toExponential(3)})${top1}`,
     );
   }
-  console.log(`  latency (1 thread, mean of runs): fp32 ${v.fp32Ms.toFixed(3)} ms, int8 ${v.int8Ms.toFixed(3)} ms`);
+  console.log(
+    `  latency (1 thread, mean of runs): fp32 ${v.fp32Ms.toFixed(3)} ms, int8 ${v.int8Ms.toFixed(3)} ms`,
+  );
 }
 
 async function main(): Promise<number> {
@@ -119,7 +140,10 @@ async function main(): Promise<number> {
     result = quantizeModel(input, {
       perChannel: values['per-channel'],
       reduceRange: values['reduce-range'],
-      ops: values.ops?.split(',').map((s) => s.trim()).filter(Boolean),
+      ops: values.ops
+        ?.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       gatherType,
       onProgress: bar.update,
     });

@@ -7,7 +7,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig, ROLES, type AppConfig } from './config.ts';
-import { ensureDatabase, MissingServiceError, startPostgres, startRedis, type LocalService } from './local/services.ts';
+import {
+  ensureDatabase,
+  MissingServiceError,
+  startPostgres,
+  startRedis,
+  type LocalService,
+} from './local/services.ts';
 import { startService, type Service } from './service.ts';
 import { createLogger } from './telemetry/logger.ts';
 
@@ -77,7 +83,9 @@ async function main() {
     let databaseUrl = config.DATABASE_URL;
     if (!redisUrl || !databaseUrl) {
       if (config.CLAWSTACK_ROLE !== 'all') {
-        throw new ConfigError(`role ${config.CLAWSTACK_ROLE} needs REDIS_URL and DATABASE_URL (only role "all" starts local ones)`);
+        throw new ConfigError(
+          `role ${config.CLAWSTACK_ROLE} needs REDIS_URL and DATABASE_URL (only role "all" starts local ones)`,
+        );
       }
       mkdirSync(dataDir, { recursive: true });
       const [redis, postgres] = await Promise.all([
@@ -95,11 +103,18 @@ async function main() {
         log.info({ url: databaseUrl, dir: join(dataDir, 'postgres') }, 'started local Postgres');
       }
     }
-    service = await startService({ config: { ...config, REDIS_URL: redisUrl!, DATABASE_URL: databaseUrl! }, log });
+    service = await startService({
+      config: { ...config, REDIS_URL: redisUrl!, DATABASE_URL: databaseUrl! },
+      log,
+    });
     if (stopping) return; // a signal arrived during start-up; shutdown() is already exiting
     if (local.length > 0) {
       // Lets `npm run keys` find the running local stack.
-      writeFileSync(join(dataDir, 'local.json'), JSON.stringify({ pid: process.pid, redisUrl, databaseUrl }), { mode: 0o600 });
+      writeFileSync(
+        join(dataDir, 'local.json'),
+        JSON.stringify({ pid: process.pid, redisUrl, databaseUrl }),
+        { mode: 0o600 },
+      );
     }
   } catch (err) {
     await stopLocal();

@@ -50,7 +50,9 @@ export async function modelSourceFor(config: AppConfig, log?: Logger): Promise<M
   if (config.MODEL_SOURCE.startsWith('s3://')) {
     // The AWS SDK is a large share of the bundle; only an s3:// source loads it (dist/s3-source.js).
     const { S3Source } = (await import(
-      import.meta.url.endsWith('.ts') ? './models/s3-source.ts' : new URL('./s3-source.js', import.meta.url).href
+      import.meta.url.endsWith('.ts')
+        ? './models/s3-source.ts'
+        : new URL('./s3-source.js', import.meta.url).href
     )) as S3SourceModule;
     return new S3Source(config.MODEL_SOURCE, {
       cacheDir: resolve(config.MODEL_CACHE_DIR ?? join(config.CLAWSTACK_DATA_DIR, 'model-cache')),
@@ -68,7 +70,8 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   const metrics = new Metrics(role);
   const closers: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch((err: Error) => log.warn({ err }, 'close failed'));
+    for (const close of closers.reverse())
+      await close().catch((err: Error) => log.warn({ err }, 'close failed'));
     closers.length = 0;
   };
 
@@ -78,7 +81,10 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const source = opts.modelSource ?? (await modelSourceFor(config, log));
     // Start-up path: inference threads spawn (loading onnxruntime-node) while the manifest's files are
     // verified and migrations run; the sessions load as soon as the registry is ready.
-    const registryReady = ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS });
+    const registryReady = ModelRegistry.load(source, {
+      precision: config.MODEL_PRECISION,
+      only: config.MODELS,
+    });
     const engineReady = InferenceEngine.start(registryReady, {
       threads: config.INFERENCE_THREADS,
       intraOpThreads: config.ORT_INTRA_OP_THREADS,
@@ -118,7 +124,11 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const runsApi = role !== 'worker';
   const runsWorker = role !== 'api';
   log.info(
-    { models: registry.all().map((m) => `${m.entry.name}@${m.entry.version} (${m.entry.precision})`), provider: engine.provider, source: registry.source },
+    {
+      models: registry.all().map((m) => `${m.entry.name}@${m.entry.version} (${m.entry.precision})`),
+      provider: engine.provider,
+      source: registry.source,
+    },
     'models loaded',
   );
 
@@ -143,13 +153,23 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   if (runsWorker) {
     const workerConn = bullConnection(config.REDIS_URL, true);
     closers.push(() => workerConn.quit());
-    worker = new JobWorker({ connection: workerConn, concurrency: config.WORKER_CONCURRENCY, store: jobs, runner, log, metrics });
+    worker = new JobWorker({
+      connection: workerConn,
+      concurrency: config.WORKER_CONCURRENCY,
+      store: jobs,
+      runner,
+      log,
+      metrics,
+    });
     await queue.recover(jobs, log);
     const tidy = async () => {
       await queue.recover(jobs, log);
       if (config.JOB_RETENTION_DAYS > 0) await jobs.purge(config.JOB_RETENTION_DAYS);
     };
-    housekeeping = setInterval(() => tidy().catch((err: Error) => log.warn({ err }, 'housekeeping failed')), 60_000);
+    housekeeping = setInterval(
+      () => tidy().catch((err: Error) => log.warn({ err }, 'housekeeping failed')),
+      60_000,
+    );
     housekeeping.unref();
   }
 
@@ -167,7 +187,10 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
           queue,
           redis,
           verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
-          rateLimit: { requests: config.RATE_LIMIT_REQUESTS, windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS },
+          rateLimit: {
+            requests: config.RATE_LIMIT_REQUESTS,
+            windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+          },
         }
       : undefined,
     beforeScrape: () => queue.observeDepth(metrics),

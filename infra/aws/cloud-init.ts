@@ -28,7 +28,14 @@ export interface CloudInitParams {
   secretArns: { dbPassword: string; redisAuth: string; bootstrapApiKey: string };
   bucket: string;
   logPrefix: string;
-  logGroups: { api: string; worker: string; system: string; edge?: string; postgres?: string; redis?: string };
+  logGroups: {
+    api: string;
+    worker: string;
+    system: string;
+    edge?: string;
+    postgres?: string;
+    redis?: string;
+  };
   asgName: string;
   drainHookName: string;
   targetGroupArn?: string;
@@ -54,8 +61,10 @@ function literal(text: string, pad: string): string[] {
 }
 
 function entry(key: string, value: Yaml, pad: string): string[] {
-  if (typeof value === 'string' && value.includes('\n')) return [`${pad}${key}: |`, ...literal(value, pad + '  ')];
-  if (Array.isArray(value)) return value.length ? [`${pad}${key}:`, ...sequence(value, pad + '  ')] : [`${pad}${key}: []`];
+  if (typeof value === 'string' && value.includes('\n'))
+    return [`${pad}${key}: |`, ...literal(value, pad + '  ')];
+  if (Array.isArray(value))
+    return value.length ? [`${pad}${key}:`, ...sequence(value, pad + '  ')] : [`${pad}${key}: []`];
   if (typeof value === 'object') return [`${pad}${key}:`, ...mapping(value, pad + '  ')];
   return [`${pad}${key}: ${scalar(value)}`];
 }
@@ -276,8 +285,19 @@ ${admin}`;
 }
 
 function agentConfig(p: CloudInitParams): string {
-  const files = [{ file_path: '/var/log/cloud-init-output.log', log_group_name: p.logGroups.system, log_stream_name: '{instance_id}/cloud-init' }];
-  if (p.logGroups.edge) files.push({ file_path: '/var/log/clawstack/caddy/access.log', log_group_name: p.logGroups.edge, log_stream_name: '{instance_id}/access' });
+  const files = [
+    {
+      file_path: '/var/log/cloud-init-output.log',
+      log_group_name: p.logGroups.system,
+      log_stream_name: '{instance_id}/cloud-init',
+    },
+  ];
+  if (p.logGroups.edge)
+    files.push({
+      file_path: '/var/log/clawstack/caddy/access.log',
+      log_group_name: p.logGroups.edge,
+      log_stream_name: '{instance_id}/access',
+    });
   const metrics: Record<string, unknown> = {
     mem: { measurement: ['mem_available', 'mem_used_percent'] },
     disk: { measurement: ['used_percent'], resources: ['/'] },
@@ -289,7 +309,10 @@ function agentConfig(p: CloudInitParams): string {
         agent: { metrics_collection_interval: 60, run_as_user: 'root' },
         metrics: {
           namespace: 'CWAgent',
-          append_dimensions: { AutoScalingGroupName: '${aws:AutoScalingGroupName}', InstanceId: '${aws:InstanceId}' },
+          append_dimensions: {
+            AutoScalingGroupName: '${aws:AutoScalingGroupName}',
+            InstanceId: '${aws:InstanceId}',
+          },
           aggregation_dimensions: [['AutoScalingGroupName']],
           metrics_collected: metrics,
         },
@@ -410,10 +433,21 @@ Persistent=true
 WantedBy=timers.target
 `,
     },
-    { path: '/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json', permissions: '0644', content: agentConfig(p) },
+    {
+      path: '/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
+      permissions: '0644',
+      content: agentConfig(p),
+    },
   ];
 
-  const units = ['clawstack-prepare.service', ...dataUnits, 'clawstack-api.service', 'clawstack-worker.service', 'clawstack-drain.service', 'clawstack-cleanup.timer'];
+  const units = [
+    'clawstack-prepare.service',
+    ...dataUnits,
+    'clawstack-api.service',
+    'clawstack-worker.service',
+    'clawstack-drain.service',
+    'clawstack-cleanup.timer',
+  ];
 
   if (p.colocated && p.logGroups.postgres && p.logGroups.redis) {
     files.push(
@@ -466,7 +500,16 @@ WantedBy=timers.target
   runcmd.push(
     ['systemctl', 'enable', '--now', 'docker.service'],
     ['systemctl', 'restart', 'docker.service'],
-    ['/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl', '-a', 'fetch-config', '-m', 'ec2', '-s', '-c', 'file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json'],
+    [
+      '/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl',
+      '-a',
+      'fetch-config',
+      '-m',
+      'ec2',
+      '-s',
+      '-c',
+      'file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
+    ],
     ['systemctl', 'daemon-reload'],
     ['systemctl', 'enable', '--now', '--no-block', ...units],
   );

@@ -72,7 +72,15 @@ export class AppFleet extends pulumi.ComponentResource {
 
     const role = new aws.iam.Role(
       `${p}-instance-role`,
-      { assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }), tags: args.tags },
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+        tags: args.tags,
+      },
       parent,
     );
     this.roleName = role.name;
@@ -83,25 +91,73 @@ export class AppFleet extends pulumi.ComponentResource {
       new aws.iam.RolePolicyAttachment(`${p}-instance-${n}`, { role: role.name, policyArn: arn }, parent);
     }
     const statements: unknown[] = [
-      { Sid: 'ReadModels', Effect: 'Allow', Action: 's3:GetObject', Resource: pulumi.interpolate`${args.bucketArn}/${args.modelPrefix}*` },
-      { Sid: 'ListModels', Effect: 'Allow', Action: 's3:ListBucket', Resource: args.bucketArn, Condition: { StringLike: { 's3:prefix': [`${args.modelPrefix}*`] } } },
-      { Sid: 'WriteLogs', Effect: 'Allow', Action: 's3:PutObject', Resource: pulumi.interpolate`${args.bucketArn}/${args.logPrefix}*` },
-      { Sid: 'ReadSecrets', Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: args.secretArns },
+      {
+        Sid: 'ReadModels',
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: pulumi.interpolate`${args.bucketArn}/${args.modelPrefix}*`,
+      },
+      {
+        Sid: 'ListModels',
+        Effect: 'Allow',
+        Action: 's3:ListBucket',
+        Resource: args.bucketArn,
+        Condition: { StringLike: { 's3:prefix': [`${args.modelPrefix}*`] } },
+      },
+      {
+        Sid: 'WriteLogs',
+        Effect: 'Allow',
+        Action: 's3:PutObject',
+        Resource: pulumi.interpolate`${args.bucketArn}/${args.logPrefix}*`,
+      },
+      {
+        Sid: 'ReadSecrets',
+        Effect: 'Allow',
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: args.secretArns,
+      },
     ];
     if (args.eipAllocationArn) {
-      statements.push({ Sid: 'ClaimElasticIp', Effect: 'Allow', Action: 'ec2:AssociateAddress', Resource: [args.eipAllocationArn, 'arn:aws:ec2:*:*:instance/*', 'arn:aws:ec2:*:*:network-interface/*'] });
+      statements.push({
+        Sid: 'ClaimElasticIp',
+        Effect: 'Allow',
+        Action: 'ec2:AssociateAddress',
+        Resource: [
+          args.eipAllocationArn,
+          'arn:aws:ec2:*:*:instance/*',
+          'arn:aws:ec2:*:*:network-interface/*',
+        ],
+      });
     }
     if (args.dataVolumeArn) {
       statements.push(
-        { Sid: 'AttachDataVolume', Effect: 'Allow', Action: 'ec2:AttachVolume', Resource: [args.dataVolumeArn, 'arn:aws:ec2:*:*:instance/*'] },
+        {
+          Sid: 'AttachDataVolume',
+          Effect: 'Allow',
+          Action: 'ec2:AttachVolume',
+          Resource: [args.dataVolumeArn, 'arn:aws:ec2:*:*:instance/*'],
+        },
         { Sid: 'SeeDataVolume', Effect: 'Allow', Action: 'ec2:DescribeVolumes', Resource: '*' },
       );
     }
     if (args.targetGroupArns.length) {
-      statements.push({ Sid: 'LeaveTargetGroup', Effect: 'Allow', Action: 'elasticloadbalancing:DeregisterTargets', Resource: args.targetGroupArns });
+      statements.push({
+        Sid: 'LeaveTargetGroup',
+        Effect: 'Allow',
+        Action: 'elasticloadbalancing:DeregisterTargets',
+        Resource: args.targetGroupArns,
+      });
     }
-    new aws.iam.RolePolicy(`${p}-instance-policy`, { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: statements }) }, parent);
-    const profile = new aws.iam.InstanceProfile(`${p}-instance-profile`, { role: role.name, tags: args.tags }, parent);
+    new aws.iam.RolePolicy(
+      `${p}-instance-policy`,
+      { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: statements }) },
+      parent,
+    );
+    const profile = new aws.iam.InstanceProfile(
+      `${p}-instance-profile`,
+      { role: role.name, tags: args.tags },
+      parent,
+    );
 
     this.imageId = aws.ssm.getParameterOutput({ name: args.amiParameter }, parent).value;
     const lt = new aws.ec2.LaunchTemplate(
@@ -112,11 +168,28 @@ export class AppFleet extends pulumi.ComponentResource {
         iamInstanceProfile: { arn: profile.arn },
         vpcSecurityGroupIds: args.securityGroupIds,
         // IMDSv2 only; hop limit 2 so the containers (one bridge hop away) reach it too.
-        metadataOptions: { httpEndpoint: 'enabled', httpTokens: 'required', httpPutResponseHopLimit: 2, instanceMetadataTags: 'enabled' },
-        blockDeviceMappings: [{ deviceName: '/dev/xvda', ebs: { volumeSize: args.rootVolumeGb, volumeType: 'gp3', encrypted: 'true', deleteOnTermination: 'true' } }],
+        metadataOptions: {
+          httpEndpoint: 'enabled',
+          httpTokens: 'required',
+          httpPutResponseHopLimit: 2,
+          instanceMetadataTags: 'enabled',
+        },
+        blockDeviceMappings: [
+          {
+            deviceName: '/dev/xvda',
+            ebs: {
+              volumeSize: args.rootVolumeGb,
+              volumeType: 'gp3',
+              encrypted: 'true',
+              deleteOnTermination: 'true',
+            },
+          },
+        ],
         monitoring: { enabled: true },
         // cloud-init recognises gzip by its magic bytes.
-        userData: pulumi.output(args.userData).apply((text) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64')),
+        userData: pulumi
+          .output(args.userData)
+          .apply((text) => gzipSync(Buffer.from(text, 'utf8'), { level: 9 }).toString('base64')),
         updateDefaultVersion: true,
         tagSpecifications: [
           { resourceType: 'instance', tags: { ...args.tags, Name: `${p}-app` } },
@@ -144,7 +217,11 @@ export class AppFleet extends pulumi.ComponentResource {
         launchTemplate: spot ? undefined : { id: lt.id, version },
         mixedInstancesPolicy: spot
           ? {
-              instancesDistribution: { onDemandBaseCapacity: 0, onDemandPercentageAboveBaseCapacity: 0, spotAllocationStrategy: 'capacity-optimized' },
+              instancesDistribution: {
+                onDemandBaseCapacity: 0,
+                onDemandPercentageAboveBaseCapacity: 0,
+                spotAllocationStrategy: 'capacity-optimized',
+              },
               launchTemplate: {
                 launchTemplateSpecification: { launchTemplateId: lt.id, version },
                 overrides: args.instanceTypes.map((instanceType) => ({ instanceType })),
@@ -155,10 +232,21 @@ export class AppFleet extends pulumi.ComponentResource {
         // behind the ALB brings the new instance up first.
         instanceRefresh: {
           strategy: 'Rolling',
-          preferences: single ? { minHealthyPercentage: 0, maxHealthyPercentage: 100 } : { minHealthyPercentage: 100, maxHealthyPercentage: 200 },
+          preferences: single
+            ? { minHealthyPercentage: 0, maxHealthyPercentage: 100 }
+            : { minHealthyPercentage: 100, maxHealthyPercentage: 200 },
         },
-        enabledMetrics: ['GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupPendingInstances', 'GroupTerminatingInstances'],
-        tags: Object.entries({ ...args.tags, Name: `${p}-app` }).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+        enabledMetrics: [
+          'GroupDesiredCapacity',
+          'GroupInServiceInstances',
+          'GroupPendingInstances',
+          'GroupTerminatingInstances',
+        ],
+        tags: Object.entries({ ...args.tags, Name: `${p}-app` }).map(([key, value]) => ({
+          key,
+          value,
+          propagateAtLaunch: true,
+        })),
       },
       parent,
     );
@@ -169,7 +257,10 @@ export class AppFleet extends pulumi.ComponentResource {
       {
         autoscalingGroupName: group.name,
         policyType: 'TargetTrackingScaling',
-        targetTrackingConfiguration: { predefinedMetricSpecification: { predefinedMetricType: 'ASGAverageCPUUtilization' }, targetValue: args.cpuTargetPercent },
+        targetTrackingConfiguration: {
+          predefinedMetricSpecification: { predefinedMetricType: 'ASGAverageCPUUtilization' },
+          targetValue: args.cpuTargetPercent,
+        },
       },
       parent,
     );
@@ -187,7 +278,15 @@ export class AppFleet extends pulumi.ComponentResource {
     );
     new aws.iam.RolePolicy(
       `${p}-instance-lifecycle`,
-      { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'autoscaling:CompleteLifecycleAction', Resource: group.arn }] }) },
+      {
+        role: role.id,
+        policy: pulumi.jsonStringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Action: 'autoscaling:CompleteLifecycleAction', Resource: group.arn },
+          ],
+        }),
+      },
       parent,
     );
 

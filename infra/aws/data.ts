@@ -53,19 +53,47 @@ export class ManagedDataServices extends pulumi.ComponentResource {
     const parent = { parent: this };
     const tags = (n: string) => ({ ...args.tags, Name: `${p}-${n}` });
 
-    const sg = new aws.ec2.SecurityGroup(`${p}-data-sg`, { vpcId: args.vpcId, description: 'clawstack data services: app security group only', tags: tags('data-sg') }, parent);
-    for (const [n, port] of [['postgres', POSTGRES_PORT], ['redis', REDIS_PORT]] as const) {
+    const sg = new aws.ec2.SecurityGroup(
+      `${p}-data-sg`,
+      {
+        vpcId: args.vpcId,
+        description: 'clawstack data services: app security group only',
+        tags: tags('data-sg'),
+      },
+      parent,
+    );
+    for (const [n, port] of [
+      ['postgres', POSTGRES_PORT],
+      ['redis', REDIS_PORT],
+    ] as const) {
       new aws.vpc.SecurityGroupIngressRule(
         `${p}-data-${n}-from-app`,
-        { securityGroupId: sg.id, ipProtocol: 'tcp', fromPort: port, toPort: port, referencedSecurityGroupId: args.appSecurityGroupId, description: `${n} from app instances`, tags: tags(`data-${n}-from-app`) },
+        {
+          securityGroupId: sg.id,
+          ipProtocol: 'tcp',
+          fromPort: port,
+          toPort: port,
+          referencedSecurityGroupId: args.appSecurityGroupId,
+          description: `${n} from app instances`,
+          tags: tags(`data-${n}-from-app`),
+        },
         parent,
       );
     }
 
-    const dbSubnets = new aws.rds.SubnetGroup(`${p}-db-subnets`, { subnetIds: args.subnetIds, tags: tags('db-subnets') }, parent);
+    const dbSubnets = new aws.rds.SubnetGroup(
+      `${p}-db-subnets`,
+      { subnetIds: args.subnetIds, tags: tags('db-subnets') },
+      parent,
+    );
     const dbParams = new aws.rds.ParameterGroup(
       `${p}-db-params`,
-      { family: 'postgres16', description: 'clawstack: SSL required', parameters: [{ name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' }], tags: tags('db-params') },
+      {
+        family: 'postgres16',
+        description: 'clawstack: SSL required',
+        parameters: [{ name: 'rds.force_ssl', value: '1', applyMethod: 'pending-reboot' }],
+        tags: tags('db-params'),
+      },
       parent,
     );
     const db = new aws.rds.Instance(
@@ -102,11 +130,20 @@ export class ManagedDataServices extends pulumi.ComponentResource {
     this.dbInstanceIdentifier = db.identifier;
     this.dbInstanceArn = db.arn;
 
-    const cacheSubnets = new aws.elasticache.SubnetGroup(`${p}-redis-subnets`, { subnetIds: args.subnetIds, tags: tags('redis-subnets') }, parent);
+    const cacheSubnets = new aws.elasticache.SubnetGroup(
+      `${p}-redis-subnets`,
+      { subnetIds: args.subnetIds, tags: tags('redis-subnets') },
+      parent,
+    );
     // BullMQ needs noeviction: an evicted job key is a lost job.
     const cacheParams = new aws.elasticache.ParameterGroup(
       `${p}-redis-params`,
-      { family: 'redis7', description: 'clawstack: noeviction for BullMQ', parameters: [{ name: 'maxmemory-policy', value: 'noeviction' }], tags: tags('redis-params') },
+      {
+        family: 'redis7',
+        description: 'clawstack: noeviction for BullMQ',
+        parameters: [{ name: 'maxmemory-policy', value: 'noeviction' }],
+        tags: tags('redis-params'),
+      },
       parent,
     );
     const redis = new aws.elasticache.ReplicationGroup(
@@ -163,7 +200,13 @@ export class ColocatedDataVolume extends pulumi.ComponentResource {
     super('clawstack:aws:ColocatedDataVolume', name, {}, opts);
     const volume = new aws.ebs.Volume(
       `${args.prefix}-data`,
-      { availabilityZone: args.availabilityZone, size: args.sizeGb, type: 'gp3', encrypted: true, tags: { ...args.tags, Name: `${args.prefix}-data` } },
+      {
+        availabilityZone: args.availabilityZone,
+        size: args.sizeGb,
+        type: 'gp3',
+        encrypted: true,
+        tags: { ...args.tags, Name: `${args.prefix}-data` },
+      },
       { parent: this },
     );
     this.volumeId = volume.id;

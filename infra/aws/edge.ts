@@ -50,7 +50,11 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
     if (args.certificateArn) {
       certificateArn = pulumi.output(args.certificateArn);
     } else if (args.domain && args.hostedZoneId) {
-      const cert = new aws.acm.Certificate(`${p}-cert`, { domainName: args.domain, validationMethod: 'DNS', tags: tags('cert') }, { parent: this });
+      const cert = new aws.acm.Certificate(
+        `${p}-cert`,
+        { domainName: args.domain, validationMethod: 'DNS', tags: tags('cert') },
+        { parent: this },
+      );
       const option = cert.domainValidationOptions.apply((o) => {
         const first = o[0];
         if (!first) throw new Error('ACM returned no DNS validation option');
@@ -58,10 +62,21 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
       });
       const record = new aws.route53.Record(
         `${p}-cert-validation`,
-        { zoneId: args.hostedZoneId, name: option.resourceRecordName, type: option.resourceRecordType, records: [option.resourceRecordValue], ttl: 300, allowOverwrite: true },
+        {
+          zoneId: args.hostedZoneId,
+          name: option.resourceRecordName,
+          type: option.resourceRecordType,
+          records: [option.resourceRecordValue],
+          ttl: 300,
+          allowOverwrite: true,
+        },
         parent,
       );
-      certificateArn = new aws.acm.CertificateValidation(`${p}-cert-validated`, { certificateArn: cert.arn, validationRecordFqdns: [record.fqdn] }, parent).certificateArn;
+      certificateArn = new aws.acm.CertificateValidation(
+        `${p}-cert-validated`,
+        { certificateArn: cert.arn, validationRecordFqdns: [record.fqdn] },
+        parent,
+      ).certificateArn;
     } else {
       // config.ts rejects this combination; kept as a guard for direct use of the component.
       throw new Error('LoadBalancedEdge needs certificateArn, or domain + hostedZoneId');
@@ -91,7 +106,16 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
         protocol: 'HTTP',
         targetType: 'instance',
         deregistrationDelay: args.deregistrationDelaySeconds,
-        healthCheck: { path: READINESS_PATH, port: 'traffic-port', protocol: 'HTTP', matcher: '200', interval: 15, timeout: 5, healthyThreshold: 2, unhealthyThreshold: 3 },
+        healthCheck: {
+          path: READINESS_PATH,
+          port: 'traffic-port',
+          protocol: 'HTTP',
+          matcher: '200',
+          interval: 15,
+          timeout: 5,
+          healthyThreshold: 2,
+          unhealthyThreshold: 3,
+        },
         tags: tags('tg'),
       },
       parent,
@@ -103,7 +127,15 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
 
     const https = new aws.lb.Listener(
       `${p}-https`,
-      { loadBalancerArn: lb.arn, port: 443, protocol: 'HTTPS', sslPolicy: ALB_TLS_POLICY, certificateArn, defaultActions: [{ type: 'forward', targetGroupArn: tg.arn }], tags: tags('https') },
+      {
+        loadBalancerArn: lb.arn,
+        port: 443,
+        protocol: 'HTTPS',
+        sslPolicy: ALB_TLS_POLICY,
+        certificateArn,
+        defaultActions: [{ type: 'forward', targetGroupArn: tg.arn }],
+        tags: tags('https'),
+      },
       parent,
     );
     // Metrics are never served on the public listener.
@@ -113,14 +145,27 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
         listenerArn: https.arn,
         priority: 10,
         conditions: [{ pathPattern: { values: ['/metrics', '/metrics/*'] } }],
-        actions: [{ type: 'fixed-response', fixedResponse: { contentType: 'text/plain', statusCode: '404', messageBody: 'not found' } }],
+        actions: [
+          {
+            type: 'fixed-response',
+            fixedResponse: { contentType: 'text/plain', statusCode: '404', messageBody: 'not found' },
+          },
+        ],
         tags: tags('hide-metrics'),
       },
       parent,
     );
     new aws.lb.Listener(
       `${p}-http`,
-      { loadBalancerArn: lb.arn, port: 80, protocol: 'HTTP', defaultActions: [{ type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } }], tags: tags('http') },
+      {
+        loadBalancerArn: lb.arn,
+        port: 80,
+        protocol: 'HTTP',
+        defaultActions: [
+          { type: 'redirect', redirect: { protocol: 'HTTPS', port: '443', statusCode: 'HTTP_301' } },
+        ],
+        tags: tags('http'),
+      },
       parent,
     );
     if (args.adminListener) {
@@ -132,14 +177,25 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
           protocol: 'HTTPS',
           sslPolicy: ALB_TLS_POLICY,
           certificateArn,
-          defaultActions: [{ type: 'fixed-response', fixedResponse: { contentType: 'text/plain', statusCode: '404', messageBody: 'not found' } }],
+          defaultActions: [
+            {
+              type: 'fixed-response',
+              fixedResponse: { contentType: 'text/plain', statusCode: '404', messageBody: 'not found' },
+            },
+          ],
           tags: tags('admin'),
         },
         parent,
       );
       new aws.lb.ListenerRule(
         `${p}-admin-metrics`,
-        { listenerArn: admin.arn, priority: 10, conditions: [{ pathPattern: { values: ['/metrics'] } }], actions: [{ type: 'forward', targetGroupArn: tg.arn }], tags: tags('admin-metrics') },
+        {
+          listenerArn: admin.arn,
+          priority: 10,
+          conditions: [{ pathPattern: { values: ['/metrics'] } }],
+          actions: [{ type: 'forward', targetGroupArn: tg.arn }],
+          tags: tags('admin-metrics'),
+        },
         parent,
       );
     }
@@ -155,11 +211,25 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
               name: 'rate-limit-per-ip',
               priority: 1,
               action: { block: {} },
-              statement: { rateBasedStatement: { limit: args.wafRateLimit, aggregateKeyType: 'IP', evaluationWindowSec: 300 } },
-              visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: `${p}-rate-limit`, sampledRequestsEnabled: true },
+              statement: {
+                rateBasedStatement: {
+                  limit: args.wafRateLimit,
+                  aggregateKeyType: 'IP',
+                  evaluationWindowSec: 300,
+                },
+              },
+              visibilityConfig: {
+                cloudwatchMetricsEnabled: true,
+                metricName: `${p}-rate-limit`,
+                sampledRequestsEnabled: true,
+              },
             },
           ],
-          visibilityConfig: { cloudwatchMetricsEnabled: true, metricName: `${p}-waf`, sampledRequestsEnabled: true },
+          visibilityConfig: {
+            cloudwatchMetricsEnabled: true,
+            metricName: `${p}-waf`,
+            sampledRequestsEnabled: true,
+          },
           tags: tags('waf'),
         },
         parent,
@@ -170,11 +240,18 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
     if (args.domain && args.hostedZoneId) {
       new aws.route53.Record(
         `${p}-alias`,
-        { zoneId: args.hostedZoneId, name: args.domain, type: 'A', aliases: [{ name: lb.dnsName, zoneId: lb.zoneId, evaluateTargetHealth: true }] },
+        {
+          zoneId: args.hostedZoneId,
+          name: args.domain,
+          type: 'A',
+          aliases: [{ name: lb.dnsName, zoneId: lb.zoneId, evaluateTargetHealth: true }],
+        },
         parent,
       );
     }
-    this.url = args.domain ? pulumi.output(`https://${args.domain}`) : pulumi.interpolate`https://${lb.dnsName}`;
+    this.url = args.domain
+      ? pulumi.output(`https://${args.domain}`)
+      : pulumi.interpolate`https://${lb.dnsName}`;
     this.registerOutputs({ url: this.url });
   }
 }
@@ -202,12 +279,20 @@ export class InstanceEdge extends pulumi.ComponentResource {
 
   constructor(name: string, args: InstanceEdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:InstanceEdge', name, {}, opts);
-    const eip = new aws.ec2.Eip(`${args.prefix}-eip`, { domain: 'vpc', tags: { ...args.tags, Name: `${args.prefix}-eip` } }, { parent: this });
+    const eip = new aws.ec2.Eip(
+      `${args.prefix}-eip`,
+      { domain: 'vpc', tags: { ...args.tags, Name: `${args.prefix}-eip` } },
+      { parent: this },
+    );
     this.publicIp = eip.publicIp;
     this.allocationId = eip.allocationId;
     this.allocationArn = eip.arn;
     if (args.hostedZoneId) {
-      new aws.route53.Record(`${args.prefix}-a`, { zoneId: args.hostedZoneId, name: args.domain, type: 'A', ttl: 300, records: [eip.publicIp] }, { parent: this });
+      new aws.route53.Record(
+        `${args.prefix}-a`,
+        { zoneId: args.hostedZoneId, name: args.domain, type: 'A', ttl: 300, records: [eip.publicIp] },
+        { parent: this },
+      );
     }
     this.url = pulumi.output(`https://${args.domain}`);
     this.registerOutputs({ url: this.url, publicIp: this.publicIp });

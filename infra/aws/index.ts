@@ -4,7 +4,14 @@ import { buildAppEnv, SECRET_PLACEHOLDERS } from '../app-env.ts';
 import type { DeploymentSpec } from '../config.ts';
 import { renderCloudInit } from './cloud-init.ts';
 import { AppFleet, asgName, drainHookName } from './compute.ts';
-import { ColocatedDataVolume, DB_NAME, DB_USER, ManagedDataServices, POSTGRES_PORT, REDIS_PORT } from './data.ts';
+import {
+  ColocatedDataVolume,
+  DB_NAME,
+  DB_USER,
+  ManagedDataServices,
+  POSTGRES_PORT,
+  REDIS_PORT,
+} from './data.ts';
 import { InstanceEdge, LoadBalancedEdge } from './edge.ts';
 import { APP_PORT, Network } from './network.ts';
 import { CostBudget, Observability } from './observability.ts';
@@ -122,11 +129,21 @@ export class AwsDeployment extends pulumi.ComponentResource {
           parent,
         );
     // Co-located data lives on a volume in the first AZ; the single instance is pinned there.
-    const volume = colocated ? new ColocatedDataVolume(`${p}-data`, { prefix: p, tags, availabilityZone: network.availabilityZones[0]!, sizeGb: spec.dataVolumeGb }, parent) : undefined;
+    const volume = colocated
+      ? new ColocatedDataVolume(
+          `${p}-data`,
+          { prefix: p, tags, availabilityZone: network.availabilityZones[0]!, sizeGb: spec.dataVolumeGb },
+          parent,
+        )
+      : undefined;
 
     const rotation: { name: string; arn: pulumi.Input<string>; kind: RotationKind }[] = [
       { name: `${p}/db-password`, arn: secrets.dbPasswordSecretArn, kind: managed ? 'rds' : 'instance' },
-      { name: `${p}/redis-auth-token`, arn: secrets.redisAuthSecretArn, kind: managed ? 'elasticache' : 'instance' },
+      {
+        name: `${p}/redis-auth-token`,
+        arn: secrets.redisAuthSecretArn,
+        kind: managed ? 'elasticache' : 'instance',
+      },
       { name: `${p}/bootstrap-api-key`, arn: secrets.apiKeySecretArn, kind: 'instance' },
     ];
     new SecretRotator(
@@ -164,7 +181,13 @@ export class AwsDeployment extends pulumi.ComponentResource {
           parent,
         )
       : undefined;
-    const iedge = alb ? undefined : new InstanceEdge(`${p}-edge`, { prefix: p, tags, domain: spec.tls.domain!, hostedZoneId: spec.tls.hostedZoneId }, parent);
+    const iedge = alb
+      ? undefined
+      : new InstanceEdge(
+          `${p}-edge`,
+          { prefix: p, tags, domain: spec.tls.domain!, hostedZoneId: spec.tls.hostedZoneId },
+          parent,
+        );
 
     const logGroupNames: Record<string, string> = {
       api: `/clawstack/${spec.stack}/api`,
@@ -189,14 +212,26 @@ export class AwsDeployment extends pulumi.ComponentResource {
         logRetentionDays: spec.observability.logRetentionDays,
         alertEmails: spec.observability.alertEmails,
         asgName: fleetName,
-        alb: ledge ? { loadBalancerArnSuffix: ledge.loadBalancerArnSuffix, targetGroupArnSuffix: ledge.targetGroupArnSuffix } : undefined,
+        alb: ledge
+          ? {
+              loadBalancerArnSuffix: ledge.loadBalancerArnSuffix,
+              targetGroupArnSuffix: ledge.targetGroupArnSuffix,
+            }
+          : undefined,
         gpu: !!spec.tier.gpu,
       },
       parent,
     );
     new CostBudget(
       `${p}-budget`,
-      { prefix: p, tags, stack: spec.stack, monthlyUsd: spec.observability.monthlyBudgetUsd, topicArn: observability.alarmTopicArn, alertEmails: spec.observability.alertEmails },
+      {
+        prefix: p,
+        tags,
+        stack: spec.stack,
+        monthlyUsd: spec.observability.monthlyBudgetUsd,
+        topicArn: observability.alarmTopicArn,
+        alertEmails: spec.observability.alertEmails,
+      },
       parent,
     );
 
@@ -224,7 +259,9 @@ export class AwsDeployment extends pulumi.ComponentResource {
           databaseUrl: dbHost
             ? `postgres://${DB_USER}:${SECRET_PLACEHOLDERS.dbPassword}@${dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`
             : `postgres://${DB_USER}:${SECRET_PLACEHOLDERS.dbPassword}@clawstack-postgres:${POSTGRES_PORT}/${DB_NAME}`,
-          redisUrl: redisHost ? `rediss://:${SECRET_PLACEHOLDERS.redisAuth}@${redisHost}:${REDIS_PORT}` : `redis://:${SECRET_PLACEHOLDERS.redisAuth}@clawstack-redis:${REDIS_PORT}`,
+          redisUrl: redisHost
+            ? `rediss://:${SECRET_PLACEHOLDERS.redisAuth}@${redisHost}:${REDIS_PORT}`
+            : `redis://:${SECRET_PLACEHOLDERS.redisAuth}@clawstack-redis:${REDIS_PORT}`,
           bootstrapApiKey: SECRET_PLACEHOLDERS.bootstrapApiKey,
         });
         return renderCloudInit({
@@ -240,7 +277,11 @@ export class AwsDeployment extends pulumi.ComponentResource {
           eipAllocationId: allocationId,
           colocated,
           dataVolumeId: volumeId,
-          secretArns: { dbPassword: dbArn as string, redisAuth: redisArn as string, bootstrapApiKey: keyArn as string },
+          secretArns: {
+            dbPassword: dbArn as string,
+            redisAuth: redisArn as string,
+            bootstrapApiKey: keyArn as string,
+          },
           bucket: bucket as string,
           logPrefix: spec.storage.logPrefix,
           logGroups: logGroupNames as CloudInitLogGroups,
@@ -263,7 +304,9 @@ export class AwsDeployment extends pulumi.ComponentResource {
         rootVolumeGb: spec.rootVolumeGb,
         // Lightweight: public subnets (Elastic IP, no NAT). Co-located data: the volume's AZ only.
         subnetIds: (alb ? network.privateSubnetIds : network.publicSubnetIds).slice(0, colocated ? 1 : 2),
-        securityGroupIds: alb ? [network.appSecurityGroupId] : [network.appSecurityGroupId, network.edgeSecurityGroupId],
+        securityGroupIds: alb
+          ? [network.appSecurityGroupId]
+          : [network.appSecurityGroupId, network.edgeSecurityGroupId],
         targetGroupArns: ledge ? [ledge.targetGroupArn] : [],
         minSize: spec.scaling.min,
         maxSize: spec.scaling.max,
@@ -286,7 +329,12 @@ export class AwsDeployment extends pulumi.ComponentResource {
     this.bucketName = store.bucketName;
     this.alarmTopicArn = observability.alarmTopicArn;
     this.dashboardUrl = observability.dashboardUrl;
-    this.registerOutputs({ url: this.url, bucketName: this.bucketName, alarmTopicArn: this.alarmTopicArn, dashboardUrl: this.dashboardUrl });
+    this.registerOutputs({
+      url: this.url,
+      bucketName: this.bucketName,
+      alarmTopicArn: this.alarmTopicArn,
+      dashboardUrl: this.dashboardUrl,
+    });
   }
 }
 

@@ -62,12 +62,17 @@ export class Network extends pulumi.ComponentResource {
     const tag = (n: string) => ({ ...args.tags, Name: n });
 
     const azNames = aws.getAvailabilityZonesOutput({ state: 'available' }, parent).names.apply((names) => {
-      if (names.length < 2) throw new Error(`the region has ${names.length} available AZ(s); clawstack needs two`);
+      if (names.length < 2)
+        throw new Error(`the region has ${names.length} available AZ(s); clawstack needs two`);
       return names.slice(0, 2);
     });
     this.availabilityZones = [0, 1].map((i) => azNames.apply((n) => n[i] as string));
 
-    const vpc = new aws.ec2.Vpc(`${p}-vpc`, { cidrBlock: args.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: tag(`${p}-vpc`) }, parent);
+    const vpc = new aws.ec2.Vpc(
+      `${p}-vpc`,
+      { cidrBlock: args.cidr, enableDnsHostnames: true, enableDnsSupport: true, tags: tag(`${p}-vpc`) },
+      parent,
+    );
     this.vpcId = vpc.id;
     const igw = new aws.ec2.InternetGateway(`${p}-igw`, { vpcId: vpc.id, tags: tag(`${p}-igw`) }, parent);
 
@@ -91,31 +96,74 @@ export class Network extends pulumi.ComponentResource {
       (cidr, i) =>
         new aws.ec2.Subnet(
           `${p}-private-${i}`,
-          { vpcId: vpc.id, cidrBlock: cidr, availabilityZone: this.availabilityZones[i], mapPublicIpOnLaunch: false, tags: { ...tag(`${p}-private-${i}`), subnet: 'private' } },
+          {
+            vpcId: vpc.id,
+            cidrBlock: cidr,
+            availabilityZone: this.availabilityZones[i],
+            mapPublicIpOnLaunch: false,
+            tags: { ...tag(`${p}-private-${i}`), subnet: 'private' },
+          },
           parent,
         ),
     );
     this.publicSubnetIds = publicSubnets.map((s) => s.id);
     this.privateSubnetIds = privateSubnets.map((s) => s.id);
 
-    const publicRt = new aws.ec2.RouteTable(`${p}-public-rt`, { vpcId: vpc.id, tags: tag(`${p}-public-rt`) }, parent);
-    new aws.ec2.Route(`${p}-public-default`, { routeTableId: publicRt.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id }, parent);
-    publicSubnets.forEach((s, i) => new aws.ec2.RouteTableAssociation(`${p}-public-rta-${i}`, { subnetId: s.id, routeTableId: publicRt.id }, parent));
+    const publicRt = new aws.ec2.RouteTable(
+      `${p}-public-rt`,
+      { vpcId: vpc.id, tags: tag(`${p}-public-rt`) },
+      parent,
+    );
+    new aws.ec2.Route(
+      `${p}-public-default`,
+      { routeTableId: publicRt.id, destinationCidrBlock: '0.0.0.0/0', gatewayId: igw.id },
+      parent,
+    );
+    publicSubnets.forEach(
+      (s, i) =>
+        new aws.ec2.RouteTableAssociation(
+          `${p}-public-rta-${i}`,
+          { subnetId: s.id, routeTableId: publicRt.id },
+          parent,
+        ),
+    );
 
     this.natGatewayCount = args.nat === 'none' ? 0 : args.nat === 'single' ? 1 : 2;
     const nats = Array.from({ length: this.natGatewayCount }, (_, i) => {
-      const eip = new aws.ec2.Eip(`${p}-nat-eip-${i}`, { domain: 'vpc', tags: tag(`${p}-nat-eip-${i}`) }, parent);
+      const eip = new aws.ec2.Eip(
+        `${p}-nat-eip-${i}`,
+        { domain: 'vpc', tags: tag(`${p}-nat-eip-${i}`) },
+        parent,
+      );
       return new aws.ec2.NatGateway(
         `${p}-nat-${i}`,
-        { allocationId: eip.id, subnetId: publicSubnets[i]!.id, connectivityType: 'public', tags: tag(`${p}-nat-${i}`) },
+        {
+          allocationId: eip.id,
+          subnetId: publicSubnets[i]!.id,
+          connectivityType: 'public',
+          tags: tag(`${p}-nat-${i}`),
+        },
         { parent: this, dependsOn: [igw] },
       );
     });
     const privateRts = privateSubnets.map((s, i) => {
-      const rt = new aws.ec2.RouteTable(`${p}-private-rt-${i}`, { vpcId: vpc.id, tags: tag(`${p}-private-rt-${i}`) }, parent);
+      const rt = new aws.ec2.RouteTable(
+        `${p}-private-rt-${i}`,
+        { vpcId: vpc.id, tags: tag(`${p}-private-rt-${i}`) },
+        parent,
+      );
       const nat = nats[Math.min(i, nats.length - 1)];
-      if (nat) new aws.ec2.Route(`${p}-private-default-${i}`, { routeTableId: rt.id, destinationCidrBlock: '0.0.0.0/0', natGatewayId: nat.id }, parent);
-      new aws.ec2.RouteTableAssociation(`${p}-private-rta-${i}`, { subnetId: s.id, routeTableId: rt.id }, parent);
+      if (nat)
+        new aws.ec2.Route(
+          `${p}-private-default-${i}`,
+          { routeTableId: rt.id, destinationCidrBlock: '0.0.0.0/0', natGatewayId: nat.id },
+          parent,
+        );
+      new aws.ec2.RouteTableAssociation(
+        `${p}-private-rta-${i}`,
+        { subnetId: s.id, routeTableId: rt.id },
+        parent,
+      );
       return rt;
     });
 
@@ -136,55 +184,158 @@ export class Network extends pulumi.ComponentResource {
     // Security groups: rules as separate resources so each one is visible in plans and tests.
     const edgeSg = new aws.ec2.SecurityGroup(
       `${p}-edge-sg`,
-      { vpcId: vpc.id, description: args.instanceIsEdge ? 'clawstack instance edge (Caddy): 443/80 from allowedCidrs' : 'clawstack ALB: 443/80 from allowedCidrs', tags: tag(`${p}-edge-sg`) },
+      {
+        vpcId: vpc.id,
+        description: args.instanceIsEdge
+          ? 'clawstack instance edge (Caddy): 443/80 from allowedCidrs'
+          : 'clawstack ALB: 443/80 from allowedCidrs',
+        tags: tag(`${p}-edge-sg`),
+      },
       parent,
     );
-    const appSg = new aws.ec2.SecurityGroup(`${p}-app-sg`, { vpcId: vpc.id, description: 'clawstack app instances', tags: tag(`${p}-app-sg`) }, parent);
+    const appSg = new aws.ec2.SecurityGroup(
+      `${p}-app-sg`,
+      { vpcId: vpc.id, description: 'clawstack app instances', tags: tag(`${p}-app-sg`) },
+      parent,
+    );
     this.edgeSecurityGroupId = edgeSg.id;
     this.appSecurityGroupId = appSg.id;
 
-    const ingress = (n: string, sg: aws.ec2.SecurityGroup, rule: Omit<aws.vpc.SecurityGroupIngressRuleArgs, 'securityGroupId' | 'tags'>) =>
-      new aws.vpc.SecurityGroupIngressRule(`${p}-${n}`, { securityGroupId: sg.id, ...rule, tags: tag(`${p}-${n}`) }, parent);
+    const ingress = (
+      n: string,
+      sg: aws.ec2.SecurityGroup,
+      rule: Omit<aws.vpc.SecurityGroupIngressRuleArgs, 'securityGroupId' | 'tags'>,
+    ) =>
+      new aws.vpc.SecurityGroupIngressRule(
+        `${p}-${n}`,
+        { securityGroupId: sg.id, ...rule, tags: tag(`${p}-${n}`) },
+        parent,
+      );
     args.allowedCidrs.forEach((cidr, i) => {
-      ingress(`edge-https-${i}`, edgeSg, { ipProtocol: 'tcp', fromPort: 443, toPort: 443, cidrIpv4: cidr, description: `HTTPS from ${cidr}` });
-      ingress(`edge-http-${i}`, edgeSg, { ipProtocol: 'tcp', fromPort: 80, toPort: 80, cidrIpv4: cidr, description: `HTTP (redirect to HTTPS) from ${cidr}` });
+      ingress(`edge-https-${i}`, edgeSg, {
+        ipProtocol: 'tcp',
+        fromPort: 443,
+        toPort: 443,
+        cidrIpv4: cidr,
+        description: `HTTPS from ${cidr}`,
+      });
+      ingress(`edge-http-${i}`, edgeSg, {
+        ipProtocol: 'tcp',
+        fromPort: 80,
+        toPort: 80,
+        cidrIpv4: cidr,
+        description: `HTTP (redirect to HTTPS) from ${cidr}`,
+      });
     });
     args.adminCidrs.forEach((cidr, i) => {
-      ingress(`edge-admin-${i}`, edgeSg, { ipProtocol: 'tcp', fromPort: ADMIN_PORT, toPort: ADMIN_PORT, cidrIpv4: cidr, description: `admin (metrics) from ${cidr}` });
+      ingress(`edge-admin-${i}`, edgeSg, {
+        ipProtocol: 'tcp',
+        fromPort: ADMIN_PORT,
+        toPort: ADMIN_PORT,
+        cidrIpv4: cidr,
+        description: `admin (metrics) from ${cidr}`,
+      });
     });
     if (args.instanceIsEdge) {
       // Caddy reaches the app over the host's loopback; the instance needs internet egress only.
-      new aws.vpc.SecurityGroupEgressRule(`${p}-edge-egress`, { securityGroupId: edgeSg.id, ipProtocol: '-1', cidrIpv4: '0.0.0.0/0', description: 'instance egress (images, AWS APIs, ACME)', tags: tag(`${p}-edge-egress`) }, parent);
+      new aws.vpc.SecurityGroupEgressRule(
+        `${p}-edge-egress`,
+        {
+          securityGroupId: edgeSg.id,
+          ipProtocol: '-1',
+          cidrIpv4: '0.0.0.0/0',
+          description: 'instance egress (images, AWS APIs, ACME)',
+          tags: tag(`${p}-edge-egress`),
+        },
+        parent,
+      );
     } else {
-      ingress('app-from-alb', appSg, { ipProtocol: 'tcp', fromPort: APP_PORT, toPort: APP_PORT, referencedSecurityGroupId: edgeSg.id, description: 'app port from the ALB only' });
+      ingress('app-from-alb', appSg, {
+        ipProtocol: 'tcp',
+        fromPort: APP_PORT,
+        toPort: APP_PORT,
+        referencedSecurityGroupId: edgeSg.id,
+        description: 'app port from the ALB only',
+      });
       new aws.vpc.SecurityGroupEgressRule(
         `${p}-alb-to-app`,
-        { securityGroupId: edgeSg.id, ipProtocol: 'tcp', fromPort: APP_PORT, toPort: APP_PORT, referencedSecurityGroupId: appSg.id, description: 'ALB to app instances', tags: tag(`${p}-alb-to-app`) },
+        {
+          securityGroupId: edgeSg.id,
+          ipProtocol: 'tcp',
+          fromPort: APP_PORT,
+          toPort: APP_PORT,
+          referencedSecurityGroupId: appSg.id,
+          description: 'ALB to app instances',
+          tags: tag(`${p}-alb-to-app`),
+        },
         parent,
       );
     }
-    new aws.vpc.SecurityGroupEgressRule(`${p}-app-egress`, { securityGroupId: appSg.id, ipProtocol: '-1', cidrIpv4: '0.0.0.0/0', description: 'image pulls, AWS APIs, managed data services', tags: tag(`${p}-app-egress`) }, parent);
+    new aws.vpc.SecurityGroupEgressRule(
+      `${p}-app-egress`,
+      {
+        securityGroupId: appSg.id,
+        ipProtocol: '-1',
+        cidrIpv4: '0.0.0.0/0',
+        description: 'image pulls, AWS APIs, managed data services',
+        tags: tag(`${p}-app-egress`),
+      },
+      parent,
+    );
 
     // Network ACLs mirror the groups (stateless, so return traffic needs the ephemeral range).
     // SSH is denied before anything else. The ephemeral range stays open from anywhere because the
     // NAT gateway picks its source ports from 1024-65535; the security groups keep 8080/9443 closed.
     type AclRule = aws.types.input.ec2.NetworkAclIngress;
-    const deny = (ruleNo: number, port: number): AclRule => ({ ruleNo, action: 'deny', protocol: 'tcp', cidrBlock: '0.0.0.0/0', fromPort: port, toPort: port });
-    const allow = (ruleNo: number, cidr: string, from: number, to: number, protocol = 'tcp'): AclRule => ({ ruleNo, action: 'allow', protocol, cidrBlock: cidr, fromPort: from, toPort: to });
+    const deny = (ruleNo: number, port: number): AclRule => ({
+      ruleNo,
+      action: 'deny',
+      protocol: 'tcp',
+      cidrBlock: '0.0.0.0/0',
+      fromPort: port,
+      toPort: port,
+    });
+    const allow = (ruleNo: number, cidr: string, from: number, to: number, protocol = 'tcp'): AclRule => ({
+      ruleNo,
+      action: 'allow',
+      protocol,
+      cidrBlock: cidr,
+      fromPort: from,
+      toPort: to,
+    });
     const fromVpc = allow(90, args.cidr, 0, 0, '-1');
     const ephemeral = allow(950, '0.0.0.0/0', 1024, 65535);
     const allOut: AclRule[] = [allow(100, '0.0.0.0/0', 0, 0, '-1')];
     const publicIn: AclRule[] = [
       deny(50, 22),
       fromVpc,
-      ...args.allowedCidrs.flatMap((cidr, i) => [allow(100 + i * 2, cidr, 443, 443), allow(101 + i * 2, cidr, 80, 80)]),
+      ...args.allowedCidrs.flatMap((cidr, i) => [
+        allow(100 + i * 2, cidr, 443, 443),
+        allow(101 + i * 2, cidr, 80, 80),
+      ]),
       ...args.adminCidrs.map((cidr, i) => allow(300 + i, cidr, ADMIN_PORT, ADMIN_PORT)),
       ephemeral,
     ];
-    new aws.ec2.NetworkAcl(`${p}-public-acl`, { vpcId: vpc.id, subnetIds: this.publicSubnetIds, ingress: publicIn, egress: allOut, tags: tag(`${p}-public-acl`) }, parent);
+    new aws.ec2.NetworkAcl(
+      `${p}-public-acl`,
+      {
+        vpcId: vpc.id,
+        subnetIds: this.publicSubnetIds,
+        ingress: publicIn,
+        egress: allOut,
+        tags: tag(`${p}-public-acl`),
+      },
+      parent,
+    );
     new aws.ec2.NetworkAcl(
       `${p}-private-acl`,
-      { vpcId: vpc.id, subnetIds: this.privateSubnetIds, ingress: [deny(50, 22), fromVpc, ephemeral], egress: allOut, tags: tag(`${p}-private-acl`) },
+      {
+        vpcId: vpc.id,
+        subnetIds: this.privateSubnetIds,
+        ingress: [deny(50, 22), fromVpc, ephemeral],
+        egress: allOut,
+        tags: tag(`${p}-private-acl`),
+      },
       parent,
     );
 

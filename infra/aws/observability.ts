@@ -74,7 +74,14 @@ export class Observability extends pulumi.ComponentResource {
     const customNamespace = `Clawstack/${args.stack}`;
 
     const logGroups = Object.fromEntries(
-      Object.entries(args.logGroupNames).map(([k, n]) => [k, new aws.cloudwatch.LogGroup(`${p}-logs-${k}`, { name: n, retentionInDays: args.logRetentionDays, tags: args.tags }, parent)]),
+      Object.entries(args.logGroupNames).map(([k, n]) => [
+        k,
+        new aws.cloudwatch.LogGroup(
+          `${p}-logs-${k}`,
+          { name: n, retentionInDays: args.logRetentionDays, tags: args.tags },
+          parent,
+        ),
+      ]),
     );
     this.logGroupArns = Object.values(logGroups).map((g) => g.arn);
 
@@ -99,7 +106,14 @@ export class Observability extends pulumi.ComponentResource {
       },
       parent,
     );
-    args.alertEmails.forEach((email, i) => new aws.sns.TopicSubscription(`${p}-alarm-email-${i}`, { topic: topic.arn, protocol: 'email', endpoint: email }, parent));
+    args.alertEmails.forEach(
+      (email, i) =>
+        new aws.sns.TopicSubscription(
+          `${p}-alarm-email-${i}`,
+          { topic: topic.arn, protocol: 'email', endpoint: email },
+          parent,
+        ),
+    );
 
     // Request metrics: from the ALB, or from metric filters over Caddy's JSON access log.
     type Metric = { namespace: string; metricName: string; dimensions: Record<string, pulumi.Input<string>> };
@@ -122,7 +136,11 @@ export class Observability extends pulumi.ComponentResource {
       const filter = (n: string, pattern: string, metricName: string, value: string, unit: string) =>
         new aws.cloudwatch.LogMetricFilter(
           `${p}-${n}`,
-          { logGroupName: group.name, pattern, metricTransformation: { namespace: customNamespace, name: metricName, value, unit } },
+          {
+            logGroupName: group.name,
+            pattern,
+            metricTransformation: { namespace: customNamespace, name: metricName, value, unit },
+          },
           parent,
         );
       // Caddy's access log: {"logger":"http.log.access…","status":200,"duration":0.012,…}
@@ -135,7 +153,11 @@ export class Observability extends pulumi.ComponentResource {
     }
 
     const actions = { alarmActions: [topic.arn], okActions: [topic.arn] };
-    const everyMinute = { period: 60, evaluationPeriods: THRESHOLDS.minutes, datapointsToAlarm: THRESHOLDS.minutes };
+    const everyMinute = {
+      period: 60,
+      evaluationPeriods: THRESHOLDS.minutes,
+      datapointsToAlarm: THRESHOLDS.minutes,
+    };
     const asgDims = { AutoScalingGroupName: args.asgName };
     new aws.cloudwatch.MetricAlarm(
       `${p}-cpu-high`,
@@ -198,9 +220,18 @@ export class Observability extends pulumi.ComponentResource {
         datapointsToAlarm: THRESHOLDS.minutes,
         treatMissingData: 'notBreaching',
         metricQueries: [
-          ...errors.map((m, i) => ({ id: `e${i}`, metric: { ...m, period: 60, stat: 'Sum' }, returnData: false })),
+          ...errors.map((m, i) => ({
+            id: `e${i}`,
+            metric: { ...m, period: 60, stat: 'Sum' },
+            returnData: false,
+          })),
           { id: 'r', metric: { ...requests, period: 60, stat: 'Sum' }, returnData: false },
-          { id: 'rate', expression: `IF(r > 0, 100 * (${errors.map((_, i) => `FILL(e${i}, 0)`).join(' + ')}) / r, 0)`, label: '5xx %', returnData: true },
+          {
+            id: 'rate',
+            expression: `IF(r > 0, 100 * (${errors.map((_, i) => `FILL(e${i}, 0)`).join(' + ')}) / r, 0)`,
+            label: '5xx %',
+            returnData: true,
+          },
         ],
         ...actions,
         tags: args.tags,
@@ -230,10 +261,22 @@ export class Observability extends pulumi.ComponentResource {
     const fnName = `${p}-traffic-compare`;
     const role = new aws.iam.Role(
       `${p}-traffic-role`,
-      { assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }), tags: args.tags },
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+        tags: args.tags,
+      },
       parent,
     );
-    new aws.iam.RolePolicyAttachment(`${p}-traffic-lambda-basic`, { role: role.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' }, parent);
+    new aws.iam.RolePolicyAttachment(
+      `${p}-traffic-lambda-basic`,
+      { role: role.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' },
+      parent,
+    );
     new aws.iam.RolePolicy(
       `${p}-traffic-policy`,
       {
@@ -242,13 +285,22 @@ export class Observability extends pulumi.ComponentResource {
           Version: '2012-10-17',
           Statement: [
             { Effect: 'Allow', Action: 'cloudwatch:GetMetricData', Resource: '*' },
-            { Effect: 'Allow', Action: 'cloudwatch:PutMetricData', Resource: '*', Condition: { StringEquals: { 'cloudwatch:namespace': customNamespace } } },
+            {
+              Effect: 'Allow',
+              Action: 'cloudwatch:PutMetricData',
+              Resource: '*',
+              Condition: { StringEquals: { 'cloudwatch:namespace': customNamespace } },
+            },
           ],
         }),
       },
       parent,
     );
-    const fnLogs = new aws.cloudwatch.LogGroup(`${p}-traffic-fn-logs`, { name: `/aws/lambda/${fnName}`, retentionInDays: args.logRetentionDays, tags: args.tags }, parent);
+    const fnLogs = new aws.cloudwatch.LogGroup(
+      `${p}-traffic-fn-logs`,
+      { name: `/aws/lambda/${fnName}`, retentionInDays: args.logRetentionDays, tags: args.tags },
+      parent,
+    );
     const fn = new aws.lambda.Function(
       `${p}-traffic-compare`,
       {
@@ -274,11 +326,34 @@ export class Observability extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: [fnLogs] },
     );
-    const hourly = new aws.cloudwatch.EventRule(`${p}-traffic-hourly`, { scheduleExpression: 'cron(5 * * * ? *)', description: 'compare request counts with a day earlier', tags: args.tags }, parent);
+    const hourly = new aws.cloudwatch.EventRule(
+      `${p}-traffic-hourly`,
+      {
+        scheduleExpression: 'cron(5 * * * ? *)',
+        description: 'compare request counts with a day earlier',
+        tags: args.tags,
+      },
+      parent,
+    );
     new aws.cloudwatch.EventTarget(`${p}-traffic-target`, { rule: hourly.name, arn: fn.arn }, parent);
-    new aws.lambda.Permission(`${p}-traffic-invoke`, { action: 'lambda:InvokeFunction', function: fn.name, principal: 'events.amazonaws.com', sourceArn: hourly.arn }, parent);
+    new aws.lambda.Permission(
+      `${p}-traffic-invoke`,
+      {
+        action: 'lambda:InvokeFunction',
+        function: fn.name,
+        principal: 'events.amazonaws.com',
+        sourceArn: hourly.arn,
+      },
+      parent,
+    );
 
-    const widget = (title: string, metrics: unknown[], x: number, y: number, extra: Record<string, unknown> = {}) => ({
+    const widget = (
+      title: string,
+      metrics: unknown[],
+      x: number,
+      y: number,
+      extra: Record<string, unknown> = {},
+    ) => ({
       type: 'metric',
       x,
       y,
@@ -289,15 +364,61 @@ export class Observability extends pulumi.ComponentResource {
     const dim = (m: Metric) => Object.entries(m.dimensions).flat();
     const widgets = [
       widget('CPU %', [['AWS/EC2', 'CPUUtilization', 'AutoScalingGroupName', args.asgName]], 0, 0),
-      widget('Available memory (bytes)', [['CWAgent', 'mem_available', 'AutoScalingGroupName', args.asgName, { stat: 'Minimum' }]], 12, 0),
-      widget('Requests', [[requests.namespace, requests.metricName, ...dim(requests), { stat: 'Sum' }]], 0, 6),
-      widget('Latency p50 / p99 (s)', [[latency.namespace, latency.metricName, ...dim(latency), { stat: 'p50' }], ['...', { stat: 'p99' }]], 12, 6),
-      widget('5xx', errors.map((m) => [m.namespace, m.metricName, ...dim(m), { stat: 'Sum' }]), 0, 12),
-      widget('Instances in service', [['AWS/AutoScaling', 'GroupInServiceInstances', 'AutoScalingGroupName', args.asgName]], 12, 12),
-      widget('Requests vs a day earlier (%)', [[customNamespace, 'RequestCountVsDayBefore', 'Stack', args.stack]], 0, 18, { period: 3600 }),
+      widget(
+        'Available memory (bytes)',
+        [['CWAgent', 'mem_available', 'AutoScalingGroupName', args.asgName, { stat: 'Minimum' }]],
+        12,
+        0,
+      ),
+      widget(
+        'Requests',
+        [[requests.namespace, requests.metricName, ...dim(requests), { stat: 'Sum' }]],
+        0,
+        6,
+      ),
+      widget(
+        'Latency p50 / p99 (s)',
+        [
+          [latency.namespace, latency.metricName, ...dim(latency), { stat: 'p50' }],
+          ['...', { stat: 'p99' }],
+        ],
+        12,
+        6,
+      ),
+      widget(
+        '5xx',
+        errors.map((m) => [m.namespace, m.metricName, ...dim(m), { stat: 'Sum' }]),
+        0,
+        12,
+      ),
+      widget(
+        'Instances in service',
+        [['AWS/AutoScaling', 'GroupInServiceInstances', 'AutoScalingGroupName', args.asgName]],
+        12,
+        12,
+      ),
+      widget(
+        'Requests vs a day earlier (%)',
+        [[customNamespace, 'RequestCountVsDayBefore', 'Stack', args.stack]],
+        0,
+        18,
+        { period: 3600 },
+      ),
     ];
-    if (args.gpu) widgets.push(widget('GPU utilisation %', [['CWAgent', 'nvidia_smi_utilization_gpu', 'AutoScalingGroupName', args.asgName]], 12, 18));
-    const dashboard = new aws.cloudwatch.Dashboard(`${p}-dashboard`, { dashboardName: p, dashboardBody: pulumi.jsonStringify({ widgets }) }, parent);
+    if (args.gpu)
+      widgets.push(
+        widget(
+          'GPU utilisation %',
+          [['CWAgent', 'nvidia_smi_utilization_gpu', 'AutoScalingGroupName', args.asgName]],
+          12,
+          18,
+        ),
+      );
+    const dashboard = new aws.cloudwatch.Dashboard(
+      `${p}-dashboard`,
+      { dashboardName: p, dashboardBody: pulumi.jsonStringify({ widgets }) },
+      parent,
+    );
     this.dashboardName = dashboard.dashboardName;
     this.dashboardUrl = pulumi.interpolate`https://${args.region}.console.aws.amazon.com/cloudwatch/home?region=${args.region}#dashboards:name=${dashboard.dashboardName}`;
 

@@ -36,14 +36,28 @@ export class AppSecrets extends pulumi.ComponentResource {
     const parent = { parent: this };
 
     // Alphanumeric only: the values are spliced into URLs and ElastiCache rejects some symbols.
-    const generate = (n: string, length: number) => new random.RandomPassword(`${p}-${n}`, { length, special: false, minLower: 4, minUpper: 4, minNumeric: 4 }, parent);
+    const generate = (n: string, length: number) =>
+      new random.RandomPassword(
+        `${p}-${n}`,
+        { length, special: false, minLower: 4, minUpper: 4, minNumeric: 4 },
+        parent,
+      );
     const store = (n: string, value: pulumi.Output<string>, description: string) => {
       const secret = new aws.secretsmanager.Secret(
         `${p}-${n}`,
-        { name: `${p}/${n}`, description, recoveryWindowInDays: args.recoveryWindowInDays ?? 7, tags: { ...args.tags, Name: `${p}/${n}` } },
+        {
+          name: `${p}/${n}`,
+          description,
+          recoveryWindowInDays: args.recoveryWindowInDays ?? 7,
+          tags: { ...args.tags, Name: `${p}/${n}` },
+        },
         parent,
       );
-      new aws.secretsmanager.SecretVersion(`${p}-${n}-initial`, { secretId: secret.id, secretString: value }, { parent: this, ignoreChanges: ['secretString'] });
+      new aws.secretsmanager.SecretVersion(
+        `${p}-${n}-initial`,
+        { secretId: secret.id, secretString: value },
+        { parent: this, ignoreChanges: ['secretString'] },
+      );
       return secret;
     };
 
@@ -54,7 +68,11 @@ export class AppSecrets extends pulumi.ComponentResource {
     this.redisAuthToken = pulumi.secret(redis.result);
     this.dbPasswordSecretArn = store('db-password', db.result, 'Postgres password of the clawstack user').arn;
     this.redisAuthSecretArn = store('redis-auth-token', redis.result, 'Redis AUTH token').arn;
-    this.apiKeySecretArn = store('bootstrap-api-key', apiKey.result, 'BOOTSTRAP_API_KEY: an API key the app creates at start-up').arn;
+    this.apiKeySecretArn = store(
+      'bootstrap-api-key',
+      apiKey.result,
+      'BOOTSTRAP_API_KEY: an API key the app creates at start-up',
+    ).arn;
     this.secretArns = [this.dbPasswordSecretArn, this.redisAuthSecretArn, this.apiKeySecretArn];
 
     this.registerOutputs({ secretArns: this.secretArns });
@@ -132,23 +150,54 @@ export class SecretRotator extends pulumi.ComponentResource {
 
     const role = new aws.iam.Role(
       `${p}-rotator-role`,
-      { assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' }] }), tags: args.tags },
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+          ],
+        }),
+        tags: args.tags,
+      },
       parent,
     );
-    new aws.iam.RolePolicyAttachment(`${p}-rotator-lambda-basic`, { role: role.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' }, parent);
+    new aws.iam.RolePolicyAttachment(
+      `${p}-rotator-lambda-basic`,
+      { role: role.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' },
+      parent,
+    );
     const statements: unknown[] = [
       {
         Effect: 'Allow',
-        Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:UpdateSecretVersionStage'],
+        Action: [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
         Resource: args.secrets.map((s) => s.arn),
       },
       { Effect: 'Allow', Action: 'secretsmanager:GetRandomPassword', Resource: '*' },
     ];
-    if (args.dbInstanceArn) statements.push({ Effect: 'Allow', Action: 'rds:ModifyDBInstance', Resource: args.dbInstanceArn });
-    if (args.replicationGroupArn) statements.push({ Effect: 'Allow', Action: 'elasticache:ModifyReplicationGroup', Resource: args.replicationGroupArn });
-    new aws.iam.RolePolicy(`${p}-rotator-policy`, { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: statements }) }, parent);
+    if (args.dbInstanceArn)
+      statements.push({ Effect: 'Allow', Action: 'rds:ModifyDBInstance', Resource: args.dbInstanceArn });
+    if (args.replicationGroupArn)
+      statements.push({
+        Effect: 'Allow',
+        Action: 'elasticache:ModifyReplicationGroup',
+        Resource: args.replicationGroupArn,
+      });
+    new aws.iam.RolePolicy(
+      `${p}-rotator-policy`,
+      { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: statements }) },
+      parent,
+    );
 
-    const logGroup = new aws.cloudwatch.LogGroup(`${p}-rotator-logs`, { name: `/aws/lambda/${fnName}`, retentionInDays: args.logRetentionDays, tags: args.tags }, parent);
+    const logGroup = new aws.cloudwatch.LogGroup(
+      `${p}-rotator-logs`,
+      { name: `/aws/lambda/${fnName}`, retentionInDays: args.logRetentionDays, tags: args.tags },
+      parent,
+    );
     const fn = new aws.lambda.Function(
       `${p}-secret-rotator`,
       {
@@ -170,13 +219,22 @@ export class SecretRotator extends pulumi.ComponentResource {
       { parent: this, dependsOn: [logGroup] },
     );
     this.functionArn = fn.arn;
-    const permission = new aws.lambda.Permission(`${p}-rotator-invoke`, { action: 'lambda:InvokeFunction', function: fn.name, principal: 'secretsmanager.amazonaws.com' }, parent);
+    const permission = new aws.lambda.Permission(
+      `${p}-rotator-invoke`,
+      { action: 'lambda:InvokeFunction', function: fn.name, principal: 'secretsmanager.amazonaws.com' },
+      parent,
+    );
 
     for (const secret of args.secrets) {
       const short = secret.name.split('/').pop() as string;
       new aws.secretsmanager.SecretRotation(
         `${p}-${short}-rotation`,
-        { secretId: secret.arn, rotationLambdaArn: fn.arn, rotationRules: { automaticallyAfterDays: args.rotationDays }, rotateImmediately: false },
+        {
+          secretId: secret.arn,
+          rotationLambdaArn: fn.arn,
+          rotationRules: { automaticallyAfterDays: args.rotationDays },
+          rotateImmediately: false,
+        },
         { parent: this, dependsOn: [permission] },
       );
     }

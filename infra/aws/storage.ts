@@ -33,22 +33,43 @@ export class ObjectStore extends pulumi.ComponentResource {
     const p = args.prefix;
     const parent = { parent: this };
 
-    const bucket = new aws.s3.Bucket(`${p}-bucket`, { forceDestroy: false, tags: { ...args.tags, Name: `${p}-bucket` } }, parent);
+    const bucket = new aws.s3.Bucket(
+      `${p}-bucket`,
+      { forceDestroy: false, tags: { ...args.tags, Name: `${p}-bucket` } },
+      parent,
+    );
     this.bucketName = bucket.bucket;
     this.bucketArn = bucket.arn;
 
-    new aws.s3.BucketVersioning(`${p}-bucket-versioning`, { bucket: bucket.id, versioningConfiguration: { status: 'Enabled' } }, parent);
+    new aws.s3.BucketVersioning(
+      `${p}-bucket-versioning`,
+      { bucket: bucket.id, versioningConfiguration: { status: 'Enabled' } },
+      parent,
+    );
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${p}-bucket-sse`,
-      { bucket: bucket.id, rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }] },
+      {
+        bucket: bucket.id,
+        rules: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' }, bucketKeyEnabled: true }],
+      },
       parent,
     );
     const publicAccess = new aws.s3.BucketPublicAccessBlock(
       `${p}-bucket-pab`,
-      { bucket: bucket.id, blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true },
+      {
+        bucket: bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
       parent,
     );
-    new aws.s3.BucketOwnershipControls(`${p}-bucket-ownership`, { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } }, parent);
+    new aws.s3.BucketOwnershipControls(
+      `${p}-bucket-ownership`,
+      { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } },
+      parent,
+    );
     new aws.s3.BucketPolicy(
       `${p}-bucket-policy`,
       {

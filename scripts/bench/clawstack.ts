@@ -133,10 +133,21 @@ export async function startServer(
     if (exited) throw new Error(`clawstack exited before answering:\n${child.output()}`);
     if (performance.now() > deadline) {
       await child.stop();
-      throw new Error(`clawstack did not answer classify with 200 (last status ${status}):\n${child.output()}`);
+      throw new Error(
+        `clawstack did not answer classify with 200 (last status ${status}):\n${child.output()}`,
+      );
     }
     await sleep(status === 0 ? 5 : 20);
   }
   const startMs = performance.now() - t0;
-  return { child, url, port, settings, startMs, spawnedAtEpochMs, spawnedAtUs, readyAtUs: Number(process.hrtime.bigint() / 1000n) };
+  return {
+    child,
+    url,
+    port,
+    settings,
+    startMs,
+    spawnedAtEpochMs,
+    spawnedAtUs,
+    readyAtUs: Number(process.hrtime.bigint() / 1000n),
+  };
 }

@@ -28,7 +28,15 @@ export interface BenchModel {
 
 export function loadModel(root = process.cwd()): BenchModel {
   const manifest = JSON.parse(readFileSync(resolve(root, 'models/manifest.json'), 'utf8')) as {
-    models: { name: string; version: string; file: string; precision: string; preprocess: unknown; outputs: { name: string }[]; labels?: string[] }[];
+    models: {
+      name: string;
+      version: string;
+      file: string;
+      precision: string;
+      preprocess: unknown;
+      outputs: { name: string }[];
+      labels?: string[];
+    }[];
   };
   // As the app's registry does: the preferred precision, or the model's only one.
   const entry =

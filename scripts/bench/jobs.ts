@@ -56,7 +56,12 @@ export async function runJobs(opts: {
         [marker],
       );
       const row = r.rows[0]!;
-      counts = { total: Number(row.total), done: Number(row.done), succeeded: Number(row.succeeded), failed: Number(row.failed) };
+      counts = {
+        total: Number(row.total),
+        done: Number(row.done),
+        succeeded: Number(row.succeeded),
+        failed: Number(row.failed),
+      };
       if (counts.total >= submit.ok && counts.done >= counts.total) break;
       if (Date.now() > deadline) throw new Error(`jobs did not finish in time: ${JSON.stringify(counts)}`);
       await sleep(100);

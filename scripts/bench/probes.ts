@@ -41,7 +41,10 @@ export async function threadRoundTrip(features: number, n = 2000): Promise<{ p50
           res();
         };
         worker.on('message', onMsg);
-        worker.postMessage({ id, feeds: { ids: { data: ids, dims: [1, features] }, weights: { data: weights, dims: [1, features] } } });
+        worker.postMessage({
+          id,
+          feeds: { ids: { data: ids, dims: [1, features] }, weights: { data: weights, dims: [1, features] } },
+        });
       });
     for (let i = 0; i < 200; i++) await once(i);
     const ms: number[] = [];

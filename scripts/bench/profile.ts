@@ -62,9 +62,14 @@ function sourceMapFor(url: string): SourceMap | null {
 function originalLocation(cf: ProfileNode['callFrame']): string {
   const map = sourceMapFor(cf.url);
   if (map && cf.lineNumber >= 0) {
-    const e = map.findEntry(cf.lineNumber, cf.columnNumber) as { originalSource?: string; originalLine?: number };
+    const e = map.findEntry(cf.lineNumber, cf.columnNumber) as {
+      originalSource?: string;
+      originalLine?: number;
+    };
     if (e.originalSource) {
-      const src = e.originalSource.replace(/^(?:\.\.\/)+/, '').replace(/^.*?(node_modules\/|app\/src\/)/, '$1');
+      const src = e.originalSource
+        .replace(/^(?:\.\.\/)+/, '')
+        .replace(/^.*?(node_modules\/|app\/src\/)/, '$1');
       return `${src}:${(e.originalLine ?? 0) + 1}`;
     }
   }
@@ -75,18 +80,39 @@ function originalLocation(cf: ProfileNode['callFrame']): string {
 export function categorize(name: string, where: string, url = ''): string {
   if (name === '(idle)') return 'idle';
   // Frames of a package's own (source-mapped) files: the package is in the URL, not in the mapped path.
-  if (url.includes('/node_modules/') && !url.includes('/node_modules/.cache/')) return categorize(name, url.replace(/^file:\/\/.*?node_modules\//, 'node_modules/'));
+  if (url.includes('/node_modules/') && !url.includes('/node_modules/.cache/'))
+    return categorize(name, url.replace(/^file:\/\/.*?node_modules\//, 'node_modules/'));
   if (name === '(garbage collector)') return 'GC';
   if (name === '(program)') return 'V8/native (program)';
   if (where.includes('modalities/text/features.ts')) return 'featurizer (hashTextFeatures)';
   // Bundle lines without a source-map entry: esbuild's module wrappers (__esm/__commonJS init) and banner.
-  if (where.includes('node_modules/.cache/') || /\/dist\/[\w-]+\.js:\d+$/.test(where)) return 'bundle: module init (esbuild wrappers)';
+  if (where.includes('node_modules/.cache/') || /\/dist\/[\w-]+\.js:\d+$/.test(where))
+    return 'bundle: module init (esbuild wrappers)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
   if (pkg) {
     const p = pkg[1]!;
-    if (['express', 'router', 'body-parser', 'raw-body', 'finalhandler', 'send', 'on-finished', 'type-is', 'content-type', 'qs', 'debug', 'depd', 'iconv-lite'].includes(p)) return 'Express + body parsing';
-    if (p.startsWith('pino') || p === 'thread-stream' || p === 'sonic-boom' || p === 'fast-redact') return 'pino / pino-http';
-    if (p === 'ioredis' || p === 'rate-limiter-flexible' || p === 'redis-parser' || p === 'bullmq') return 'Redis (ioredis, rate limiter, BullMQ)';
+    if (
+      [
+        'express',
+        'router',
+        'body-parser',
+        'raw-body',
+        'finalhandler',
+        'send',
+        'on-finished',
+        'type-is',
+        'content-type',
+        'qs',
+        'debug',
+        'depd',
+        'iconv-lite',
+      ].includes(p)
+    )
+      return 'Express + body parsing';
+    if (p.startsWith('pino') || p === 'thread-stream' || p === 'sonic-boom' || p === 'fast-redact')
+      return 'pino / pino-http';
+    if (p === 'ioredis' || p === 'rate-limiter-flexible' || p === 'redis-parser' || p === 'bullmq')
+      return 'Redis (ioredis, rate limiter, BullMQ)';
     if (p === 'pg' || p.startsWith('pg-')) return 'Postgres client';
     if (p === 'zod') return 'zod validation';
     if (p === 'prom-client' || p === 'tdigest' || p === 'bintrees') return 'prom-client metrics';
@@ -96,16 +122,30 @@ export function categorize(name: string, where: string, url = ''): string {
   }
   if (where.includes('app/src/inference/')) return 'app: inference engine (collate, postMessage)';
   if (where.includes('app/src/')) return `app: ${where.replace(/^.*app\/src\//, '').replace(/:\d+$/, '')}`;
-  if (/^node:internal\/(modules|bootstrap|deps\/cjs-module-lexer|process\/pre_execution)|^node:(fs|path|module):/.test(where)) {
+  if (
+    /^node:internal\/(modules|bootstrap|deps\/cjs-module-lexer|process\/pre_execution)|^node:(fs|path|module):/.test(
+      where,
+    )
+  ) {
     return 'Node core: module loading (read + compile)';
   }
   if (where.startsWith('node:') || where.includes('node:internal')) {
-    if (/_http|http_parser|HTTPParser|node:net|stream|node:internal\/(http|net|stream_base)/.test(where)) return 'Node core: http/net/streams';
+    if (/_http|http_parser|HTTPParser|node:net|stream|node:internal\/(http|net|stream_base)/.test(where))
+      return 'Node core: http/net/streams';
     return 'Node core: other';
   }
   if (where === '(native)') {
-    if (/^(writev|writeBuffer|writeUtf8String|writeLatin1String|shutdown|close|execute|parse|connect|read)$/.test(name)) return 'Node core: http/net/streams';
-    if (/^(readFileUtf8|openFileHandle|internalModuleStat|fstat|lstat|realpath|compileFunction|compileFunctionForCJSLoader|readFileSync|dlopen)$/.test(name)) {
+    if (
+      /^(writev|writeBuffer|writeUtf8String|writeLatin1String|shutdown|close|execute|parse|connect|read)$/.test(
+        name,
+      )
+    )
+      return 'Node core: http/net/streams';
+    if (
+      /^(readFileUtf8|openFileHandle|internalModuleStat|fstat|lstat|realpath|compileFunction|compileFunctionForCJSLoader|readFileSync|dlopen)$/.test(
+        name,
+      )
+    ) {
       return 'Node core: module loading (read + compile)';
     }
     if (name.startsWith('RegExp: ')) return 'RegExp execution';
@@ -119,7 +159,11 @@ export function categorize(name: string, where: string, url = ''): string {
  * is the clock V8's profiler stamps samples with) keeps only the samples taken inside it, e.g. only the
  * load phase of a server that was profiled from start to exit.
  */
-export function summarizeProfile(file: string, topN = 15, window?: { fromUs: number; toUs: number }): ProfileSummary {
+export function summarizeProfile(
+  file: string,
+  topN = 15,
+  window?: { fromUs: number; toUs: number },
+): ProfileSummary {
   const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
@@ -145,7 +189,13 @@ export function summarizeProfile(file: string, topN = 15, window?: { fromUs: num
     const where = special ? '' : originalLocation(node.callFrame);
     if (name === '(idle)') idle += ms;
     const key = `${name} ${where}`;
-    const row = rows.get(key) ?? { name, where, category: categorize(name, where, node.callFrame.url), selfMs: 0, share: 0 };
+    const row = rows.get(key) ?? {
+      name,
+      where,
+      category: categorize(name, where, node.callFrame.url),
+      selfMs: 0,
+      share: 0,
+    };
     row.selfMs += ms;
     rows.set(key, row);
   }
@@ -184,8 +234,14 @@ export function categoryShare(s: ProfileSummary | undefined, test: (category: st
 }
 
 /** Source size per package in a bundle, from its source map's sourcesContent (KB), largest first. */
-export function bundleComposition(mapFile: string): { bytes: number; packages: { name: string; kb: number }[] } {
-  const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+export function bundleComposition(mapFile: string): {
+  bytes: number;
+  packages: { name: string; kb: number }[];
+} {
+  const map = JSON.parse(readFileSync(mapFile, 'utf8')) as {
+    sources: string[];
+    sourcesContent?: (string | null)[];
+  };
   const by = new Map<string, number>();
   map.sources.forEach((src, i) => {
     const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(src);
@@ -193,5 +249,8 @@ export function bundleComposition(mapFile: string): { bytes: number; packages: {
     by.set(name, (by.get(name) ?? 0) + (map.sourcesContent?.[i]?.length ?? 0));
   });
   const bytes = statSync(mapFile.replace(/\.map$/, '')).size;
-  return { bytes, packages: [...by].map(([name, b]) => ({ name, kb: b / 1024 })).sort((a, b) => b.kb - a.kb) };
+  return {
+    bytes,
+    packages: [...by].map(([name, b]) => ({ name, kb: b / 1024 })).sort((a, b) => b.kb - a.kb),
+  };
 }

@@ -28,7 +28,10 @@ export interface RawBatched {
   runMsP50: number;
 }
 
-export async function createSession(model: BenchModel, intraOpThreads: number): Promise<ort.InferenceSession> {
+export async function createSession(
+  model: BenchModel,
+  intraOpThreads: number,
+): Promise<ort.InferenceSession> {
   // Same session options as the app's inference thread (app/src/inference/thread.ts), dynamic shapes.
   return ort.InferenceSession.create(model.path, {
     executionProviders: ['cpu'],
@@ -53,7 +56,8 @@ export async function rawBatch1(
   texts: string[],
   opts: { warmup: number; iterations: number },
 ): Promise<RawBatch1> {
-  for (let i = 0; i < opts.warmup; i++) await session.run(feeds(hashTextFeatures(texts[i % texts.length]!, model.spec)));
+  for (let i = 0; i < opts.warmup; i++)
+    await session.run(feeds(hashTextFeatures(texts[i % texts.length]!, model.spec)));
   const run: number[] = [];
   const feat: number[] = [];
   const total: number[] = [];
@@ -115,7 +119,9 @@ export async function rawBatched(
   items = 0;
   started = performance.now();
   for (let i = 0; performance.now() - started < half; i++) {
-    const fs = Array.from({ length: B }, (_, k) => hashTextFeatures(texts[(i * B + k) % texts.length]!, model.spec));
+    const fs = Array.from({ length: B }, (_, k) =>
+      hashTextFeatures(texts[(i * B + k) % texts.length]!, model.spec),
+    );
     await session.run(toFeeds(packFeatureBatch(fs)));
     items += B;
   }

@@ -13,5 +13,8 @@ export function summarize(samplesMs: number[]): { n: number; p50: number; p99: n
 }
 
 export function median(xs: number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }

@@ -13,9 +13,18 @@ import { fileURLToPath } from 'node:url';
 import ort from 'onnxruntime-node';
 import { imageOcr } from '../../app/src/modalities/image/ocr.ts';
 import { speechDetect } from '../../app/src/modalities/speech/detect.ts';
-import { hashTextFeatures, packFeatureBatch, parseHashedFeatureSpec } from '../../app/src/modalities/text/features.ts';
+import {
+  hashTextFeatures,
+  packFeatureBatch,
+  parseHashedFeatureSpec,
+} from '../../app/src/modalities/text/features.ts';
 import type { InferenceContext, TensorData, TensorMap, TypedArray } from '../../app/src/modalities/types.ts';
-import { manifestSchema, type Manifest, type ModelEntry, type TensorType } from '../../app/src/models/manifest.ts';
+import {
+  manifestSchema,
+  type Manifest,
+  type ModelEntry,
+  type TensorType,
+} from '../../app/src/models/manifest.ts';
 import { sha256File } from '../../app/src/models/registry.ts';
 
 export const ROOT = join(fileURLToPath(import.meta.url), '../../..');
@@ -27,14 +36,22 @@ export function readManifest(dir = MODELS_DIR): Manifest {
 }
 
 /** The manifest entry of `name` in `precision`, or undefined. */
-export function findEntry(manifest: Manifest, name: string, precision: 'fp32' | 'int8'): ModelEntry | undefined {
+export function findEntry(
+  manifest: Manifest,
+  name: string,
+  precision: 'fp32' | 'int8',
+): ModelEntry | undefined {
   return manifest.models.find((m) => m.name === name && m.precision === precision);
 }
 
-export async function verifiedPath(entry: { file: string; sha256: string }, dir = MODELS_DIR): Promise<string> {
+export async function verifiedPath(
+  entry: { file: string; sha256: string },
+  dir = MODELS_DIR,
+): Promise<string> {
   const path = join(dir, entry.file);
   const actual = await sha256File(path);
-  if (actual !== entry.sha256) throw new Error(`${entry.file}: sha256 ${actual}, manifest says ${entry.sha256}`);
+  if (actual !== entry.sha256)
+    throw new Error(`${entry.file}: sha256 ${actual}, manifest says ${entry.sha256}`);
   return path;
 }
 
@@ -63,7 +80,10 @@ export interface OrtContext extends InferenceContext {
  * An InferenceContext over plain ORT sessions, one per role, with explicit entries and files (so the FP32 and
  * INT8 variants can be evaluated side by side; the app's registry would pick only one).
  */
-export async function ortContext(models: { entry: ModelEntry; path: string }[], dir = MODELS_DIR): Promise<OrtContext> {
+export async function ortContext(
+  models: { entry: ModelEntry; path: string }[],
+  dir = MODELS_DIR,
+): Promise<OrtContext> {
   const sessions = new Map<string, ort.InferenceSession>();
   const entries = new Map<string, ModelEntry>();
   for (const { entry, path } of models) {
@@ -71,7 +91,8 @@ export async function ortContext(models: { entry: ModelEntry; path: string }[], 
     entries.set(entry.role, entry);
   }
   const assets = new Map<string, string>();
-  for (const { entry } of models) for (const a of entry.assets) assets.set(a.file, await verifiedPath(a, dir));
+  for (const { entry } of models)
+    for (const a of entry.assets) assets.set(a.file, await verifiedPath(a, dir));
   return {
     sessions,
     model(role = 'main') {
@@ -175,7 +196,9 @@ export interface OcrEval {
 }
 
 export function ocrFixtures(): Record<string, string[]> {
-  return (JSON.parse(readFileSync(join(FIXTURES_DIR, 'expected.json'), 'utf8')) as { ocr: Record<string, string[]> }).ocr;
+  return (
+    JSON.parse(readFileSync(join(FIXTURES_DIR, 'expected.json'), 'utf8')) as { ocr: Record<string, string[]> }
+  ).ocr;
 }
 
 /** image.ocr (the app's module) on every OCR fixture image with the given det + rec models. */
@@ -196,7 +219,12 @@ export async function evalOcr(ctx: InferenceContext): Promise<OcrEval> {
     errorsNoSpaces += editDistance(got.replace(/ /g, ''), want.replace(/ /g, ''));
     charsNoSpaces += want.replace(/ /g, '').length;
   }
-  return { charAccuracy: 1 - errors / chars, charAccuracyNoSpaces: 1 - errorsNoSpaces / charsNoSpaces, chars, texts };
+  return {
+    charAccuracy: 1 - errors / chars,
+    charAccuracyNoSpaces: 1 - errorsNoSpaces / charsNoSpaces,
+    chars,
+    texts,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -221,7 +249,10 @@ export async function evalVad(ctx: InferenceContext): Promise<VadEval> {
   let expected = 0;
   for (const [name, { speech }] of Object.entries(fixtures)) {
     const body = readFileSync(join(FIXTURES_DIR, 'speech', name));
-    const result = await speechDetect.run(await speechDetect.decodeRequest({ contentType: 'audio/wav', body }), ctx);
+    const result = await speechDetect.run(
+      await speechDetect.decodeRequest({ contentType: 'audio/wav', body }),
+      ctx,
+    );
     const got = result.segments.map((s) => [s.startMs, s.endMs] as const);
     detected += got.length;
     expected += speech.length;
@@ -241,5 +272,10 @@ export async function evalVad(ctx: InferenceContext): Promise<VadEval> {
   }
   const precision = detected ? tp / detected : 1;
   const recall = expected ? tp / expected : 1;
-  return { f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0, truePositives: tp, detected, expected };
+  return {
+    f1: precision + recall ? (2 * precision * recall) / (precision + recall) : 0,
+    truePositives: tp,
+    detected,
+    expected,
+  };
 }

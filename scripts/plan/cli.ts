@@ -24,7 +24,9 @@ function header(stack: string, sets: string[], extra = ''): string[] {
 }
 
 function outputs(run: ProgramRun): string[] {
-  return Object.entries(run.outputs).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  return Object.entries(run.outputs).map(
+    ([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
 }
 
 /** Where the plan writes; the CLI passes stdout/stderr, tests collect the text. */
@@ -34,7 +36,10 @@ export interface PlanOutput {
 }
 
 /** Runs the offline plan for command-line arguments; resolves to the exit code. */
-export async function planCommand(args: string[], out: PlanOutput = { log: (t) => console.log(t), error: (t) => console.error(t) }): Promise<number> {
+export async function planCommand(
+  args: string[],
+  out: PlanOutput = { log: (t) => console.log(t), error: (t) => console.error(t) },
+): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -63,15 +68,29 @@ export async function planCommand(args: string[], out: PlanOutput = { log: (t) =
   const custom = run.resources.filter((r) => r.custom).length;
 
   if (values.json) {
-    out.log(JSON.stringify({ offline: true, stack, config, outputs: run.outputs, resources: run.resources }, null, 2));
+    out.log(
+      JSON.stringify(
+        { offline: true, stack, config, outputs: run.outputs, resources: run.resources },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
 
   if (compares.length) {
-    const other = await runProgram({ ...config, ...Object.fromEntries(compares.map(parseAssignment)) }, { stack });
+    const other = await runProgram(
+      { ...config, ...Object.fromEntries(compares.map(parseAssignment)) },
+      { stack },
+    );
     const label = ` compared with ${compares.map((c) => `--compare ${c}`).join(' ')}`;
     if (other.error) {
-      out.error([...header(stack, sets, label), `the compared config FAILED before creating anything: ${other.error.message}`].join('\n'));
+      out.error(
+        [
+          ...header(stack, sets, label),
+          `the compared config FAILED before creating anything: ${other.error.message}`,
+        ].join('\n'),
+      );
       return 1;
     }
     const otherCustom = other.resources.filter((r) => r.custom).length;
@@ -91,6 +110,16 @@ export async function planCommand(args: string[], out: PlanOutput = { log: (t) =
     return 0;
   }
 
-  out.log([...header(stack, sets), `${custom} resources would be created:`, '', ...renderTree(run), '', 'Outputs:', ...outputs(run)].join('\n'));
+  out.log(
+    [
+      ...header(stack, sets),
+      `${custom} resources would be created:`,
+      '',
+      ...renderTree(run),
+      '',
+      'Outputs:',
+      ...outputs(run),
+    ].join('\n'),
+  );
   return 0;
 }

@@ -14,7 +14,9 @@ export function readStackConfig(root: string, stack: string): Record<string, str
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(doc.config ?? {})) {
     if (value && typeof value === 'object' && 'secure' in value) {
-      throw new Error(`${file}: ${key} is an encrypted value; the offline plan cannot decrypt it (override it with --set ${key}=…)`);
+      throw new Error(
+        `${file}: ${key} is an encrypted value; the offline plan cannot decrypt it (override it with --set ${key}=…)`,
+      );
     }
     out[key] = typeof value === 'string' ? value : JSON.stringify(value);
   }
@@ -30,7 +32,8 @@ export function parseAssignment(text: string): [string, string] {
 }
 
 type Json = Record<string, unknown>;
-const get = (o: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
+const get = (o: unknown, ...keys: string[]): unknown =>
+  keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const short = (type: string) => type.split(':').pop() ?? type;
 
@@ -79,9 +82,12 @@ export function describe(r: RecordedResource): string {
         .map((x) => {
           const rule = x as Json;
           const t = list(rule.transitions)[0] as Json | undefined;
-          if (t) return `${String(get(rule, 'filter', 'prefix'))}* → ${String(t.storageClass)} after ${String(t.days)} d`;
-          if (rule.noncurrentVersionExpiration) return `noncurrent versions expire after ${String(get(rule, 'noncurrentVersionExpiration', 'noncurrentDays'))} d`;
-          if (rule.abortIncompleteMultipartUpload) return `abort multipart after ${String(get(rule, 'abortIncompleteMultipartUpload', 'daysAfterInitiation'))} d`;
+          if (t)
+            return `${String(get(rule, 'filter', 'prefix'))}* → ${String(t.storageClass)} after ${String(t.days)} d`;
+          if (rule.noncurrentVersionExpiration)
+            return `noncurrent versions expire after ${String(get(rule, 'noncurrentVersionExpiration', 'noncurrentDays'))} d`;
+          if (rule.abortIncompleteMultipartUpload)
+            return `abort multipart after ${String(get(rule, 'abortIncompleteMultipartUpload', 'daysAfterInitiation'))} d`;
           return String(rule.id);
         })
         .join('; ');
@@ -91,7 +97,10 @@ export function describe(r: RecordedResource): string {
       return `port ${String(i.port)}, health ${String(get(i, 'healthCheck', 'path'))}, deregistration ${String(i.deregistrationDelay)} s`;
     case 'aws:lb/listener:Listener': {
       const action = list(i.defaultActions)[0] as Json | undefined;
-      const what = action?.type === 'redirect' ? `redirect → ${String(get(action, 'redirect', 'protocol'))} ${String(get(action, 'redirect', 'statusCode'))}` : String(action?.type);
+      const what =
+        action?.type === 'redirect'
+          ? `redirect → ${String(get(action, 'redirect', 'protocol'))} ${String(get(action, 'redirect', 'statusCode'))}`
+          : String(action?.type);
       return `${String(i.protocol)} ${String(i.port)}${i.sslPolicy ? `, ${String(i.sslPolicy)}` : ''}, ${what}`;
     }
     case 'aws:lb/listenerRule:ListenerRule':
@@ -108,8 +117,12 @@ export function describe(r: RecordedResource): string {
     }
     case 'aws:autoscaling/group:Group': {
       const mixed = i.mixedInstancesPolicy as Json | undefined;
-      const types = list(get(mixed, 'launchTemplate', 'overrides')).map((o) => String(get(o, 'instanceType')));
-      const capacity = mixed ? `spot ${String(get(mixed, 'instancesDistribution', 'spotAllocationStrategy'))} over ${types.join(', ')}${i.capacityRebalance ? ', capacity rebalance' : ''}` : 'on-demand';
+      const types = list(get(mixed, 'launchTemplate', 'overrides')).map((o) =>
+        String(get(o, 'instanceType')),
+      );
+      const capacity = mixed
+        ? `spot ${String(get(mixed, 'instancesDistribution', 'spotAllocationStrategy'))} over ${types.join(', ')}${i.capacityRebalance ? ', capacity rebalance' : ''}`
+        : 'on-demand';
       return `min ${String(i.minSize)} / desired ${String(i.desiredCapacity)} / max ${String(i.maxSize)}, ${capacity}, health ${String(i.healthCheckType)}`;
     }
     case 'aws:autoscaling/policy:Policy':
@@ -131,7 +144,9 @@ export function describe(r: RecordedResource): string {
     case 'aws:cloudwatch/logGroup:LogGroup':
       return `${String(i.name)}, ${String(i.retentionInDays)} d`;
     case 'aws:budgets/budget:Budget':
-      return `${String(i.limitAmount)} ${String(i.limitUnit)}/${String(i.timeUnit).toLowerCase()}, alerts at ${list(i.notifications)
+      return `${String(i.limitAmount)} ${String(i.limitUnit)}/${String(i.timeUnit).toLowerCase()}, alerts at ${list(
+        i.notifications,
+      )
         .map((n) => `${String(get(n, 'threshold'))}% ${String(get(n, 'notificationType')).toLowerCase()}`)
         .join(', ')}`;
     case 'aws:secretsmanager/secret:Secret':
@@ -168,7 +183,10 @@ export function renderTree(run: ProgramRun): string[] {
   const children = tree(run);
   const lines: string[] = [];
   const walk = (parent: string | undefined, depth: number) => {
-    const items = [...(children.get(parent) ?? [])].sort((a, b) => Number(a.custom) - Number(b.custom) || a.type.localeCompare(b.type) || a.name.localeCompare(b.name));
+    const items = [...(children.get(parent) ?? [])].sort(
+      (a, b) =>
+        Number(a.custom) - Number(b.custom) || a.type.localeCompare(b.type) || a.name.localeCompare(b.name),
+    );
     for (const r of items) {
       const pad = '  '.repeat(depth);
       if (!r.custom) {
@@ -196,8 +214,10 @@ export function renderDiff(before: ProgramRun, after: ProgramRun): string[] {
   const b = new Map(after.resources.filter((r) => r.custom).map((r) => [key(r), r]));
   const lines: string[] = [];
   const label = (r: RecordedResource) => `${r.type.replace(/:[^:]+$/, '')} ${r.name}`;
-  for (const [k, r] of b) if (!a.has(k)) lines.push(`+ ${label(r)}${describe(r) ? `  — ${describe(r)}` : ''}`);
-  for (const [k, r] of a) if (!b.has(k)) lines.push(`- ${label(r)}${describe(r) ? `  — ${describe(r)}` : ''}`);
+  for (const [k, r] of b)
+    if (!a.has(k)) lines.push(`+ ${label(r)}${describe(r) ? `  — ${describe(r)}` : ''}`);
+  for (const [k, r] of a)
+    if (!b.has(k)) lines.push(`- ${label(r)}${describe(r) ? `  — ${describe(r)}` : ''}`);
   let tagsOnly = 0;
   for (const [k, r] of b) {
     const old = a.get(k);
@@ -215,5 +235,7 @@ export function renderDiff(before: ProgramRun, after: ProgramRun): string[] {
 }
 
 function changedKeys(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
-  return [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k])).sort();
+  return [...new Set([...Object.keys(a), ...Object.keys(b)])]
+    .filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+    .sort();
 }

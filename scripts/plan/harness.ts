@@ -16,7 +16,9 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export const PROJECT = 'clawstack';
-const PROGRAM = pathToFileURL(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../infra/index.ts')).href;
+const PROGRAM = pathToFileURL(
+  path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../infra/index.ts'),
+).href;
 
 export interface RecordedResource {
   type: string;
@@ -51,7 +53,8 @@ export const MOCK_ACCOUNT = '123456789012';
 /** The AMI ids the mocked public SSM parameters return, by parameter name. */
 export const MOCK_AMIS: Record<string, string> = {
   '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64': 'ami-0a12023c0ffee0001',
-  '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id': 'ami-0dd1a0b1d1a000002',
+  '/aws/service/deeplearning/ami/x86_64/base-oss-nvidia-driver-gpu-amazon-linux-2023/latest/ami-id':
+    'ami-0dd1a0b1d1a000002',
 };
 
 function shortHash(text: string): string {
@@ -61,18 +64,35 @@ function shortHash(text: string): string {
 }
 
 /** Placeholder outputs a real provider would return, per resource type. */
-function mockState(type: string, name: string, inputs: Record<string, unknown>, region: string): { id: string; state: Record<string, unknown> } {
+function mockState(
+  type: string,
+  name: string,
+  inputs: Record<string, unknown>,
+  region: string,
+): { id: string; state: Record<string, unknown> } {
   const h = shortHash(`${type}/${name}`);
   const service = type.split(':')[1]?.split('/')[0] ?? 'x';
   const id = `${name}-${h}`;
-  const state: Record<string, unknown> = { ...inputs, arn: `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`, name: inputs.name ?? `${name}-${h.slice(0, 7)}` };
+  const state: Record<string, unknown> = {
+    ...inputs,
+    arn: `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`,
+    name: inputs.name ?? `${name}-${h.slice(0, 7)}`,
+  };
   switch (type) {
     case 'aws:s3/bucket:Bucket': {
       const bucket = (inputs.bucket as string | undefined) ?? `${name}-${h}`;
       return { id: bucket, state: { ...state, bucket, arn: `arn:aws:s3:::${bucket}` } };
     }
     case 'aws:lb/loadBalancer:LoadBalancer':
-      return { id, state: { ...state, dnsName: `${name}-${h}.${region}.elb.amazonaws.com`, zoneId: 'Z35SXDOTRQ7X7K', arnSuffix: `app/${name}/${h}` } };
+      return {
+        id,
+        state: {
+          ...state,
+          dnsName: `${name}-${h}.${region}.elb.amazonaws.com`,
+          zoneId: 'Z35SXDOTRQ7X7K',
+          arnSuffix: `app/${name}/${h}`,
+        },
+      };
     case 'aws:lb/targetGroup:TargetGroup':
       return { id, state: { ...state, arnSuffix: `targetgroup/${name}/${h}` } };
     case 'aws:acm/certificate:Certificate': {
@@ -82,7 +102,14 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
         state: {
           ...state,
           arn: `arn:aws:acm:${region}:${MOCK_ACCOUNT}:certificate/${h}-0000-4000-8000-000000000000`,
-          domainValidationOptions: [{ domainName: domain, resourceRecordName: `_${h}.${domain}.`, resourceRecordType: 'CNAME', resourceRecordValue: `_${h}.acm-validations.aws.` }],
+          domainValidationOptions: [
+            {
+              domainName: domain,
+              resourceRecordName: `_${h}.${domain}.`,
+              resourceRecordType: 'CNAME',
+              resourceRecordValue: `_${h}.acm-validations.aws.`,
+            },
+          ],
         },
       };
     }
@@ -91,22 +118,53 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
     case 'aws:route53/record:Record':
       return { id, state: { ...state, fqdn: inputs.name } };
     case 'aws:ec2/eip:Eip':
-      return { id: `eipalloc-${h}`, state: { ...state, publicIp: `203.0.113.${parseInt(h.slice(0, 2), 16) % 250}`, allocationId: `eipalloc-${h}`, arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT}:elastic-ip/eipalloc-${h}` } };
+      return {
+        id: `eipalloc-${h}`,
+        state: {
+          ...state,
+          publicIp: `203.0.113.${parseInt(h.slice(0, 2), 16) % 250}`,
+          allocationId: `eipalloc-${h}`,
+          arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT}:elastic-ip/eipalloc-${h}`,
+        },
+      };
     case 'aws:ebs/volume:Volume':
-      return { id: `vol-0${h}${h.slice(0, 8)}`, state: { ...state, arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT}:volume/vol-0${h}${h.slice(0, 8)}` } };
+      return {
+        id: `vol-0${h}${h.slice(0, 8)}`,
+        state: { ...state, arn: `arn:aws:ec2:${region}:${MOCK_ACCOUNT}:volume/vol-0${h}${h.slice(0, 8)}` },
+      };
     case 'aws:ec2/launchTemplate:LaunchTemplate':
       return { id: `lt-0${h}`, state: { ...state, latestVersion: 1, defaultVersion: 1 } };
     case 'aws:rds/instance:Instance':
-      return { id, state: { ...state, identifier: inputs.identifier ?? `${name}-${h.slice(0, 7)}`, address: `${name}.${h}.${region}.rds.amazonaws.com`, endpoint: `${name}.${h}.${region}.rds.amazonaws.com:5432` } };
+      return {
+        id,
+        state: {
+          ...state,
+          identifier: inputs.identifier ?? `${name}-${h.slice(0, 7)}`,
+          address: `${name}.${h}.${region}.rds.amazonaws.com`,
+          endpoint: `${name}.${h}.${region}.rds.amazonaws.com:5432`,
+        },
+      };
     case 'aws:elasticache/replicationGroup:ReplicationGroup':
-      return { id, state: { ...state, primaryEndpointAddress: `master.${String(inputs.replicationGroupId)}.${h}.cache.amazonaws.com` } };
+      return {
+        id,
+        state: {
+          ...state,
+          primaryEndpointAddress: `master.${String(inputs.replicationGroupId)}.${h}.cache.amazonaws.com`,
+        },
+      };
     case 'random:index/randomPassword:RandomPassword': {
       const length = Number(inputs.length ?? 32);
       const result = Array.from({ length }, (_, i) => 'Ab3'.charAt(i % 3)).join('');
       return { id, state: { ...state, result, bcryptHash: 'mock' } };
     }
     case 'aws:cloudwatch/dashboard:Dashboard':
-      return { id, state: { ...state, dashboardArn: `arn:aws:cloudwatch::${MOCK_ACCOUNT}:dashboard/${String(inputs.dashboardName)}` } };
+      return {
+        id,
+        state: {
+          ...state,
+          dashboardArn: `arn:aws:cloudwatch::${MOCK_ACCOUNT}:dashboard/${String(inputs.dashboardName)}`,
+        },
+      };
     case 'aws:iam/role:Role':
       return { id, state: { ...state, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${String(state.name)}` } };
     default:
@@ -118,25 +176,52 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>, 
 function mockCall(token: string, inputs: Record<string, unknown>, region: string): Record<string, unknown> {
   switch (token) {
     case 'aws:index/getAvailabilityZones:getAvailabilityZones':
-      return { id: region, names: [`${region}a`, `${region}b`, `${region}c`], zoneIds: ['use1-az1', 'use1-az2', 'use1-az4'], groupNames: [region] };
+      return {
+        id: region,
+        names: [`${region}a`, `${region}b`, `${region}c`],
+        zoneIds: ['use1-az1', 'use1-az2', 'use1-az4'],
+        groupNames: [region],
+      };
     case 'aws:index/getRegion:getRegion':
-      return { id: region, name: region, region, endpoint: `ec2.${region}.amazonaws.com`, description: region };
+      return {
+        id: region,
+        name: region,
+        region,
+        endpoint: `ec2.${region}.amazonaws.com`,
+        description: region,
+      };
     case 'aws:index/getCallerIdentity:getCallerIdentity':
-      return { id: MOCK_ACCOUNT, accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/mock`, userId: 'MOCK' };
+      return {
+        id: MOCK_ACCOUNT,
+        accountId: MOCK_ACCOUNT,
+        arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/mock`,
+        userId: 'MOCK',
+      };
     case 'aws:ssm/getParameter:getParameter': {
       const name = String(inputs.name);
       const value = MOCK_AMIS[name];
       if (!value) throw new Error(`offline mocks: no value for SSM parameter ${name}`);
-      return { id: name, name, value, insecureValue: value, type: 'String', version: 1, arn: `arn:aws:ssm:${region}::parameter${name}` };
+      return {
+        id: name,
+        name,
+        value,
+        insecureValue: value,
+        type: 'String',
+        version: 1,
+        arn: `arn:aws:ssm:${region}::parameter${name}`,
+      };
     }
     default:
-      throw new Error(`offline mocks: unexpected provider function ${token} (add it to scripts/plan/harness.ts)`);
+      throw new Error(
+        `offline mocks: unexpected provider function ${token} (add it to scripts/plan/harness.ts)`,
+      );
   }
 }
 
 const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
-const isSecret = (v: unknown): v is { value: unknown } => !!v && typeof v === 'object' && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+const isSecret = (v: unknown): v is { value: unknown } =>
+  !!v && typeof v === 'object' && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
 
 /**
  * A deep copy without functions or class prototypes (assets and archives become their data) and
@@ -150,7 +235,8 @@ function plain(value: unknown, secrets: string[] = [], at = ''): unknown {
   if (Array.isArray(value)) return value.map((v, i) => plain(v, secrets, `${at}[${i}]`));
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) if (typeof v !== 'function') out[k] = plain(v, secrets, at ? `${at}.${k}` : k);
+    for (const [k, v] of Object.entries(value))
+      if (typeof v !== 'function') out[k] = plain(v, secrets, at ? `${at}.${k}` : k);
     return out;
   }
   return value;
@@ -177,12 +263,16 @@ process.on('unhandledRejection', (reason) => {
  * Runs infra/index.ts with `config` (keys with or without the `clawstack:` prefix; values as
  * strings, or anything JSON-serialisable for structured config) under mocks.
  */
-export async function runProgram(config: Record<string, unknown>, options: { stack?: string } = {}): Promise<ProgramRun> {
+export async function runProgram(
+  config: Record<string, unknown>,
+  options: { stack?: string } = {},
+): Promise<ProgramRun> {
   const stack = options.stack ?? 'test';
   const full: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
     if (value === undefined) continue;
-    full[key.includes(':') ? key : `${PROJECT}:${key}`] = typeof value === 'string' ? value : JSON.stringify(value);
+    full[key.includes(':') ? key : `${PROJECT}:${key}`] =
+      typeof value === 'string' ? value : JSON.stringify(value);
   }
   const region = full['aws:region'] ?? 'us-east-1';
 
@@ -199,7 +289,15 @@ export async function runProgram(config: Record<string, unknown>, options: { sta
         const secrets: string[] = [];
         const inputs = plain(args.inputs ?? {}, secrets) as Record<string, unknown>;
         if (args.type !== 'pulumi:pulumi:Stack') {
-          resources.push({ type: args.type, name: args.name, urn: meta?.urn ?? '', parent: meta?.parent || undefined, custom: args.custom ?? true, inputs, secrets });
+          resources.push({
+            type: args.type,
+            name: args.name,
+            urn: meta?.urn ?? '',
+            parent: meta?.parent || undefined,
+            custom: args.custom ?? true,
+            inputs,
+            secrets,
+          });
         }
         try {
           return mockState(args.type, args.name, inputs, region);
@@ -220,7 +318,10 @@ export async function runProgram(config: Record<string, unknown>, options: { sta
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req, cb) => {
-    parents.set(`${req.getType()}::${req.getName()}`, { parent: req.getParent(), urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()) });
+    parents.set(`${req.getType()}::${req.getName()}`, {
+      parent: req.getParent(),
+      urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+    });
     return register(req, cb);
   };
   pulumi.runtime.setAllConfig(full);
@@ -244,7 +345,16 @@ export async function runProgram(config: Record<string, unknown>, options: { sta
     });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(current.errors[0] ?? new Error(`the program did not finish within ${RUN_TIMEOUT_MS} ms (an output that never resolves?)`)), RUN_TIMEOUT_MS);
+      timer = setTimeout(
+        () =>
+          reject(
+            current.errors[0] ??
+              new Error(
+                `the program did not finish within ${RUN_TIMEOUT_MS} ms (an output that never resolves?)`,
+              ),
+          ),
+        RUN_TIMEOUT_MS,
+      );
     });
     try {
       outputs = (await Promise.race([program, timeout])) as Record<string, unknown>;
@@ -276,6 +386,9 @@ export function ofType(run: ProgramRun, type: string): RecordedResource[] {
 /** The one resource of a type (optionally whose name ends with `suffix`); throws otherwise. */
 export function one(run: ProgramRun, type: string, suffix = ''): RecordedResource {
   const found = ofType(run, type).filter((r) => r.name.endsWith(suffix));
-  if (found.length !== 1) throw new Error(`expected one ${type}${suffix ? ` named *${suffix}` : ''}, found ${found.length}: ${found.map((r) => r.name).join(', ')}`);
+  if (found.length !== 1)
+    throw new Error(
+      `expected one ${type}${suffix ? ` named *${suffix}` : ''}, found ${found.length}: ${found.map((r) => r.name).join(', ')}`,
+    );
   return found[0]!;
 }

@@ -194,7 +194,8 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
   // ---- 2. bookkeeping: names in use, graph inputs (an initializer that is also a graph input can be overridden at run time)
   const graphInputs = new Set((graph.input ?? []).map((v) => v.name ?? ''));
   const taken = new Set<string>();
-  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) if (v.name) taken.add(v.name);
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])])
+    if (v.name) taken.add(v.name);
   for (const name of initializers.keys()) taken.add(name);
   for (const node of graph.node) {
     if (node.name) taken.add(node.name);
@@ -236,7 +237,10 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
   for (const node of graph.node) {
     if (!isDefaultDomain(node) || !ops.has(node.opType ?? '')) continue;
     const weight = node.opType === 'MatMul' ? node.input?.[1] : node.input?.[0];
-    const ok = node.opType === 'MatMul' ? !matmulWeightReason(node) : node.opType === 'Gather' && !gatherTableReason(node);
+    const ok =
+      node.opType === 'MatMul'
+        ? !matmulWeightReason(node)
+        : node.opType === 'Gather' && !gatherTableReason(node);
     if (ok && weight && !counted.has(weight)) {
       counted.add(weight);
       total += dimsOf(initializers.get(weight) as TensorProto).reduce((x, y) => x * y, 1);
@@ -270,7 +274,11 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
     const scale = unique(`${weightName}_scale`);
     const zp = unique(`${weightName}_zero_point`);
     const paramDims = tensor.axis === undefined ? [] : [tensor.scales.length];
-    newInits.push(makeTensor(q, tensor.data, dims), makeTensor(scale, tensor.scales, paramDims), makeTensor(zp, tensor.zeroPoints, paramDims));
+    newInits.push(
+      makeTensor(q, tensor.data, dims),
+      makeTensor(scale, tensor.scales, paramDims),
+      makeTensor(zp, tensor.zeroPoints, paramDims),
+    );
     report.weightBytesBefore += values.length * 4;
     report.weightBytesAfter += tensor.data.length + tensor.scales.length * 4 + tensor.zeroPoints.length;
     replacedWeights.add(weightName);
@@ -285,7 +293,8 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
 
   for (const node of graph.node) {
     const op = node.opType ?? '';
-    if (isDefaultDomain(node) && LEFT_FLOAT_OPS.has(op)) report.leftFloat[op] = (report.leftFloat[op] ?? 0) + 1;
+    if (isDefaultDomain(node) && LEFT_FLOAT_OPS.has(op))
+      report.leftFloat[op] = (report.leftFloat[op] ?? 0) + 1;
     if (!isDefaultDomain(node) || !ops.has(op)) {
       rewritten.push(node);
       continue;
@@ -304,7 +313,9 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
       const dims = dimsOf(initializers.get(b) as TensorProto);
       const channelWise = perChannel && dims.length === 2;
       if (perChannel && !channelWise) {
-        report.notes.push(`${base}: per-channel needs a 2-D weight, got rank ${dims.length}; used per-tensor`);
+        report.notes.push(
+          `${base}: per-channel needs a 2-D weight, got rank ${dims.length}; used per-tensor`,
+        );
       }
       const w = addQuantizedWeight(b, `${b}|matmul|${channelWise}`, (values, d) =>
         channelWise
@@ -314,7 +325,9 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
       let dql = dqlCache.get(a);
       if (!dql) {
         dql = { q: unique(`${a}_quantized`), scale: unique(`${a}_scale`), zp: unique(`${a}_zero_point`) };
-        rewritten.push(makeNode('DynamicQuantizeLinear', [a], [dql.q, dql.scale, dql.zp], unique(`${a}_QuantizeLinear`)));
+        rewritten.push(
+          makeNode('DynamicQuantizeLinear', [a], [dql.q, dql.scale, dql.zp], unique(`${a}_QuantizeLinear`)),
+        );
         dqlCache.set(a, dql);
       }
       const mmOut = unique(`${out}_output_quantized`);
@@ -347,16 +360,26 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
     // and DequantizeLinear's `axis` needs opset 13
     const channelWise = perChannel && dims.length === 2 && (axis === 0 || axis === -2) && opset >= 13;
     if (perChannel && !channelWise) {
-      report.notes.push(`${base}: per-channel Gather needs a 2-D table gathered on axis 0 and opset >= 13; used per-tensor`);
+      report.notes.push(
+        `${base}: per-channel Gather needs a 2-D table gathered on axis 0 and opset >= 13; used per-tensor`,
+      );
     }
     const symmetric = gatherType === 'int8';
     const w = addQuantizedWeight(data, `${data}|gather|${channelWise}|${gatherType}`, (values, d) =>
-      channelWise ? quantizePerChannel(values, d, 1, gatherType, symmetric) : quantizePerTensor(values, gatherType, symmetric),
+      channelWise
+        ? quantizePerChannel(values, d, 1, gatherType, symmetric)
+        : quantizePerTensor(values, gatherType, symmetric),
     );
     const gOut = unique(`${out}_quantized`);
     rewritten.push(
       makeNode('Gather', [w.q, indices], [gOut], unique(`${base}_quant`), node.attribute ?? []),
-      makeNode('DequantizeLinear', [gOut, w.scale, w.zp], [out], unique(`${base}_dequantize`), channelWise ? [intAttr('axis', -1)] : []),
+      makeNode(
+        'DequantizeLinear',
+        [gOut, w.scale, w.zp],
+        [out],
+        unique(`${base}_dequantize`),
+        channelWise ? [intAttr('axis', -1)] : [],
+      ),
     );
     report.quantized.push(describe(node, 'Gather', data, dims, w.tensor));
   }
@@ -387,7 +410,13 @@ export function quantizeModel(inputBytes: Uint8Array, options: QuantizeOptions =
   return { bytes, report };
 }
 
-function describe(node: NodeProto, op: QuantizableOp, weight: string, shape: number[], t: QuantizedTensor): QuantizedWeight {
+function describe(
+  node: NodeProto,
+  op: QuantizableOp,
+  weight: string,
+  shape: number[],
+  t: QuantizedTensor,
+): QuantizedWeight {
   let scaleMin = Infinity;
   let scaleMax = -Infinity;
   for (const s of t.scales) {

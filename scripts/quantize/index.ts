@@ -6,8 +6,21 @@
  *   const check = await compareModels(fp32Bytes, bytes);
  */
 export { quantizeModel, QUANTIZABLE_OPS, MIN_OPSET } from './graph.ts';
-export type { QuantizeOptions, QuantizeReport, QuantizeResult, QuantizedWeight, QuantizableOp } from './graph.ts';
-export { compareModels, compareOutputs, makeSampleInputs, parseSamples, inputSpecs, seededRandom } from './verify.ts';
+export type {
+  QuantizeOptions,
+  QuantizeReport,
+  QuantizeResult,
+  QuantizedWeight,
+  QuantizableOp,
+} from './graph.ts';
+export {
+  compareModels,
+  compareOutputs,
+  makeSampleInputs,
+  parseSamples,
+  inputSpecs,
+  seededRandom,
+} from './verify.ts';
 export type { VerifyOptions, VerifyResult, OutputError, Feeds, InputSpec } from './verify.ts';
 export { QuantizeError } from './onnx.ts';
 export * as qmath from './math.ts';

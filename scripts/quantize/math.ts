@@ -158,7 +158,8 @@ export function quantizePerChannel(
   const ax = axis < 0 ? axis + rank : axis;
   if (ax < 0 || ax >= rank) throw new Error(`axis ${axis} out of range for rank ${rank}`);
   const total = dims.reduce((a, b) => a * b, 1);
-  if (total !== values.length) throw new Error(`shape [${dims.join(',')}] does not match ${values.length} values`);
+  if (total !== values.length)
+    throw new Error(`shape [${dims.join(',')}] does not match ${values.length} values`);
   const channels = dims[ax] as number;
   const inner = dims.slice(ax + 1).reduce((a, b) => a * b, 1);
   const mins = new Float64Array(channels).fill(Infinity);
@@ -194,7 +195,10 @@ export function dequantize(t: QuantizedTensor, dims: readonly number[]): Float32
   const inner = t.axis === undefined ? t.data.length : dims.slice(t.axis + 1).reduce((a, b) => a * b, 1);
   for (let i = 0; i < out.length; i++) {
     const c = t.axis === undefined ? 0 : Math.floor(i / inner) % channels;
-    out[i] = dequantizeValue(t.data[i] as number, { scale: t.scales[c] as number, zeroPoint: t.zeroPoints[c] as number });
+    out[i] = dequantizeValue(t.data[i] as number, {
+      scale: t.scales[c] as number,
+      zeroPoint: t.zeroPoints[c] as number,
+    });
   }
   return out;
 }

@@ -23,7 +23,12 @@ export class QuantizeError extends Error {
 export function toNumber(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'bigint') return Number(v);
-  if (v && typeof v === 'object' && 'toNumber' in v && typeof (v as { toNumber: unknown }).toNumber === 'function') {
+  if (
+    v &&
+    typeof v === 'object' &&
+    'toNumber' in v &&
+    typeof (v as { toNumber: unknown }).toNumber === 'function'
+  ) {
     return (v as { toNumber(): number }).toNumber();
   }
   if (v === null || v === undefined) return 0;
@@ -59,19 +64,23 @@ export function defaultOpset(model: ModelProto): number | undefined {
 /** Read a FLOAT tensor stored as float_data or little-endian raw_data. */
 export function readFloatTensor(t: TensorProto): Float32Array {
   if (isExternal(t)) throw new QuantizeError(`tensor '${t.name}' uses external data, which is not supported`);
-  if (t.dataType !== DataType.FLOAT) throw new QuantizeError(`tensor '${t.name}' is not float32 (data_type ${t.dataType})`);
+  if (t.dataType !== DataType.FLOAT)
+    throw new QuantizeError(`tensor '${t.name}' is not float32 (data_type ${t.dataType})`);
   const count = dimsOf(t).reduce((a, b) => a * b, 1);
   let out: Float32Array;
   if (t.rawData && t.rawData.length > 0) {
     if (t.rawData.length !== count * 4) {
-      throw new QuantizeError(`tensor '${t.name}': raw_data has ${t.rawData.length} bytes, expected ${count * 4}`);
+      throw new QuantizeError(
+        `tensor '${t.name}': raw_data has ${t.rawData.length} bytes, expected ${count * 4}`,
+      );
     }
     out = new Float32Array(count);
     const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
     for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
   } else {
     const fd = t.floatData ?? [];
-    if (fd.length !== count) throw new QuantizeError(`tensor '${t.name}': float_data has ${fd.length} values, expected ${count}`);
+    if (fd.length !== count)
+      throw new QuantizeError(`tensor '${t.name}': float_data has ${fd.length} values, expected ${count}`);
     out = Float32Array.from(fd);
   }
   return out;
@@ -88,8 +97,17 @@ function littleEndianBytes(arr: Float32Array | Int8Array | Uint8Array): Uint8Arr
 }
 
 /** Build a tensor with raw_data (dense, little-endian). */
-export function makeTensor(name: string, data: Float32Array | Int8Array | Uint8Array, dims: readonly number[]): TensorProto {
-  const dataType = data instanceof Float32Array ? DataType.FLOAT : data instanceof Int8Array ? DataType.INT8 : DataType.UINT8;
+export function makeTensor(
+  name: string,
+  data: Float32Array | Int8Array | Uint8Array,
+  dims: readonly number[],
+): TensorProto {
+  const dataType =
+    data instanceof Float32Array
+      ? DataType.FLOAT
+      : data instanceof Int8Array
+        ? DataType.INT8
+        : DataType.UINT8;
   return onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: littleEndianBytes(data) });
 }
 
@@ -101,7 +119,14 @@ export function makeNode(
   attributes: AttributeProto[] = [],
   domain = '',
 ): NodeProto {
-  return onnx.NodeProto.create({ opType, input: inputs, output: outputs, name, attribute: attributes, domain });
+  return onnx.NodeProto.create({
+    opType,
+    input: inputs,
+    output: outputs,
+    name,
+    attribute: attributes,
+    domain,
+  });
 }
 
 export function intAttr(name: string, value: number): AttributeProto {

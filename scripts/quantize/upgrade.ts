@@ -67,9 +67,15 @@ export const OP_HISTORY: Record<string, OpHistory> = {
   Reciprocal: SAME(),
   HardSigmoid: SAME(), // 6
   LeakyRelu: SAME(), // 6
-  Sum: { changes: [{ version: 8, kind: 'widening', note: 'multidirectional broadcasting (equal shapes before)' }] },
-  Max: { changes: [{ version: 8, kind: 'widening', note: 'multidirectional broadcasting (equal shapes before)' }] },
-  Min: { changes: [{ version: 8, kind: 'widening', note: 'multidirectional broadcasting (equal shapes before)' }] },
+  Sum: {
+    changes: [{ version: 8, kind: 'widening', note: 'multidirectional broadcasting (equal shapes before)' }],
+  },
+  Max: {
+    changes: [{ version: 8, kind: 'widening', note: 'multidirectional broadcasting (equal shapes before)' }],
+  },
+  Min: {
+    changes: [{ version: 8, kind: 'widening', note: 'multidirectional broadcasting (equal shapes before)' }],
+  },
   MatMul: { changes: [{ version: 9, kind: 'widening', note: 'more integer types' }] },
   Cast: { changes: [{ version: 9, kind: 'widening', note: 'string types' }] },
   Shape: SAME(), // 1, then 13
@@ -79,7 +85,9 @@ export const OP_HISTORY: Record<string, OpHistory> = {
   GlobalAveragePool: SAME(), // 1
   GlobalMaxPool: SAME(), // 1
   BatchNormalization: {
-    changes: [{ version: 9, kind: 'widening', note: '`spatial` attribute removed (it had to be 1 for these inputs)' }],
+    changes: [
+      { version: 9, kind: 'widening', note: '`spatial` attribute removed (it had to be 1 for these inputs)' },
+    ],
   },
   Constant: {
     changes: [
@@ -87,7 +95,10 @@ export const OP_HISTORY: Record<string, OpHistory> = {
       { version: 11, kind: 'widening', note: 'optional sparse_value attribute' },
     ],
   },
-  Conv: { changes: [{ version: 11, kind: 'widening', note: 'SAME_* auto_pad rounding clarified' }], autoPad: true },
+  Conv: {
+    changes: [{ version: 11, kind: 'widening', note: 'SAME_* auto_pad rounding clarified' }],
+    autoPad: true,
+  },
   AveragePool: {
     changes: [
       { version: 10, kind: 'widening', note: 'ceil_mode attribute, default 0 (floor) as before' },
@@ -104,7 +115,9 @@ export const OP_HISTORY: Record<string, OpHistory> = {
     autoPad: true,
   },
   Concat: { changes: [{ version: 11, kind: 'widening', note: 'negative axis accepted' }] },
-  Softmax: { changes: [{ version: 11, kind: 'widening', note: 'negative axis accepted (still coerced to 2-D)' }] },
+  Softmax: {
+    changes: [{ version: 11, kind: 'widening', note: 'negative axis accepted (still coerced to 2-D)' }],
+  },
   ReduceMean: { changes: [{ version: 11, kind: 'widening', note: 'negative axes accepted' }] },
   ReduceSum: { changes: [{ version: 11, kind: 'widening', note: 'negative axes accepted' }] },
   ReduceMax: { changes: [{ version: 11, kind: 'widening', note: 'negative axes accepted' }] },
@@ -125,7 +138,11 @@ export const OP_HISTORY: Record<string, OpHistory> = {
   },
   Slice: {
     changes: [
-      { version: 10, kind: 'convert', note: 'starts/ends/axes attributes become inputs (and optional steps)' },
+      {
+        version: 10,
+        kind: 'convert',
+        note: 'starts/ends/axes attributes become inputs (and optional steps)',
+      },
       { version: 11, kind: 'widening', note: 'negative axes accepted' },
     ],
   },
@@ -166,7 +183,8 @@ export function upgradeBlockers(nodes: readonly NodeProto[], from: number, to = 
     }
     if (op === 'BatchNormalization' && from < 9) {
       const spatial = getAttr(node, 'spatial');
-      if (spatial && toNumber(spatial.i) !== 1) problems.add('BatchNormalization: spatial=0 has no equivalent from opset 9 on');
+      if (spatial && toNumber(spatial.i) !== 1)
+        problems.add('BatchNormalization: spatial=0 has no equivalent from opset 9 on');
     }
     if (history.autoPad) {
       const pad = getAttr(node, 'auto_pad');
@@ -180,7 +198,12 @@ export function upgradeBlockers(nodes: readonly NodeProto[], from: number, to = 
 }
 
 function int64Tensor(name: string, values: readonly number[]): TensorProto {
-  return onnx.TensorProto.create({ name, dataType: DataType.INT64, dims: [values.length], int64Data: values.map((v) => v) });
+  return onnx.TensorProto.create({
+    name,
+    dataType: DataType.INT64,
+    dims: [values.length],
+    int64Data: values.map((v) => v),
+  });
 }
 function floatScalar(name: string, value: number): TensorProto {
   return onnx.TensorProto.create({ name, dataType: DataType.FLOAT, dims: [], floatData: [value] });
@@ -195,7 +218,8 @@ function intsAttr(node: NodeProto, name: string): number[] | undefined {
  * unchanged. Throws QuantizeError naming every blocking op otherwise.
  */
 export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): UpgradeResult {
-  if (to !== UPGRADE_TARGET) throw new QuantizeError(`only an upgrade to opset ${UPGRADE_TARGET} is implemented`);
+  if (to !== UPGRADE_TARGET)
+    throw new QuantizeError(`only an upgrade to opset ${UPGRADE_TARGET} is implemented`);
   const model = decodeModel(inputBytes);
   const graph = model.graph;
   if (!graph) throw new QuantizeError('model has no graph');
@@ -206,7 +230,9 @@ export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): Upgra
   for (const n of nodes) ops[n.opType ?? '?'] = (ops[n.opType ?? '?'] ?? 0) + 1;
   if (from >= to) return { bytes: inputBytes, report: { from, to: from, ops, converted: {} } };
   if (from < UPGRADE_MIN_SOURCE) {
-    throw new QuantizeError(`opset ${from} is older than ${UPGRADE_MIN_SOURCE}; the upgrade tables start at ${UPGRADE_MIN_SOURCE}`);
+    throw new QuantizeError(
+      `opset ${from} is older than ${UPGRADE_MIN_SOURCE}; the upgrade tables start at ${UPGRADE_MIN_SOURCE}`,
+    );
   }
   const blockers = upgradeBlockers(nodes, from, to);
   if (blockers.length) {
@@ -215,7 +241,8 @@ export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): Upgra
 
   const taken = new Set<string>();
   for (const t of graph.initializer ?? []) if (t.name) taken.add(t.name);
-  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) if (v.name) taken.add(v.name);
+  for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])])
+    if (v.name) taken.add(v.name);
   for (const n of nodes) for (const o of n.output ?? []) if (o) taken.add(o);
   let uid = 0;
   const unique = (base: string) => {
@@ -226,7 +253,8 @@ export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): Upgra
   };
   const converted: Record<string, number> = {};
   const newInits: TensorProto[] = [];
-  const keepAttrs = (node: NodeProto, drop: string[]): AttributeProto[] => (node.attribute ?? []).filter((a) => !drop.includes(a.name ?? ''));
+  const keepAttrs = (node: NodeProto, drop: string[]): AttributeProto[] =>
+    (node.attribute ?? []).filter((a) => !drop.includes(a.name ?? ''));
   const base = (node: NodeProto) => node.name || node.output?.[0] || node.opType || 'node';
 
   graph.node = nodes.map((node) => {
@@ -236,7 +264,9 @@ export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): Upgra
       const ends = intsAttr(node, 'ends');
       const axes = intsAttr(node, 'axes');
       if (!starts || !ends || starts.length !== ends.length || (axes && axes.length !== starts.length)) {
-        throw new QuantizeError(`Slice ${base(node)}: starts/ends/axes attributes missing or of different lengths`);
+        throw new QuantizeError(
+          `Slice ${base(node)}: starts/ends/axes attributes missing or of different lengths`,
+        );
       }
       const names = [unique(`${base(node)}_starts`), unique(`${base(node)}_ends`)];
       newInits.push(int64Tensor(names[0]!, starts), int64Tensor(names[1]!, ends));
@@ -245,7 +275,13 @@ export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): Upgra
         newInits.push(int64Tensor(names[2]!, axes));
       }
       converted.Slice = (converted.Slice ?? 0) + 1;
-      return makeNode('Slice', [node.input![0]!, ...names], [...(node.output ?? [])], node.name ?? '', keepAttrs(node, ['starts', 'ends', 'axes']));
+      return makeNode(
+        'Slice',
+        [node.input![0]!, ...names],
+        [...(node.output ?? [])],
+        node.name ?? '',
+        keepAttrs(node, ['starts', 'ends', 'axes']),
+      );
     }
     if (op === 'BatchNormalization' && from < 9 && getAttr(node, 'spatial')) {
       converted.BatchNormalization = (converted.BatchNormalization ?? 0) + 1;
@@ -265,17 +301,27 @@ export function upgradeOpset(inputBytes: Uint8Array, to = UPGRADE_TARGET): Upgra
       }
       while (inputs.length > 1 && inputs[inputs.length - 1] === '') inputs.pop();
       converted.Clip = (converted.Clip ?? 0) + 1;
-      return makeNode('Clip', inputs, [...(node.output ?? [])], node.name ?? '', keepAttrs(node, ['min', 'max']));
+      return makeNode(
+        'Clip',
+        inputs,
+        [...(node.output ?? [])],
+        node.name ?? '',
+        keepAttrs(node, ['min', 'max']),
+      );
     }
     return node;
   });
   graph.initializer = [...(graph.initializer ?? []), ...newInits];
-  for (const entry of model.opsetImport ?? []) if (!entry.domain || entry.domain === 'ai.onnx') entry.version = to;
+  for (const entry of model.opsetImport ?? [])
+    if (!entry.domain || entry.domain === 'ai.onnx') entry.version = to;
   // IR 5 is the first that knows opset 11 (any newer IR the model already has stays)
   if (toNumber(model.irVersion) < 5) model.irVersion = 5;
   model.metadataProps = (model.metadataProps ?? []).filter((p) => p.key !== 'clawstack.opset_upgrade');
   model.metadataProps.push(
-    onnx.StringStringEntryProto.create({ key: 'clawstack.opset_upgrade', value: JSON.stringify({ from, to, converted }) }),
+    onnx.StringStringEntryProto.create({
+      key: 'clawstack.opset_upgrade',
+      value: JSON.stringify({ from, to, converted }),
+    }),
   );
   return { bytes: encodeModel(model), report: { from, to, ops, converted } };
 }

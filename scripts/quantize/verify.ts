@@ -3,7 +3,15 @@
  * on the same inputs and measure how far the outputs drift.
  */
 import ort from 'onnxruntime-node';
-import { DataType, decodeModel, dimsOf, getAttr, toNumber, type ModelProto, type TensorProto } from './onnx.ts';
+import {
+  DataType,
+  decodeModel,
+  dimsOf,
+  getAttr,
+  toNumber,
+  type ModelProto,
+  type TensorProto,
+} from './onnx.ts';
 
 export type Feeds = Record<string, ort.Tensor>;
 
@@ -104,7 +112,9 @@ export function inputSpecs(model: ModelProto): InputSpec[] {
     .filter((v) => v.name && !initNames.has(v.name))
     .map((v) => {
       const tt = v.type?.tensorType;
-      const dims = (tt?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null ? toNumber(d.dimValue) : '?'));
+      const dims = (tt?.shape?.dim ?? []).map((d) =>
+        d.dimParam ? d.dimParam : d.dimValue != null ? toNumber(d.dimValue) : '?',
+      );
       const spec: InputSpec = { name: v.name as string, elemType: tt?.elemType ?? 0, dims };
       const rows = gatherRowsFor(spec.name);
       if (rows !== undefined) spec.gatherRows = rows;
@@ -116,22 +126,33 @@ export function inputSpecs(model: ModelProto): InputSpec[] {
 export function makeSampleInputs(modelBytes: Uint8Array, options: VerifyOptions = {}): Feeds {
   const names = new Set(inputSpecs(decodeModel(modelBytes)).map((s) => s.name));
   for (const name of Object.keys(options.shapes ?? {})) {
-    if (!names.has(name)) throw new Error(`--shape: model has no input '${name}' (inputs: ${[...names].join(', ')})`);
+    if (!names.has(name))
+      throw new Error(`--shape: model has no input '${name}' (inputs: ${[...names].join(', ')})`);
   }
   const rand = seededRandom(options.seed ?? 1234);
   const batch = options.batch ?? 4;
   const dyn = options.dynamicDim ?? 16;
   const feeds: Feeds = {};
   for (const spec of inputSpecs(decodeModel(modelBytes))) {
-    const dims = options.shapes?.[spec.name] ?? spec.dims.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? batch : dyn));
+    const dims =
+      options.shapes?.[spec.name] ??
+      spec.dims.map((d, i) => (typeof d === 'number' && d > 0 ? d : i === 0 ? batch : dyn));
     const n = dims.reduce((a, b) => a * b, 1);
     const randInt = (hi: number): number => Math.floor(rand() * hi);
     switch (spec.elemType) {
       case DataType.FLOAT:
-        feeds[spec.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, () => gaussian(rand)), dims);
+        feeds[spec.name] = new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: n }, () => gaussian(rand)),
+          dims,
+        );
         break;
       case DataType.DOUBLE:
-        feeds[spec.name] = new ort.Tensor('float64', Float64Array.from({ length: n }, () => gaussian(rand)), dims);
+        feeds[spec.name] = new ort.Tensor(
+          'float64',
+          Float64Array.from({ length: n }, () => gaussian(rand)),
+          dims,
+        );
         break;
       case DataType.INT64:
         feeds[spec.name] = new ort.Tensor(
@@ -141,13 +162,23 @@ export function makeSampleInputs(modelBytes: Uint8Array, options: VerifyOptions 
         );
         break;
       case DataType.INT32:
-        feeds[spec.name] = new ort.Tensor('int32', Int32Array.from({ length: n }, () => randInt(spec.gatherRows ?? 4)), dims);
+        feeds[spec.name] = new ort.Tensor(
+          'int32',
+          Int32Array.from({ length: n }, () => randInt(spec.gatherRows ?? 4)),
+          dims,
+        );
         break;
       case DataType.BOOL:
-        feeds[spec.name] = new ort.Tensor('bool', Uint8Array.from({ length: n }, () => randInt(2)), dims);
+        feeds[spec.name] = new ort.Tensor(
+          'bool',
+          Uint8Array.from({ length: n }, () => randInt(2)),
+          dims,
+        );
         break;
       default:
-        throw new Error(`input '${spec.name}' has element type ${spec.elemType}, which random inputs do not cover; pass --inputs samples.json`);
+        throw new Error(
+          `input '${spec.name}' has element type ${spec.elemType}, which random inputs do not cover; pass --inputs samples.json`,
+        );
     }
   }
   return feeds;
@@ -180,7 +211,8 @@ export function parseSamples(json: string, modelBytes: Uint8Array): Feeds {
   const feeds: Feeds = {};
   for (const [name, value] of Object.entries(raw)) {
     const spec = specs.get(name);
-    if (!spec) throw new Error(`samples: model has no input '${name}' (inputs: ${[...specs.keys()].join(', ')})`);
+    if (!spec)
+      throw new Error(`samples: model has no input '${name}' (inputs: ${[...specs.keys()].join(', ')})`);
     let dims: number[] = [];
     let data: number[] = [];
     let type = ELEM_TO_ORT[spec.elemType];
@@ -192,7 +224,8 @@ export function parseSamples(json: string, modelBytes: Uint8Array): Feeds {
     } else flatten(value, dims, data);
     if (!type) throw new Error(`samples: cannot tell the element type of '${name}'`);
     const n = dims.reduce((a, b) => a * b, 1);
-    if (n !== data.length) throw new Error(`samples: '${name}' has ${data.length} values for dims [${dims.join(',')}]`);
+    if (n !== data.length)
+      throw new Error(`samples: '${name}' has ${data.length} values for dims [${dims.join(',')}]`);
     feeds[name] = toTensor(type, data, dims);
   }
   return feeds;
@@ -205,7 +238,11 @@ function toTensor(type: ort.Tensor.Type, data: number[], dims: number[]): ort.Te
     case 'float64':
       return new ort.Tensor(type, Float64Array.from(data), dims);
     case 'int64':
-      return new ort.Tensor(type, BigInt64Array.from(data, (x) => BigInt(Math.trunc(x))), dims);
+      return new ort.Tensor(
+        type,
+        BigInt64Array.from(data, (x) => BigInt(Math.trunc(x))),
+        dims,
+      );
     case 'int32':
       return new ort.Tensor(type, Int32Array.from(data), dims);
     case 'bool':
@@ -224,7 +261,11 @@ export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
   graphOptimizationLevel: 'all',
 };
 
-async function timedRuns(session: ort.InferenceSession, feeds: Feeds, runs: number): Promise<{ out: ort.InferenceSession.ReturnType; ms: number }> {
+async function timedRuns(
+  session: ort.InferenceSession,
+  feeds: Feeds,
+  runs: number,
+): Promise<{ out: ort.InferenceSession.ReturnType; ms: number }> {
   const out = await session.run(feeds); // warm-up, and the outputs we compare
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) await session.run(feeds);
@@ -234,7 +275,8 @@ async function timedRuns(session: ort.InferenceSession, feeds: Feeds, runs: numb
 export function compareOutputs(name: string, ref: ort.Tensor, got: ort.Tensor): OutputError {
   const f = ref.data as ArrayLike<number>;
   const q = got.data as ArrayLike<number>;
-  if (f.length !== q.length) throw new Error(`output '${name}': ${f.length} elements in float32 vs ${q.length} quantized`);
+  if (f.length !== q.length)
+    throw new Error(`output '${name}': ${f.length} elements in float32 vs ${q.length} quantized`);
   let maxAbs = 0;
   let sumAbs = 0;
   let maxRef = 0;
@@ -276,7 +318,11 @@ export function compareOutputs(name: string, ref: ort.Tensor, got: ort.Tensor): 
 }
 
 /** Load both models in onnxruntime-node, feed the same inputs, compare every output. */
-export async function compareModels(fp32Bytes: Uint8Array, int8Bytes: Uint8Array, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function compareModels(
+  fp32Bytes: Uint8Array,
+  int8Bytes: Uint8Array,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   const feeds = options.feeds ?? makeSampleInputs(fp32Bytes, options);
   const runs = options.runs ?? 5;
   const fSession = await ort.InferenceSession.create(fp32Bytes, SESSION_OPTIONS);
@@ -287,7 +333,8 @@ export async function compareModels(fp32Bytes: Uint8Array, int8Bytes: Uint8Array
     const outputs = fSession.outputNames.map((name) => {
       const ref = f.out[name];
       const got = q.out[name];
-      if (!ref || !got) throw new Error(`output '${name}' missing from the ${ref ? 'quantized' : 'float32'} model`);
+      if (!ref || !got)
+        throw new Error(`output '${name}' missing from the ${ref ? 'quantized' : 'float32'} model`);
       return compareOutputs(name, ref, got);
     });
     return {

@@ -65,7 +65,12 @@ describe('v2 health and metadata', () => {
   });
 
   test('unknown model or version → 404 with a JSON error', async () => {
-    for (const path of ['/v2/models/nope', '/v2/models/nope/ready', '/v2/models/text-spam/versions/9', '/v2/models/text-spam/versions/9/ready']) {
+    for (const path of [
+      '/v2/models/nope',
+      '/v2/models/nope/ready',
+      '/v2/models/text-spam/versions/9',
+      '/v2/models/text-spam/versions/9/ready',
+    ]) {
       const res = await app.call(path);
       assert.equal(res.status, 404, path);
       const body = (await res.json()) as { error: string };
@@ -78,7 +83,9 @@ describe('v2 health and metadata', () => {
 
 describe('v2 infer', () => {
   test('POST /v2/models/{m}/infer returns model_name, model_version, id and typed outputs', async () => {
-    const spam = featuresOf('Congratulations! You have WON a FREE prize. Click here to claim your cash now!!!');
+    const spam = featuresOf(
+      'Congratulations! You have WON a FREE prize. Click here to claim your cash now!!!',
+    );
     const res = await app.call('/v2/models/text-spam/infer', {
       method: 'POST',
       json: {
@@ -90,7 +97,12 @@ describe('v2 infer', () => {
       },
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as { model_name: string; model_version: string; id: string; outputs: { name: string; datatype: string; shape: number[]; data: number[] }[] };
+    const body = (await res.json()) as {
+      model_name: string;
+      model_version: string;
+      id: string;
+      outputs: { name: string; datatype: string; shape: number[]; data: number[] }[];
+    };
     assert.equal(body.model_name, 'text-spam');
     assert.equal(body.model_version, '1');
     assert.equal(body.id, 'req-1');
@@ -139,46 +151,95 @@ describe('v2 infer', () => {
   const bad: [string, unknown, RegExp][] = [
     ['missing inputs', {}, /inputs/],
     ['inputs not an array', { inputs: 'x' }, /inputs/],
-    ['missing input', { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1] }] }, /missing input "weights"/],
-    ['unknown input', { inputs: [{ name: 'nope', datatype: 'FP32', shape: [1], data: [1] }] }, /no input "nope"/],
+    [
+      'missing input',
+      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1] }] },
+      /missing input "weights"/,
+    ],
+    [
+      'unknown input',
+      { inputs: [{ name: 'nope', datatype: 'FP32', shape: [1], data: [1] }] },
+      /no input "nope"/,
+    ],
     [
       'wrong datatype',
-      { inputs: [{ name: 'ids', datatype: 'FP32', shape: [1, 1], data: [1] }, { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'FP32', shape: [1, 1], data: [1] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
       /inputs\[0\]\.datatype: expected INT64/,
     ],
     [
       'wrong rank',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [3], data: [1, 2, 3] }, { name: 'weights', datatype: 'FP32', shape: [1, 3], data: [1, 1, 1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [3], data: [1, 2, 3] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 3], data: [1, 1, 1] },
+        ],
+      },
       /expected rank 2/,
     ],
     [
       'data length does not match the shape',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 4], data: [1, 2] }, { name: 'weights', datatype: 'FP32', shape: [1, 4], data: [1, 1, 1, 1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 4], data: [1, 2] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 4], data: [1, 1, 1, 1] },
+        ],
+      },
       /needs 4 values, got 2/,
     ],
     [
       'non-numeric data',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: ['x'] }, { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 1], data: ['x'] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
       /data\[0\]: expected a finite number/,
     ],
     [
       'fractional INT64',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1.5] }, { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1.5] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
       /not a valid INT64/,
     ],
     [
       'batch sizes differ',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [2, 1], data: [1, 2] }, { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [2, 1], data: [1, 2] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
       /batch size/,
     ],
     [
       'unknown requested output',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1] }, { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] }], outputs: [{ name: 'logits' }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+        outputs: [{ name: 'logits' }],
+      },
       /no output "logits"/,
     ],
     [
       'index outside the embedding table (rejected by ONNX Runtime)',
-      { inputs: [{ name: 'ids', datatype: 'INT64', shape: [1, 1], data: [99_999_999] }, { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 1], data: [99_999_999] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
       /inference failed for this input/,
     ],
   ];
@@ -206,7 +267,9 @@ describe('v2 infer', () => {
       ],
     };
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => app.call('/v2/models/text-spam/infer', { method: 'POST', json: i % 10 === 3 ? badBody : goodBody })),
+      Array.from({ length: 40 }, (_, i) =>
+        app.call('/v2/models/text-spam/infer', { method: 'POST', json: i % 10 === 3 ? badBody : goodBody }),
+      ),
     );
     results.forEach((r, i) => assert.equal(r.status, i % 10 === 3 ? 400 : 200, `request ${i}`));
   });

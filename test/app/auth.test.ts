@@ -11,7 +11,11 @@ let services: TestServices;
 let app: TestApp;
 before(async () => {
   services = await startTestServices();
-  app = await startTestApp(services, { AUTH_CACHE_MS: '0', RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_WINDOW_SECONDS: '3' });
+  app = await startTestApp(services, {
+    AUTH_CACHE_MS: '0',
+    RATE_LIMIT_REQUESTS: '5',
+    RATE_LIMIT_WINDOW_SECONDS: '3',
+  });
 });
 after(async () => {
   await app?.close();
@@ -26,12 +30,23 @@ function keysCli(...args: string[]) {
     env: { ...process.env, DATABASE_URL: app.service.db.options.connectionString! },
     encoding: 'utf8',
   });
-  return { code: r.status, out: r.stdout, err: r.stderr, json: () => JSON.parse(r.stdout) as Record<string, unknown> };
+  return {
+    code: r.status,
+    out: r.stdout,
+    err: r.stderr,
+    json: () => JSON.parse(r.stdout) as Record<string, unknown>,
+  };
 }
 
 describe('authentication', () => {
   test('no key → 401 JSON on every protected route; health is open', async () => {
-    for (const [method, path] of [['GET', '/v2'], ['GET', '/v2/models/text-spam'], ['POST', '/v1/text/classify'], ['POST', '/v1/jobs'], ['GET', '/v1/jobs']]) {
+    for (const [method, path] of [
+      ['GET', '/v2'],
+      ['GET', '/v2/models/text-spam'],
+      ['POST', '/v1/text/classify'],
+      ['POST', '/v1/jobs'],
+      ['GET', '/v1/jobs'],
+    ]) {
       const res = await app.call(path!, { method, key: null });
       assert.equal(res.status, 401, `${method} ${path}`);
       assert.match(((await res.json()) as { error: string }).error, /missing API key/);

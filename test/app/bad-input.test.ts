@@ -34,13 +34,32 @@ test('malformed JSON → 400 on every JSON endpoint', async () => {
 
 test('wrong types → 400 naming the field', async () => {
   await expectError(await post('/v1/text/classify', JSON.stringify({ text: 42 })), 400, /^text: /);
-  await expectError(await post('/v1/text/classify', JSON.stringify({ text: '' })), 400, /^text: must not be empty/);
+  await expectError(
+    await post('/v1/text/classify', JSON.stringify({ text: '' })),
+    400,
+    /^text: must not be empty/,
+  );
   await expectError(await post('/v1/text/classify', JSON.stringify({ text: 'x', extra: 1 })), 400, /extra/);
   await expectError(await post('/v1/text/classify', JSON.stringify([1, 2])), 400, /body/);
-  await expectError(await post('/v1/jobs', JSON.stringify({ task: 'text.classify', input: { text: 1 } })), 400, /^input\.text/);
-  await expectError(await post('/v1/jobs', JSON.stringify({ task: 'text.classify', input: { text: 'a' }, priority: 'urgent' })), 400, /^priority/);
+  await expectError(
+    await post('/v1/jobs', JSON.stringify({ task: 'text.classify', input: { text: 1 } })),
+    400,
+    /^input\.text/,
+  );
+  await expectError(
+    await post(
+      '/v1/jobs',
+      JSON.stringify({ task: 'text.classify', input: { text: 'a' }, priority: 'urgent' }),
+    ),
+    400,
+    /^priority/,
+  );
   await expectError(await post('/v1/jobs', JSON.stringify({ task: 'text.classify' })), 400, /^input/);
-  await expectError(await post('/v1/jobs', JSON.stringify({ task: 'video.dance', input: {} })), 400, /^task: unknown task/);
+  await expectError(
+    await post('/v1/jobs', JSON.stringify({ task: 'video.dance', input: {} })),
+    400,
+    /^task: unknown task/,
+  );
 });
 
 test('huge bodies → 413 naming the limit', async () => {
@@ -51,9 +70,17 @@ test('huge bodies → 413 naming the limit', async () => {
 });
 
 test('wrong content type → 415 listing what is accepted', async () => {
-  await expectError(await post('/v1/text/classify', 'text=hi', 'application/x-www-form-urlencoded'), 415, /accepts application\/json/);
+  await expectError(
+    await post('/v1/text/classify', 'text=hi', 'application/x-www-form-urlencoded'),
+    415,
+    /accepts application\/json/,
+  );
   await expectError(await post('/v1/jobs', 'task=x', 'text/plain'), 415, /application\/json/);
-  await expectError(await post('/v2/models/text-spam/infer', '<x/>', 'application/xml'), 415, /application\/json/);
+  await expectError(
+    await post('/v2/models/text-spam/infer', '<x/>', 'application/xml'),
+    415,
+    /application\/json/,
+  );
 });
 
 test('unknown task, model, job and route → 404 JSON', async () => {

@@ -14,7 +14,12 @@ import { call } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
 const root = resolve('.');
-const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as { packages: Record<string, { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }> };
+const lock = JSON.parse(readFileSync('package-lock.json', 'utf8')) as {
+  packages: Record<
+    string,
+    { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> }
+  >;
+};
 
 /** A package and everything it depends on, as installed (optional ones only when present). */
 function closure(names: string[], seen = new Set<string>()): Set<string> {
@@ -22,7 +27,10 @@ function closure(names: string[], seen = new Set<string>()): Set<string> {
     const entry = lock.packages[`node_modules/${name}`];
     if (!entry || seen.has(name) || !existsSync(join(root, 'node_modules', name))) continue;
     seen.add(name);
-    closure([...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {})], seen);
+    closure(
+      [...Object.keys(entry.dependencies ?? {}), ...Object.keys(entry.optionalDependencies ?? {})],
+      seen,
+    );
   }
   return seen;
 }
@@ -39,11 +47,14 @@ describe('bundle', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('node dist/main.js serves with only dist/package.json\'s packages (and their deps) and the models beside it', async () => {
+  test("node dist/main.js serves with only dist/package.json's packages (and their deps) and the models beside it", async () => {
     const out = join(dir, 'dist');
     const build = spawnSync(process.execPath, ['scripts/build.mjs', '--outdir', out], { encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr);
-    const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as { type: string; dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as {
+      type: string;
+      dependencies: Record<string, string>;
+    };
     assert.equal(pkg.type, 'module');
     assert.deepEqual(Object.keys(pkg.dependencies).sort(), ['onnxruntime-node', 'sharp']);
     const allowed = closure(Object.keys(pkg.dependencies));
@@ -56,7 +67,15 @@ describe('bundle', () => {
     const databaseUrl = await services.database();
     const child = spawn(process.execPath, ['main.js'], {
       cwd: out,
-      env: { PATH: process.env.PATH, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl, PORT: '0', MODEL_SOURCE: join(root, 'models'), MODELS: 'text-spam', BOOTSTRAP_API_KEY: 'cs_bundle-test-key-0123456789abcdef' },
+      env: {
+        PATH: process.env.PATH,
+        REDIS_URL: services.redisUrl,
+        DATABASE_URL: databaseUrl,
+        PORT: '0',
+        MODEL_SOURCE: join(root, 'models'),
+        MODELS: 'text-spam',
+        BOOTSTRAP_API_KEY: 'cs_bundle-test-key-0123456789abcdef',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';
@@ -74,7 +93,12 @@ describe('bundle', () => {
         });
         child.once('exit', (code) => rej(new Error(`bundle exited ${code}:\n${log}`)));
       });
-      const res = await call(url, '/v1/text/classify', { method: 'POST', json: { text: 'free cash prize, reply now' } }, 'cs_bundle-test-key-0123456789abcdef');
+      const res = await call(
+        url,
+        '/v1/text/classify',
+        { method: 'POST', json: { text: 'free cash prize, reply now' } },
+        'cs_bundle-test-key-0123456789abcdef',
+      );
       assert.equal(res.status, 200, log);
       assert.ok(['ham', 'spam'].includes(((await res.json()) as { label: string }).label));
     } finally {
@@ -88,13 +112,19 @@ describe('bundle', () => {
 });
 
 describe('Dockerfiles (static)', () => {
-  const ignored = readFileSync('.dockerignore', 'utf8').split('\n').map((l) => l.trim()).filter(Boolean);
+  const ignored = readFileSync('.dockerignore', 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   for (const [file, expect] of [
     ['app/Dockerfile', { EXECUTION_PROVIDER: 'cpu', MODEL_PRECISION: 'int8' }],
     ['app/Dockerfile.gpu', { EXECUTION_PROVIDER: 'cuda', MODEL_PRECISION: 'fp32' }],
   ] as const) {
     const text = readFileSync(file, 'utf8').replace(/\\\n\s*/g, ' ');
-    const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const lines = text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     const stages = lines.filter((l) => /^FROM /i.test(l));
     const last = lines.slice(lines.lastIndexOf(stages.at(-1)!));
 
@@ -109,7 +139,10 @@ describe('Dockerfiles (static)', () => {
     });
 
     test(`${file}: final stage runs dist's main.js as a non-root user with a health check and the tier's provider`, () => {
-      assert.ok(last.some((l) => /^USER (?!root)\S+/.test(l)), 'non-root USER');
+      assert.ok(
+        last.some((l) => /^USER (?!root)\S+/.test(l)),
+        'non-root USER',
+      );
       assert.ok(last.some((l) => l === 'CMD ["node", "main.js"]'));
       assert.ok(last.some((l) => /^HEALTHCHECK .*\/v2\/health\/live/.test(l)));
       assert.ok(last.some((l) => l === 'EXPOSE 8080'));
@@ -129,6 +162,9 @@ describe('Dockerfiles (static)', () => {
     const text = readFileSync('app/Dockerfile.gpu', 'utf8');
     assert.match(text, /^FROM nvidia\/cuda:12\.[\d.]+-cudnn-runtime-/m);
     assert.match(text, /--onnxruntime-node-install=cuda12/);
-    assert.match(text, /test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/);
+    assert.match(
+      text,
+      /test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/,
+    );
   });
 });

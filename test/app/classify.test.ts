@@ -5,7 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import { startTestApp, type TestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
-const fixture = JSON.parse(readFileSync(new URL('../fixtures/text-heldout.json', import.meta.url), 'utf8')) as {
+const fixture = JSON.parse(
+  readFileSync(new URL('../fixtures/text-heldout.json', import.meta.url), 'utf8'),
+) as {
   samples: { text: string; label: 'ham' | 'spam' }[];
 };
 
@@ -28,7 +30,10 @@ interface Classified {
 
 describe('text classify', () => {
   test('returns label, scores for every class and the model name/version', async () => {
-    const res = await app.call('/v1/text/classify', { method: 'POST', json: { text: 'Hi team, the build is green again.' } });
+    const res = await app.call('/v1/text/classify', {
+      method: 'POST',
+      json: { text: 'Hi team, the build is green again.' },
+    });
     assert.equal(res.status, 200);
     const body = (await res.json()) as Classified;
     assert.deepEqual(Object.keys(body.scores).sort(), ['ham', 'spam']);

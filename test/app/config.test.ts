@@ -32,24 +32,45 @@ for (const [name, value, message] of [
   ['BOOTSTRAP_API_KEY', 'short', /BOOTSTRAP_API_KEY/],
 ] as const) {
   test(`${name}=${value} is refused with a message naming the variable`, () => {
-    assert.throws(() => loadConfig({ [name]: value }), (err: Error) => err instanceof ConfigError && message.test(err.message));
+    assert.throws(
+      () => loadConfig({ [name]: value }),
+      (err: Error) => err instanceof ConfigError && message.test(err.message),
+    );
   });
 }
 
 test('appEnvironment builds a validated env map (what infra passes to containers)', () => {
-  const env = appEnvironment({ CLAWSTACK_ROLE: 'worker', INFERENCE_THREADS: 4, MODELS: 'text-spam', EXECUTION_PROVIDER: 'cuda' });
-  assert.deepEqual(env, { CLAWSTACK_ROLE: 'worker', INFERENCE_THREADS: '4', MODELS: 'text-spam', EXECUTION_PROVIDER: 'cuda' });
+  const env = appEnvironment({
+    CLAWSTACK_ROLE: 'worker',
+    INFERENCE_THREADS: 4,
+    MODELS: 'text-spam',
+    EXECUTION_PROVIDER: 'cuda',
+  });
+  assert.deepEqual(env, {
+    CLAWSTACK_ROLE: 'worker',
+    INFERENCE_THREADS: '4',
+    MODELS: 'text-spam',
+    EXECUTION_PROVIDER: 'cuda',
+  });
   assert.throws(() => appEnvironment({ INFERENCE_THREADS: 0 }), /INFERENCE_THREADS/);
 });
 
 test('the process exits 2 with the message on a bad variable, and on a bad --role', () => {
-  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], { env: { ...process.env, PORT: 'eighty' }, encoding: 'utf8' });
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], {
+    env: { ...process.env, PORT: 'eighty' },
+    encoding: 'utf8',
+  });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /invalid environment:\n\s+PORT="eighty"/);
-  const role = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/main.ts', '--role', 'boss'], { encoding: 'utf8' });
+  const role = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/main.ts', '--role', 'boss'], {
+    encoding: 'utf8',
+  });
   assert.equal(role.status, 2);
   assert.match(role.stderr, /--role must be one of api, worker, all; got "boss"/);
-  const noUrls = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/main.ts', '--role=api'], { env: { ...process.env, REDIS_URL: '', DATABASE_URL: '' }, encoding: 'utf8' });
+  const noUrls = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/main.ts', '--role=api'], {
+    env: { ...process.env, REDIS_URL: '', DATABASE_URL: '' },
+    encoding: 'utf8',
+  });
   assert.equal(noUrls.status, 2);
   assert.match(noUrls.stderr, /role api needs REDIS_URL and DATABASE_URL/);
 });

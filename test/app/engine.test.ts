@@ -29,18 +29,35 @@ describe('collate and split', () => {
   });
 
   test('split returns batch-1 slices', () => {
-    const parts = split({ y: { type: 'float32', data: new Float32Array([1, 2, 3, 4, 5, 6]), dims: [3, 2] } }, 3);
-    assert.deepEqual(parts.map((p) => [...p.y!.data]), [[1, 2], [3, 4], [5, 6]]);
+    const parts = split(
+      { y: { type: 'float32', data: new Float32Array([1, 2, 3, 4, 5, 6]), dims: [3, 2] } },
+      3,
+    );
+    assert.deepEqual(
+      parts.map((p) => [...p.y!.data]),
+      [
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ],
+    );
     assert.deepEqual(parts[1]!.y!.dims, [1, 2]);
   });
 });
 
 describe('engine', () => {
   let registry: ModelRegistry;
-  const texts = Array.from({ length: 64 }, (_, i) => `message ${i}: ${i % 2 ? 'win a free prize now, click the link' : 'notes from the design review'} ${'x'.repeat(i)}`);
+  const texts = Array.from(
+    { length: 64 },
+    (_, i) =>
+      `message ${i}: ${i % 2 ? 'win a free prize now, click the link' : 'notes from the design review'} ${'x'.repeat(i)}`,
+  );
   let feeds: TensorMap[];
   before(async () => {
-    registry = await ModelRegistry.load(new DirectorySource(resolve('models')), { precision: 'fp32', only: ['text-spam'] });
+    registry = await ModelRegistry.load(new DirectorySource(resolve('models')), {
+      precision: 'fp32',
+      only: ['text-spam'],
+    });
     const spec = parseHashedFeatureSpec(registry.get('text-spam')!.entry.preprocess);
     feeds = texts.map((t) => {
       const f = hashTextFeatures(t, spec);
@@ -56,7 +73,15 @@ describe('engine', () => {
 
   test('concurrent requests are batched dynamically and get the same answers as one at a time', async () => {
     const metrics = new Metrics('test');
-    engine = await InferenceEngine.start(registry, { threads: 1, intraOpThreads: 1, provider: 'cpu', maxBatchSize: 16, maxBatchDelayMs: 2, log: pino({ level: 'silent' }), metrics });
+    engine = await InferenceEngine.start(registry, {
+      threads: 1,
+      intraOpThreads: 1,
+      provider: 'cpu',
+      maxBatchSize: 16,
+      maxBatchDelayMs: 2,
+      log: pino({ level: 'silent' }),
+      metrics,
+    });
     const alone: number[] = [];
     for (const f of feeds) alone.push((await engine.infer('text-spam', f)).probabilities!.data[1] as number);
     const together = await Promise.all(feeds.map((f) => engine!.infer('text-spam', f)));
@@ -68,15 +93,29 @@ describe('engine', () => {
     const count = hist.values.find((v) => v.metricName === 'clawstack_inference_batch_size_count')!.value;
     const sum = hist.values.find((v) => v.metricName === 'clawstack_inference_batch_size_sum')!.value;
     assert.equal(sum, 128, 'every request ran exactly once');
-    assert.ok(count < 128, `64 concurrent requests ran in fewer than 64 batches (${count - 64} for the concurrent half)`);
-    const maxBucket = hist.values.filter((v) => v.metricName === 'clawstack_inference_batch_size_bucket' && (v.labels as Record<string, unknown>).le === 8);
+    assert.ok(
+      count < 128,
+      `64 concurrent requests ran in fewer than 64 batches (${count - 64} for the concurrent half)`,
+    );
+    const maxBucket = hist.values.filter(
+      (v) =>
+        v.metricName === 'clawstack_inference_batch_size_bucket' &&
+        (v.labels as Record<string, unknown>).le === 8,
+    );
     assert.ok(maxBucket[0]!.value < count, 'some batches held more than 8 requests');
     await engine.close();
     engine = undefined;
   });
 
   test('an unknown model is an error, not a hang', async () => {
-    engine = await InferenceEngine.start(registry, { threads: 1, intraOpThreads: 1, provider: 'cpu', maxBatchSize: 4, maxBatchDelayMs: 0, log: pino({ level: 'silent' }) });
+    engine = await InferenceEngine.start(registry, {
+      threads: 1,
+      intraOpThreads: 1,
+      provider: 'cpu',
+      maxBatchSize: 4,
+      maxBatchDelayMs: 0,
+      log: pino({ level: 'silent' }),
+    });
     await assert.rejects(engine.infer('nope', feeds[0]!), /model nope is not loaded/);
     await engine.close();
     engine = undefined;
@@ -84,8 +123,23 @@ describe('engine', () => {
 
   test('CUDA requested without CUDA libraries: falls back to CPU with one clear warning', async () => {
     const lines: { level: number; msg: string }[] = [];
-    const log = pino({ level: 'info' }, new Writable({ write(c: Buffer, _e, cb) { lines.push(JSON.parse(c.toString())); cb(); } }));
-    engine = await InferenceEngine.start(registry, { threads: 2, intraOpThreads: 1, provider: 'cuda', maxBatchSize: 4, maxBatchDelayMs: 0, log });
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write(c: Buffer, _e, cb) {
+          lines.push(JSON.parse(c.toString()));
+          cb();
+        },
+      }),
+    );
+    engine = await InferenceEngine.start(registry, {
+      threads: 2,
+      intraOpThreads: 1,
+      provider: 'cuda',
+      maxBatchSize: 4,
+      maxBatchDelayMs: 0,
+      log,
+    });
     assert.equal(engine.provider, 'cpu');
     const warnings = lines.filter((l) => l.level === 40);
     assert.equal(warnings.length, 1, JSON.stringify(lines));

@@ -49,7 +49,10 @@ describe('jobs API', () => {
   });
 
   test('POST /v1/jobs → 202 with id, status URL and Location; the job runs to succeeded with its result', async () => {
-    const res = await app.call('/v1/jobs', { method: 'POST', json: { task: 'text.classify', input: { text: 'FREE money!!! click' }, priority: 'high' } });
+    const res = await app.call('/v1/jobs', {
+      method: 'POST',
+      json: { task: 'text.classify', input: { text: 'FREE money!!! click' }, priority: 'high' },
+    });
     assert.equal(res.status, 202);
     const job = (await res.json()) as JobView;
     assert.match(job.id, /^[0-9a-f-]{36}$/);
@@ -61,10 +64,13 @@ describe('jobs API', () => {
       return j.status === 'succeeded' ? j : undefined;
     }, 'job to succeed');
     assert.equal(done.result?.label, 'spam');
-    assert.deepEqual(done.events?.map((e) => e.status), ['queued', 'running', 'succeeded']);
+    assert.deepEqual(
+      done.events?.map((e) => e.status),
+      ['queued', 'running', 'succeeded'],
+    );
   });
 
-  test('GET /v1/jobs lists the caller\'s jobs, filtered by status', async () => {
+  test("GET /v1/jobs lists the caller's jobs, filtered by status", async () => {
     const res = await app.call('/v1/jobs?status=succeeded&limit=10');
     const body = (await res.json()) as { jobs: JobView[] };
     assert.ok(body.jobs.length >= 1);
@@ -88,7 +94,10 @@ describe('priorities and cancellation under a backlog', () => {
 
   test('high-priority jobs overtake a backlog of low ones; a cancelled queued job never runs', async () => {
     const submit = async (priority: string, text: string) => {
-      const res = await api.call('/v1/jobs', { method: 'POST', json: { task: 'text.classify', input: { text }, priority } });
+      const res = await api.call('/v1/jobs', {
+        method: 'POST',
+        json: { task: 'text.classify', input: { text }, priority },
+      });
       assert.equal(res.status, 202);
       return ((await res.json()) as JobView).id;
     };
@@ -105,8 +114,17 @@ describe('priorities and cancellation under a backlog', () => {
 
     // Now a worker with one slot drains the backlog.
     const databaseUrl = api.service.db.options.connectionString!;
-    const config = loadConfig({ CLAWSTACK_ROLE: 'worker', PORT: '0', MODELS: 'text-spam', WORKER_CONCURRENCY: '1', RESULT_CACHE_TTL_SECONDS: '0' });
-    worker = await startService({ config: { ...config, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl }, log: pino({ level: 'silent' }) });
+    const config = loadConfig({
+      CLAWSTACK_ROLE: 'worker',
+      PORT: '0',
+      MODELS: 'text-spam',
+      WORKER_CONCURRENCY: '1',
+      RESULT_CACHE_TTL_SECONDS: '0',
+    });
+    worker = await startService({
+      config: { ...config, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl },
+      log: pino({ level: 'silent' }),
+    });
 
     const all = [...low, normal, ...high];
     const rows = await waitFor(async () => {

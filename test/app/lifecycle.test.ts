@@ -38,14 +38,26 @@ async function setup(env: Record<string, string> = {}) {
     return app;
   };
   const statuses = async (ids: string[]) =>
-    (await pool.query<{ id: string; status: string }>('SELECT id, status FROM jobs WHERE id = ANY($1)', [ids])).rows;
+    (
+      await pool.query<{ id: string; status: string }>('SELECT id, status FROM jobs WHERE id = ANY($1)', [
+        ids,
+      ])
+    ).rows;
   return { pool, key, spawn, statuses };
 }
 
 async function submit(url: string, key: string, n: number, priority = 'normal'): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const res = await call(url, '/v1/jobs', { method: 'POST', json: { task: 'text.classify', input: { text: `message number ${i} ${Math.random()}` }, priority } }, key);
+    const res = await call(
+      url,
+      '/v1/jobs',
+      {
+        method: 'POST',
+        json: { task: 'text.classify', input: { text: `message number ${i} ${Math.random()}` }, priority },
+      },
+      key,
+    );
     assert.equal(res.status, 202);
     ids.push(((await res.json()) as { id: string }).id);
   }
@@ -73,7 +85,10 @@ test('queued jobs survive an app restart, even when Redis lost the queue meanwhi
   assert.ok((await statuses(ids)).every((r) => r.status === 'queued'));
 
   const all = await spawn({ CLAWSTACK_ROLE: 'all' });
-  await until(async () => (await statuses(ids)).every((r) => r.status === 'succeeded'), 'recovered jobs to finish');
+  await until(
+    async () => (await statuses(ids)).every((r) => r.status === 'succeeded'),
+    'recovered jobs to finish',
+  );
   const one = await call(all.url, `/v1/jobs/${ids[0]}`, {}, key);
   assert.equal(((await one.json()) as { status: string }).status, 'succeeded');
   all.child.kill('SIGTERM');
@@ -90,11 +105,24 @@ test('SIGTERM: readiness goes false, the in-flight request completes, running jo
   const body = JSON.stringify({ text: 'a request that straddles the shutdown' });
   const port = Number(new URL(app.url).port);
   const inflight = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: 'POST', path: '/v1/text/classify', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body: text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/text/classify',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+      },
+    );
     req.on('error', reject);
     req.write(body.slice(0, 10), () => {
       setTimeout(() => {
@@ -124,7 +152,10 @@ test('SIGTERM: readiness goes false, the in-flight request completes, running jo
   assert.equal(after1.filter((r) => r.status === 'failed').length, 0);
 
   const next = await spawn({ CLAWSTACK_ROLE: 'all' });
-  await until(async () => (await statuses(ids)).every((r) => r.status === 'succeeded'), 'every job to succeed');
+  await until(
+    async () => (await statuses(ids)).every((r) => r.status === 'succeeded'),
+    'every job to succeed',
+  );
   next.child.kill('SIGTERM');
   assert.equal(await next.exited, 0, next.output());
   await pool.end();

@@ -19,7 +19,10 @@ after(async () => {
 test('HTTP, inference, batch, queue, job, cache and process metrics are exported', async () => {
   await app.call('/v1/text/classify', { method: 'POST', json: { text: 'metrics please' } });
   await app.call('/v1/text/classify', { method: 'POST', json: { text: 42 } });
-  const job = await app.call('/v1/jobs', { method: 'POST', json: { task: 'text.classify', input: { text: 'a job' }, priority: 'high' } });
+  const job = await app.call('/v1/jobs', {
+    method: 'POST',
+    json: { task: 'text.classify', input: { text: 'a job' }, priority: 'high' },
+  });
   const { id } = (await job.json()) as { id: string };
   for (let i = 0; i < 100; i++) {
     const j = (await (await app.call(`/v1/jobs/${id}`)).json()) as { status: string };

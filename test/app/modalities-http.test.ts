@@ -27,8 +27,8 @@ after(async () => {
   await services?.stop();
 });
 
-const post = (path: string, body: Buffer, type: string) => app.call(path, { method: 'POST', body, headers: { 'content-type': type } });
-
+const post = (path: string, body: Buffer, type: string) =>
+  app.call(path, { method: 'POST', body, headers: { 'content-type': type } });
 
 interface Segments {
   segments: { startMs: number; endMs: number; probability: number }[];
@@ -51,18 +51,26 @@ describe('speech.detect over HTTP', () => {
   });
 
   test('silence → no segments; a PNG sent as audio/wav → 400; wrong media type → 415', async () => {
-    const silent = (await (await post('/v1/speech/detect', fixture('speech/silence-16k.wav'), 'audio/wav')).json()) as Segments;
+    const silent = (await (
+      await post('/v1/speech/detect', fixture('speech/silence-16k.wav'), 'audio/wav')
+    ).json()) as Segments;
     assert.deepEqual(silent.segments, []);
     const bad = await post('/v1/speech/detect', fixture('image/ocr-sans.png'), 'audio/wav');
     assert.equal(bad.status, 400);
     assert.equal(typeof ((await bad.json()) as { error: string }).error, 'string');
-    assert.equal((await post('/v1/speech/detect', fixture('speech/silence-16k.wav'), 'audio/mpeg')).status, 415);
+    assert.equal(
+      (await post('/v1/speech/detect', fixture('speech/silence-16k.wav'), 'audio/mpeg')).status,
+      415,
+    );
   });
 });
 
 describe('image.ocr over HTTP', () => {
   test('POST /v1/image/ocr with PNG and JPEG returns the rendered lines', async () => {
-    for (const [file, type] of [['ocr-sans.png', 'image/png'], ['ocr-serif.jpg', 'image/jpeg']] as const) {
+    for (const [file, type] of [
+      ['ocr-sans.png', 'image/png'],
+      ['ocr-serif.jpg', 'image/jpeg'],
+    ] as const) {
       const res = await post('/v1/image/ocr', fixture(`image/${file}`), type);
       assert.equal(res.status, 200);
       const body = (await res.json()) as Ocr;
@@ -87,9 +95,14 @@ describe('speech and image as async jobs', () => {
       assert.equal(res.status, 202, await res.clone().text());
       return ((await res.json()) as { id: string }).id;
     };
-    const speechId = await submit('speech.detect', { audio: fixture('speech/speech-16k-mono-s16.wav').toString('base64') });
+    const speechId = await submit('speech.detect', {
+      audio: fixture('speech/speech-16k-mono-s16.wav').toString('base64'),
+    });
     const ocrId = await submit('image.ocr', { image: fixture('image/ocr-sans.png').toString('base64') });
-    const bad = await app.call('/v1/jobs', { method: 'POST', json: { task: 'image.ocr', input: { image: 42 } } });
+    const bad = await app.call('/v1/jobs', {
+      method: 'POST',
+      json: { task: 'image.ocr', input: { image: 42 } },
+    });
     assert.equal(bad.status, 400, 'bad job input is refused at submission');
     const wait = async (id: string) => {
       for (let i = 0; i < 400; i++) {
@@ -106,8 +119,13 @@ describe('speech and image as async jobs', () => {
     assert.ok(ocr.lines.length >= 3);
   });
 
-  test('v2 lists every modality\'s models', async () => {
+  test("v2 lists every modality's models", async () => {
     const body = (await (await app.call('/v2/models')).json()) as { models: { name: string }[] };
-    assert.deepEqual(body.models.map((m) => m.name).sort(), ['ocr-det', 'ocr-rec', 'silero-vad', 'text-spam']);
+    assert.deepEqual(body.models.map((m) => m.name).sort(), [
+      'ocr-det',
+      'ocr-rec',
+      'silero-vad',
+      'text-spam',
+    ]);
   });
 });

@@ -17,7 +17,14 @@ import {
   type DbOptions,
   type Point,
 } from '../../app/src/modalities/image/db-postprocess.ts';
-import { ctcLabels, detSize, imageOcr, recParams, sortReadingOrder, type OcrResult } from '../../app/src/modalities/image/ocr.ts';
+import {
+  ctcLabels,
+  detSize,
+  imageOcr,
+  recParams,
+  sortReadingOrder,
+  type OcrResult,
+} from '../../app/src/modalities/image/ocr.ts';
 import { directContext, MODELS_DIR, type DirectContext } from './helpers/direct-context.ts';
 import { editDistance } from '../../scripts/lib/model-eval.ts';
 
@@ -26,7 +33,6 @@ const expected = JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'
   ocr: Record<string, string[]>;
 };
 const image = (name: string) => readFileSync(join(FIXTURES, 'image', name));
-
 
 describe('image.ocr with PP-OCRv4', () => {
   let ctx: DirectContext;
@@ -121,7 +127,10 @@ describe('image.ocr with PP-OCRv4', () => {
   test('the rec labels are blank + the dictionary asset + space, one per output class', () => {
     const rec = ctx.model('rec');
     const p = recParams(rec);
-    assert.ok(rec.assets.some((a) => a.file === p.dictionary), 'the dictionary is a checksummed asset');
+    assert.ok(
+      rec.assets.some((a) => a.file === p.dictionary),
+      'the dictionary is a checksummed asset',
+    );
     const labels = ctcLabels(ctx.asset(p.dictionary), p.spaceChar);
     assert.equal(labels.length, 1 + 6623 + 1);
     assert.equal(labels[0], '<blank>');

@@ -35,7 +35,9 @@ test('a file whose sha256 does not match the manifest is refused', async () => {
   });
   await assert.rejects(
     ModelRegistry.load(new DirectorySource(dir), { precision: 'fp32' }),
-    (err: Error) => err instanceof ModelIntegrityError && /has sha256 [0-9a-f]{64}, manifest says 0{64}: refusing it/.test(err.message),
+    (err: Error) =>
+      err instanceof ModelIntegrityError &&
+      /has sha256 [0-9a-f]{64}, manifest says 0{64}: refusing it/.test(err.message),
   );
 });
 
@@ -46,14 +48,20 @@ test('a tampered model file is refused', async () => {
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     writeFileSync(path, bytes);
   });
-  await assert.rejects(ModelRegistry.load(new DirectorySource(dir), { precision: 'fp32' }), ModelIntegrityError);
+  await assert.rejects(
+    ModelRegistry.load(new DirectorySource(dir), { precision: 'fp32' }),
+    ModelIntegrityError,
+  );
 });
 
 test('an invalid manifest names the field', async () => {
   const dir = copyModels((m) => {
     (m.models[0] as { precision: string }).precision = 'fp64';
   });
-  await assert.rejects(ModelRegistry.load(new DirectorySource(dir), { precision: 'fp32' }), /models\.0\.precision/);
+  await assert.rejects(
+    ModelRegistry.load(new DirectorySource(dir), { precision: 'fp32' }),
+    /models\.0\.precision/,
+  );
 });
 
 test('the preferred precision is chosen when both exist, the other one otherwise', async () => {
@@ -70,5 +78,8 @@ test('the preferred precision is chosen when both exist, the other one otherwise
 });
 
 test('MODELS naming a model the manifest lacks is an error', async () => {
-  await assert.rejects(ModelRegistry.load(new DirectorySource(resolve('models')), { precision: 'fp32', only: ['gpt-9'] }), /MODELS names "gpt-9"/);
+  await assert.rejects(
+    ModelRegistry.load(new DirectorySource(resolve('models')), { precision: 'fp32', only: ['gpt-9'] }),
+    /MODELS names "gpt-9"/,
+  );
 });

@@ -48,10 +48,21 @@ async function upload(prefix: string, mutate?: (file: string, bytes: Buffer) => 
 const modelGets = (since: number, prefix: string) =>
   s3.requests
     .slice(since)
-    .filter((r) => r.method === 'GET' && r.path.startsWith(`/${BUCKET}/${prefix}/`) && !r.path.endsWith('/manifest.json'));
+    .filter(
+      (r) =>
+        r.method === 'GET' &&
+        r.path.startsWith(`/${BUCKET}/${prefix}/`) &&
+        !r.path.endsWith('/manifest.json'),
+    );
 
 function s3Env(prefix: string, cacheDir: string, extra: Record<string, string> = {}) {
-  return { MODELS: 'text-spam', MODEL_SOURCE: `s3://${BUCKET}/${prefix}`, MODEL_SOURCE_ENDPOINT: s3.endpoint, MODEL_CACHE_DIR: cacheDir, ...extra };
+  return {
+    MODELS: 'text-spam',
+    MODEL_SOURCE: `s3://${BUCKET}/${prefix}`,
+    MODEL_SOURCE_ENDPOINT: s3.endpoint,
+    MODEL_CACHE_DIR: cacheDir,
+    ...extra,
+  };
 }
 
 async function classify(app: TestApp, text: string) {
@@ -60,7 +71,8 @@ async function classify(app: TestApp, text: string) {
   return (await res.json()) as { label: string; model: { name: string; precision: string } };
 }
 
-const SPAM = 'Congratulations!!! You have WON a FREE cruise. Click here now to claim your $1000 prize, limited offer, act now';
+const SPAM =
+  'Congratulations!!! You have WON a FREE cruise. Click here now to claim your $1000 prize, limited offer, act now';
 
 before(async () => {
   [services, s3] = await Promise.all([startTestServices(), startTestS3()]);
@@ -82,7 +94,10 @@ describe('parseS3Url', () => {
   });
 
   test('a manifest path that leaves the cache directory is refused before any request', async () => {
-    const source = new S3Source(`s3://${BUCKET}/good/v1`, { cacheDir: join(scratch, 'traversal'), endpoint: s3.endpoint });
+    const source = new S3Source(`s3://${BUCKET}/good/v1`, {
+      cacheDir: join(scratch, 'traversal'),
+      endpoint: s3.endpoint,
+    });
     const before = s3.requests.length;
     await assert.rejects(source.localFile('../../etc/passwd', 'a'.repeat(64)), ModelIntegrityError);
     await assert.rejects(source.localFile('/etc/passwd', 'a'.repeat(64)), ModelIntegrityError);
@@ -112,12 +127,16 @@ describe('MODEL_SOURCE=s3://', () => {
         modelGets(since, 'good/v1').map((r) => r.path),
         [`/${BUCKET}/good/v1/${served.file}`],
       );
-      assert.ok(app.logs.some((l) => l.msg === 'model file: downloaded and verified' && l.file === served.file));
+      assert.ok(
+        app.logs.some((l) => l.msg === 'model file: downloaded and verified' && l.file === served.file),
+      );
       const body = await classify(app, SPAM);
       assert.equal(body.label, 'spam');
       assert.equal(body.model.precision, served.precision);
       assert.deepEqual(
-        readdirSync(join(cacheDir, BUCKET, 'good', 'v1', ...served.file.split('/').slice(0, -1))).filter((f) => f.endsWith('.part')),
+        readdirSync(join(cacheDir, BUCKET, 'good', 'v1', ...served.file.split('/').slice(0, -1))).filter(
+          (f) => f.endsWith('.part'),
+        ),
         [],
       );
     } finally {
@@ -131,8 +150,18 @@ describe('MODEL_SOURCE=s3://', () => {
     try {
       assert.equal((await fetch(`${app.url}/v2/health/ready`)).status, 200);
       assert.deepEqual(modelGets(since, 'good/v1'), []);
-      assert.ok(s3.requests.slice(since).some((r) => r.method === 'GET' && r.path === `/${BUCKET}/good/v1/manifest.json`));
-      assert.ok(app.logs.some((l) => l.msg === 'model file: using the cached copy (sha256 matches the manifest)' && l.file === served.file));
+      assert.ok(
+        s3.requests
+          .slice(since)
+          .some((r) => r.method === 'GET' && r.path === `/${BUCKET}/good/v1/manifest.json`),
+      );
+      assert.ok(
+        app.logs.some(
+          (l) =>
+            l.msg === 'model file: using the cached copy (sha256 matches the manifest)' &&
+            l.file === served.file,
+        ),
+      );
       assert.equal((await classify(app, SPAM)).label, 'spam');
     } finally {
       await app.close();
@@ -149,7 +178,9 @@ describe('MODEL_SOURCE=s3://', () => {
     const app = await startTestApp(services, s3Env('good/v1', cacheDir));
     try {
       assert.equal(modelGets(since, 'good/v1').length, 1);
-      assert.ok(app.logs.some((l) => l.msg === 'model file: cached copy has the wrong sha256, downloading it again'));
+      assert.ok(
+        app.logs.some((l) => l.msg === 'model file: cached copy has the wrong sha256, downloading it again'),
+      );
       assert.equal(sha256(readFileSync(cachedPath)), served.sha256);
       assert.equal((await classify(app, SPAM)).label, 'spam');
     } finally {
@@ -166,11 +197,20 @@ describe('MODEL_SOURCE=s3://', () => {
     const emptyCache = join(scratch, 'corrupt-cache');
     await assert.rejects(startTestApp(services, s3Env('corrupt/v1', emptyCache)), (err: Error) => {
       assert.ok(err instanceof ModelIntegrityError, String(err));
-      assert.match(err.message, new RegExp(`s3://${BUCKET}/corrupt/v1/text-spam/.+ has sha256 [0-9a-f]{64} .*manifest says [0-9a-f]{64}: refusing it`));
+      assert.match(
+        err.message,
+        new RegExp(
+          `s3://${BUCKET}/corrupt/v1/text-spam/.+ has sha256 [0-9a-f]{64} .*manifest says [0-9a-f]{64}: refusing it`,
+        ),
+      );
       return true;
     });
     const dir = join(emptyCache, BUCKET, 'corrupt', 'v1', 'text-spam', '1');
-    assert.deepEqual(existsSync(dir) ? readdirSync(dir) : [], [], 'no file (final or .part) is left in the cache');
+    assert.deepEqual(
+      existsSync(dir) ? readdirSync(dir) : [],
+      [],
+      'no file (final or .part) is left in the cache',
+    );
   });
 
   test('the app process (app/src/main.ts) exits non-zero on the integrity error and never reports ready', async () => {

@@ -19,7 +19,10 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(services: TestServices, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  services: TestServices,
+  env: Record<string, string> = {},
+): Promise<TestApp> {
   const databaseUrl = await services.database();
   const config = loadConfig({
     PORT: '0',
@@ -32,12 +35,16 @@ export async function startTestApp(services: TestServices, env: Record<string, s
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of chunk.toString().split('\n'))
+        if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
       cb();
     },
   });
   const log = pino({ level: config.LOG_LEVEL }, sink);
-  const service = await startService({ config: { ...config, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl }, log });
+  const service = await startService({
+    config: { ...config, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl },
+    log,
+  });
   const { key } = await service.keys.create('test');
   return {
     url: service.url,
@@ -51,7 +58,12 @@ export async function startTestApp(services: TestServices, env: Record<string, s
   };
 }
 
-export function call(base: string, path: string, init: RequestInit & { json?: unknown; key?: string | null }, key?: string) {
+export function call(
+  base: string,
+  path: string,
+  init: RequestInit & { json?: unknown; key?: string | null },
+  key?: string,
+) {
   const headers = new Headers(init.headers);
   const k = init.key === undefined ? key : init.key;
   if (k) headers.set('authorization', `Bearer ${k}`);
@@ -80,7 +92,9 @@ export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp>
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | string | null>((res) => child.once('exit', (code, signal) => res(code ?? signal)));
+  const exited = new Promise<number | string | null>((res) =>
+    child.once('exit', (code, signal) => res(code ?? signal)),
+  );
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`app did not start:\n${out}`)), 30_000);
     const onData = () => {

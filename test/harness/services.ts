@@ -5,7 +5,12 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureDatabase, startPostgres, startRedis, type LocalService } from '../../app/src/local/services.ts';
+import {
+  ensureDatabase,
+  startPostgres,
+  startRedis,
+  type LocalService,
+} from '../../app/src/local/services.ts';
 
 export interface TestServices {
   redisUrl: string;
@@ -22,7 +27,10 @@ export async function startTestServices(): Promise<TestServices> {
   chmodSync(dir, 0o755); // as root, Postgres runs as the postgres user and must reach its data dir
   const started: LocalService[] = [];
   try {
-    const [redis, postgres] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'pg'))]);
+    const [redis, postgres] = await Promise.all([
+      startRedis(join(dir, 'redis')),
+      startPostgres(join(dir, 'pg')),
+    ]);
     started.push(redis, postgres);
     return {
       redisUrl: redis.url,

@@ -14,7 +14,10 @@ import { runProgram } from '../../scripts/plan/harness.ts';
 import { COMBINATIONS, configFor, label, userDataOf } from './helpers.ts';
 
 const cloudInit = spawnSync('cloud-init', ['--version'], { encoding: 'utf8' });
-const skipCloudInit = cloudInit.error || cloudInit.status !== 0 ? 'cloud-init is not installed (apt-get install cloud-init; .ci/run installs it)' : false;
+const skipCloudInit =
+  cloudInit.error || cloudInit.status !== 0
+    ? 'cloud-init is not installed (apt-get install cloud-init; .ci/run installs it)'
+    : false;
 
 interface WriteFile {
   path: string;
@@ -28,7 +31,9 @@ describe('cloud-init user-data', () => {
   const verdicts = new Map<string, Promise<{ code: number; output: string }>>();
   const schema = (file: string) =>
     new Promise<{ code: number; output: string }>((resolve) => {
-      execFile('cloud-init', ['schema', '--config-file', file], (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr }));
+      execFile('cloud-init', ['schema', '--config-file', file], (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout + stderr }),
+      );
     });
   before(async () => {
     for (const combo of COMBINATIONS) {
@@ -48,7 +53,10 @@ describe('cloud-init user-data', () => {
 
   test('the negative control: cloud-init schema rejects a broken document', { skip: skipCloudInit }, () => {
     const file = path.join(dir, 'broken.yaml');
-    writeFileSync(file, '#cloud-config\nwrite_files:\n  - content: no path here\n    permissions: 644\nruncmd: "not a list"\n');
+    writeFileSync(
+      file,
+      '#cloud-config\nwrite_files:\n  - content: no path here\n    permissions: 644\nruncmd: "not a list"\n',
+    );
     const result = spawnSync('cloud-init', ['schema', '--config-file', file], { encoding: 'utf8' });
     assert.notEqual(result.status, 0, result.stdout + result.stderr);
   });
@@ -71,13 +79,21 @@ describe('cloud-init user-data', () => {
         execFileSync('bash', ['-n'], { input: f.content });
         assert.match(f.permissions, /^07[05][05]$/, `${f.path} is executable`);
       }
-      for (const unit of ['clawstack-prepare.service', 'clawstack-api.service', 'clawstack-worker.service', 'clawstack-drain.service', 'clawstack-cleanup.timer']) {
+      for (const unit of [
+        'clawstack-prepare.service',
+        'clawstack-api.service',
+        'clawstack-worker.service',
+        'clawstack-drain.service',
+        'clawstack-cleanup.timer',
+      ]) {
         assert.ok(files.has(`/etc/systemd/system/${unit}`), unit);
       }
       assert.match(files.get('/etc/systemd/system/clawstack-cleanup.timer')!.content, /OnCalendar=daily/);
       assert.match(files.get('/etc/systemd/system/clawstack-api.service')!.content, /--log-driver awslogs/);
       // Memory metrics for the memory alarm, grouped by Auto Scaling group.
-      const agent = JSON.parse(files.get('/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json')!.content) as Record<string, Record<string, unknown>>;
+      const agent = JSON.parse(
+        files.get('/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json')!.content,
+      ) as Record<string, Record<string, unknown>>;
       assert.deepEqual(agent.metrics!.aggregation_dimensions, [['AutoScalingGroupName']]);
       assert.ok(JSON.stringify(agent.metrics!.metrics_collected).includes('mem_available'));
       // The drain agent watches both the spot notice and the Auto Scaling lifecycle state.
@@ -90,7 +106,8 @@ describe('cloud-init user-data', () => {
       assert.equal(files.get('/usr/local/bin/clawstack-secrets')!.permissions, '0700');
       const last = doc.runcmd.at(-1)!;
       assert.deepEqual(last.slice(0, 4), ['systemctl', 'enable', '--now', '--no-block']);
-      if (combo.tier === 'lightweight') assert.match(files.get('/etc/clawstack/Caddyfile')!.content, /redir https:\/\/\{host\}\{uri\} 301/);
+      if (combo.tier === 'lightweight')
+        assert.match(files.get('/etc/clawstack/Caddyfile')!.content, /redir https:\/\/\{host\}\{uri\} 301/);
       if (combo.capacity === 'spot') assert.match(text, /STOP_GRACE_SECONDS=95\n/);
     });
   }

@@ -21,15 +21,22 @@ describe('tier catalog', () => {
       assert.equal(tier.aws.instanceTypes['on-demand'].length >= 1, true);
       assert.ok(tier.app.inferenceThreads * tier.app.ortIntraOpThreads <= tier.vcpu);
       assert.ok(tier.kubernetes.requests.cpu && tier.kubernetes.limits.memory);
-      for (const capacity of CAPACITIES) assert.ok(Object.keys(tier.kubernetes.nodeSelector[capacity]).length > 0);
+      for (const capacity of CAPACITIES)
+        assert.ok(Object.keys(tier.kubernetes.nodeSelector[capacity]).length > 0);
       assert.ok(tier.docker.cpus > 0 && tier.docker.memory);
       assert.match(tier.aws.ami.ssmParameter, /^\/aws\/service\//);
     });
   }
 
   test('sizes follow the issue: lightweight ≈2/4/50, general ≈4/8/100, gpu NVIDIA ≥ 8 GB with CUDA', () => {
-    assert.deepEqual([TIERS.lightweight.vcpu, TIERS.lightweight.memoryGiB, TIERS.lightweight.aws.rootVolumeGb], [2, 4, 50]);
-    assert.deepEqual([TIERS.general.vcpu, TIERS.general.memoryGiB, TIERS.general.aws.rootVolumeGb], [4, 8, 100]);
+    assert.deepEqual(
+      [TIERS.lightweight.vcpu, TIERS.lightweight.memoryGiB, TIERS.lightweight.aws.rootVolumeGb],
+      [2, 4, 50],
+    );
+    assert.deepEqual(
+      [TIERS.general.vcpu, TIERS.general.memoryGiB, TIERS.general.aws.rootVolumeGb],
+      [4, 8, 100],
+    );
     assert.ok((TIERS.gpu.gpu?.minMemoryGiB ?? 0) >= 8);
     assert.ok(TIERS.gpu.aws.instanceTypes.spot.every((t) => /^(g4dn|g5|g6)\./.test(t)));
     assert.equal(TIERS.gpu.app.executionProvider, 'cuda');
@@ -49,24 +56,47 @@ describe('parseSpec', () => {
     assert.deepEqual(gpu.instanceTypes, ['g4dn.xlarge']);
     assert.equal(gpu.rootVolumeGb, 150);
     assert.equal(gpu.image, 'ghcr.io/clawstack/clawstack:0.1.0-cuda');
-    assert.equal(parseSpec({ tier: 'gpu', image: 'ghcr.io/acme/x:2.0-cuda', ...minimal }, 'dev').image, 'ghcr.io/acme/x:2.0-cuda');
-    assert.deepEqual(parseSpec({ tier: 'gpu', capacity: 'spot', ...minimal }, 'dev').instanceTypes, TIERS.gpu.aws.instanceTypes.spot);
+    assert.equal(
+      parseSpec({ tier: 'gpu', image: 'ghcr.io/acme/x:2.0-cuda', ...minimal }, 'dev').image,
+      'ghcr.io/acme/x:2.0-cuda',
+    );
+    assert.deepEqual(
+      parseSpec({ tier: 'gpu', capacity: 'spot', ...minimal }, 'dev').instanceTypes,
+      TIERS.gpu.aws.instanceTypes.spot,
+    );
     assert.equal(general.target, 'aws');
     assert.equal(general.prefix, 'clawstack-dev');
-    assert.deepEqual(general.tags, { project: 'clawstack', stack: 'dev', tier: 'general', capacity: 'on-demand' });
+    assert.deepEqual(general.tags, {
+      project: 'clawstack',
+      stack: 'dev',
+      tier: 'general',
+      capacity: 'on-demand',
+    });
     assert.equal(general.secretRotationDays, 90);
   });
 
   test('structured values arrive as JSON text or comma lists', () => {
-    const a = parseSpec({ tier: 'general', ...minimal, allowedCidrs: '["203.0.113.0/24","198.51.100.0/24"]', appEnv: '{"RESULT_CACHE_TTL_SECONDS":600}' }, 's');
-    const b = parseSpec({ tier: 'general', ...minimal, allowedCidrs: '203.0.113.0/24, 198.51.100.0/24' }, 's');
+    const a = parseSpec(
+      {
+        tier: 'general',
+        ...minimal,
+        allowedCidrs: '["203.0.113.0/24","198.51.100.0/24"]',
+        appEnv: '{"RESULT_CACHE_TTL_SECONDS":600}',
+      },
+      's',
+    );
+    const b = parseSpec(
+      { tier: 'general', ...minimal, allowedCidrs: '203.0.113.0/24, 198.51.100.0/24' },
+      's',
+    );
     assert.deepEqual(a.network.allowedCidrs, b.network.allowedCidrs);
     assert.deepEqual(a.app.extraEnv, { RESULT_CACHE_TTL_SECONDS: '600' });
   });
 
   test('isCidr accepts canonical IPv4 CIDRs only', () => {
     for (const ok of ['0.0.0.0/0', '10.42.0.0/16', '203.0.113.7/32']) assert.ok(isCidr(ok), ok);
-    for (const bad of ['10.0.0.0/33', '10.0.0.1/16', '256.0.0.0/8', '10.0.0.0', '::/0', 'x/8']) assert.ok(!isCidr(bad), bad);
+    for (const bad of ['10.0.0.0/33', '10.0.0.1/16', '256.0.0.0/8', '10.0.0.0', '::/0', 'x/8'])
+      assert.ok(!isCidr(bad), bad);
   });
 });
 
@@ -74,16 +104,26 @@ describe('stack files', () => {
   const specs = Object.fromEntries(
     ['dev', 'staging', 'prod'].map((stack) => {
       const raw = readStackConfig(ROOT, stack);
-      const own = Object.fromEntries(Object.entries(raw).filter(([k]) => k.startsWith('clawstack:')).map(([k, v]) => [k.slice('clawstack:'.length), v]));
+      const own = Object.fromEntries(
+        Object.entries(raw)
+          .filter(([k]) => k.startsWith('clawstack:'))
+          .map(([k, v]) => [k.slice('clawstack:'.length), v]),
+      );
       return [stack, { raw, spec: parseSpec(own, stack) }];
     }),
   );
 
   test('dev: lightweight on spot, co-located; staging: general; prod: general on-demand, min 2, managed', () => {
     const { dev, staging, prod } = specs as Record<string, { spec: ReturnType<typeof parseSpec> }>;
-    assert.deepEqual([dev!.spec.tier.name, dev!.spec.capacity, dev!.spec.dataServices], ['lightweight', 'spot', 'colocated']);
+    assert.deepEqual(
+      [dev!.spec.tier.name, dev!.spec.capacity, dev!.spec.dataServices],
+      ['lightweight', 'spot', 'colocated'],
+    );
     assert.equal(staging!.spec.tier.name, 'general');
-    assert.deepEqual([prod!.spec.tier.name, prod!.spec.capacity, prod!.spec.dataServices, prod!.spec.scaling.min], ['general', 'on-demand', 'managed', 2]);
+    assert.deepEqual(
+      [prod!.spec.tier.name, prod!.spec.capacity, prod!.spec.dataServices, prod!.spec.scaling.min],
+      ['general', 'on-demand', 'managed', 2],
+    );
     assert.equal(prod!.spec.data.dbMultiAz, true);
     assert.equal(prod!.spec.data.deletionProtection, true);
   });

@@ -14,7 +14,9 @@ export interface Combination {
 }
 
 export const COMBINATIONS: Combination[] = TIER_NAMES.flatMap((tier) =>
-  CAPACITIES.flatMap((capacity) => (['colocated', 'managed'] as const).map((dataServices) => ({ tier, capacity, dataServices }))),
+  CAPACITIES.flatMap((capacity) =>
+    (['colocated', 'managed'] as const).map((dataServices) => ({ tier, capacity, dataServices })),
+  ),
 );
 
 export const ALLOWED = ['203.0.113.0/24', '198.51.100.0/24'];

@@ -16,7 +16,11 @@ async function plan(...args: string[]): Promise<{ code: number; stdout: string; 
 
 describe('offline plan (npm run plan)', () => {
   test('the CLI entry point prints an offline plan for --stack dev', async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'scripts/plan.ts', '--stack', 'dev'], { cwd: ROOT, encoding: 'utf8' });
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/plan.ts', '--stack', 'dev'],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
     assert.match(stdout, /^OFFLINE PLAN — stack dev \(Pulumi\.dev\.yaml\)/);
     assert.match(stdout, /no cloud credentials, no Pulumi CLI/);
   });
@@ -26,24 +30,49 @@ describe('offline plan (npm run plan)', () => {
     assert.equal(code, 0);
     assert.match(stdout, /^AwsDeployment clawstack-dev {2}\(\d+ resources\)$/m);
     assert.match(stdout, /^ {2}AppFleet clawstack-dev-fleet/m);
-    assert.match(stdout, /aws:autoscaling\/group clawstack-dev-asg {2}— min 1 \/ desired 1 \/ max 1, spot capacity-optimized over t3\.medium/);
-    assert.match(stdout, /aws:ec2\/launchTemplate clawstack-dev-lt {2}— t3\.medium, AMI ami-\w+, IMDSv2 required, root 50 GB gp3 encrypted/);
-    assert.match(stdout, /aws:ec2\/networkAcl clawstack-dev-public-acl {2}— in: 50 deny tcp\/22 0\.0\.0\.0\/0/);
+    assert.match(
+      stdout,
+      /aws:autoscaling\/group clawstack-dev-asg {2}— min 1 \/ desired 1 \/ max 1, spot capacity-optimized over t3\.medium/,
+    );
+    assert.match(
+      stdout,
+      /aws:ec2\/launchTemplate clawstack-dev-lt {2}— t3\.medium, AMI ami-\w+, IMDSv2 required, root 50 GB gp3 encrypted/,
+    );
+    assert.match(
+      stdout,
+      /aws:ec2\/networkAcl clawstack-dev-public-acl {2}— in: 50 deny tcp\/22 0\.0\.0\.0\/0/,
+    );
     assert.match(stdout, /^Outputs:\n/m);
     assert.match(stdout, /url: https:\/\/dev\.clawstack\.example\.com/);
   });
 
   test('--set and --compare show what a tier switch changes', async () => {
-    const { code, stdout } = await plan('--stack', 'staging', '--set', 'capacity=on-demand', '--compare', 'tier=gpu');
+    const { code, stdout } = await plan(
+      '--stack',
+      'staging',
+      '--set',
+      'capacity=on-demand',
+      '--compare',
+      'tier=gpu',
+    );
     assert.equal(code, 0);
-    assert.match(stdout, /OFFLINE PLAN — stack staging \(Pulumi\.staging\.yaml \+ --set capacity=on-demand\) compared with --compare tier=gpu/);
-    assert.match(stdout, /~ aws:ec2\/launchTemplate clawstack-staging-lt\n {6}c6i\.xlarge, AMI ami-0a12023c0ffee0001.*\n {4}→ g4dn\.xlarge, AMI ami-0dd1a0b1d1a000002, IMDSv2 required, root 150 GB/);
+    assert.match(
+      stdout,
+      /OFFLINE PLAN — stack staging \(Pulumi\.staging\.yaml \+ --set capacity=on-demand\) compared with --compare tier=gpu/,
+    );
+    assert.match(
+      stdout,
+      /~ aws:ec2\/launchTemplate clawstack-staging-lt\n {6}c6i\.xlarge, AMI ami-0a12023c0ffee0001.*\n {4}→ g4dn\.xlarge, AMI ami-0dd1a0b1d1a000002, IMDSv2 required, root 150 GB/,
+    );
     assert.match(stdout, /"executionProvider":"cpu"[\s\S]*→ .*"executionProvider":"cuda"/);
   });
 
   test('a bad --set fails with the config error and a non-zero exit', async () => {
     const { code, stderr } = await plan('--stack', 'dev', '--set', 'tier=huge');
     assert.equal(code, 1);
-    assert.match(stderr, /FAILED before creating anything: invalid stack config clawstack:tier = "huge"; allowed: lightweight \| general \| gpu/);
+    assert.match(
+      stderr,
+      /FAILED before creating anything: invalid stack config clawstack:tier = "huge"; allowed: lightweight \| general \| gpu/,
+    );
   });
 });

@@ -14,7 +14,15 @@ import type { onnx as OnnxNS } from 'onnx-proto';
 import type { ModelEntry } from '../../app/src/models/manifest.ts';
 import { DirectorySource, ModelRegistry } from '../../app/src/models/registry.ts';
 import { OCR_REC_OPTIONS, TEXT_OPTIONS } from '../../scripts/make-int8.ts';
-import { evalOcr, evalText, findEntry, MODELS_DIR, ortContext, readManifest, textFixture } from '../../scripts/lib/model-eval.ts';
+import {
+  evalOcr,
+  evalText,
+  findEntry,
+  MODELS_DIR,
+  ortContext,
+  readManifest,
+  textFixture,
+} from '../../scripts/lib/model-eval.ts';
 import { QuantizeError, quantizeModel, seededRandom } from '../../scripts/quantize/index.ts';
 import { OP_HISTORY, upgradeBlockers, upgradeOpset } from '../../scripts/quantize/upgrade.ts';
 
@@ -25,7 +33,10 @@ const manifest = readManifest();
 const int8Entries = manifest.models.filter((m) => m.precision === 'int8');
 const fp32Of = (e: ModelEntry) => findEntry(manifest, e.name, 'fp32')!;
 /** The accuracy metric each model records (the FP32 entry has it too). */
-const ACCURACY_METRIC: Record<string, string> = { 'text-spam': 'heldOutAccuracy', 'ocr-rec': 'fixtureCharAccuracy' };
+const ACCURACY_METRIC: Record<string, string> = {
+  'text-spam': 'heldOutAccuracy',
+  'ocr-rec': 'fixtureCharAccuracy',
+};
 
 describe('INT8 manifest entries', () => {
   test('text-spam and ocr-rec have INT8 variants', () => {
@@ -40,13 +51,31 @@ describe('INT8 manifest entries', () => {
       const fp32 = fp32Of(entry);
       assert.ok(fp32, `${entry.name} has no FP32 entry`);
       assert.notEqual(entry.file, fp32.file);
-      for (const key of ['version', 'task', 'role', 'modality', 'inputs', 'outputs', 'batching', 'labels', 'preprocess', 'assets', 'license'] as const) {
+      for (const key of [
+        'version',
+        'task',
+        'role',
+        'modality',
+        'inputs',
+        'outputs',
+        'batching',
+        'labels',
+        'preprocess',
+        'assets',
+        'license',
+      ] as const) {
         assert.deepEqual(entry[key], fp32[key], key);
       }
       assert.ok(entry.bytes < fp32.bytes);
       const session = await ort.InferenceSession.create(bytes, { logSeverityLevel: 3 });
-      assert.deepEqual(session.inputNames, entry.inputs.map((i) => i.name));
-      assert.deepEqual(session.outputNames, entry.outputs.map((o) => o.name));
+      assert.deepEqual(
+        session.inputNames,
+        entry.inputs.map((i) => i.name),
+      );
+      assert.deepEqual(
+        session.outputNames,
+        entry.outputs.map((o) => o.name),
+      );
       await session.release();
     });
 
@@ -82,7 +111,10 @@ describe('INT8 manifest entries', () => {
     ]);
     try {
       const result = await evalOcr(ctx);
-      assert.ok(Math.abs(result.charAccuracy - rec.metrics.fixtureCharAccuracy!) < 1e-3, `${result.charAccuracy}`);
+      assert.ok(
+        Math.abs(result.charAccuracy - rec.metrics.fixtureCharAccuracy!) < 1e-3,
+        `${result.charAccuracy}`,
+      );
       assert.ok(result.charAccuracy >= 0.95);
     } finally {
       await ctx.release();
@@ -112,7 +144,8 @@ describe('MODEL_PRECISION selects the variant (ModelRegistry + DirectorySource o
         assert.equal(loaded.entry.labels?.length, findEntry(manifest, name, 'fp32')!.labels?.length);
       }
       // models without an INT8 variant are served in FP32 either way
-      for (const name of ['silero-vad', 'ocr-det']) assert.equal(registry.get(name)!.entry.precision, 'fp32', name);
+      for (const name of ['silero-vad', 'ocr-det'])
+        assert.equal(registry.get(name)!.entry.precision, 'fp32', name);
       assert.equal(registry.forTask('image.ocr').get('rec')!.entry.precision, precision);
     });
   }
@@ -122,17 +155,38 @@ describe('MODEL_PRECISION selects the variant (ModelRegistry + DirectorySource o
 // opset upgrade
 
 function valueInfo(name: string, dims: number[]): OnnxNS.IValueInfoProto {
-  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  return onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType: T.FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+  });
 }
-const ints = (name: string, v: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
-const float = (name: string, f: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f });
-const str = (name: string, s: string) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(s) });
+const ints = (name: string, v: number[]) =>
+  onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v });
+const float = (name: string, f: number) =>
+  onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f });
+const str = (name: string, s: string) =>
+  onnx.AttributeProto.create({
+    name,
+    type: onnx.AttributeProto.AttributeType.STRING,
+    s: new TextEncoder().encode(s),
+  });
 const node = (opType: string, input: string[], output: string[], attribute: OnnxNS.IAttributeProto[] = []) =>
   onnx.NodeProto.create({ opType, input, output, name: `${opType}_${output[0]}`, attribute });
 
-function model(opset: number, nodes: OnnxNS.INodeProto[], input: OnnxNS.IValueInfoProto[], output: OnnxNS.IValueInfoProto[], initializer: OnnxNS.ITensorProto[] = []) {
+function model(
+  opset: number,
+  nodes: OnnxNS.INodeProto[],
+  input: OnnxNS.IValueInfoProto[],
+  output: OnnxNS.IValueInfoProto[],
+  initializer: OnnxNS.ITensorProto[] = [],
+) {
   return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 4, producerName: 'int8-models.test', opsetImport: [{ domain: '', version: opset }], graph: { name: 'g', node: nodes, input, output, initializer } }),
+    onnx.ModelProto.create({
+      irVersion: 4,
+      producerName: 'int8-models.test',
+      opsetImport: [{ domain: '', version: opset }],
+      graph: { name: 'g', node: nodes, input, output, initializer },
+    }),
   ).finish();
 }
 
@@ -146,7 +200,12 @@ function clipSliceModel(opset = 9) {
       node('Slice', ['c1'], ['s1'], [ints('starts', [1, -5]), ints('ends', [3, 1000]), ints('axes', [0, 1])]),
       node('Clip', ['s1'], ['c2'], [float('max', 0.6)]),
       node('MatMul', ['c2', 'w'], ['m']),
-      node('Softmax', ['m'], ['y'], [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })]),
+      node(
+        'Softmax',
+        ['m'],
+        ['y'],
+        [onnx.AttributeProto.create({ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 })],
+      ),
     ],
     [valueInfo('x', [4, 6])],
     [valueInfo('y', [2, 3])],
@@ -196,16 +255,42 @@ describe('opset upgrade (scripts/quantize/upgrade.ts)', () => {
   });
 
   test('refuses what it has not checked, naming the op; leaves opset ≥ 11 alone', () => {
-    const up9 = model(9, [node('Upsample', ['x', 's'], ['y'])], [valueInfo('x', [1, 1, 2, 2])], [valueInfo('y', [1, 1, 4, 4])]);
+    const up9 = model(
+      9,
+      [node('Upsample', ['x', 's'], ['y'])],
+      [valueInfo('x', [1, 1, 2, 2])],
+      [valueInfo('y', [1, 1, 4, 4])],
+    );
     assert.throws(() => upgradeOpset(up9), /Upsample: its schema history/);
-    const conv = model(9, [node('Conv', ['x', 'w'], ['y'], [str('auto_pad', 'SAME_UPPER')])], [valueInfo('x', [1, 1, 4, 4])], [valueInfo('y', [1, 1, 4, 4])]);
+    const conv = model(
+      9,
+      [node('Conv', ['x', 'w'], ['y'], [str('auto_pad', 'SAME_UPPER')])],
+      [valueInfo('x', [1, 1, 4, 4])],
+      [valueInfo('y', [1, 1, 4, 4])],
+    );
     assert.throws(() => upgradeOpset(conv), /auto_pad=SAME_UPPER/);
     assert.throws(() => upgradeOpset(clipSliceModel(6)), /opset 6 is older than 7/);
     const current = clipSliceModel(11);
     assert.equal(upgradeOpset(current).bytes, current);
-    const sub = node('If', ['c'], ['y'], [onnx.AttributeProto.create({ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: { name: 't' } })]);
+    const sub = node(
+      'If',
+      ['c'],
+      ['y'],
+      [
+        onnx.AttributeProto.create({
+          name: 'then_branch',
+          type: onnx.AttributeProto.AttributeType.GRAPH,
+          g: { name: 't' },
+        }),
+      ],
+    );
     assert.deepEqual(upgradeBlockers([sub], 9), ['If: subgraphs are not upgraded']);
-    const bn = node('BatchNormalization', ['x', 's', 'b', 'm', 'v'], ['y'], [onnx.AttributeProto.create({ name: 'spatial', type: onnx.AttributeProto.AttributeType.INT, i: 0 })]);
+    const bn = node(
+      'BatchNormalization',
+      ['x', 's', 'b', 'm', 'v'],
+      ['y'],
+      [onnx.AttributeProto.create({ name: 'spatial', type: onnx.AttributeProto.AttributeType.INT, i: 0 })],
+    );
     assert.match(upgradeBlockers([bn], 8)[0]!, /spatial=0/);
   });
 
@@ -213,9 +298,11 @@ describe('opset upgrade (scripts/quantize/upgrade.ts)', () => {
     for (const [op, h] of Object.entries(OP_HISTORY)) {
       for (const c of h.changes) {
         assert.ok(c.version > 7 && c.version <= 11, `${op}: ${c.version}`);
-        if (c.kind === 'convert') assert.ok(['Slice', 'Clip'].includes(op), `${op} is marked convert but has no converter`);
+        if (c.kind === 'convert')
+          assert.ok(['Slice', 'Clip'].includes(op), `${op} is marked convert but has no converter`);
       }
     }
-    for (const op of ['Upsample', 'Resize', 'Pad', 'Dropout', 'TopK', 'Scan', 'Loop', 'If']) assert.equal(OP_HISTORY[op], undefined, op);
+    for (const op of ['Upsample', 'Resize', 'Pad', 'Dropout', 'TopK', 'Scan', 'Loop', 'If'])
+      assert.equal(OP_HISTORY[op], undefined, op);
   });
 });

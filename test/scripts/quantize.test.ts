@@ -23,25 +23,44 @@ const T = onnx.TensorProto.DataType;
 
 function gaussians(n: number, seed: number, sd = 1): Float32Array {
   const rand = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => sd * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()));
+  return Float32Array.from(
+    { length: n },
+    () => sd * Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand()),
+  );
 }
 
 function valueInfo(name: string, elemType: number, dims: (number | string)[]): OnnxNS.IValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   });
 }
 
-function floatTensor(name: string, data: Float32Array, dims: number[], form: 'raw' | 'float_data' = 'raw'): OnnxNS.ITensorProto {
-  if (form === 'float_data') return onnx.TensorProto.create({ name, dataType: T.FLOAT, dims, floatData: Array.from(data) });
+function floatTensor(
+  name: string,
+  data: Float32Array,
+  dims: number[],
+  form: 'raw' | 'float_data' = 'raw',
+): OnnxNS.ITensorProto {
+  if (form === 'float_data')
+    return onnx.TensorProto.create({ name, dataType: T.FLOAT, dims, floatData: Array.from(data) });
   const raw = new Uint8Array(data.length * 4);
   const view = new DataView(raw.buffer);
   data.forEach((v, i) => view.setFloat32(i * 4, v, true));
   return onnx.TensorProto.create({ name, dataType: T.FLOAT, dims, rawData: raw });
 }
 
-function node(opType: string, input: string[], output: string[], attribute: OnnxNS.IAttributeProto[] = []): OnnxNS.INodeProto {
+function node(
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: OnnxNS.IAttributeProto[] = [],
+): OnnxNS.INodeProto {
   return onnx.NodeProto.create({ opType, input, output, name: `${opType}_${output[0]}`, attribute });
 }
 
@@ -57,7 +76,13 @@ function buildModel(opts: {
     irVersion: opset <= 10 ? 5 : 7,
     producerName: 'quantize.test',
     opsetImport: [{ domain: '', version: opset }],
-    graph: { name: 'g', node: opts.nodes, input: opts.inputs, output: opts.outputs, initializer: opts.initializers ?? [] },
+    graph: {
+      name: 'g',
+      node: opts.nodes,
+      input: opts.inputs,
+      output: opts.outputs,
+      initializer: opts.initializers ?? [],
+    },
   });
   return onnx.ModelProto.encode(model).finish();
 }
@@ -76,7 +101,9 @@ function initializer(bytes: Uint8Array, name: string): OnnxNS.ITensorProto | und
 
 function rawInt8(t: OnnxNS.ITensorProto | undefined): Int8Array {
   assert.ok(t?.rawData, 'tensor with raw_data');
-  return new Int8Array(t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength));
+  return new Int8Array(
+    t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength),
+  );
 }
 
 function rawFloat(t: OnnxNS.ITensorProto | undefined): Float32Array {
@@ -85,7 +112,11 @@ function rawFloat(t: OnnxNS.ITensorProto | undefined): Float32Array {
   return Float32Array.from({ length: t.rawData.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
 }
 
-async function run(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, optimizedPath?: string): Promise<Record<string, ort.Tensor>> {
+async function run(
+  bytes: Uint8Array,
+  feeds: Record<string, ort.Tensor>,
+  optimizedPath?: string,
+): Promise<Record<string, ort.Tensor>> {
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: 1,
     graphOptimizationLevel: 'all',
@@ -209,7 +240,8 @@ function matmulErrorBound(
   const sa = (xmax - xmin) / 255;
   const sw = new Float64Array(N);
   let all = 0;
-  for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) all = Math.max(all, Math.abs(w[k * N + j] as number));
+  for (let k = 0; k < K; k++)
+    for (let j = 0; j < N; j++) all = Math.max(all, Math.abs(w[k * N + j] as number));
   for (let j = 0; j < N; j++) {
     let m = 0;
     for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(w[k * N + j] as number));
@@ -250,7 +282,9 @@ describe('quantizeModel graph rewrite', () => {
   const bias = gaussians(N, 12, 0.1);
   const x = gaussians(M * K, 13);
 
-  const variants = [false, true].flatMap((perChannel) => [false, true].map((reduceRange) => ({ perChannel, reduceRange })));
+  const variants = [false, true].flatMap((perChannel) =>
+    [false, true].map((reduceRange) => ({ perChannel, reduceRange })),
+  );
   for (const { perChannel, reduceRange } of variants) {
     const title = `${perChannel ? 'per-channel' : 'per-tensor'}, ${reduceRange ? '7-bit reduce-range' : 'full-range'} weights`;
     it(`MatMul with an initializer weight -> DynamicQuantizeLinear + MatMulInteger (${title})`, async () => {
@@ -258,10 +292,21 @@ describe('quantizeModel graph rewrite', () => {
       const { bytes, report } = quantizeModel(fp32, { perChannel, reduceRange });
       const qmax = reduceRange ? 64 : 127;
 
-      assert.deepEqual(opTypes(bytes), ['DynamicQuantizeLinear', 'MatMulInteger', 'Cast', 'Mul', 'Mul', 'Add']);
+      assert.deepEqual(opTypes(bytes), [
+        'DynamicQuantizeLinear',
+        'MatMulInteger',
+        'Cast',
+        'Mul',
+        'Mul',
+        'Add',
+      ]);
       const mmi = decode(bytes).graph?.node?.[1];
       assert.deepEqual(mmi?.input, ['x_quantized', 'W_quantized', 'x_zero_point', 'W_zero_point']);
-      assert.deepEqual(decode(bytes).graph?.node?.[3]?.input, ['x_scale', 'W_scale'], 'Mul(A_scale, B_scale) as ORT fuses it');
+      assert.deepEqual(
+        decode(bytes).graph?.node?.[3]?.input,
+        ['x_scale', 'W_scale'],
+        'Mul(A_scale, B_scale) as ORT fuses it',
+      );
       assert.equal(initializer(bytes, 'W'), undefined, 'float weight removed');
       assert.equal(report.quantized.length, 1);
       assert.equal(report.quantized[0]?.perChannel, perChannel);
@@ -272,7 +317,11 @@ describe('quantizeModel graph rewrite', () => {
       const scales = rawFloat(initializer(bytes, 'W_scale'));
       const zp = initializer(bytes, 'W_zero_point');
       assert.equal(zp?.dataType, T.INT8);
-      assert.deepEqual((zp?.dims ?? []).map(Number), perChannel ? [N] : [], 'b_zero_point is [N] per-channel, scalar per-tensor');
+      assert.deepEqual(
+        (zp?.dims ?? []).map(Number),
+        perChannel ? [N] : [],
+        'b_zero_point is [N] per-channel, scalar per-tensor',
+      );
       assert.deepEqual(Array.from(rawInt8(zp)), new Array(perChannel ? N : 1).fill(0));
       assert.equal(scales.length, perChannel ? N : 1);
       const q = rawInt8(wq);
@@ -304,7 +353,8 @@ describe('quantizeModel graph rewrite', () => {
         // With 7-bit weights a u8 x s8 pair sum is at most 2*255*64 = 32640 < 2^15, so the int16
         // VPMADDUBSW path of ORT's U8S8 kernel (AVX2 without VNNI) cannot saturate and integer
         // arithmetic is exact on every CPU: every element must be within the analytic bound.
-        if (reduceRange) assert.ok(d <= (bound[i] as number), `y[${i}]: |${g[i]} - ${f[i]}| = ${d} > bound ${bound[i]}`);
+        if (reduceRange)
+          assert.ok(d <= (bound[i] as number), `y[${i}]: |${g[i]} - ${f[i]}| = ${d} > bound ${bound[i]}`);
         maxErr = Math.max(maxErr, d);
         sumErr += d;
         maxRef = Math.max(maxRef, Math.abs(f[i] as number));
@@ -330,18 +380,36 @@ describe('quantizeModel graph rewrite', () => {
   it('per-channel is more accurate than per-tensor when columns differ in scale', async () => {
     const fp32 = matmulModel(K, N, w, bias);
     const feeds = { x: new ort.Tensor('float32', x, [M, K]) };
-    const pt = await compareModels(fp32, quantizeModel(fp32, { reduceRange: true }).bytes, { feeds, runs: 0 });
-    const pc = await compareModels(fp32, quantizeModel(fp32, { perChannel: true, reduceRange: true }).bytes, { feeds, runs: 0 });
-    assert.ok((pc.outputs[0]?.meanRelError ?? 1) < (pt.outputs[0]?.meanRelError ?? 0), JSON.stringify({ pt: pt.outputs, pc: pc.outputs }));
+    const pt = await compareModels(fp32, quantizeModel(fp32, { reduceRange: true }).bytes, {
+      feeds,
+      runs: 0,
+    });
+    const pc = await compareModels(fp32, quantizeModel(fp32, { perChannel: true, reduceRange: true }).bytes, {
+      feeds,
+      runs: 0,
+    });
+    assert.ok(
+      (pc.outputs[0]?.meanRelError ?? 1) < (pt.outputs[0]?.meanRelError ?? 0),
+      JSON.stringify({ pt: pt.outputs, pc: pc.outputs }),
+    );
   });
 
   it('lifts a Constant-node weight (float_data) into an initializer, then quantizes it', async () => {
     const K2 = 8;
     const N2 = 4;
     const w2 = gaussians(K2 * N2, 21);
-    const constant = node('Constant', [], ['Wc'], [
-      onnx.AttributeProto.create({ name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: floatTensor('', w2, [K2, N2], 'float_data') }),
-    ]);
+    const constant = node(
+      'Constant',
+      [],
+      ['Wc'],
+      [
+        onnx.AttributeProto.create({
+          name: 'value',
+          type: onnx.AttributeProto.AttributeType.TENSOR,
+          t: floatTensor('', w2, [K2, N2], 'float_data'),
+        }),
+      ],
+    );
     const fp32 = buildModel({
       nodes: [constant, node('MatMul', ['x', 'Wc'], ['y'])],
       inputs: [valueInfo('x', T.FLOAT, [2, K2])],
@@ -353,12 +421,17 @@ describe('quantizeModel graph rewrite', () => {
     assert.equal(initializer(bytes, 'Wc'), undefined);
     const q = rawInt8(initializer(bytes, 'Wc_quantized'));
     const s = rawFloat(initializer(bytes, 'Wc_scale'))[0] as number;
-    assert.deepEqual(Array.from(q), Array.from(w2, (v) => roundHalfEven(Math.fround(v / s))));
+    assert.deepEqual(
+      Array.from(q),
+      Array.from(w2, (v) => roundHalfEven(Math.fround(v / s))),
+    );
     const xs = gaussians(2 * K2, 22);
     const feeds = { x: new ort.Tensor('float32', xs, [2, K2]) };
     const [ref, got] = [(await run(fp32, feeds)).y, (await run(bytes, feeds)).y];
     const bound = matmulErrorBound(xs, w2, 2, K2, N2, false);
-    (ref?.data as Float32Array).forEach((v, i) => assert.ok(Math.abs((got?.data as Float32Array)[i]! - v) <= bound[i]!));
+    (ref?.data as Float32Array).forEach((v, i) =>
+      assert.ok(Math.abs((got?.data as Float32Array)[i]! - v) <= bound[i]!),
+    );
   });
 
   for (const variant of [
@@ -374,10 +447,16 @@ describe('quantizeModel graph rewrite', () => {
         opset: variant.opset,
         nodes: [node('Gather', ['E', 'ids'], ['emb']), node('Relu', ['emb'], ['y'])],
         inputs: [valueInfo('ids', T.INT64, ['batch', 'seq'])],
-        outputs: [valueInfo('emb', T.FLOAT, ['batch', 'seq', D]), valueInfo('y', T.FLOAT, ['batch', 'seq', D])],
+        outputs: [
+          valueInfo('emb', T.FLOAT, ['batch', 'seq', D]),
+          valueInfo('y', T.FLOAT, ['batch', 'seq', D]),
+        ],
         initializers: [floatTensor('E', table, [rows, D])],
       });
-      const { bytes, report } = quantizeModel(fp32, { gatherType: variant.gatherType, perChannel: variant.perChannel });
+      const { bytes, report } = quantizeModel(fp32, {
+        gatherType: variant.gatherType,
+        perChannel: variant.perChannel,
+      });
       assert.deepEqual(opTypes(bytes), ['Gather', 'DequantizeLinear', 'Relu']);
       const eq = initializer(bytes, 'E_quantized');
       assert.equal(eq?.dataType, variant.gatherType === 'int8' ? T.INT8 : T.UINT8);
@@ -413,7 +492,11 @@ describe('quantizeModel graph rewrite', () => {
         assert.ok(d <= step * (1 + 1e-5), `emb[${i}] error ${d} > step ${step}`);
         if (d > (step / 2) * (1 + 1e-5)) halfStepViolations++;
       }
-      assert.equal(halfStepViolations, 0, 'random data never hits the zero-point tie, so rounding error is at most half a step');
+      assert.equal(
+        halfStepViolations,
+        0,
+        'random data never hits the zero-point tie, so rounding error is at most half a step',
+      );
       assert.ok(got.y, 'downstream Relu still runs');
       // 1000x16 float32 table (62.5 KiB) -> 1 byte per value
       assert.ok(bytes.length < fp32.length * 0.3, `${fp32.length} -> ${bytes.length} bytes`);
@@ -424,10 +507,18 @@ describe('quantizeModel graph rewrite', () => {
     const convW = gaussians(2 * 1 * 3 * 3, 41);
     const mmW = gaussians(18 * 4, 42);
     const fp32 = buildModel({
-      nodes: [node('Conv', ['x', 'CW', 'CB'], ['c']), node('Flatten', ['c'], ['f']), node('MatMul', ['f', 'MW'], ['y'])],
+      nodes: [
+        node('Conv', ['x', 'CW', 'CB'], ['c']),
+        node('Flatten', ['c'], ['f']),
+        node('MatMul', ['f', 'MW'], ['y']),
+      ],
       inputs: [valueInfo('x', T.FLOAT, [1, 1, 5, 5])],
       outputs: [valueInfo('y', T.FLOAT, [1, 4])],
-      initializers: [floatTensor('CW', convW, [2, 1, 3, 3]), floatTensor('CB', Float32Array.of(0.1, -0.2), [2]), floatTensor('MW', mmW, [18, 4])],
+      initializers: [
+        floatTensor('CW', convW, [2, 1, 3, 3]),
+        floatTensor('CB', Float32Array.of(0.1, -0.2), [2]),
+        floatTensor('MW', mmW, [18, 4]),
+      ],
     });
     const { bytes, report } = quantizeModel(fp32);
     const before = decode(fp32).graph!;
@@ -435,7 +526,10 @@ describe('quantizeModel graph rewrite', () => {
     const conv = after.node?.find((n) => n.opType === 'Conv');
     assert.deepEqual(conv?.input, ['x', 'CW', 'CB']);
     assert.ok(!opTypes(bytes).includes('ConvInteger'));
-    assert.deepEqual(initializer(bytes, 'CW')?.rawData, before.initializer?.find((t) => t.name === 'CW')?.rawData);
+    assert.deepEqual(
+      initializer(bytes, 'CW')?.rawData,
+      before.initializer?.find((t) => t.name === 'CW')?.rawData,
+    );
     assert.equal(initializer(bytes, 'CW')?.dataType, T.FLOAT);
     assert.deepEqual(report.leftFloat, { Conv: 1 });
     assert.ok(opTypes(bytes).includes('MatMulInteger'));
@@ -477,7 +571,8 @@ describe('quantizeModel graph rewrite', () => {
     });
     assert.throws(
       () => quantizeModel(fp32),
-      (err: unknown) => err instanceof QuantizeError && /opset 10/.test(err.message) && /opset >= 11/.test(err.message),
+      (err: unknown) =>
+        err instanceof QuantizeError && /opset 10/.test(err.message) && /opset >= 11/.test(err.message),
     );
   });
 

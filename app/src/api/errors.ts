@@ -25,7 +25,8 @@ export function errorHandler(log: Logger) {
       if (typeof s === 'number' && s >= 400 && s < 500) {
         status = s;
         // body-parser's messages, made specific
-        if (e.type === 'entity.too.large') message = `request body exceeds the limit of ${req.app.get('bodyLimit')} bytes`;
+        if (e.type === 'entity.too.large')
+          message = `request body exceeds the limit of ${req.app.get('bodyLimit')} bytes`;
         else if (e.type === 'entity.parse.failed') message = `malformed JSON: ${e.message}`;
         else message = e.message ?? 'bad request';
       }

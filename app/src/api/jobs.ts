@@ -41,7 +41,13 @@ export function jobView(job: JobRecord) {
   };
 }
 
-export function jobsRouter(opts: { store: JobStore; queue: JobQueue; runner: TaskRunner; bodyLimit: number; log: Logger }) {
+export function jobsRouter(opts: {
+  store: JobStore;
+  queue: JobQueue;
+  runner: TaskRunner;
+  bodyLimit: number;
+  log: Logger;
+}) {
   const router = Router();
   const { store, queue, runner } = opts;
   const owner = (req: Request) => req.apiKey!.name;
@@ -61,19 +67,33 @@ export function jobsRouter(opts: { store: JobStore; queue: JobQueue; runner: Tas
     }
     await served.module.decodeJobInput(body.input); // reject bad input now, not in the worker
     const id = randomUUID();
-    const job = await store.create({ id, task: body.task, priority: body.priority, input: body.input, owner: owner(req), apiKeyId: req.apiKey!.id });
+    const job = await store.create({
+      id,
+      task: body.task,
+      priority: body.priority,
+      input: body.input,
+      owner: owner(req),
+      apiKeyId: req.apiKey!.id,
+    });
     try {
       await queue.add({ id, task: body.task, priority: body.priority });
     } catch (err) {
       // The record is durable; the worker's recovery re-enqueues it once Redis is back.
       opts.log.error({ err, job: id }, 'could not enqueue job; it will be recovered');
     }
-    res.status(202).location(`/v1/jobs/${id}`).json({ ...jobView(job), statusUrl: `/v1/jobs/${id}` });
+    res
+      .status(202)
+      .location(`/v1/jobs/${id}`)
+      .json({ ...jobView(job), statusUrl: `/v1/jobs/${id}` });
   });
 
   router.get('/v1/jobs', async (req, res) => {
     const q = parseWith(listSchema, req.query, 'query');
-    const jobs = await store.list(owner(req), { status: q.status, limit: q.limit, before: q.before ? new Date(q.before) : undefined });
+    const jobs = await store.list(owner(req), {
+      status: q.status,
+      limit: q.limit,
+      before: q.before ? new Date(q.before) : undefined,
+    });
     res.json({ jobs: jobs.map(jobView) });
   });
 
@@ -91,10 +111,13 @@ export function jobsRouter(opts: { store: JobStore; queue: JobQueue; runner: Tas
       if (!job) throw new NotFoundError(`no job "${id}"`);
       throw new ConflictError(`job ${id} is ${job.status}; only queued jobs can be cancelled`);
     }
-    await queue.remove(id).catch((err: Error) => opts.log.warn({ err, job: id }, 'could not remove cancelled job from the queue'));
+    await queue
+      .remove(id)
+      .catch((err: Error) =>
+        opts.log.warn({ err, job: id }, 'could not remove cancelled job from the queue'),
+      );
     res.json(jobView(cancelled));
   });
 
   return router;
 }
-

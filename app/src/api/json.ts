@@ -6,7 +6,9 @@ export function jsonBody(limit: number) {
   const parse = express.json({ limit, type: () => true });
   return (req: Request, res: Response, next: NextFunction) => {
     if (!req.is(['application/json', 'application/*+json'])) {
-      throw new UnsupportedMediaTypeError(`expected Content-Type application/json; got ${req.headers['content-type'] ?? 'none'}`);
+      throw new UnsupportedMediaTypeError(
+        `expected Content-Type application/json; got ${req.headers['content-type'] ?? 'none'}`,
+      );
     }
     parse(req, res, next);
   };

@@ -65,8 +65,11 @@ export function createApi(deps: ApiDeps): Express {
       ? pinoHttp({
           logger: log,
           genReqId: requestId,
-          customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-          autoLogging: { ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/v2/health') === true },
+          customLogLevel: (_req, res, err) =>
+            err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+          autoLogging: {
+            ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/v2/health') === true,
+          },
         })
       : // Request logs are info: above that level, pino-http's per-request child logger is pure cost.
         (req: Request, res: Response, next: NextFunction) => {
@@ -95,7 +98,9 @@ export function createApi(deps: ApiDeps): Express {
   });
   app.get('/v2/health/ready', (_req, res) => {
     const ready = state.ready && !state.draining;
-    res.status(ready ? 200 : 503).json(ready ? { ready } : { ready, reason: state.draining ? 'draining' : state.reason });
+    res
+      .status(ready ? 200 : 503)
+      .json(ready ? { ready } : { ready, reason: state.draining ? 'draining' : state.reason });
   });
   app.get('/metrics', async (_req, res) => {
     await deps.beforeScrape?.().catch((err: Error) => log.warn({ err }, 'metrics collection failed'));
@@ -114,7 +119,13 @@ export function createApi(deps: ApiDeps): Express {
   if (s) {
     app.use(requireApiKey(s.verifier));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
-    app.use(v2Router({ registry: s.registry, engine: () => (state.ready ? s.engine : undefined), bodyLimit: deps.bodyLimit }));
+    app.use(
+      v2Router({
+        registry: s.registry,
+        engine: () => (state.ready ? s.engine : undefined),
+        bodyLimit: deps.bodyLimit,
+      }),
+    );
     app.use(jobsRouter({ store: s.store, queue: s.queue, runner: s.runner, bodyLimit: deps.bodyLimit, log }));
     app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
   }

@@ -6,24 +6,29 @@ import type { ServedTask, TaskRunner } from '../modalities/runner.ts';
 export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
   const router = Router();
   const raw = express.raw({ type: () => true, limit: opts.bodyLimit });
-  router.post('/v1/:modality/:verb', (req, res, next) => {
-    // Resolve the task (404) and check the media type (415) before reading a possibly large body.
-    const served = opts.runner.get(`${req.params.modality}.${req.params.verb}`);
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (!served.module.contentTypes.includes(type)) {
-      throw new UnsupportedMediaTypeError(
-        `${served.module.task} accepts ${served.module.contentTypes.join(', ')}; got ${type || 'no content type'}`,
-      );
-    }
-    res.locals.task = { served, type };
-    next();
-  }, raw, async (req, res) => {
-    const { served, type } = res.locals.task as { served: ServedTask; type: string };
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const input = await served.module.decodeRequest({ contentType: type, body });
-    const { result, cached } = await opts.runner.run(served, input);
-    res.setHeader('x-cache', cached ? 'hit' : 'miss');
-    res.json(result);
-  });
+  router.post(
+    '/v1/:modality/:verb',
+    (req, res, next) => {
+      // Resolve the task (404) and check the media type (415) before reading a possibly large body.
+      const served = opts.runner.get(`${req.params.modality}.${req.params.verb}`);
+      const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!served.module.contentTypes.includes(type)) {
+        throw new UnsupportedMediaTypeError(
+          `${served.module.task} accepts ${served.module.contentTypes.join(', ')}; got ${type || 'no content type'}`,
+        );
+      }
+      res.locals.task = { served, type };
+      next();
+    },
+    raw,
+    async (req, res) => {
+      const { served, type } = res.locals.task as { served: ServedTask; type: string };
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const input = await served.module.decodeRequest({ contentType: type, body });
+      const { result, cached } = await opts.runner.run(served, input);
+      res.setHeader('x-cache', cached ? 'hit' : 'miss');
+      res.json(result);
+    },
+  );
   return router;
 }

@@ -30,7 +30,9 @@ const inferRequestSchema = z.object({
       }),
     )
     .min(1),
-  outputs: z.array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
+  outputs: z
+    .array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() }))
+    .optional(),
 });
 type InferRequest = z.infer<typeof inferRequestSchema>;
 
@@ -65,19 +67,26 @@ const INT_RANGE: Partial<Record<TensorData['type'], [number, number]>> = {
 /** Checks one request input against the model's spec and builds its tensor. */
 function toTensor(input: InferRequest['inputs'][number], spec: TensorSpec, where: string): TensorData {
   const expected = V2_DATATYPE[spec.type];
-  if (input.datatype !== expected) throw new BadRequestError(`${where}.datatype: expected ${expected}, got ${input.datatype}`);
+  if (input.datatype !== expected)
+    throw new BadRequestError(`${where}.datatype: expected ${expected}, got ${input.datatype}`);
   if (input.shape.length !== spec.shape.length) {
-    throw new BadRequestError(`${where}.shape: expected rank ${spec.shape.length} [${spec.shape.join(', ')}], got [${input.shape.join(', ')}]`);
+    throw new BadRequestError(
+      `${where}.shape: expected rank ${spec.shape.length} [${spec.shape.join(', ')}], got [${input.shape.join(', ')}]`,
+    );
   }
   spec.shape.forEach((d, i) => {
     if (d !== -1 && input.shape[i] !== d) {
-      throw new BadRequestError(`${where}.shape[${i}]: expected ${d}, got ${input.shape[i]} (model shape [${spec.shape.join(', ')}])`);
+      throw new BadRequestError(
+        `${where}.shape[${i}]: expected ${d}, got ${input.shape[i]} (model shape [${spec.shape.join(', ')}])`,
+      );
     }
   });
   const values = flatten(input.data);
   const count = elementCount(input.shape);
   if (values.length !== count) {
-    throw new BadRequestError(`${where}.data: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}`);
+    throw new BadRequestError(
+      `${where}.data: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}`,
+    );
   }
   const data = allocate(spec.type, count);
   const range = INT_RANGE[spec.type];
@@ -112,7 +121,11 @@ function concatOutputs(parts: TensorMap[], name: string, datatype: string) {
   return { name, datatype, shape: [parts.length, ...first.dims.slice(1)], data };
 }
 
-export function v2Router(opts: { registry: ModelRegistry; engine: () => InferenceEngine | undefined; bodyLimit: number }) {
+export function v2Router(opts: {
+  registry: ModelRegistry;
+  engine: () => InferenceEngine | undefined;
+  bodyLimit: number;
+}) {
   const router = Router();
   const { registry } = opts;
 
@@ -132,7 +145,13 @@ export function v2Router(opts: { registry: ModelRegistry; engine: () => Inferenc
     res.json({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_repository_index'] });
   });
   router.get('/v2/models', (_req, res) => {
-    res.json({ models: registry.all().map((m) => ({ name: m.entry.name, version: m.entry.version, state: opts.engine() ? 'READY' : 'UNAVAILABLE' })) });
+    res.json({
+      models: registry.all().map((m) => ({
+        name: m.entry.name,
+        version: m.entry.version,
+        state: opts.engine() ? 'READY' : 'UNAVAILABLE',
+      })),
+    });
   });
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
     router.get(base, (req, res) => {
@@ -154,7 +173,9 @@ export function v2Router(opts: { registry: ModelRegistry; engine: () => Inferenc
       const byName = new Map(body.inputs.map((input, i) => [input.name, { input, i }]));
       for (const input of body.inputs) {
         if (!entry.inputs.some((s) => s.name === input.name)) {
-          throw new BadRequestError(`inputs: model "${entry.name}" has no input "${input.name}" (inputs: ${entry.inputs.map((s) => s.name).join(', ')})`);
+          throw new BadRequestError(
+            `inputs: model "${entry.name}" has no input "${input.name}" (inputs: ${entry.inputs.map((s) => s.name).join(', ')})`,
+          );
         }
       }
       const tensors: TensorMap = {};
@@ -165,12 +186,14 @@ export function v2Router(opts: { registry: ModelRegistry; engine: () => Inferenc
       }
       const batch = Object.values(tensors)[0]!.dims[0]!;
       for (const [name, t] of Object.entries(tensors)) {
-        if (t.dims[0] !== batch) throw new BadRequestError(`inputs: "${name}" has batch size ${t.dims[0]}, others ${batch}`);
+        if (t.dims[0] !== batch)
+          throw new BadRequestError(`inputs: "${name}" has batch size ${t.dims[0]}, others ${batch}`);
       }
       if (batch === 0) throw new BadRequestError('inputs: batch size is 0');
       const wanted = body.outputs?.map((o) => o.name) ?? entry.outputs.map((o) => o.name);
       for (const name of wanted) {
-        if (!entry.outputs.some((o) => o.name === name)) throw new BadRequestError(`outputs: model "${entry.name}" has no output "${name}"`);
+        if (!entry.outputs.some((o) => o.name === name))
+          throw new BadRequestError(`outputs: model "${entry.name}" has no output "${name}"`);
       }
       let parts: TensorMap[];
       try {
@@ -183,7 +206,8 @@ export function v2Router(opts: { registry: ModelRegistry; engine: () => Inferenc
         );
       } catch (err) {
         // Shapes and types were checked above; what ONNX Runtime still rejects is this input's values.
-        if (err instanceof InferenceError) throw new BadRequestError(`inference failed for this input: ${err.message}`);
+        if (err instanceof InferenceError)
+          throw new BadRequestError(`inference failed for this input: ${err.message}`);
         throw err;
       }
       res.json({

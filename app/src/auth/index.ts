@@ -57,7 +57,10 @@ export class KeyVerifier {
 export function requireApiKey(verifier: KeyVerifier) {
   return async (req: Request, _res: Response, next: NextFunction) => {
     const key = presentedKey(req);
-    if (!key) throw new UnauthorizedError('missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"');
+    if (!key)
+      throw new UnauthorizedError(
+        'missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"',
+      );
     const info = await verifier.verify(key);
     if (!info) throw new UnauthorizedError('invalid, expired or revoked API key');
     req.apiKey = info;
@@ -66,7 +69,11 @@ export function requireApiKey(verifier: KeyVerifier) {
 }
 
 /** Per-key fixed-window limit; a key's own `rateLimit` overrides the default. */
-export function rateLimit(redis: Redis, defaults: { requests: number; windowSeconds: number }, metrics?: Metrics) {
+export function rateLimit(
+  redis: Redis,
+  defaults: { requests: number; windowSeconds: number },
+  metrics?: Metrics,
+) {
   const limiters = new Map<number, RateLimiterRedis>();
   const limiterFor = (points: number) => {
     let l = limiters.get(points);
@@ -97,7 +104,10 @@ export function rateLimit(redis: Redis, defaults: { requests: number; windowSeco
       res.setHeader('Retry-After', String(retry));
       res.setHeader('RateLimit-Limit', String(points));
       res.setHeader('RateLimit-Remaining', '0');
-      throw new TooManyRequestsError(`rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`, retry);
+      throw new TooManyRequestsError(
+        `rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`,
+        retry,
+      );
     }
   };
 }

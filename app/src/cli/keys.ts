@@ -29,14 +29,20 @@ function state(k: ApiKeyInfo): string {
   return 'valid';
 }
 
-async function databaseUrl(dataDir: string, explicit?: string): Promise<{ url: string; local?: LocalService }> {
+async function databaseUrl(
+  dataDir: string,
+  explicit?: string,
+): Promise<{ url: string; local?: LocalService }> {
   if (explicit) return { url: explicit };
   const info = join(dataDir, 'local.json');
   if (existsSync(info)) {
     const { databaseUrl: url } = JSON.parse(readFileSync(info, 'utf8')) as { databaseUrl?: string };
     if (url) {
       const pool = createPool(url, 1);
-      const alive = await pool.query('SELECT 1').then(() => true, () => false);
+      const alive = await pool.query('SELECT 1').then(
+        () => true,
+        () => false,
+      );
       await pool.end();
       if (alive) return { url };
     }
@@ -68,7 +74,8 @@ async function main(argv: string[]): Promise<number> {
   const log = createLogger('warn');
   const { url, local } = await databaseUrl(resolve(config.CLAWSTACK_DATA_DIR), config.DATABASE_URL);
   const db = createPool(url, 2);
-  const out = (human: string, json: unknown) => process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
+  const out = (human: string, json: unknown) =>
+    process.stdout.write(values.json ? `${JSON.stringify(json)}\n` : `${human}\n`);
   try {
     await migrate(db, log);
     const keys = new ApiKeyStore(db);
@@ -80,13 +87,21 @@ async function main(argv: string[]): Promise<number> {
           throw new ConfigError(`--rate-limit must be a positive integer; got "${values['rate-limit']}"`);
         }
         const { key, info } = await keys.create(values.name, { rateLimit });
-        out(`created key ${info.id} (${info.name})\n${key}\nstore it now: it cannot be shown again`, { key, ...info });
+        out(`created key ${info.id} (${info.name})\n${key}\nstore it now: it cannot be shown again`, {
+          key,
+          ...info,
+        });
         break;
       }
       case 'list': {
         const all = await keys.list();
         out(
-          all.map((k) => `${k.id}  ${k.prefix}…  ${k.name.padEnd(16)} ${state(k)}${k.rateLimit ? `  limit ${k.rateLimit}` : ''}`).join('\n') || 'no keys',
+          all
+            .map(
+              (k) =>
+                `${k.id}  ${k.prefix}…  ${k.name.padEnd(16)} ${state(k)}${k.rateLimit ? `  limit ${k.rateLimit}` : ''}`,
+            )
+            .join('\n') || 'no keys',
           all,
         );
         break;
@@ -100,7 +115,8 @@ async function main(argv: string[]): Promise<number> {
       case 'rotate': {
         if (!ref) throw new ConfigError('rotate needs a key id or prefix');
         const grace = values.grace === undefined ? config.KEY_ROTATION_GRACE_SECONDS : Number(values.grace);
-        if (!(Number.isInteger(grace) && grace >= 0)) throw new ConfigError(`--grace must be whole seconds ≥ 0; got "${values.grace}"`);
+        if (!(Number.isInteger(grace) && grace >= 0))
+          throw new ConfigError(`--grace must be whole seconds ≥ 0; got "${values.grace}"`);
         const { key, info, oldExpiresAt } = await keys.rotate(ref, grace);
         out(
           `new key ${info.id} (${info.name})\n${key}\nthe old key stays valid until ${oldExpiresAt.toISOString()}`,
@@ -121,7 +137,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(`keys: ${err instanceof AppError || err instanceof ConfigError ? err.message : err.stack}\n`);
+    process.stderr.write(
+      `keys: ${err instanceof AppError || err instanceof ConfigError ? err.message : err.stack}\n`,
+    );
     process.exit(err instanceof AppError ? 1 : 2);
   },
 );

@@ -76,7 +76,10 @@ export class InferenceEngine {
    * Spawns the threads at once (each loads onnxruntime-node), then loads the sessions when the registry
    * is ready, so that thread start-up overlaps with the registry's checksum work.
    */
-  static async start(registryReady: ModelRegistry | Promise<ModelRegistry>, options: EngineOptions): Promise<InferenceEngine> {
+  static async start(
+    registryReady: ModelRegistry | Promise<ModelRegistry>,
+    options: EngineOptions,
+  ): Promise<InferenceEngine> {
     const threads = Array.from({ length: options.threads }, () => spawnThread(options.log));
     const engine = new InferenceEngine(threads, options);
     let registry: ModelRegistry;
@@ -103,7 +106,12 @@ export class InferenceEngine {
     try {
       const replies = await Promise.all(
         threads.map((t) =>
-          call(t, { type: 'load', sessions: specs, provider: options.provider, intraOpThreads: options.intraOpThreads }),
+          call(t, {
+            type: 'load',
+            sessions: specs,
+            provider: options.provider,
+            intraOpThreads: options.intraOpThreads,
+          }),
         ),
       );
       for (const reply of replies) {
@@ -147,7 +155,8 @@ export class InferenceEngine {
         const oldest = q.queue[0];
         if (!oldest) continue;
         const waited = now - oldest.enqueuedAt;
-        const ready = q.running === 0 || q.queue.length >= q.maxBatch || waited >= this.options.maxBatchDelayMs;
+        const ready =
+          q.running === 0 || q.queue.length >= q.maxBatch || waited >= this.options.maxBatchDelayMs;
         if (!ready) {
           wakeIn = Math.min(wakeIn, this.options.maxBatchDelayMs - waited);
           continue;
@@ -164,7 +173,8 @@ export class InferenceEngine {
     const batch = q.queue[0]!.alone ? q.queue.splice(0, 1) : q.queue.splice(0, q.maxBatch);
     const start = performance.now();
     const { entry } = q.model;
-    for (const p of batch) this.options.metrics?.inferenceQueueWait.observe({ model: entry.name }, (start - p.enqueuedAt) / 1000);
+    for (const p of batch)
+      this.options.metrics?.inferenceQueueWait.observe({ model: entry.name }, (start - p.enqueuedAt) / 1000);
     let feeds: TensorMap;
     try {
       feeds = collate(batch.map((p) => p.feeds));
@@ -178,7 +188,8 @@ export class InferenceEngine {
     const transfer = batch.length > 1 ? Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer) : [];
     call(thread, { type: 'run', id, key: q.key, feeds }, transfer, id)
       .then((reply) => {
-        if (reply.type !== 'result') throw new InferenceError(reply.type === 'run-failed' ? reply.message : 'unexpected reply');
+        if (reply.type !== 'result')
+          throw new InferenceError(reply.type === 'run-failed' ? reply.message : 'unexpected reply');
         const labels = { model: entry.name, version: entry.version };
         this.options.metrics?.inferenceDuration.observe(labels, reply.ms / 1000);
         this.options.metrics?.batchSize.observe(labels, batch.length);
@@ -192,7 +203,8 @@ export class InferenceEngine {
           q.queue.unshift(...batch);
           return;
         }
-        for (const p of batch) p.reject(err instanceof InferenceError ? err : new InferenceError(err.message));
+        for (const p of batch)
+          p.reject(err instanceof InferenceError ? err : new InferenceError(err.message));
       })
       .finally(() => {
         thread.busy = false;
@@ -237,14 +249,20 @@ function spawnThread(log: Logger): InferenceThread {
   });
   worker.on('error', (err) => {
     log.error({ err }, 'inference thread failed');
-    for (const pending of thread.calls.values()) pending.resolve({ type: 'load-failed', message: err.message });
+    for (const pending of thread.calls.values())
+      pending.resolve({ type: 'load-failed', message: err.message });
     thread.calls.clear();
   });
   worker.unref();
   return thread;
 }
 
-function call(thread: InferenceThread, msg: ToThread, transfer: ArrayBuffer[] = [], id = 0): Promise<FromThread> {
+function call(
+  thread: InferenceThread,
+  msg: ToThread,
+  transfer: ArrayBuffer[] = [],
+  id = 0,
+): Promise<FromThread> {
   return new Promise((resolve) => {
     thread.calls.set(id, { resolve });
     // An idle thread must not keep the process alive; one with work pending must.

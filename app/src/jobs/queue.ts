@@ -56,7 +56,8 @@ export class JobQueue {
   /** Queue depth per priority, into the metrics gauge. */
   async observeDepth(metrics: Metrics) {
     const counts = await this.queue.getCountsPerPriority(Object.values(BULL_PRIORITY));
-    for (const [name, n] of Object.entries(BULL_PRIORITY)) metrics.jobQueueDepth.set({ priority: name }, counts[n] ?? 0);
+    for (const [name, n] of Object.entries(BULL_PRIORITY))
+      metrics.jobQueueDepth.set({ priority: name }, counts[n] ?? 0);
   }
 
   /** Re-enqueues unfinished jobs whose queue entry is gone (Redis lost, or a crash between insert and add). */
@@ -104,13 +105,18 @@ export class JobWorker {
     this.worker.on('failed', (job, err) => {
       if (!job) return;
       const final = err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-      const update = final ? opts.store.fail(job.data.id, err.message) : opts.store.requeue(job.data.id, err.message);
+      const update = final
+        ? opts.store.fail(job.data.id, err.message)
+        : opts.store.requeue(job.data.id, err.message);
       update
         .then((rec) => {
           if (final && rec) opts.metrics?.jobsCompleted.inc({ task: job.data.task, status: 'failed' });
         })
         .catch((e: Error) => opts.log.error({ err: e, job: job.data.id }, 'could not record job failure'));
-      opts.log.warn({ job: job.data.id, attempt: job.attemptsMade, final, err: err.message }, 'job attempt failed');
+      opts.log.warn(
+        { job: job.data.id, attempt: job.attemptsMade, final, err: err.message },
+        'job attempt failed',
+      );
     });
     this.worker.on('error', (err) => opts.log.error({ err }, 'job worker error'));
   }
@@ -120,7 +126,10 @@ export class JobWorker {
     const record = await store.start(job.data.id);
     if (!record) return { skipped: true }; // cancelled or finished meanwhile
     if (record.attempts === 1) {
-      metrics?.jobWait.observe({ priority: record.priority }, (Date.now() - record.createdAt.getTime()) / 1000);
+      metrics?.jobWait.observe(
+        { priority: record.priority },
+        (Date.now() - record.createdAt.getTime()) / 1000,
+      );
     }
     let input: unknown;
     const served = (() => {

@@ -79,7 +79,8 @@ function exitPromise(child: ChildProcess): Promise<void> {
 /** Starts redis-server on loopback with append-only persistence in `dir`. */
 export async function startRedis(dir: string): Promise<LocalService> {
   const bin = which('redis-server');
-  if (!bin) throw new MissingServiceError(`redis-server is not installed. Install it with:\n  ${REDIS_INSTALL}`);
+  if (!bin)
+    throw new MissingServiceError(`redis-server is not installed. Install it with:\n  ${REDIS_INSTALL}`);
   mkdirSync(dir, { recursive: true });
   const pidFile = join(resolve(dir), 'redis.pid');
   killStalePid(pidFile);
@@ -87,15 +88,24 @@ export async function startRedis(dir: string): Promise<LocalService> {
   const child = spawn(
     bin,
     [
-      '--port', String(port),
-      '--bind', '127.0.0.1',
-      '--dir', resolve(dir),
-      '--appendonly', 'yes',
-      '--save', '',
-      '--pidfile', pidFile,
-      '--daemonize', 'no',
-      '--protected-mode', 'yes',
-      '--loglevel', 'warning',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      resolve(dir),
+      '--appendonly',
+      'yes',
+      '--save',
+      '',
+      '--pidfile',
+      pidFile,
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'yes',
+      '--loglevel',
+      'warning',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -137,7 +147,9 @@ export async function startPostgres(dir: string): Promise<LocalService> {
   const initdb = postgresBin('initdb');
   const pgCtl = postgresBin('pg_ctl');
   if (!initdb || !pgCtl) {
-    throw new MissingServiceError(`Postgres server binaries (initdb, pg_ctl) were not found. Install them with:\n  ${POSTGRES_INSTALL}`);
+    throw new MissingServiceError(
+      `Postgres server binaries (initdb, pg_ctl) were not found. Install them with:\n  ${POSTGRES_INSTALL}`,
+    );
   }
   const dataDir = resolve(dir);
   const asRoot = process.getuid?.() === 0;
@@ -147,7 +159,9 @@ export async function startPostgres(dir: string): Promise<LocalService> {
     const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
     const gidR = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
     if (id.status !== 0) {
-      throw new MissingServiceError('running as root, Postgres needs the "postgres" system user: apt-get install -y postgresql');
+      throw new MissingServiceError(
+        'running as root, Postgres needs the "postgres" system user: apt-get install -y postgresql',
+      );
     }
     uid = Number(id.stdout.trim());
     gid = Number(gidR.stdout.trim());
@@ -169,10 +183,15 @@ export async function startPostgres(dir: string): Promise<LocalService> {
   const port = await freePort();
   const socketDir = dataDir;
   run(pgCtl, [
-    '-D', dataDir,
-    '-l', join(dataDir, 'server.log'),
-    '-w', '-t', '30',
-    '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${socketDir} -c max_connections=200`,
+    '-D',
+    dataDir,
+    '-l',
+    join(dataDir, 'server.log'),
+    '-w',
+    '-t',
+    '30',
+    '-o',
+    `-p ${port} -c listen_addresses=127.0.0.1 -k ${socketDir} -c max_connections=200`,
     'start',
   ]);
   return {

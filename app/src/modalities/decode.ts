@@ -41,7 +41,9 @@ export function base64Field(input: unknown, field: string, holding: string): Buf
   }
   const value = (input as Record<string, unknown>)[field];
   if (typeof value !== 'string' || value.length === 0) {
-    throw new BadRequestError(`job input field "${field}" must be a non-empty base64 string holding ${holding}`);
+    throw new BadRequestError(
+      `job input field "${field}" must be a non-empty base64 string holding ${holding}`,
+    );
   }
   const compact = value.replace(/\s+/g, '');
   if (compact.length % 4 !== 0 || !BASE64.test(compact)) {

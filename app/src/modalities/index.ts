@@ -8,6 +8,10 @@ import { speechDetect } from './speech/detect.ts';
 import { textClassify } from './text/classify.ts';
 import type { TaskModule } from './types.ts';
 
-export const TASK_MODULES: TaskModule[] = [textClassify as TaskModule, speechDetect as TaskModule, imageOcr as TaskModule];
+export const TASK_MODULES: TaskModule[] = [
+  textClassify as TaskModule,
+  speechDetect as TaskModule,
+  imageOcr as TaskModule,
+];
 
 export type { TaskModule, InferenceContext, TensorData, TensorMap, RawRequest } from './types.ts';

@@ -89,14 +89,17 @@ export class TaskRunner {
   get(task: string): ServedTask {
     const served = this.tasks.get(task);
     if (!served) {
-      throw new NotFoundError(`unknown task "${task}"; served: ${[...this.tasks.keys()].join(', ') || 'none'}`);
+      throw new NotFoundError(
+        `unknown task "${task}"; served: ${[...this.tasks.keys()].join(', ') || 'none'}`,
+      );
     }
     return served;
   }
 
   /** Runs a decoded input, answering from the cache when the same input met the same models before. */
   async run(served: ServedTask, input: unknown): Promise<{ result: unknown; cached: boolean }> {
-    if (!this.cache?.enabled) return { result: await served.module.run(input, served.context), cached: false };
+    if (!this.cache?.enabled)
+      return { result: await served.module.run(input, served.context), cached: false };
     const key = ResultCache.key(served, served.module.fingerprint(input));
     const hit = await this.cache.get(served, key);
     if (hit !== undefined) return { result: hit, cached: true };

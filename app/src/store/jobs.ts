@@ -51,7 +51,8 @@ const toRecord = (r: Row): JobRecord => ({
   finishedAt: r.finished_at,
 });
 
-const COLUMNS = 'id, task, priority, status, input, result, error, owner, attempts, created_at, started_at, finished_at';
+const COLUMNS =
+  'id, task, priority, status, input, result, error, owner, attempts, created_at, started_at, finished_at';
 
 export class JobStore {
   constructor(private readonly db: Db) {}
@@ -66,7 +67,14 @@ export class JobStore {
     return res.rows[0] ? toRecord(res.rows[0]) : undefined;
   }
 
-  create(job: { id: string; task: string; priority: Priority; input: unknown; owner: string; apiKeyId: string | null }) {
+  create(job: {
+    id: string;
+    task: string;
+    priority: Priority;
+    input: unknown;
+    owner: string;
+    apiKeyId: string | null;
+  }) {
     return this.transition(
       `INSERT INTO jobs (id, task, priority, status, input, owner, api_key_id) VALUES ($1, $2, $3, 'queued', $4, $5, $6)`,
       [job.id, job.task, job.priority, JSON.stringify(job.input), job.owner, job.apiKeyId],
@@ -105,7 +113,12 @@ export class JobStore {
 
   /** Back to queued after a failed attempt that will be retried. */
   requeue(id: string, error: string) {
-    return this.transition(`UPDATE jobs SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'`, [id, error], 'queued', error);
+    return this.transition(
+      `UPDATE jobs SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'`,
+      [id, error],
+      'queued',
+      error,
+    );
   }
 
   /** Cancels a queued job of this owner; undefined when it is not (or no longer) queued. */
@@ -125,7 +138,10 @@ export class JobStore {
     return res.rows[0] ? toRecord(res.rows[0]) : undefined;
   }
 
-  async list(owner: string, opts: { status?: JobStatus; limit: number; before?: Date }): Promise<JobRecord[]> {
+  async list(
+    owner: string,
+    opts: { status?: JobStatus; limit: number; before?: Date },
+  ): Promise<JobRecord[]> {
     const params: unknown[] = [owner];
     let where = 'owner = $1';
     if (opts.status) {
@@ -145,7 +161,10 @@ export class JobStore {
   }
 
   async events(id: string): Promise<{ status: string; at: Date; detail: string | null }[]> {
-    const res = await this.db.query('SELECT status, at, detail FROM job_events WHERE job_id = $1 ORDER BY at, id', [id]);
+    const res = await this.db.query(
+      'SELECT status, at, detail FROM job_events WHERE job_id = $1 ORDER BY at, id',
+      [id],
+    );
     return res.rows;
   }
 

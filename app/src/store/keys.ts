@@ -86,7 +86,9 @@ export class ApiKeyStore {
       [ref],
     );
     if (res.rows.length !== 1) {
-      throw new NotFoundError(res.rows.length ? `"${ref}" matches ${res.rows.length} keys; use the id` : `no API key "${ref}"`);
+      throw new NotFoundError(
+        res.rows.length ? `"${ref}" matches ${res.rows.length} keys; use the id` : `no API key "${ref}"`,
+      );
     }
     return res.rows[0]!;
   }

@@ -23,12 +23,21 @@ export async function directContext(task: string): Promise<DirectContext> {
     if (!byRole.has(entry.role) || entry.precision === 'fp32') byRole.set(entry.role, entry);
   }
   if (byRole.size === 0) throw new Error(`manifest has no model for task ${task}`);
-  const ctx = await ortContext(await Promise.all([...byRole.values()].map(async (entry) => ({ entry, path: await verifiedPath(entry) }))));
+  const ctx = await ortContext(
+    await Promise.all(
+      [...byRole.values()].map(async (entry) => ({ entry, path: await verifiedPath(entry) })),
+    ),
+  );
   for (const [role, entry] of byRole) {
     const session = ctx.sessions.get(role)!;
     const names = (specs: { name: string }[]) => specs.map((s) => s.name).join(',');
-    if (names(entry.inputs) !== session.inputNames.join(',') || names(entry.outputs) !== session.outputNames.join(',')) {
-      throw new Error(`${entry.name}: manifest tensors do not match the model's (${session.inputNames} -> ${session.outputNames})`);
+    if (
+      names(entry.inputs) !== session.inputNames.join(',') ||
+      names(entry.outputs) !== session.outputNames.join(',')
+    ) {
+      throw new Error(
+        `${entry.name}: manifest tensors do not match the model's (${session.inputNames} -> ${session.outputNames})`,
+      );
     }
   }
   const calls: Record<string, number> = {};

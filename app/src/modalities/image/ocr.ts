@@ -136,7 +136,8 @@ export function recParams(entry: ModelEntry): RecParams {
 
 function str(entry: ModelEntry, key: string): string {
   const v = entry.preprocess[key];
-  if (typeof v !== 'string' || !v) throw new Error(`manifest entry ${entry.name}: preprocess.${key} must name a file`);
+  if (typeof v !== 'string' || !v)
+    throw new Error(`manifest entry ${entry.name}: preprocess.${key} must name a file`);
   return v;
 }
 
@@ -178,7 +179,9 @@ export async function decodeImage(bytes: Buffer): Promise<OcrInput> {
     );
   }
   try {
-    const { data, info } = await (await sharp())(bytes, { limitInputPixels: MAX_IMAGE_PIXELS })
+    const { data, info } = await (
+      await sharp()
+    )(bytes, { limitInputPixels: MAX_IMAGE_PIXELS })
       .rotate()
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')

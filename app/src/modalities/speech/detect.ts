@@ -76,7 +76,6 @@ function checkDuration(wav: DecodedWav): DecodedWav {
   return wav;
 }
 
-
 function tensorOf(out: Record<string, TensorData>, name: string, model: string): TensorData {
   const t = out[name];
   if (!t) throw new Error(`model ${model} returned no output "${name}"`);

@@ -39,13 +39,18 @@ export const textClassify: TaskModule<Input, ClassifyResult> = {
     });
     const probs = out[model.outputs[0]!.name]?.data as Float32Array | undefined;
     const labels = model.labels ?? [];
-    if (!probs || probs.length !== labels.length) throw new InferenceError(`model ${model.name} returned an unexpected output`);
+    if (!probs || probs.length !== labels.length)
+      throw new InferenceError(`model ${model.name} returned an unexpected output`);
     let best = 0;
     const scores: Record<string, number> = {};
     labels.forEach((label, i) => {
       scores[label] = probs[i]!;
       if (probs[i]! > probs[best]!) best = i;
     });
-    return { label: labels[best]!, scores, model: { name: model.name, version: model.version, precision: model.precision } };
+    return {
+      label: labels[best]!,
+      scores,
+      model: { name: model.name, version: model.version, precision: model.precision },
+    };
   },
 };
