@@ -63,6 +63,21 @@ describe('authentication', () => {
     assert.match(((await wrong.json()) as { error: string }).error, /invalid, expired or revoked/);
   });
 
+  test('request logs never contain the key (nor any header)', async () => {
+    const { key } = await app.service.keys.create('log-check');
+    await classify(key);
+    await classify(null, { 'x-api-key': key });
+    const lines = app.logs.filter((l) => l.msg === 'request completed');
+    assert.ok(lines.length >= 2, 'requests are logged');
+    assert.ok(!JSON.stringify(app.logs).includes(key), 'the key appears in no log line');
+    assert.deepEqual(Object.keys(lines.at(-1)!.req as object).sort(), [
+      'id',
+      'method',
+      'remoteAddress',
+      'url',
+    ]);
+  });
+
   test('keys are stored hashed, never in clear', async () => {
     const { key, info } = await app.service.keys.create('hash-check');
     const row = await app.service.db.query('SELECT * FROM api_keys WHERE id = $1', [info.id]);

@@ -70,6 +70,16 @@ export function createApi(deps: ApiDeps): Express {
           autoLogging: {
             ignore: (req) => req.url === '/metrics' || req.url?.startsWith('/v2/health') === true,
           },
+          // One short line per request, and never a header: Authorization / x-api-key carry keys.
+          serializers: {
+            req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+              id: req.id,
+              method: req.method,
+              url: req.url,
+              remoteAddress: req.remoteAddress,
+            }),
+            res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+          },
         })
       : // Request logs are info: above that level, pino-http's per-request child logger is pure cost.
         (req: Request, res: Response, next: NextFunction) => {
