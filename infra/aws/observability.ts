@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { lambdaExecutionRole } from './iam.ts';
 
 /** Alarm thresholds (the issue's numbers; changing them is a code review, not a config knob). */
 export const THRESHOLDS = {
@@ -259,24 +260,7 @@ export class Observability extends pulumi.ComponentResource {
 
     // CloudWatch alarms cannot shift a metric by a day, so a small function compares hourly.
     const fnName = `${p}-traffic-compare`;
-    const role = new aws.iam.Role(
-      `${p}-traffic-role`,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-          ],
-        }),
-        tags: args.tags,
-      },
-      parent,
-    );
-    new aws.iam.RolePolicyAttachment(
-      `${p}-traffic-lambda-basic`,
-      { role: role.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' },
-      parent,
-    );
+    const role = lambdaExecutionRole(`${p}-traffic`, args.tags, parent);
     new aws.iam.RolePolicy(
       `${p}-traffic-policy`,
       {

@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { lambdaExecutionRole } from './iam.ts';
 import * as random from '@pulumi/random';
 
 /** How a secret's new value reaches the thing that checks it when Secrets Manager rotates it. */
@@ -148,24 +149,7 @@ export class SecretRotator extends pulumi.ComponentResource {
     const parent = { parent: this };
     const fnName = `${p}-secret-rotator`;
 
-    const role = new aws.iam.Role(
-      `${p}-rotator-role`,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-          ],
-        }),
-        tags: args.tags,
-      },
-      parent,
-    );
-    new aws.iam.RolePolicyAttachment(
-      `${p}-rotator-lambda-basic`,
-      { role: role.name, policyArn: 'arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole' },
-      parent,
-    );
+    const role = lambdaExecutionRole(`${p}-rotator`, args.tags, parent);
     const statements: unknown[] = [
       {
         Effect: 'Allow',
