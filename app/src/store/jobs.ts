@@ -21,50 +21,21 @@ export interface JobRecord {
   finishedAt: Date | null;
 }
 
-interface Row {
-  id: string;
-  task: string;
-  priority: Priority;
-  status: JobStatus;
-  input: unknown;
-  result: unknown;
-  error: string | null;
-  owner: string;
-  attempts: number;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-}
-
-const toRecord = (r: Row): JobRecord => ({
-  id: r.id,
-  task: r.task,
-  priority: r.priority,
-  status: r.status,
-  input: r.input,
-  result: r.result,
-  error: r.error,
-  owner: r.owner,
-  attempts: r.attempts,
-  createdAt: r.created_at,
-  startedAt: r.started_at,
-  finishedAt: r.finished_at,
-});
-
-const COLUMNS =
-  'id, task, priority, status, input, result, error, owner, attempts, created_at, started_at, finished_at';
+// Columns aliased to JobRecord's field names, so rows are records as they come.
+const COLUMNS = `id, task, priority, status, input, result, error, owner, attempts,
+  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
 
 export class JobStore {
   constructor(private readonly db: Db) {}
 
   private async transition(sql: string, params: unknown[], status: JobStatus, detail?: string) {
-    const res = await this.db.query<Row>(
+    const res = await this.db.query<JobRecord>(
       `WITH changed AS (${sql} RETURNING ${COLUMNS}),
             ev AS (INSERT INTO job_events (job_id, status, detail) SELECT id, $${params.length + 1}, $${params.length + 2} FROM changed)
        SELECT * FROM changed`,
       [...params, status, detail ?? null],
     );
-    return res.rows[0] ? toRecord(res.rows[0]) : undefined;
+    return res.rows[0];
   }
 
   create(job: {
@@ -131,11 +102,11 @@ export class JobStore {
   }
 
   async get(id: string, owner?: string): Promise<JobRecord | undefined> {
-    const res = await this.db.query<Row>(
+    const res = await this.db.query<JobRecord>(
       `SELECT ${COLUMNS} FROM jobs WHERE id = $1 ${owner === undefined ? '' : 'AND owner = $2'}`,
       owner === undefined ? [id] : [id, owner],
     );
-    return res.rows[0] ? toRecord(res.rows[0]) : undefined;
+    return res.rows[0];
   }
 
   async list(
@@ -153,11 +124,11 @@ export class JobStore {
       where += ` AND created_at < $${params.length}`;
     }
     params.push(opts.limit);
-    const res = await this.db.query<Row>(
+    const res = await this.db.query<JobRecord>(
       `SELECT ${COLUMNS} FROM jobs WHERE ${where} ORDER BY created_at DESC LIMIT $${params.length}`,
       params,
     );
-    return res.rows.map(toRecord);
+    return res.rows;
   }
 
   async events(id: string): Promise<{ status: string; at: Date; detail: string | null }[]> {

@@ -22,51 +22,33 @@ export function generateKey(): string {
   return `cs_${randomBytes(24).toString('base64url')}`;
 }
 
-const COLUMNS = 'id, name, prefix, rate_limit, created_at, expires_at, revoked_at, last_used_at';
-interface Row {
-  id: string;
-  name: string;
-  prefix: string;
-  rate_limit: number | null;
-  created_at: Date;
-  expires_at: Date | null;
-  revoked_at: Date | null;
-  last_used_at: Date | null;
-}
-const toInfo = (r: Row): ApiKeyInfo => ({
-  id: r.id,
-  name: r.name,
-  prefix: r.prefix,
-  rateLimit: r.rate_limit,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-  revokedAt: r.revoked_at,
-  lastUsedAt: r.last_used_at,
-});
+// Columns aliased to ApiKeyInfo's field names, so rows are records as they come.
+const COLUMNS = `id, name, prefix, rate_limit AS "rateLimit", created_at AS "createdAt", expires_at AS "expiresAt",
+  revoked_at AS "revokedAt", last_used_at AS "lastUsedAt"`;
 
 export class ApiKeyStore {
   constructor(private readonly db: Db) {}
 
   async create(name: string, opts: { rateLimit?: number; key?: string; actor?: string } = {}) {
     const key = opts.key ?? generateKey();
-    const res = await this.db.query<Row>(
+    const res = await this.db.query<ApiKeyInfo>(
       `INSERT INTO api_keys (name, prefix, hash, rate_limit) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
       [name, key.slice(0, 10), hashKey(key), opts.rateLimit ?? null],
     );
-    const info = toInfo(res.rows[0]!);
+    const info = res.rows[0]!;
     await audit(this.db, opts.actor ?? 'cli', 'key.create', info.id, { name });
     return { key, info };
   }
 
   /** The key's record when it is valid now (not revoked, not past its expiry), else undefined. */
   async verify(key: string): Promise<ApiKeyInfo | undefined> {
-    const res = await this.db.query<Row>(
+    const res = await this.db.query<ApiKeyInfo>(
       `UPDATE api_keys SET last_used_at = now()
         WHERE hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
         RETURNING ${COLUMNS}`,
       [hashKey(key)],
     );
-    return res.rows[0] ? toInfo(res.rows[0]) : undefined;
+    return res.rows[0];
   }
 
   async exists(key: string): Promise<boolean> {
@@ -75,13 +57,13 @@ export class ApiKeyStore {
   }
 
   async list(): Promise<ApiKeyInfo[]> {
-    const res = await this.db.query<Row>(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at`);
-    return res.rows.map(toInfo);
+    const res = await this.db.query<ApiKeyInfo>(`SELECT ${COLUMNS} FROM api_keys ORDER BY created_at`);
+    return res.rows;
   }
 
   /** Finds one key by id, or by a unique prefix of its visible prefix. */
-  private async resolve(ref: string): Promise<Row> {
-    const res = await this.db.query<Row>(
+  private async resolve(ref: string): Promise<ApiKeyInfo> {
+    const res = await this.db.query<ApiKeyInfo>(
       `SELECT ${COLUMNS} FROM api_keys WHERE id::text = $1 OR prefix = $1 OR (length($1) >= 6 AND prefix LIKE $1 || '%')`,
       [ref],
     );
@@ -95,12 +77,12 @@ export class ApiKeyStore {
 
   async revoke(ref: string, actor = 'cli'): Promise<ApiKeyInfo> {
     const row = await this.resolve(ref);
-    const res = await this.db.query<Row>(
+    const res = await this.db.query<ApiKeyInfo>(
       `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`,
       [row.id],
     );
     await audit(this.db, actor, 'key.revoke', row.id);
-    return toInfo(res.rows[0]!);
+    return res.rows[0]!;
   }
 
   /**
@@ -109,8 +91,8 @@ export class ApiKeyStore {
    */
   async rotate(ref: string, graceSeconds: number, actor = 'cli') {
     const old = await this.resolve(ref);
-    if (old.revoked_at) throw new NotFoundError(`API key ${old.prefix}… is revoked`);
-    const fresh = await this.create(old.name, { rateLimit: old.rate_limit ?? undefined, actor });
+    if (old.revokedAt) throw new NotFoundError(`API key ${old.prefix}… is revoked`);
+    const fresh = await this.create(old.name, { rateLimit: old.rateLimit ?? undefined, actor });
     await this.db.query(
       `UPDATE api_keys SET replaced_by = $2,
               expires_at = LEAST(COALESCE(expires_at, 'infinity'), now() + make_interval(secs => $3))
