@@ -78,7 +78,8 @@ export function split(outputs: Record<string, TensorData>, count: number): Recor
     for (let i = 0; i < count; i++) {
       results[i]![name] = {
         type: t.type,
-        data: t.data.slice(i * stride, (i + 1) * stride),
+        // A view, not a copy: each caller only reads its slice (OCR rec outputs are [B, T, 6625]).
+        data: t.data.subarray(i * stride, (i + 1) * stride),
         dims: [1, ...t.dims.slice(1)],
       };
     }
