@@ -101,6 +101,8 @@ test('SIGTERM: readiness goes false, the in-flight request completes, running jo
   const app = await spawn({ CLAWSTACK_ROLE: 'all', WORKER_CONCURRENCY: '2', DRAIN_TIMEOUT_MS: '20000' });
   const ids = await submit(app.url, key, 150, 'low');
 
+  assert.equal((await fetch(`${app.url}/v2/health/ready`)).status, 200, 'ready before the signal');
+
   // An HTTP request in flight: headers and half the body sent before the signal, the rest after.
   const body = JSON.stringify({ text: 'a request that straddles the shutdown' });
   const port = Number(new URL(app.url).port);
@@ -132,7 +134,8 @@ test('SIGTERM: readiness goes false, the in-flight request completes, running jo
     });
   });
 
-  // During the drain, readiness answers 503 (polled on a fresh connection while the server still listens… or refuses).
+  // During the drain a readiness probe fails: 503 while the listener is still open, then the
+  // connection is refused (what a fresh kubelet/ALB probe sees once the server stopped accepting).
   let sawNotReady = false;
   for (let i = 0; i < 20 && app.child.exitCode === null; i++) {
     await sleep(20);
@@ -143,7 +146,7 @@ test('SIGTERM: readiness goes false, the in-flight request completes, running jo
   const finished = await inflight;
   assert.equal(finished.status, 200, finished.body);
   assert.equal(JSON.parse(finished.body).model.name, 'text-spam');
-  assert.ok(sawNotReady, 'readiness went false during the drain');
+  assert.ok(sawNotReady, 'the readiness probe failed during the drain');
   assert.equal(await app.exited, 0, app.output());
   assert.match(app.output(), /"clean":true/);
 
