@@ -310,11 +310,12 @@ function runChild(args: string[], env: Record<string, string> = {}): Promise<str
 }
 
 async function benchService(precision: Precision): Promise<ServiceResult> {
-  const { startRedis, startPostgres, ensureDatabase } = await import('../app/src/local/services.ts');
+  const { startLocalServices, ensureDatabase } = await import('../app/src/local/services.ts');
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-bench-'));
   const { chmodSync } = await import('node:fs');
   chmodSync(dir, 0o755);
-  const [redis, pg] = await Promise.all([startRedis(join(dir, 'redis')), startPostgres(join(dir, 'pg'))]);
+  const local = await startLocalServices({ redis: join(dir, 'redis'), postgres: join(dir, 'pg') });
+  const [redis, pg] = [local.redis!, local.postgres!];
   const key = `bench-models-${'k'.repeat(24)}`;
   const app = spawn(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], {
     cwd: ROOT,
@@ -379,7 +380,7 @@ async function benchService(precision: Precision): Promise<ServiceResult> {
   } finally {
     app.kill('SIGTERM');
     await new Promise((r) => (app.exitCode !== null ? r(null) : app.once('exit', r)));
-    await Promise.all([redis.stop(), pg.stop()]);
+    await local.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

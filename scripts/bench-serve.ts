@@ -21,7 +21,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ensureDatabase, freePort, startPostgres, startRedis } from '../app/src/local/services.ts';
+import { ensureDatabase, freePort, startLocalServices } from '../app/src/local/services.ts';
 import {
   BUNDLE_DIR,
   buildBundle,
@@ -213,12 +213,9 @@ async function main() {
   chmodSync(dir, 0o755); // as root, Postgres runs as the postgres user and must reach its data dir
   onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
   log('starting Redis and Postgres on loopback');
-  const [redis, postgres] = await Promise.all([
-    startRedis(join(dir, 'redis')),
-    startPostgres(join(dir, 'pg')),
-  ]);
-  onCleanup(() => redis.stop());
-  onCleanup(() => postgres.stop());
+  const local = await startLocalServices({ redis: join(dir, 'redis'), postgres: join(dir, 'pg') });
+  onCleanup(() => local.stop());
+  const [redis, postgres] = [local.redis!, local.postgres!];
   const databaseUrl = await ensureDatabase(postgres.url, 'clawstack_bench');
   const env: BenchEnv = {
     redisUrl: redis.url,

@@ -25,6 +25,9 @@ const r = spawnSync(
     '--test',
     `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`,
     '--test-reporter=spec',
+    // A file whose before-hook failed must not hang on a server it left open; the harness stops what it
+    // started, and this is the second guard.
+    '--test-force-exit',
     ...files,
   ],
   { stdio: 'inherit' },

@@ -10,8 +10,7 @@ import { ConfigError, loadConfig, ROLES, type AppConfig } from './config.ts';
 import {
   ensureDatabase,
   MissingServiceError,
-  startPostgres,
-  startRedis,
+  startLocalServices,
   type LocalService,
 } from './local/services.ts';
 import { startService, type Service } from './service.ts';
@@ -88,10 +87,10 @@ async function main() {
         );
       }
       mkdirSync(dataDir, { recursive: true });
-      const [redis, postgres] = await Promise.all([
-        redisUrl ? undefined : startRedis(join(dataDir, 'redis')),
-        databaseUrl ? undefined : startPostgres(join(dataDir, 'postgres')),
-      ]);
+      const { redis, postgres } = await startLocalServices({
+        redis: redisUrl ? undefined : join(dataDir, 'redis'),
+        postgres: databaseUrl ? undefined : join(dataDir, 'postgres'),
+      });
       if (redis) {
         local.push(redis);
         redisUrl = redis.url;

@@ -161,7 +161,10 @@ describe('Dockerfiles (static)', () => {
   test('app/Dockerfile.gpu: CUDA 12 + cuDNN runtime base and the CUDA EP libraries checked at build time', () => {
     const text = readFileSync('app/Dockerfile.gpu', 'utf8');
     assert.match(text, /^FROM nvidia\/cuda:12\.[\d.]+-cudnn-runtime-/m);
-    assert.match(text, /--onnxruntime-node-install=cuda12/);
+    assert.match(
+      text,
+      /ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install/,
+    );
     assert.match(
       text,
       /test -f node_modules\/onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/,

@@ -75,7 +75,8 @@ const SPAM =
   'Congratulations!!! You have WON a FREE cruise. Click here now to claim your $1000 prize, limited offer, act now';
 
 before(async () => {
-  [services, s3] = await Promise.all([startTestServices(), startTestS3()]);
+  services = await startTestServices(); // first: a missing prerequisite fails before S3 starts
+  s3 = await startTestS3();
   await s3.createBucket(BUCKET);
   await upload('good/v1');
 });

@@ -5,12 +5,7 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  ensureDatabase,
-  startPostgres,
-  startRedis,
-  type LocalService,
-} from '../../app/src/local/services.ts';
+import { ensureDatabase, startLocalServices } from '../../app/src/local/services.ts';
 
 export interface TestServices {
   redisUrl: string;
@@ -25,24 +20,19 @@ let counter = 0;
 export async function startTestServices(): Promise<TestServices> {
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-test-'));
   chmodSync(dir, 0o755); // as root, Postgres runs as the postgres user and must reach its data dir
-  const started: LocalService[] = [];
   try {
-    const [redis, postgres] = await Promise.all([
-      startRedis(join(dir, 'redis')),
-      startPostgres(join(dir, 'pg')),
-    ]);
-    started.push(redis, postgres);
+    const local = await startLocalServices({ redis: join(dir, 'redis'), postgres: join(dir, 'pg') });
+    const postgres = local.postgres!;
     return {
-      redisUrl: redis.url,
+      redisUrl: local.redis!.url,
       postgresUrl: postgres.url,
       database: (name = `t${process.pid}_${++counter}`) => ensureDatabase(postgres.url, name),
       async stop() {
-        await Promise.all(started.map((s) => s.stop()));
+        await local.stop();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
-    await Promise.all(started.map((s) => s.stop()));
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -76,11 +76,65 @@ function exitPromise(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts redis-server on loopback with append-only persistence in `dir`. */
-export async function startRedis(dir: string): Promise<LocalService> {
+function redisServerBin(): string {
   const bin = which('redis-server');
   if (!bin)
     throw new MissingServiceError(`redis-server is not installed. Install it with:\n  ${REDIS_INSTALL}`);
+  return bin;
+}
+
+function postgresBins(): { initdb: string; pgCtl: string } {
+  const initdb = postgresBin('initdb');
+  const pgCtl = postgresBin('pg_ctl');
+  if (!initdb || !pgCtl) {
+    throw new MissingServiceError(
+      `Postgres server binaries (initdb, pg_ctl) were not found. Install them with:\n  ${POSTGRES_INSTALL}`,
+    );
+  }
+  return { initdb, pgCtl };
+}
+
+export interface LocalServices {
+  redis?: LocalService;
+  postgres?: LocalService;
+  /** Stops whatever was started (safe to call twice). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the local services asked for (a data directory each). Every prerequisite is checked before
+ * anything starts, so a missing one fails at once with its install command and leaves nothing running;
+ * if one fails to start, the ones that did are stopped before the error is thrown.
+ */
+export async function startLocalServices(dirs: {
+  redis?: string;
+  postgres?: string;
+}): Promise<LocalServices> {
+  if (dirs.redis) redisServerBin();
+  if (dirs.postgres) postgresBins();
+  const [redis, postgres] = await Promise.allSettled([
+    dirs.redis ? startRedis(dirs.redis) : undefined,
+    dirs.postgres ? startPostgres(dirs.postgres) : undefined,
+  ]);
+  const started = [redis, postgres].flatMap((r) => (r.status === 'fulfilled' && r.value ? [r.value] : []));
+  const stop = async () => {
+    await Promise.all(started.splice(0).map((s) => s.stop()));
+  };
+  const failed = [redis, postgres].find((r) => r.status === 'rejected');
+  if (failed) {
+    await stop();
+    throw failed.reason;
+  }
+  return {
+    redis: redis.status === 'fulfilled' ? redis.value : undefined,
+    postgres: postgres.status === 'fulfilled' ? postgres.value : undefined,
+    stop,
+  };
+}
+
+/** Starts redis-server on loopback with append-only persistence in `dir`. */
+export async function startRedis(dir: string): Promise<LocalService> {
+  const bin = redisServerBin();
   mkdirSync(dir, { recursive: true });
   const pidFile = join(resolve(dir), 'redis.pid');
   killStalePid(pidFile);
@@ -144,13 +198,7 @@ function canConnect(port: number): Promise<boolean> {
  * `clawstack` user. Postgres refuses to run as root; as root we run it as the `postgres` system user.
  */
 export async function startPostgres(dir: string): Promise<LocalService> {
-  const initdb = postgresBin('initdb');
-  const pgCtl = postgresBin('pg_ctl');
-  if (!initdb || !pgCtl) {
-    throw new MissingServiceError(
-      `Postgres server binaries (initdb, pg_ctl) were not found. Install them with:\n  ${POSTGRES_INSTALL}`,
-    );
-  }
+  const { initdb, pgCtl } = postgresBins();
   const dataDir = resolve(dir);
   const asRoot = process.getuid?.() === 0;
   let uid: number | undefined;
