@@ -1,26 +1,16 @@
 /**
- * clawstack's Pulumi program: stack config → validated spec → one deployment component.
- * `clawstack:target` picks the component; see docs/infra.md for every config key.
+ * clawstack's Pulumi program: stack config → validated spec → the chosen target's resources.
+ * `clawstack:target` picks the target (infra/targets/); see docs/infra.md for every config key.
  */
-import { AwsDeployment } from './aws/index.ts';
-import { BUILT_TARGETS, loadSpec, StackConfigError } from './config.ts';
+import { deploy, loadSpec } from './spec/index.ts';
 
 const spec = loadSpec();
+const result = deploy(spec);
 
-function deploy() {
-  switch (spec.target) {
-    case 'aws':
-      return new AwsDeployment(spec.prefix, { spec });
-    default:
-      // config.ts already rejects targets that are not built; this keeps the switch honest.
-      throw new StackConfigError('clawstack:target', spec.target, BUILT_TARGETS.join(' | '), 'not built yet');
-  }
-}
-
-const deployment = deploy();
-
-export const url = deployment.url;
-export const bucket = deployment.bucketName;
-export const alarmTopic = deployment.alarmTopicArn;
-export const dashboardUrl = deployment.dashboardUrl;
-export const tier = deployment.tierSummary;
+/** Where clients reach the API. */
+export const url = result.url;
+/** The hardware and shape the stack runs on. */
+export const tier = result.tierSummary;
+export const target = spec.target;
+/** Target-specific outputs (AWS: bucket, alarm topic, dashboard; Kubernetes: namespace; …). */
+export const details = result.extras;

@@ -55,21 +55,20 @@ export interface AwsTier {
   cacheNodeType: string;
 }
 
+/** What one app process (api or worker) gets: CPU in millicores, memory in MiB. */
+export interface ProcessResources {
+  /** Guaranteed CPU (Kubernetes request). */
+  cpuMillis: number;
+  /** CPU ceiling (Kubernetes limit, Docker --cpus). */
+  cpuLimitMillis: number;
+  /** Memory request and limit (the process is killed above it, so they are one number). */
+  memoryMiB: number;
+}
+
 export interface KubernetesTier {
-  requests: Record<string, string>;
-  limits: Record<string, string>;
   /** Node selectors per capacity (capacity-type labels of Karpenter and EKS managed node groups). */
   nodeSelector: Record<Capacity, Record<string, string>>;
   tolerations: { key: string; operator: 'Exists' | 'Equal'; value?: string; effect: string }[];
-}
-
-export interface DockerTier {
-  /** `--cpus` for the api+worker containers together. */
-  cpus: number;
-  /** `--memory`. */
-  memory: string;
-  /** `--gpus`, when the tier needs a GPU. */
-  gpus?: string;
 }
 
 export interface TierSpec {
@@ -82,9 +81,13 @@ export interface TierSpec {
   /** Appended to the image tag (`:0.1.0` → `:0.1.0-cuda`). */
   imageTagSuffix: string;
   app: AppTuning;
+  /**
+   * Each app process's share of the machine, on every target: api and worker together (plus
+   * co-located Redis/Postgres) fit the tier's vCPUs and memory.
+   */
+  process: ProcessResources;
   aws: AwsTier;
   kubernetes: KubernetesTier;
-  docker: DockerTier;
 }
 
 const AL2023: AmiFamily = {
@@ -120,6 +123,7 @@ export const TIERS: Record<TierName, TierSpec> = {
       executionProvider: 'cpu',
       modelPrecision: 'int8',
     },
+    process: { cpuMillis: 500, cpuLimitMillis: 1000, memoryMiB: 1280 },
     aws: {
       instanceTypes: {
         'on-demand': ['t3.medium'],
@@ -131,13 +135,7 @@ export const TIERS: Record<TierName, TierSpec> = {
       dbInstanceClass: 'db.t4g.micro',
       cacheNodeType: 'cache.t4g.micro',
     },
-    kubernetes: {
-      requests: { cpu: '1500m', memory: '3Gi' },
-      limits: { cpu: '2', memory: '3584Mi' },
-      nodeSelector: capacityLabels,
-      tolerations: [],
-    },
-    docker: { cpus: 2, memory: '3584m' },
+    kubernetes: { nodeSelector: capacityLabels, tolerations: [] },
   },
   general: {
     name: 'general',
@@ -153,6 +151,7 @@ export const TIERS: Record<TierName, TierSpec> = {
       executionProvider: 'cpu',
       modelPrecision: 'int8',
     },
+    process: { cpuMillis: 1500, cpuLimitMillis: 2000, memoryMiB: 3072 },
     aws: {
       instanceTypes: {
         'on-demand': ['c6i.xlarge'],
@@ -164,13 +163,7 @@ export const TIERS: Record<TierName, TierSpec> = {
       dbInstanceClass: 'db.t4g.small',
       cacheNodeType: 'cache.t4g.small',
     },
-    kubernetes: {
-      requests: { cpu: '3', memory: '6Gi' },
-      limits: { cpu: '4', memory: '7Gi' },
-      nodeSelector: capacityLabels,
-      tolerations: [],
-    },
-    docker: { cpus: 4, memory: '7g' },
+    kubernetes: { nodeSelector: capacityLabels, tolerations: [] },
   },
   gpu: {
     name: 'gpu',
@@ -187,6 +180,7 @@ export const TIERS: Record<TierName, TierSpec> = {
       executionProvider: 'cuda',
       modelPrecision: 'fp32',
     },
+    process: { cpuMillis: 1500, cpuLimitMillis: 2000, memoryMiB: 6144 },
     aws: {
       instanceTypes: {
         'on-demand': ['g4dn.xlarge'],
@@ -199,15 +193,12 @@ export const TIERS: Record<TierName, TierSpec> = {
       cacheNodeType: 'cache.t4g.small',
     },
     kubernetes: {
-      requests: { cpu: '3', memory: '12Gi', 'nvidia.com/gpu': '1' },
-      limits: { cpu: '4', memory: '14Gi', 'nvidia.com/gpu': '1' },
       nodeSelector: {
         'on-demand': { ...capacityLabels['on-demand'], 'nvidia.com/gpu.present': 'true' },
         spot: { ...capacityLabels.spot, 'nvidia.com/gpu.present': 'true' },
       },
       tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
     },
-    docker: { cpus: 4, memory: '14g', gpus: 'all' },
   },
 };
 

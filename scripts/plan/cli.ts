@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseAssignment, readStackConfig, renderDiff, renderTree } from './describe.ts';
+import { applyAssignments, readStackConfig, renderDiff, renderTree } from './describe.ts';
 import { runProgram } from './harness.ts';
 import type { ProgramRun } from './harness.ts';
 
@@ -10,7 +10,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 const USAGE = `usage: npm run plan -- --stack <name> [--set key=value]... [--compare key=value]... [--json]
   --stack    reads Pulumi.<name>.yaml (dev, staging, prod, …)
-  --set      overrides a config key (clawstack: prefix optional; lists as JSON: --set 'allowedCidrs=["203.0.113.0/24"]')
+  --set      overrides a config key (clawstack: prefix optional; lists as JSON: --set 'allowedCidrs=["203.0.113.0/24"]'; a section key: --set aws.rootVolumeGb=80)
   --compare  prints what changes when these keys are set on top of the stack (and --set) config
   --json     prints the recorded resources as JSON instead of text`;
 
@@ -58,7 +58,7 @@ export async function planCommand(
   const stack = values.stack;
   const sets = values.set ?? [];
   const compares = values.compare ?? [];
-  const config = { ...readStackConfig(ROOT, stack), ...Object.fromEntries(sets.map(parseAssignment)) };
+  const config = applyAssignments(readStackConfig(ROOT, stack), sets);
 
   const run = await runProgram(config, { stack });
   if (run.error) {
@@ -79,10 +79,7 @@ export async function planCommand(
   }
 
   if (compares.length) {
-    const other = await runProgram(
-      { ...config, ...Object.fromEntries(compares.map(parseAssignment)) },
-      { stack },
-    );
+    const other = await runProgram(applyAssignments(config, compares), { stack });
     const label = ` compared with ${compares.map((c) => `--compare ${c}`).join(' ')}`;
     if (other.error) {
       out.error(

@@ -31,6 +31,40 @@ export function parseAssignment(text: string): [string, string] {
   return [key.includes(':') ? key : `clawstack:${key}`, text.slice(eq + 1)];
 }
 
+/**
+ * Config with `key=value` assignments applied. A dotted key sets one key of a section
+ * (`aws.instanceTypes=["c6i.xlarge"]` → `clawstack:aws`); its value is JSON when it parses as JSON.
+ */
+export function applyAssignments(
+  config: Record<string, string>,
+  assignments: string[],
+): Record<string, string> {
+  const out = { ...config };
+  for (const text of assignments) {
+    const [key, value] = parseAssignment(text);
+    const dot = key.indexOf('.');
+    if (dot < 0) {
+      out[key] = value;
+      continue;
+    }
+    const sectionKey = key.slice(0, dot);
+    let section: Record<string, unknown>;
+    try {
+      section = (out[sectionKey] ? JSON.parse(out[sectionKey]) : {}) as Record<string, unknown>;
+    } catch {
+      throw new Error(`${sectionKey} is not a mapping; cannot set ${key}`);
+    }
+    let parsed: unknown = value;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      /* a plain string */
+    }
+    out[sectionKey] = JSON.stringify({ ...section, [key.slice(dot + 1)]: parsed });
+  }
+  return out;
+}
+
 type Json = Record<string, unknown>;
 const get = (o: unknown, ...keys: string[]): unknown =>
   keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);

@@ -50,6 +50,8 @@ export interface ProgramRun {
 }
 
 export const MOCK_ACCOUNT = '123456789012';
+/** Every generated secret value (random passwords) under the mocks starts with this. */
+export const MOCK_SECRET_MARKER = 'MOCKSECRET';
 /** The AMI ids the mocked public SSM parameters return, by parameter name. */
 export const MOCK_AMIS: Record<string, string> = {
   '/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64': 'ami-0a12023c0ffee0001',
@@ -154,7 +156,8 @@ function mockState(
       };
     case 'random:index/randomPassword:RandomPassword': {
       const length = Number(inputs.length ?? 32);
-      const result = Array.from({ length }, (_, i) => 'Ab3'.charAt(i % 3)).join('');
+      // Distinct per resource, with a marker, so tests can search declared resources for it.
+      const result = `${MOCK_SECRET_MARKER}${h}`.padEnd(length, 'x').slice(0, Math.max(length, 22));
       return { id, state: { ...state, result, bcryptHash: 'mock' } };
     }
     case 'aws:cloudwatch/dashboard:Dashboard':
@@ -265,7 +268,11 @@ process.on('unhandledRejection', (reason) => {
  */
 export async function runProgram(
   config: Record<string, unknown>,
-  options: { stack?: string } = {},
+  options: {
+    stack?: string;
+    /** Keys (as in `config`) to mark as set with `pulumi config set --secret`. */
+    secretKeys?: string[];
+  } = {},
 ): Promise<ProgramRun> {
   const stack = options.stack ?? 'test';
   const full: Record<string, string> = {};
@@ -324,7 +331,8 @@ export async function runProgram(
     });
     return register(req, cb);
   };
-  pulumi.runtime.setAllConfig(full);
+  const qualify = (key: string) => (key.includes(':') ? key : `${PROJECT}:${key}`);
+  pulumi.runtime.setAllConfig(full, (options.secretKeys ?? []).map(qualify));
 
   let outputs: Record<string, unknown> = {};
   let error: Error | undefined;

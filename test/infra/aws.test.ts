@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { SPOT_MAX_DRAIN_MS } from '../../infra/config.ts';
+import { SPOT_MAX_DRAIN_MS } from '../../infra/spec/common.ts';
 import { TIERS } from '../../infra/tiers.ts';
 import { MOCK_AMIS, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
 import type { ProgramRun, RecordedResource } from '../../scripts/plan/harness.ts';
@@ -371,7 +371,7 @@ for (const combo of COMBINATIONS) {
       const userData = userDataOf(run);
       // The mocked random values are 'Ab3Ab3…'; only placeholders and ARNs may reach user-data.
       assert.ok(!userData.includes('Ab3Ab3Ab3'), 'a secret value leaked into user-data');
-      assert.match(userData, /__CLAWSTACK_DB_PASSWORD__/);
+      assert.match(userData, /__CLAWSTACK_SECRET__dbPassword__/);
       assert.match(userData, /API_KEY_SECRET=arn:aws:secretsmanager:/);
       const secretKinds = JSON.parse(
         String(
@@ -428,7 +428,7 @@ for (const combo of COMBINATIONS) {
       assert.ok(Number(value('DRAIN_TIMEOUT_MS')) <= SPOT_MAX_DRAIN_MS);
       assert.match(
         String(value('REDIS_URL')),
-        managed ? /^rediss:\/\// : /^redis:\/\/:__CLAWSTACK_REDIS_AUTH__@clawstack-redis:6379$/,
+        managed ? /^rediss:\/\// : /^redis:\/\/:__CLAWSTACK_SECRET__redisPassword__@clawstack-redis:6379$/,
       );
       assert.match(
         String(value('DATABASE_URL')),
@@ -448,8 +448,9 @@ for (const combo of COMBINATIONS) {
       assert.equal(/clawstack-postgres\.service/.test(env), !managed);
     });
 
-    test('outputs: service URL, bucket, alarm topic, dashboard URL, tier summary', () => {
-      const o = run.outputs;
+    test('outputs: service URL, target, tier summary; bucket, alarm topic, dashboard URL in details', () => {
+      const o = { ...run.outputs, ...(run.outputs.details as Record<string, unknown>) };
+      assert.equal(run.outputs.target, 'aws');
       assert.equal(o.url, alb ? 'https://api.example.com' : 'https://dev.example.com');
       assert.match(String(o.bucket), /^clawstack-test-bucket-/);
       assert.match(String(o.alarmTopic), /^arn:aws:sns:/);

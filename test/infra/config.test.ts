@@ -5,13 +5,16 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { CONFIG_KEYS, isCidr, parseSpec } from '../../infra/config.ts';
+import { CONFIG_KEYS, isCidr, parseSpec } from '../../infra/spec/index.ts';
+import type { AwsSpec } from '../../infra/targets/aws/spec.ts';
+import type { DeploymentSpec } from '../../infra/targets/index.ts';
 import { CAPACITIES, TIER_NAMES, TIERS } from '../../infra/tiers.ts';
 import { readStackConfig } from '../../scripts/plan/describe.ts';
 import { one, runProgram } from '../../scripts/plan/harness.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-const minimal = { domain: 'api.example.com', hostedZoneId: 'Z0123456789TEST' };
+const minimal = { domain: 'api.example.com', aws: { hostedZoneId: 'Z0123456789TEST' } };
+const awsOf = (spec: DeploymentSpec) => (spec as DeploymentSpec<AwsSpec>).section;
 
 describe('tier catalog', () => {
   for (const name of TIER_NAMES) {
@@ -20,10 +23,11 @@ describe('tier catalog', () => {
       assert.ok(tier.aws.instanceTypes.spot.length >= 3);
       assert.equal(tier.aws.instanceTypes['on-demand'].length >= 1, true);
       assert.ok(tier.app.inferenceThreads * tier.app.ortIntraOpThreads <= tier.vcpu);
-      assert.ok(tier.kubernetes.requests.cpu && tier.kubernetes.limits.memory);
+      // api + worker + co-located Redis (256 MiB) and Postgres (512 MiB) fit the machine's memory.
+      assert.ok(2 * tier.process.memoryMiB + 768 <= tier.memoryGiB * 1024);
+      assert.ok(2 * tier.process.cpuMillis <= tier.vcpu * 1000);
       for (const capacity of CAPACITIES)
         assert.ok(Object.keys(tier.kubernetes.nodeSelector[capacity]).length > 0);
-      assert.ok(tier.docker.cpus > 0 && tier.docker.memory);
       assert.match(tier.aws.ami.ssmParameter, /^\/aws\/service\//);
     });
   }
@@ -40,8 +44,7 @@ describe('tier catalog', () => {
     assert.ok((TIERS.gpu.gpu?.minMemoryGiB ?? 0) >= 8);
     assert.ok(TIERS.gpu.aws.instanceTypes.spot.every((t) => /^(g4dn|g5|g6)\./.test(t)));
     assert.equal(TIERS.gpu.app.executionProvider, 'cuda');
-    assert.equal(TIERS.gpu.kubernetes.limits['nvidia.com/gpu'], '1');
-    assert.equal(TIERS.gpu.docker.gpus, 'all');
+    assert.equal(TIERS.gpu.gpu?.count, 1);
     assert.equal(TIERS.general.aws.edge, 'alb');
     assert.equal(TIERS.lightweight.aws.edge, 'instance');
   });
@@ -51,17 +54,17 @@ describe('parseSpec', () => {
   test('defaults come from the tier: switching tier is one line', () => {
     const general = parseSpec({ tier: 'general', ...minimal }, 'dev');
     const gpu = parseSpec({ tier: 'gpu', ...minimal }, 'dev');
-    assert.deepEqual(general.instanceTypes, ['c6i.xlarge']);
-    assert.equal(general.rootVolumeGb, 100);
-    assert.deepEqual(gpu.instanceTypes, ['g4dn.xlarge']);
-    assert.equal(gpu.rootVolumeGb, 150);
+    assert.deepEqual(awsOf(general).instanceTypes, ['c6i.xlarge']);
+    assert.equal(awsOf(general).rootVolumeGb, 100);
+    assert.deepEqual(awsOf(gpu).instanceTypes, ['g4dn.xlarge']);
+    assert.equal(awsOf(gpu).rootVolumeGb, 150);
     assert.equal(gpu.image, 'ghcr.io/clawstack/clawstack:0.1.0-cuda');
     assert.equal(
       parseSpec({ tier: 'gpu', image: 'ghcr.io/acme/x:2.0-cuda', ...minimal }, 'dev').image,
       'ghcr.io/acme/x:2.0-cuda',
     );
     assert.deepEqual(
-      parseSpec({ tier: 'gpu', capacity: 'spot', ...minimal }, 'dev').instanceTypes,
+      awsOf(parseSpec({ tier: 'gpu', capacity: 'spot', ...minimal }, 'dev')).instanceTypes,
       TIERS.gpu.aws.instanceTypes.spot,
     );
     assert.equal(general.target, 'aws');
@@ -72,7 +75,7 @@ describe('parseSpec', () => {
       tier: 'general',
       capacity: 'on-demand',
     });
-    assert.equal(general.secretRotationDays, 90);
+    assert.equal(awsOf(general).secretRotationDays, 90);
   });
 
   test('structured values arrive as JSON text or comma lists', () => {
@@ -124,8 +127,9 @@ describe('stack files', () => {
       [prod!.spec.tier.name, prod!.spec.capacity, prod!.spec.dataServices, prod!.spec.scaling.min],
       ['general', 'on-demand', 'managed', 2],
     );
-    assert.equal(prod!.spec.data.dbMultiAz, true);
-    assert.equal(prod!.spec.data.deletionProtection, true);
+    const prodAws = (prod!.spec as DeploymentSpec<AwsSpec>).section;
+    assert.equal(prodAws.data.dbMultiAz, true);
+    assert.equal(prodAws.data.deletionProtection, true);
   });
 
   for (const stack of ['dev', 'staging', 'prod']) {
@@ -147,7 +151,7 @@ describe('stack files', () => {
 
   test('docs/infra.md documents every config key', () => {
     const docs = readFileSync(`${ROOT}docs/infra.md`, 'utf8');
-    const missing = CONFIG_KEYS.filter((k) => !docs.includes(`\`clawstack:${k}\``));
+    const missing = CONFIG_KEYS.filter((k) => !docs.includes(`\`${k}\``));
     assert.deepEqual(missing, []);
   });
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { runProgram } from '../../scripts/plan/harness.ts';
+import { TARGET_NAMES } from '../../infra/targets/index.ts';
 import { configFor } from './helpers.ts';
 
 const light = (extra: Record<string, unknown>) =>
@@ -40,14 +41,28 @@ const CASES: BadCase[] = [
     config: light({ target: 'azure' }),
     key: 'clawstack:target',
     value: '"azure"',
-    allowed: /aws \| kubernetes \| docker/,
+    allowed: new RegExp(`allowed: ${TARGET_NAMES.join(' \\| ')}$`),
+  },
+  ...TARGET_NAMES.filter((t) => t !== 'aws').map((other) => ({
+    name: `a section of a target the stack does not use (${other})`,
+    config: light({ [other]: { someKey: 1 } }),
+    key: `clawstack:${other}`,
+    value: 'someKey',
+    allowed: /only the section of the chosen target \(clawstack:aws\)/,
+  })),
+  {
+    name: 'misspelt key inside the target section',
+    config: light({ aws: { instanceType: 't3.large' } }),
+    key: 'clawstack:aws.instanceType',
+    value: '"t3.large"',
+    allowed: /unknown key; allowed: .*clawstack:aws\.instanceTypes/,
   },
   {
-    name: 'target not built yet',
-    config: light({ target: 'kubernetes' }),
-    key: 'clawstack:target',
-    value: '"kubernetes"',
-    allowed: /not built yet; allowed: aws$/,
+    name: 'target section that is not a mapping',
+    config: light({ aws: 'big' }),
+    key: 'clawstack:aws',
+    value: '"big"',
+    allowed: /a mapping of keys to values/,
   },
   {
     name: 'misspelt key',
@@ -59,14 +74,14 @@ const CASES: BadCase[] = [
   {
     name: 'malformed VPC CIDR',
     config: light({ vpcCidr: '10.0.0.0/33' }),
-    key: 'clawstack:vpcCidr',
+    key: 'clawstack:aws.vpcCidr',
     value: '"10.0.0.0/33"',
     allowed: /IPv4 CIDR from \/16 to \/24/,
   },
   {
     name: 'VPC CIDR with host bits',
     config: light({ vpcCidr: '10.0.0.1/16' }),
-    key: 'clawstack:vpcCidr',
+    key: 'clawstack:aws.vpcCidr',
     value: '"10.0.0.1/16"',
     allowed: /IPv4 CIDR/,
   },
@@ -87,21 +102,21 @@ const CASES: BadCase[] = [
   {
     name: 'ALB tier without a certificate',
     config: general({ domain: undefined, hostedZoneId: undefined }),
-    key: 'clawstack:certificateArn',
+    key: 'clawstack:aws.certificateArn',
     value: '(unset)',
-    allowed: /ACM certificate ARN, or clawstack:domain \+ clawstack:hostedZoneId/,
+    allowed: /ACM certificate ARN, or clawstack:domain \+ clawstack:aws\.hostedZoneId/,
   },
   {
     name: 'ALB tier with a domain but no zone',
     config: general({ hostedZoneId: undefined }),
-    key: 'clawstack:certificateArn',
+    key: 'clawstack:aws.certificateArn',
     value: '(unset)',
-    allowed: /clawstack:hostedZoneId/,
+    allowed: /clawstack:aws\.hostedZoneId/,
   },
   {
     name: 'malformed certificate ARN',
     config: general({ certificateArn: 'arn:aws:iam::123:cert/x' }),
-    key: 'clawstack:certificateArn',
+    key: 'clawstack:aws.certificateArn',
     value: '"arn:aws:iam::123:cert/x"',
     allowed: /ACM certificate ARN/,
   },
@@ -110,7 +125,7 @@ const CASES: BadCase[] = [
     config: light({
       certificateArn: 'arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-000000000000',
     }),
-    key: 'clawstack:certificateArn',
+    key: 'clawstack:aws.certificateArn',
     value: 'arn:aws:acm',
     allowed: /Caddy obtains one/,
   },
@@ -131,7 +146,7 @@ const CASES: BadCase[] = [
   {
     name: 'lightweight with a WAF',
     config: light({ wafRateLimit: 1000 }),
-    key: 'clawstack:wafRateLimit',
+    key: 'clawstack:aws.wafRateLimit',
     value: '1000',
     allowed: /WAF attaches to a load balancer/,
   },
@@ -140,7 +155,7 @@ const CASES: BadCase[] = [
     config: general({ domain: undefined }),
     key: 'clawstack:domain',
     value: '(unset)',
-    allowed: /DNS name inside clawstack:hostedZoneId/,
+    allowed: /DNS name inside clawstack:aws\.hostedZoneId/,
   },
   {
     name: 'min greater than max',
@@ -152,7 +167,7 @@ const CASES: BadCase[] = [
   {
     name: 'desired outside min..max',
     config: general({ minSize: 2, maxSize: 4, desiredCapacity: 9 }),
-    key: 'clawstack:desiredCapacity',
+    key: 'clawstack:aws.desiredCapacity',
     value: '9',
     allowed: /between clawstack:minSize \(2\) and clawstack:maxSize \(4\)/,
   },
@@ -173,7 +188,7 @@ const CASES: BadCase[] = [
   {
     name: 'spot with too few instance types',
     config: light({ capacity: 'spot', instanceTypes: ['t3.medium', 't3a.medium'] }),
-    key: 'clawstack:instanceTypes',
+    key: 'clawstack:aws.instanceTypes',
     value: 't3.medium',
     allowed: /at least 3 different instance types/,
   },
@@ -183,7 +198,7 @@ const CASES: BadCase[] = [
       { tier: 'gpu', capacity: 'on-demand', dataServices: 'managed' },
       { instanceTypes: ['c6i.xlarge'] },
     ),
-    key: 'clawstack:instanceTypes',
+    key: 'clawstack:aws.instanceTypes',
     value: 'c6i.xlarge',
     allowed: /NVIDIA GPU instance types/,
   },
@@ -197,14 +212,14 @@ const CASES: BadCase[] = [
   {
     name: 'log retention CloudWatch does not offer',
     config: light({ logRetentionDays: 42 }),
-    key: 'clawstack:logRetentionDays',
-    value: '"42"',
+    key: 'clawstack:aws.logRetentionDays',
+    value: '42',
     allowed: /1 \| 3 \| 5 \| 7 \| 14 \| 30/,
   },
   {
     name: 'unknown archive class',
     config: light({ archiveStorageClass: 'TAPE' }),
-    key: 'clawstack:archiveStorageClass',
+    key: 'clawstack:aws.archiveStorageClass',
     value: '"TAPE"',
     allowed: /GLACIER_IR \| GLACIER \| DEEP_ARCHIVE/,
   },
@@ -232,8 +247,8 @@ const CASES: BadCase[] = [
   {
     name: 'negative budget',
     config: light({ monthlyBudgetUsd: -5 }),
-    key: 'clawstack:monthlyBudgetUsd',
-    value: '"-5"',
+    key: 'clawstack:aws.monthlyBudgetUsd',
+    value: '-5',
     allowed: /positive number of US dollars/,
   },
 ];

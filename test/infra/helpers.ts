@@ -1,5 +1,6 @@
 /** Shared fixtures for the infra tests: valid configs per combination and user-data decoding. */
 import { gunzipSync } from 'node:zlib';
+import { AWS_KEYS } from '../../infra/targets/aws/spec.ts';
 import { CAPACITIES, TIER_NAMES } from '../../infra/tiers.ts';
 import type { Capacity, TierName } from '../../infra/tiers.ts';
 import { one } from '../../scripts/plan/harness.ts';
@@ -22,10 +23,14 @@ export const COMBINATIONS: Combination[] = TIER_NAMES.flatMap((tier) =>
 export const ALLOWED = ['203.0.113.0/24', '198.51.100.0/24'];
 export const ADMIN = ['192.0.2.10/32'];
 
-/** A valid config for a combination; the TLS settings each edge needs are filled in. */
+/**
+ * A valid AWS config for a combination; the TLS settings each edge needs are filled in. Keys of the
+ * `clawstack:aws` section may be given at the top level of `extra` (they are moved into the section;
+ * `undefined` removes one), so a case reads as the one setting it changes.
+ */
 export function configFor(c: Combination, extra: Record<string, unknown> = {}): Record<string, unknown> {
   const lightweight = c.tier === 'lightweight';
-  return {
+  const all: Record<string, unknown> = {
     'aws:region': 'us-east-1',
     tier: c.tier,
     capacity: c.capacity,
@@ -40,6 +45,13 @@ export function configFor(c: Combination, extra: Record<string, unknown> = {}): 
     ...(lightweight ? {} : { wafRateLimit: 1000 }),
     ...extra,
   };
+  const common: Record<string, unknown> = {};
+  const section: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(all)) {
+    if (value === undefined) continue;
+    (key in AWS_KEYS ? section : common)[key] = value;
+  }
+  return { ...common, aws: typeof all.aws === 'object' || typeof all.aws === 'string' ? all.aws : section };
 }
 
 export const label = (c: Combination) => `${c.tier} × ${c.capacity} × ${c.dataServices}`;

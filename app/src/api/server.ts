@@ -13,6 +13,7 @@ import type { TaskRunner } from '../modalities/runner.ts';
 import type { ModelRegistry } from '../models/registry.ts';
 import type { JobStore } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
+import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH } from './paths.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { errorHandler } from './errors.ts';
 import { jobsRouter } from './jobs.ts';
@@ -103,16 +104,16 @@ export function createApi(deps: ApiDeps): Express {
     next();
   });
 
-  app.get('/v2/health/live', (_req, res) => {
+  app.get(HEALTH_LIVE_PATH, (_req, res) => {
     res.json({ live: true });
   });
-  app.get('/v2/health/ready', (_req, res) => {
+  app.get(HEALTH_READY_PATH, (_req, res) => {
     const ready = state.ready && !state.draining;
     res
       .status(ready ? 200 : 503)
       .json(ready ? { ready } : { ready, reason: state.draining ? 'draining' : state.reason });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get(METRICS_PATH, async (_req, res) => {
     await deps.beforeScrape?.().catch((err: Error) => log.warn({ err }, 'metrics collection failed'));
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());

@@ -1,7 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { gzipSync } from 'node:zlib';
-import type { Capacity } from '../tiers.ts';
+import type { Capacity } from '../../tiers.ts';
 
 export interface AppFleetArgs {
   /** Name prefix for every child resource (the Auto Scaling group is named `<prefix>-asg`). */

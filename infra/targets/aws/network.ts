@@ -1,10 +1,11 @@
 import * as aws from '@pulumi/aws';
+import { APP_CONTAINER_PORT } from '../../../app/src/api/paths.ts';
+import { ADMIN_PORT } from '../../edge/caddy.ts';
 import * as pulumi from '@pulumi/pulumi';
 
 /** The app's HTTP port inside the VPC (env PORT). */
-export const APP_PORT = 8080;
-/** The admin listener (metrics only), open to `adminCidrs` and nothing else. */
-export const ADMIN_PORT = 9443;
+export const APP_PORT = APP_CONTAINER_PORT;
+export { ADMIN_PORT };
 
 export interface NetworkArgs {
   /** Name prefix for every child resource. */

@@ -1,7 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { buildAppEnv, SECRET_PLACEHOLDERS } from '../app-env.ts';
-import type { DeploymentSpec } from '../config.ts';
+import { buildAppEnv, SECRET_PLACEHOLDERS, stopGraceSeconds } from '../../workload/index.ts';
+import type { DeploymentSpec, TierSummary } from '../types.ts';
+import type { AwsSpec } from './spec.ts';
 import { renderCloudInit } from './cloud-init.ts';
 import { AppFleet, asgName, drainHookName } from './compute.ts';
 import {
@@ -20,35 +21,22 @@ import type { RotationKind } from './secrets.ts';
 import { ObjectStore } from './storage.ts';
 
 export interface AwsDeploymentArgs {
-  /** The validated deployment spec (infra/config.ts); every choice below is read from it. */
-  spec: DeploymentSpec;
+  /** The validated deployment spec (infra/spec) with the `clawstack:aws` section; every choice below is read from it. */
+  spec: DeploymentSpec<AwsSpec>;
 }
 
 /** What a reviewer wants to see about the hardware a stack runs on. */
-export interface TierSummary {
-  tier: string;
-  capacity: string;
-  instanceTypes: string[];
-  ami: string;
-  rootVolumeGb: number;
-  edge: string;
-  dataServices: string;
-  scaling: string;
-  executionProvider: string;
-  modelPrecision: string;
-  image: string;
-}
-
-export function tierSummary(spec: DeploymentSpec): TierSummary {
+export function tierSummary(spec: DeploymentSpec<AwsSpec>): TierSummary {
+  const own = spec.section;
   return {
     tier: spec.tier.name,
     capacity: spec.capacity,
-    instanceTypes: spec.instanceTypes,
+    instanceTypes: own.instanceTypes,
     ami: spec.tier.aws.ami.name,
-    rootVolumeGb: spec.rootVolumeGb,
+    rootVolumeGb: own.rootVolumeGb,
     edge: spec.tier.aws.edge === 'alb' ? 'ALB (TLS 1.2+) over two AZs' : 'Caddy on the instance + Elastic IP',
     dataServices: spec.dataServices,
-    scaling: `min ${spec.scaling.min} / desired ${spec.scaling.desired} / max ${spec.scaling.max}, CPU target ${spec.scaling.cpuTargetPercent}%`,
+    scaling: `min ${spec.scaling.min} / desired ${own.desiredCapacity} / max ${spec.scaling.max}, CPU target ${spec.scaling.cpuTargetPercent}%`,
     executionProvider: spec.tier.app.executionProvider,
     modelPrecision: spec.tier.app.modelPrecision,
     image: spec.image,
@@ -69,6 +57,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
   constructor(name: string, args: AwsDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:AwsDeployment', name, {}, opts);
     const spec = args.spec;
+    const own = spec.section;
     const p = spec.prefix;
     const tags = spec.tags;
     const parent = { parent: this };
@@ -82,10 +71,10 @@ export class AwsDeployment extends pulumi.ComponentResource {
       {
         prefix: p,
         tags,
-        cidr: spec.network.vpcCidr,
+        cidr: own.network.vpcCidr,
         allowedCidrs: spec.network.allowedCidrs,
         adminCidrs: spec.network.adminCidrs,
-        nat: alb ? (spec.network.highAvailabilityNat ? 'per-az' : 'single') : 'none',
+        nat: alb ? (own.network.highAvailabilityNat ? 'per-az' : 'single') : 'none',
         instanceIsEdge: !alb,
       },
       parent,
@@ -96,11 +85,11 @@ export class AwsDeployment extends pulumi.ComponentResource {
       {
         prefix: p,
         tags,
-        modelPrefix: spec.storage.modelPrefix,
-        logPrefix: spec.storage.logPrefix,
-        archiveAfterDays: spec.storage.archiveAfterDays,
-        archiveStorageClass: spec.storage.archiveStorageClass,
-        noncurrentVersionDays: spec.storage.noncurrentVersionDays,
+        modelPrefix: own.storage.modelPrefix,
+        logPrefix: own.storage.logPrefix,
+        archiveAfterDays: own.storage.archiveAfterDays,
+        archiveStorageClass: own.storage.archiveStorageClass,
+        noncurrentVersionDays: own.storage.noncurrentVersionDays,
       },
       parent,
     );
@@ -119,12 +108,12 @@ export class AwsDeployment extends pulumi.ComponentResource {
             appSecurityGroupId: network.appSecurityGroupId,
             dbPassword: secrets.dbPassword,
             redisAuthToken: secrets.redisAuthToken,
-            dbInstanceClass: spec.data.dbInstanceClass,
-            dbAllocatedStorageGb: spec.data.dbAllocatedStorageGb,
-            dbBackupRetentionDays: spec.data.dbBackupRetentionDays,
-            multiAz: spec.data.dbMultiAz,
-            cacheNodeType: spec.data.cacheNodeType,
-            deletionProtection: spec.data.deletionProtection,
+            dbInstanceClass: own.data.dbInstanceClass,
+            dbAllocatedStorageGb: own.data.dbAllocatedStorageGb,
+            dbBackupRetentionDays: own.data.dbBackupRetentionDays,
+            multiAz: own.data.dbMultiAz,
+            cacheNodeType: own.data.cacheNodeType,
+            deletionProtection: own.data.deletionProtection,
           },
           parent,
         );
@@ -132,7 +121,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
     const volume = colocated
       ? new ColocatedDataVolume(
           `${p}-data`,
-          { prefix: p, tags, availabilityZone: network.availabilityZones[0]!, sizeGb: spec.dataVolumeGb },
+          { prefix: p, tags, availabilityZone: network.availabilityZones[0]!, sizeGb: own.dataVolumeGb },
           parent,
         )
       : undefined;
@@ -152,12 +141,12 @@ export class AwsDeployment extends pulumi.ComponentResource {
         prefix: p,
         tags,
         secrets: rotation,
-        rotationDays: spec.secretRotationDays,
+        rotationDays: own.secretRotationDays,
         dbInstanceIdentifier: managed?.dbInstanceIdentifier,
         dbInstanceArn: managed?.dbInstanceArn,
         replicationGroupId: managed?.replicationGroupId,
         replicationGroupArn: managed?.replicationGroupArn,
-        logRetentionDays: spec.observability.logRetentionDays,
+        logRetentionDays: own.observability.logRetentionDays,
       },
       parent,
     );
@@ -172,10 +161,10 @@ export class AwsDeployment extends pulumi.ComponentResource {
             subnetIds: network.publicSubnetIds,
             securityGroupId: network.edgeSecurityGroupId,
             domain: spec.tls.domain,
-            hostedZoneId: spec.tls.hostedZoneId,
-            certificateArn: spec.tls.certificateArn,
+            hostedZoneId: own.tls.hostedZoneId,
+            certificateArn: own.tls.certificateArn,
             adminListener: spec.network.adminCidrs.length > 0,
-            wafRateLimit: spec.tls.wafRateLimit,
+            wafRateLimit: own.tls.wafRateLimit,
             deregistrationDelaySeconds: spec.capacity === 'spot' ? 30 : 60,
           },
           parent,
@@ -185,7 +174,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
       ? undefined
       : new InstanceEdge(
           `${p}-edge`,
-          { prefix: p, tags, domain: spec.tls.domain!, hostedZoneId: spec.tls.hostedZoneId },
+          { prefix: p, tags, domain: spec.tls.domain!, hostedZoneId: own.tls.hostedZoneId },
           parent,
         );
 
@@ -209,8 +198,8 @@ export class AwsDeployment extends pulumi.ComponentResource {
         stack: spec.stack,
         region,
         logGroupNames,
-        logRetentionDays: spec.observability.logRetentionDays,
-        alertEmails: spec.observability.alertEmails,
+        logRetentionDays: own.observability.logRetentionDays,
+        alertEmails: spec.alertEmails,
         asgName: fleetName,
         alb: ledge
           ? {
@@ -228,15 +217,15 @@ export class AwsDeployment extends pulumi.ComponentResource {
         prefix: p,
         tags,
         stack: spec.stack,
-        monthlyUsd: spec.observability.monthlyBudgetUsd,
+        monthlyUsd: own.observability.monthlyBudgetUsd,
         topicArn: observability.alarmTopicArn,
-        alertEmails: spec.observability.alertEmails,
+        alertEmails: spec.alertEmails,
       },
       parent,
     );
 
     // The app's environment, through the app's own contract; secrets stay placeholders here.
-    const stopGraceSeconds = Math.ceil(spec.app.drainTimeoutMs / 1000) + 5;
+    const stopGrace = stopGraceSeconds(spec.app.drainTimeoutMs);
     const userData = pulumi
       .all({
         reg: region,
@@ -254,7 +243,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
         const env = buildAppEnv(spec, {
           host: '0.0.0.0',
           port: APP_PORT,
-          modelSource: `s3://${bucket}/${spec.storage.modelPrefix.replace(/\/$/, '')}`,
+          modelSource: `s3://${bucket}/${own.storage.modelPrefix.replace(/\/$/, '')}`,
           dataDir: '/tmp/clawstack',
           databaseUrl: dbHost
             ? `postgres://${DB_USER}:${SECRET_PLACEHOLDERS.dbPassword}@${dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`
@@ -283,13 +272,14 @@ export class AwsDeployment extends pulumi.ComponentResource {
             bootstrapApiKey: keyArn as string,
           },
           bucket: bucket as string,
-          logPrefix: spec.storage.logPrefix,
+          logPrefix: own.storage.logPrefix,
           logGroups: logGroupNames as CloudInitLogGroups,
           asgName: fleetName,
           drainHookName: drainHookName(p),
           targetGroupArn: tgArn,
-          stopGraceSeconds,
-          localLogDays: spec.observability.localLogDays,
+          stopGraceSeconds: stopGrace,
+          processLimits: spec.tier.process,
+          localLogDays: own.observability.localLogDays,
         });
       });
 
@@ -298,10 +288,10 @@ export class AwsDeployment extends pulumi.ComponentResource {
       {
         prefix: p,
         tags,
-        instanceTypes: spec.instanceTypes,
+        instanceTypes: own.instanceTypes,
         capacity: spec.capacity,
         amiParameter: spec.tier.aws.ami.ssmParameter,
-        rootVolumeGb: spec.rootVolumeGb,
+        rootVolumeGb: own.rootVolumeGb,
         // Lightweight: public subnets (Elastic IP, no NAT). Co-located data: the volume's AZ only.
         subnetIds: (alb ? network.privateSubnetIds : network.publicSubnetIds).slice(0, colocated ? 1 : 2),
         securityGroupIds: alb
@@ -310,16 +300,16 @@ export class AwsDeployment extends pulumi.ComponentResource {
         targetGroupArns: ledge ? [ledge.targetGroupArn] : [],
         minSize: spec.scaling.min,
         maxSize: spec.scaling.max,
-        desiredCapacity: spec.scaling.desired,
+        desiredCapacity: own.desiredCapacity,
         cpuTargetPercent: spec.scaling.cpuTargetPercent,
         userData,
         bucketArn: store.bucketArn,
-        modelPrefix: spec.storage.modelPrefix,
-        logPrefix: spec.storage.logPrefix,
+        modelPrefix: own.storage.modelPrefix,
+        logPrefix: own.storage.logPrefix,
         secretArns: secrets.secretArns,
         eipAllocationArn: iedge?.allocationArn,
         dataVolumeArn: volume?.volumeArn,
-        drainSeconds: stopGraceSeconds,
+        drainSeconds: stopGrace,
         healthCheckGraceSeconds: spec.tier.gpu ? 600 : 300,
       },
       { parent: this, dependsOn: [observability] },

@@ -1,10 +1,11 @@
+import { HEALTH_READY_PATH } from '../../../app/src/api/paths.ts';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { ADMIN_PORT, APP_PORT } from './network.ts';
 
 /** TLS 1.2 and 1.3 only, forward-secret ciphers. */
 export const ALB_TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
-export const READINESS_PATH = '/v2/health/ready';
+export const READINESS_PATH = HEALTH_READY_PATH;
 
 export interface LoadBalancedEdgeArgs {
   /** Name prefix for every child resource. */

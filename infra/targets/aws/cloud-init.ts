@@ -5,8 +5,9 @@
  * Pure: takes resolved values, returns the `#cloud-config` text (validated by `cloud-init schema`
  * in test/infra). Secrets never appear here, only their ARNs.
  */
-import { SECRET_PLACEHOLDERS } from '../app-env.ts';
-import { APP_PORT, ADMIN_PORT } from './network.ts';
+import { renderCaddyfile } from '../../edge/caddy.ts';
+import { SECRET_PLACEHOLDERS } from '../../workload/app-env.ts';
+import { APP_PORT } from './network.ts';
 
 export interface CloudInitParams {
   stack: string;
@@ -41,6 +42,8 @@ export interface CloudInitParams {
   targetGroupArn?: string;
   /** Seconds `docker stop` waits after SIGTERM before SIGKILL. */
   stopGraceSeconds: number;
+  /** Each app container's CPU ceiling (millicores) and memory limit (MiB), from the tier. */
+  processLimits: { cpuLimitMillis: number; memoryMiB: number };
   localLogDays: number;
 }
 
@@ -244,46 +247,6 @@ function awslogs(p: CloudInitParams, group: string, stream: string): string {
   return `--log-driver awslogs --log-opt awslogs-region=${p.region} --log-opt awslogs-group=${group} --log-opt awslogs-stream=%H-${stream}`;
 }
 
-function caddyfile(p: CloudInitParams): string {
-  const global = p.acmeEmail ? `{\n  email ${p.acmeEmail}\n}\n\n` : '';
-  const admin = p.adminCidrs.length
-    ? `
-${p.domain}:${ADMIN_PORT} {
-  tls {
-    protocols tls1.2 tls1.3
-  }
-  @admin {
-    remote_ip ${p.adminCidrs.join(' ')}
-    path /metrics
-  }
-  handle @admin {
-    reverse_proxy 127.0.0.1:${APP_PORT}
-  }
-  respond 404
-}
-`
-    : '';
-  return `${global}http://${p.domain} {
-  redir https://{host}{uri} 301
-}
-
-${p.domain} {
-  tls {
-    protocols tls1.2 tls1.3
-  }
-  # Metrics are never public (see the admin listener).
-  respond /metrics 404
-  reverse_proxy 127.0.0.1:${APP_PORT} {
-    health_uri /v2/health/ready
-  }
-  log {
-    output file /var/log/caddy/access.log
-    format json
-  }
-}
-${admin}`;
-}
-
 function agentConfig(p: CloudInitParams): string {
   const files = [
     {
@@ -327,6 +290,7 @@ function agentConfig(p: CloudInitParams): string {
 /** Renders the `#cloud-config` document for one instance of the fleet. */
 export function renderCloudInit(p: CloudInitParams): string {
   const gpuFlag = p.gpu ? ' --gpus all' : '';
+  const limits = ` --cpus ${p.processLimits.cpuLimitMillis / 1000} --memory ${p.processLimits.memoryMiB}m`;
   const dataUnits = p.colocated ? ['clawstack-postgres.service', 'clawstack-redis.service'] : [];
   const dataDir = '/var/lib/clawstack';
   const publish = p.edge === 'instance' ? `127.0.0.1:${APP_PORT}:${APP_PORT}` : `${APP_PORT}:${APP_PORT}`;
@@ -337,7 +301,7 @@ export function renderCloudInit(p: CloudInitParams): string {
       after: dataUnits,
       stopGrace: p.stopGraceSeconds,
       run:
-        `/usr/bin/docker run --rm --name clawstack-${role} --network clawstack${role === 'api' ? ` -p ${publish}` : ''}${gpuFlag}` +
+        `/usr/bin/docker run --rm --name clawstack-${role} --network clawstack${role === 'api' ? ` -p ${publish}` : ''}${gpuFlag}${limits}` +
         ` --env-file /run/clawstack/app.env -e CLAWSTACK_ROLE=${role} --stop-timeout ${p.stopGraceSeconds}` +
         ` ${awslogs(p, role === 'api' ? p.logGroups.api : p.logGroups.worker, role)} ${p.image}`,
     });
@@ -477,7 +441,16 @@ WantedBy=timers.target
   }
   if (p.edge === 'instance' && p.logGroups.edge) {
     files.push(
-      { path: '/etc/clawstack/Caddyfile', permissions: '0644', content: caddyfile(p) },
+      {
+        path: '/etc/clawstack/Caddyfile',
+        permissions: '0644',
+        content: renderCaddyfile({
+          domain: p.domain!,
+          acmeEmail: p.acmeEmail,
+          adminCidrs: p.adminCidrs,
+          upstream: `127.0.0.1:${APP_PORT}`,
+        }),
+      },
       {
         path: '/etc/systemd/system/clawstack-caddy.service',
         permissions: '0644',

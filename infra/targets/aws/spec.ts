@@ -1,0 +1,251 @@
+/**
+ * The `clawstack:aws` section: what only the AWS target needs (instance types, volumes, VPC, ALB/WAF,
+ * managed data services, S3 lifecycle, CloudWatch, budget, rotation), and the AWS-only rules that
+ * combine it with the common keys. Errors name `clawstack:aws.<key>` or the common key they concern.
+ */
+import { z } from 'zod';
+import type { CommonSpec, DataServices } from '../../spec/common.ts';
+import { bool, int, isCidr, list, PROJECT, readSection, StackConfigError } from '../../spec/schema.ts';
+import type { TierSpec } from '../../tiers.ts';
+
+export const ARCHIVE_CLASSES = [
+  'GLACIER_IR',
+  'GLACIER',
+  'DEEP_ARCHIVE',
+  'STANDARD_IA',
+  'ONEZONE_IA',
+  'INTELLIGENT_TIERING',
+] as const;
+/** The retention values CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
+const GPU_INSTANCE_TYPE = /^(g4dn|g5|g6|g6e|gr6|p3|p4d|p5)\./;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
+const ZONE_ID = /^Z[A-Z0-9]{4,32}$/;
+
+export const AWS_KEYS = {
+  instanceTypes: {
+    schema: list(z.string().regex(INSTANCE_TYPE)).pipe(z.array(z.string()).min(1)),
+    allowed: 'a list of EC2 instance types, e.g. ["c6i.xlarge","c6a.xlarge","c5.xlarge"]',
+  },
+  rootVolumeGb: { schema: int(30, 16384), allowed: 'an integer number of GiB from 30 to 16384' },
+  dataVolumeGb: { schema: int(10, 16384), allowed: 'an integer number of GiB from 10 to 16384' },
+  desiredCapacity: { schema: int(0, 100), allowed: 'an integer from 0 to 100' },
+  vpcCidr: {
+    schema: z
+      .string()
+      .refine(isCidr)
+      .refine((c) => {
+        const p = Number(c.split('/')[1]);
+        return p >= 16 && p <= 24;
+      }),
+    allowed: 'an IPv4 CIDR from /16 to /24, e.g. 10.42.0.0/16',
+  },
+  highAvailabilityNat: { schema: bool, allowed: 'true | false' },
+  hostedZoneId: {
+    schema: z.string().regex(ZONE_ID),
+    allowed: 'a Route 53 hosted zone id, e.g. Z0123456789ABCDEFGHIJ',
+  },
+  certificateArn: {
+    schema: z.string().regex(ACM_ARN),
+    allowed: 'an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<uuid>)',
+  },
+  wafRateLimit: {
+    schema: int(0, 2_000_000_000).refine((n) => n === 0 || n >= 100),
+    allowed: '0 (no WAF) or requests per 5 minutes per client IP, at least 100',
+  },
+  dbInstanceClass: {
+    schema: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/),
+    allowed: 'an RDS instance class, e.g. db.t4g.small',
+  },
+  cacheNodeType: {
+    schema: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/),
+    allowed: 'an ElastiCache node type, e.g. cache.t4g.small',
+  },
+  dbAllocatedStorageGb: { schema: int(20, 65536), allowed: 'an integer number of GiB from 20 to 65536' },
+  dbBackupRetentionDays: { schema: int(1, 35), allowed: 'an integer from 1 to 35 (backups are always on)' },
+  dbMultiAz: { schema: bool, allowed: 'true | false' },
+  deletionProtection: { schema: bool, allowed: 'true | false' },
+  logRetentionDays: {
+    schema: z.coerce.number().refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n)),
+    allowed: LOG_RETENTION_DAYS.join(' | '),
+  },
+  localLogDays: { schema: int(1, 365), allowed: 'an integer from 1 to 365' },
+  archiveAfterDays: { schema: int(1, 3650), allowed: 'an integer from 1 to 3650' },
+  archiveStorageClass: { schema: z.enum(ARCHIVE_CLASSES), allowed: ARCHIVE_CLASSES.join(' | ') },
+  noncurrentVersionDays: { schema: int(1, 3650), allowed: 'an integer from 1 to 3650' },
+  monthlyBudgetUsd: {
+    schema: z.coerce.number().positive().max(1_000_000),
+    allowed: 'a positive number of US dollars',
+  },
+  secretRotationDays: { schema: int(1, 365), allowed: 'an integer from 1 to 365' },
+} as const;
+
+export interface AwsSpec {
+  instanceTypes: string[];
+  rootVolumeGb: number;
+  /** Persistent EBS volume for co-located Redis/Postgres data. */
+  dataVolumeGb: number;
+  desiredCapacity: number;
+  network: { vpcCidr: string; highAvailabilityNat: boolean };
+  tls: { hostedZoneId?: string; certificateArn?: string; wafRateLimit: number };
+  data: {
+    dbInstanceClass: string;
+    cacheNodeType: string;
+    dbAllocatedStorageGb: number;
+    dbBackupRetentionDays: number;
+    dbMultiAz: boolean;
+    deletionProtection: boolean;
+  };
+  storage: {
+    archiveAfterDays: number;
+    archiveStorageClass: string;
+    noncurrentVersionDays: number;
+    modelPrefix: string;
+    logPrefix: string;
+  };
+  observability: { logRetentionDays: number; localLogDays: number; monthlyBudgetUsd: number };
+  secretRotationDays: number;
+}
+
+const awsKey = (key: string) => `${PROJECT}:aws.${key}`;
+const commonKey = (key: string) => `${PROJECT}:${key}`;
+
+/** One instance holds the data (colocated) or the Elastic IP (lightweight): the fleet cannot grow. */
+export function singleInstance(tier: TierSpec, dataServices: DataServices): boolean {
+  return tier.aws.edge === 'instance' || dataServices === 'colocated';
+}
+
+function checkInstanceTypes(common: CommonSpec, instanceTypes: string[]) {
+  if (common.capacity === 'spot' && new Set(instanceTypes).size < 3)
+    throw new StackConfigError(
+      awsKey('instanceTypes'),
+      instanceTypes,
+      'at least 3 different instance types with capacity spot (diversity is what keeps spot available)',
+    );
+  const bad = common.tier.gpu ? instanceTypes.filter((t) => !GPU_INSTANCE_TYPE.test(t)) : [];
+  if (bad.length)
+    throw new StackConfigError(
+      awsKey('instanceTypes'),
+      instanceTypes,
+      'NVIDIA GPU instance types (g4dn, g5, g6, g6e, gr6, p3, p4d, p5) on tier gpu',
+      `${bad.join(', ')} has no NVIDIA GPU`,
+    );
+}
+
+function checkScaling(common: CommonSpec, desired: number) {
+  const { min, max } = common.scaling;
+  if (desired < min || desired > max)
+    throw new StackConfigError(
+      awsKey('desiredCapacity'),
+      desired,
+      `between clawstack:minSize (${min}) and clawstack:maxSize (${max})`,
+    );
+  if (common.tier.aws.edge === 'instance' && max > 1)
+    throw new StackConfigError(
+      commonKey('maxSize'),
+      max,
+      '1 on tier lightweight with target aws (one instance holds the Elastic IP and terminates TLS); use tier general to scale out',
+    );
+  if (common.dataServices === 'colocated' && max > 1)
+    throw new StackConfigError(
+      commonKey('maxSize'),
+      max,
+      '1 with clawstack:dataServices colocated on target aws (each instance would have its own Postgres); use managed to scale out',
+    );
+}
+
+/** TLS: only combinations that can actually obtain and serve a certificate. */
+function checkTls(common: CommonSpec, tls: AwsSpec['tls']) {
+  const { domain } = common.tls;
+  if (tls.hostedZoneId && !domain)
+    throw new StackConfigError(
+      commonKey('domain'),
+      undefined,
+      'a DNS name inside clawstack:aws.hostedZoneId',
+      'hostedZoneId is set without a domain',
+    );
+  if (common.tier.aws.edge === 'alb') {
+    if (!tls.certificateArn && !(domain && tls.hostedZoneId))
+      throw new StackConfigError(
+        awsKey('certificateArn'),
+        undefined,
+        'an ACM certificate ARN, or clawstack:domain + clawstack:aws.hostedZoneId for a DNS-validated certificate',
+        `the HTTPS listener of tier ${common.tier.name} needs a certificate`,
+      );
+    return;
+  }
+  if (!domain)
+    throw new StackConfigError(
+      commonKey('domain'),
+      undefined,
+      'a DNS name that resolves to the Elastic IP (Caddy obtains its certificate for it)',
+      'tier lightweight on target aws terminates TLS on the instance',
+    );
+  if (tls.certificateArn)
+    throw new StackConfigError(
+      awsKey('certificateArn'),
+      tls.certificateArn,
+      'unset on tier lightweight (ACM certificates cannot be installed on an instance; Caddy obtains one)',
+    );
+  if (tls.wafRateLimit > 0)
+    throw new StackConfigError(
+      awsKey('wafRateLimit'),
+      tls.wafRateLimit,
+      '0 on tier lightweight (AWS WAF attaches to a load balancer)',
+    );
+  if (!common.network.allowedCidrs.includes('0.0.0.0/0'))
+    throw new StackConfigError(
+      commonKey('allowedCidrs'),
+      common.network.allowedCidrs,
+      '["0.0.0.0/0"] on tier lightweight with target aws',
+      "Caddy's ACME challenges (HTTP-01 on 80, TLS-ALPN-01 on 443) come from the internet; use tier general for a restricted listener",
+    );
+}
+
+/** Parses `clawstack:aws` and applies the AWS rules. Pure; throws StackConfigError. */
+export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpec): AwsSpec {
+  const v = readSection(section, AWS_KEYS, awsKey);
+  const tier = common.tier;
+  const instanceTypes = v.instanceTypes ?? tier.aws.instanceTypes[common.capacity];
+  checkInstanceTypes(common, instanceTypes);
+  const desiredCapacity = v.desiredCapacity ?? common.scaling.min;
+  checkScaling(common, desiredCapacity);
+  const tls = {
+    hostedZoneId: v.hostedZoneId,
+    certificateArn: v.certificateArn,
+    wafRateLimit: v.wafRateLimit ?? 0,
+  };
+  checkTls(common, tls);
+  return {
+    instanceTypes,
+    rootVolumeGb: v.rootVolumeGb ?? tier.aws.rootVolumeGb,
+    dataVolumeGb: v.dataVolumeGb ?? 20,
+    desiredCapacity,
+    network: { vpcCidr: v.vpcCidr ?? '10.42.0.0/16', highAvailabilityNat: v.highAvailabilityNat ?? false },
+    tls,
+    data: {
+      dbInstanceClass: v.dbInstanceClass ?? tier.aws.dbInstanceClass,
+      cacheNodeType: v.cacheNodeType ?? tier.aws.cacheNodeType,
+      dbAllocatedStorageGb: v.dbAllocatedStorageGb ?? 20,
+      dbBackupRetentionDays: v.dbBackupRetentionDays ?? 7,
+      dbMultiAz: v.dbMultiAz ?? false,
+      deletionProtection: v.deletionProtection ?? false,
+    },
+    storage: {
+      archiveAfterDays: v.archiveAfterDays ?? 30,
+      archiveStorageClass: v.archiveStorageClass ?? 'GLACIER_IR',
+      noncurrentVersionDays: v.noncurrentVersionDays ?? 30,
+      modelPrefix: 'models/',
+      logPrefix: 'logs/',
+    },
+    observability: {
+      logRetentionDays: v.logRetentionDays ?? 30,
+      localLogDays: v.localLogDays ?? 7,
+      monthlyBudgetUsd: v.monthlyBudgetUsd ?? 100,
+    },
+    secretRotationDays: v.secretRotationDays ?? 90,
+  };
+}
