@@ -68,9 +68,10 @@ export function accuracySentence(f: VariantFacts, q: VariantFacts): string {
   const drop = 100 * (f.accuracy.value - q.accuracy.value);
   const show = (v: number) =>
     f.accuracy.metric === 'segment F1' ? v.toFixed(3) : `${(100 * v).toFixed(2)} %`;
-  if (Math.abs(drop) < 0.005) return `${f.accuracy.metric} is the same in both (${show(f.accuracy.value)}).`;
+  const metric = f.accuracy.metric.charAt(0).toUpperCase() + f.accuracy.metric.slice(1);
+  if (Math.abs(drop) < 0.005) return `${metric} is the same in both (${show(f.accuracy.value)}).`;
   return (
-    `${f.accuracy.metric} ${show(f.accuracy.value)} → ${show(q.accuracy.value)} ` +
+    `${metric} ${show(f.accuracy.value)} → ${show(q.accuracy.value)} ` +
     `(${drop > 0 ? `drop of ${f2(drop)}` : `gain of ${f2(-drop)}`} points; a drop ≤ ${INT8_TARGETS.accuracyDropPoints} point is the target).`
   );
 }
@@ -104,9 +105,12 @@ export function share(profile: OpProfile | undefined, re: RegExp): number {
 export function amdahlSentence(fp32Profile: OpProfile, quantizedOps: RegExp, label: string): string {
   const s = share(fp32Profile, quantizedOps);
   const floor = 1 - s;
+  const t = INT8_TARGETS.latencyRatio;
   return (
-    `${label} kernels are ${pct(s)} of the FP32 kernel time, so even if INT8 made them free the rest would take ` +
-    `${f2(floor)} × the FP32 time — ${floor > INT8_TARGETS.latencyRatio ? `the ${INT8_TARGETS.latencyRatio} × latency target is out of reach by quantizing them` : `quantizing them could reach the ${INT8_TARGETS.latencyRatio} × latency target`}.`
+    `${label} kernels are ${pct(s)} of the FP32 kernel time; if INT8 made them free, the rest would take ${f2(floor)} × the FP32 time` +
+    (floor > t
+      ? `, above the ${t} × target: quantizing these ops cannot reach it.`
+      : `, under the ${t} × target: reaching it depends on how much faster the quantized kernels run.`)
   );
 }
 
