@@ -253,12 +253,15 @@ async function allModalities(server: Server, bodies: string[], key: string) {
   const [c64, ocr, speech] = await Promise.all(
     [textSpec, ocrSpec, speechSpec].map((s) => runLoad({ ...s, seconds: T.sweep })),
   );
+  // An OCR request can outlast a short (quick) window on a loaded machine: in flight is fine, refused is not.
   for (const [name, r] of [
     ['OCR', ocr!],
     ['speech', speech!],
   ] as const)
-    if (r.ok === 0)
-      throw new Error(`no 2xx ${name} responses: ${JSON.stringify(r.status)}\n${server.child.output()}`);
+    if (r.non2xx > 0)
+      throw new Error(
+        `${name}: ${r.non2xx} non-2xx responses ${JSON.stringify(r.status)}\n${server.child.output()}`,
+      );
   return { c64, ocr, speech, peakRssMb: peakRssMb(server.child.pid) };
 }
 
@@ -797,6 +800,8 @@ function render(r: Results): Rendered {
     main,
     '',
     'CPU columns: average cores used during the run by the server process (all threads) / by the bench process that runs autocannon.',
+    `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time: ` +
+      `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${T.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
     `(d): ${r.jobs.submitted} jobs submitted at ${f0(r.jobs.submit.rps)} submits/s (submit p50 ${f2(r.jobs.submit.p50)} ms, p99 ${f2(r.jobs.submit.p99)} ms); jobs/s = finished jobs / (last finished_at − first created_at); latency = finished_at − created_at from the job records; WORKER_CONCURRENCY=${r.jobs.workerConcurrency}; measured after ${r.jobs.warmup} warm-up jobs that were submitted, run and discarded. ` +
       (r.jobs.submit.rps > r.jobs.jobsPerSec * 1.2
         ? 'Jobs were submitted faster than they ran, so the submit→finish latency is mostly time spent queued (it grows with N); jobs/s is the number to compare.'
