@@ -13,7 +13,9 @@
  * "Serving (bench:serve)" section of docs/benchmarks.md.
  *
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
- * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there).
+ * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
+ * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
+ * the current prose; measures nothing).
  */
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -67,6 +69,10 @@ const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const WRITE_DOCS = !args.has('--no-docs');
 const PROFILE = !args.has('--no-profile');
+const argValue = (name: string) => process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+/** --json=PATH writes the run's results; --render=PATH prints the report of such a file (no measuring). */
+const JSON_OUT = argValue('--json');
+const RENDER_FROM = argValue('--render');
 /** --profiles-dir=PATH keeps the .cpuprofile files (open them in Chrome DevTools); default: a temp dir, removed. */
 const PROFILES_DIR = process.argv
   .find((a) => a.startsWith('--profiles-dir='))
@@ -89,6 +95,8 @@ const OTHER_MODALITY_CONNECTIONS = 2;
 /** The issue's start-up target: process start → first 200. */
 const START_TARGET_MS = 800;
 const CONNECTIONS_HIGH = 64;
+/** --quick windows measured again at a longer duration because no response completed in them. */
+const extendedWindows: string[] = [];
 const JOB_SUBMIT_CONNECTIONS = 32;
 
 /** Engine settings tried for (c) at concurrency 64; the first is the app's defaults. */
@@ -131,6 +139,10 @@ interface ServeRun {
 
 interface Results {
   machine: Machine;
+  /** the run's windows and counts (quick or full) */
+  windows: typeof T;
+  /** --quick load windows that were repeated longer because no response completed in them */
+  extendedWindows?: string[];
   messages: number;
   meanChars: number;
   modelFile: string;
@@ -226,7 +238,13 @@ async function load(
 ): Promise<LoadResult> {
   const spec = loadSpec(server, bodies, key);
   await runLoad({ ...spec, connections, seconds: T.warmup }); // warm-up, discarded
-  const r = await runLoad({ ...spec, connections, seconds });
+  let r = await runLoad({ ...spec, connections, seconds });
+  // --quick on an overloaded machine: a window shorter than one response measures nothing; try longer ones.
+  for (let s = seconds * 2; QUICK && r.ok === 0 && r.non2xx === 0 && s <= seconds * 8; s *= 2) {
+    log(`    no response completed in ${s / 2} s at c=${connections}; --quick: measuring again for ${s} s`);
+    extendedWindows.push(`c=${connections} ${s} s`);
+    r = await runLoad({ ...spec, connections, seconds: s });
+  }
   if (r.ok === 0)
     throw new Error(
       `no 2xx responses at concurrency ${connections}: ${JSON.stringify(r.status)}\n${server.child.output()}`,
@@ -267,8 +285,15 @@ async function allModalities(server: Server, bodies: string[], key: string) {
 
 async function main() {
   installSignalCleanup();
+  if (RENDER_FROM) {
+    // Re-render a saved run (--json) with the current prose; nothing is measured.
+    const saved = JSON.parse(readFileSync(RENDER_FROM, 'utf8')) as Results;
+    process.stdout.write(`${render(saved).console}\n`);
+    return;
+  }
   const results: Partial<Results> = {};
   results.machine = machine();
+  results.windows = T;
   const model = loadModel();
   const texts = loadMessages();
   results.messages = texts.length;
@@ -508,6 +533,8 @@ async function main() {
 
   results.machine.loadEnd = loadavg();
   const r = results as Results;
+  r.extendedWindows = extendedWindows;
+  if (JSON_OUT) writeFileSync(JSON_OUT, JSON.stringify(r, null, 2));
   const report = render(r);
   process.stdout.write(`\n${report.console}\n`);
   if (WRITE_DOCS && !QUICK) {
@@ -750,7 +777,7 @@ function render(r: Results): Rendered {
   const profileMd: string[] = [];
   if (r.profile) {
     profileMd.push(
-      `Load profile: ${settingsLabel(r.profile.settings)}, concurrency 64, ${f0(r.profile.load.rps)} req/s under the profiler (\`node --cpu-prof --cpu-prof-interval=500\`; not a measured run); only samples taken during the ${T.c64} s load window count.`,
+      `Load profile: ${settingsLabel(r.profile.settings)}, concurrency 64, ${f0(r.profile.load.rps)} req/s under the profiler (\`node --cpu-prof --cpu-prof-interval=500\`; not a measured run); only samples taken during the ${r.windows.c64} s load window count.`,
       '',
       ...profileTables(r.profile.summaries, 3),
       `Same server at concurrency 1 (${f0(r.profile.c1Load.rps)} req/s, p50 ${f2(r.profile.c1Load.p50)} ms under the profiler):`,
@@ -779,7 +806,7 @@ function render(r: Results): Rendered {
   ]);
   const m = r.machine;
   const machineMd = `commit ${m.commit}; ${m.cpus} CPUs (\`nproc\`), ${m.model}, ${m.memGb} GB RAM, Node ${m.node}, onnxruntime-node ${m.ort}; load average at start ${m.loadStart.map(f2).join(' ')}, at end ${m.loadEnd.map(f2).join(' ')} (other engineers' tests share this machine). ${m.date}.`;
-  const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). Each load run (a)–(c) follows a ${T.warmup} s warm-up at the same concurrency, discarded; (d) follows ${T.jobsWarmup} warm-up jobs, discarded. (c) runs last ${T.c1} s (c=1) and ${T.c64} s (c=64), the sweep and the MODELS='' run ${T.sweep} s.`;
+  const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). Each load run (a)–(c) follows a ${r.windows.warmup} s warm-up at the same concurrency, discarded; (d) follows ${r.windows.jobsWarmup} warm-up jobs, discarded. (c) runs last ${r.windows.c1} s (c=1) and ${r.windows.c64} s (c=64), the sweep and the MODELS='' run ${r.windows.sweep} s.${r.extendedWindows?.length ? ` Quick mode: windows in which no response completed were measured again for longer (${r.extendedWindows.join(', ')}).` : ''}`;
 
   const markdown = [
     '## Serving (bench:serve)',
@@ -801,7 +828,7 @@ function render(r: Results): Rendered {
     '',
     'CPU columns: average cores used during the run by the server process (all threads) / by the bench process that runs autocannon.',
     `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time: ` +
-      `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${T.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
+      `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${r.windows.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
     `(d): ${r.jobs.submitted} jobs submitted at ${f0(r.jobs.submit.rps)} submits/s (submit p50 ${f2(r.jobs.submit.p50)} ms, p99 ${f2(r.jobs.submit.p99)} ms); jobs/s = finished jobs / (last finished_at − first created_at); latency = finished_at − created_at from the job records; WORKER_CONCURRENCY=${r.jobs.workerConcurrency}; measured after ${r.jobs.warmup} warm-up jobs that were submitted, run and discarded. ` +
       (r.jobs.submit.rps > r.jobs.jobsPerSec * 1.2
         ? 'Jobs were submitted faster than they ran, so the submit→finish latency is mostly time spent queued (it grows with N); jobs/s is the number to compare.'
