@@ -204,7 +204,13 @@ describe('bench:serve prose', () => {
       800,
     );
     assert.match(s, /AMD EPYC 7B13 \(load average 1\.47 1\.24 1\.48/);
+    assert.match(s, /first start against a fresh database 1,480 ms \(missed \(1 of 1 over 800 ms\)\)/);
     assert.match(s, /734 ms slower than the slowest restart/);
+    const fastCold = startSentence(
+      { coldMs: 700, warmMs: [699, 746, 696], loadAvg: [1, 1, 1], cpuModel: 'x' },
+      800,
+    );
+    assert.match(fastCold, /46 ms faster than the slowest restart/);
   });
 
   test('changes are numbered as printed, and the c=1 advice refers to those numbers only', () => {
