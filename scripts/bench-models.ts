@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
@@ -37,6 +37,15 @@ import {
   SESSION_OPTIONS,
   textFixture,
 } from './lib/model-eval.ts';
+import { formatLoad, runInfo, type RunInfo } from './bench/machine.ts';
+import {
+  fp32OnlyBullet,
+  int8Bullet,
+  int8Heading,
+  INT8_TARGETS,
+  type QuantizerFacts,
+  type VariantFacts,
+} from './bench/models-prose.ts';
 import { seededRandom } from './quantize/index.ts';
 
 type Precision = 'fp32' | 'int8';
@@ -52,7 +61,9 @@ interface VariantResult {
   /** VmRSS before the session was created (node + ORT + inputs), VmHWM after the timed runs, MB */
   baseRssMb: number;
   peakRssMb: number;
-  accuracy: { metric: string; value: number; set: string };
+  accuracy: { metric: string; value: number; set: string; texts?: Record<string, string[]> };
+  /** the manifest's batching: 'none' means the engine never batches this model */
+  batching: string;
   /** p50s measured in the variant's own process, when the table shows the interleaved ones */
   separate?: { batch1: number; batch8: number };
   /** text-spam (batch 8) and ocr-rec (batch 1): share of profiled kernel time per op type */
@@ -64,6 +75,9 @@ interface ServiceResult {
   peakRssMb: number;
   rssAfterRequestsMb: number;
   models: string[];
+  /** the requests made before RSS was read, e.g. "POST /v1/image/ocr (ocr-large.png)" */
+  calls: string[];
+  inferenceThreads: number;
 }
 
 const MB = 1024 * 1024;
@@ -226,6 +240,7 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
       metric: 'character accuracy',
       value: r.charAccuracy,
       set: `OCR fixtures, ${r.chars} characters (det ${det.precision} + rec ${rec.precision})`,
+      texts: r.texts,
     };
   } else {
     const ctx = await ortContext([{ entry, path }]);
@@ -247,6 +262,7 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
     baseRssMb,
     peakRssMb,
     accuracy,
+    batching: entry.batching,
     profile,
   };
 }
@@ -317,20 +333,22 @@ async function benchService(precision: Precision): Promise<ServiceResult> {
   const local = await startLocalServices({ redis: join(dir, 'redis'), postgres: join(dir, 'pg') });
   const [redis, pg] = [local.redis!, local.postgres!];
   const key = `bench-models-${'k'.repeat(24)}`;
+  const env = {
+    ...process.env,
+    CLAWSTACK_ROLE: 'all',
+    MODELS: '',
+    MODEL_PRECISION: precision,
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    REDIS_URL: redis.url,
+    DATABASE_URL: await ensureDatabase(pg.url, 'bench'),
+    BOOTSTRAP_API_KEY: key,
+    CLAWSTACK_DATA_DIR: dir,
+  };
+  const { loadConfig } = await import('../app/src/config.ts');
   const app = spawn(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      CLAWSTACK_ROLE: 'all',
-      MODELS: '',
-      MODEL_PRECISION: precision,
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      REDIS_URL: redis.url,
-      DATABASE_URL: await ensureDatabase(pg.url, 'bench'),
-      BOOTSTRAP_API_KEY: key,
-      CLAWSTACK_DATA_DIR: dir,
-    },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -376,6 +394,8 @@ async function benchService(precision: Precision): Promise<ServiceResult> {
       peakRssMb: status(app.pid!, 'VmHWM'),
       rssAfterRequestsMb: status(app.pid!, 'VmRSS'),
       models: loaded,
+      calls: calls.map(([path, type]) => `POST ${path} (${type})`),
+      inferenceThreads: loadConfig(env).INFERENCE_THREADS,
     };
   } finally {
     app.kill('SIGTERM');
@@ -389,130 +409,157 @@ const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const pctAcc = (x: number) => `${(100 * x).toFixed(2)}%`;
 
-async function markdown(results: VariantResult[], services: ServiceResult[], date: string): Promise<string> {
-  const byName = new Map<string, VariantResult[]>();
-  for (const r of results) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
-  const lines: string[] = [];
-  lines.push('## Models (bench:models)', '');
-  lines.push(
-    `\`npm run bench:models\` (scripts/bench-models.ts), ${date}, ${cpus()[0]?.model ?? 'CPU'} (${cpus().length} cores, shared with other work; ` +
-      `latency noise ±10–30 %), Node ${process.version}, onnxruntime-node ${ort.env.versions.common}, one intra-op thread per session as the ` +
-      'engine runs it. Latency: p50 of one `session.run` (after 3 warm-up runs); for models with both precisions FP32 and INT8 ' +
-      'are timed in one process with their runs interleaved, so that load from other work hits both alike. Peak RSS: VmHWM of a child process that loaded only this ' +
-      "variant and ran the timed batches (node + ORT baseline in parentheses). Accuracy: through the app's own task modules.",
-    '',
-  );
-  lines.push(
+type ByName = Map<string, VariantResult[]>;
+
+function variantTable(byName: ByName): string[] {
+  const lines = [
     '| model | precision | file | batch 1 p50 | batch 8 p50 | peak RSS (base) | accuracy | evaluation set |',
-  );
-  lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |');
-  for (const rs of byName.values()) {
-    for (const r of rs) {
-      lines.push(
-        `| ${r.name} | ${r.precision} | ${(r.bytes / MB).toFixed(2)} MiB | ${f2(r.batch1.p50)} ms | ${f2(r.batch8.p50)} ms | ${f1(r.peakRssMb)} MB (${f1(r.baseRssMb)}) | ${r.accuracy.metric === 'segment F1' ? r.accuracy.value.toFixed(3) : pctAcc(r.accuracy.value)} ${r.accuracy.metric} | ${r.accuracy.set} |`,
-      );
-    }
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  ];
+  for (const r of [...byName.values()].flat()) {
+    const acc = r.accuracy.metric === 'segment F1' ? r.accuracy.value.toFixed(3) : pctAcc(r.accuracy.value);
+    lines.push(
+      `| ${r.name} | ${r.precision} | ${(r.bytes / MB).toFixed(2)} MiB | ${f2(r.batch1.p50)} ms | ${f2(r.batch8.p50)} ms | ${f1(r.peakRssMb)} MB (${f1(r.baseRssMb)}) | ${acc} ${r.accuracy.metric} | ${r.accuracy.set} |`,
+    );
   }
+  const unbatched = [...byName.values()].map((rs) => rs[0]!).filter((r) => r.batching === 'none');
   lines.push(
     '',
     'Inputs: ' +
       [...byName.values()]
         .map((rs) => `${rs[0]!.name} ${rs[0]!.batch1.input} / ${rs[0]!.batch8.input}`)
         .join('; ') +
-      '. ' +
-      'ocr-det and silero-vad are `batching: none` in the manifest: the engine never batches them, so their batch-8 column (and ' +
-      "ocr-det's peak RSS, which is its batch-8 run at 320×640) shows what the model would cost, not what the service does.",
+      '. Timed runs per variant: ' +
+      [...byName.values()]
+        .flat()
+        .map((r) => `${r.name} ${r.precision} ${r.batch1.runs} / ${r.batch8.runs}`)
+        .join(', ') +
+      '.' +
+      (unbatched.length
+        ? ` ${unbatched.map((r) => r.name).join(' and ')} ${unbatched.length === 1 ? 'is' : 'are'} \`batching: none\` in the manifest: the engine never batches ${unbatched.length === 1 ? 'it' : 'them'}, so the batch-8 column (and the peak RSS, taken after the batch-8 runs) shows what the model would cost, not what the service does.`
+        : ''),
     '',
   );
+  return lines;
+}
 
-  lines.push('### INT8 against the targets', '');
-  lines.push(
-    '| model | INT8 / FP32 size (≤ 0.30) | INT8 / FP32 p50 batch 1 (≤ 0.60) | batch 8 | accuracy drop (≤ 1 point) |',
-  );
-  lines.push('| --- | ---: | ---: | ---: | ---: |');
+function targetsTable(byName: ByName): string[] {
+  const lines = [
+    '### INT8 against the targets',
+    '',
+    `| model | INT8 / FP32 size (≤ ${INT8_TARGETS.sizeRatio}) | INT8 / FP32 p50 batch 1 (≤ ${INT8_TARGETS.latencyRatio}) | batch 8 | accuracy drop (≤ ${INT8_TARGETS.accuracyDropPoints} point) |`,
+    '| --- | ---: | ---: | ---: | ---: |',
+  ];
+  const ok = (v: number, limit: number) => `${v.toFixed(2)} ${v <= limit ? '✓' : '✗'}`;
   for (const [name, rs] of byName) {
     const f = rs.find((r) => r.precision === 'fp32');
     const q = rs.find((r) => r.precision === 'int8');
     if (!f || !q) continue;
-    const ok = (v: number, limit: number) => `${v.toFixed(2)} ${v <= limit ? '✓' : '✗'}`;
     const drop = 100 * (f.accuracy.value - q.accuracy.value);
     lines.push(
-      `| ${name} | ${ok(q.bytes / f.bytes, 0.3)} | ${ok(q.batch1.p50 / f.batch1.p50, 0.6)} | ${ok(q.batch8.p50 / f.batch8.p50, 0.6)} | ${drop.toFixed(2)} ${drop <= 1 ? '✓' : '✗'} |`,
+      `| ${name} | ${ok(q.bytes / f.bytes, INT8_TARGETS.sizeRatio)} | ${ok(q.batch1.p50 / f.batch1.p50, INT8_TARGETS.latencyRatio)} | ${ok(q.batch8.p50 / f.batch8.p50, INT8_TARGETS.latencyRatio)} | ${ok(drop, INT8_TARGETS.accuracyDropPoints)} |`,
     );
   }
-  lines.push('');
-  lines.push("### Role `all` with every model loaded (MODELS='')", '');
-  lines.push('| MODEL_PRECISION | models loaded | peak RSS (VmHWM) | RSS after requests | target ≤ 600 MB |');
-  lines.push('| --- | --- | ---: | ---: | --- |');
+  return [...lines, ''];
+}
+
+function serviceSection(services: ServiceResult[]): string[] {
+  if (services.length === 0)
+    return ['(Role `all` with every model loaded: not measured in this run, `--no-service`.)', ''];
+  const lines = [
+    "### Role `all` with every model loaded (MODELS='')",
+    '',
+    '| MODEL_PRECISION | models loaded | peak RSS (VmHWM) | RSS after requests | target ≤ 600 MB |',
+    '| --- | --- | ---: | ---: | --- |',
+  ];
   for (const s of services) {
     lines.push(
       `| ${s.precision} | ${s.models.join(', ')} | ${f1(s.peakRssMb)} MB | ${f1(s.rssAfterRequestsMb)} MB | ${s.peakRssMb <= 600 ? '✓' : '✗'} |`,
     );
   }
+  const s = services[0]!;
   lines.push(
     '',
-    'The service process (app/src/main.ts, one inference thread, Redis and Postgres external) after start-up and one request per task ' +
-      '(text classify, OCR of two fixture images, speech detect); VmHWM read from /proc/<pid>/status.',
+    `The service process (app/src/main.ts, INFERENCE_THREADS=${s.inferenceThreads}, Redis and Postgres in their own processes) after start-up and ` +
+      `one request each: ${s.calls.join(', ')}; VmHWM read from /proc/<pid>/status.`,
     '',
   );
+  return lines;
+}
 
-  const text = byName.get('text-spam');
-  const tf = text?.find((r) => r.precision === 'fp32');
-  const tq = text?.find((r) => r.precision === 'int8');
-  lines.push('### Why INT8 is not faster here', '');
-  const matmulShare = (p?: Record<string, number>) =>
-    Object.entries(p ?? {})
-      .filter(([op]) => /MatMul|Gemm/.test(op))
-      .reduce((sum, [, v]) => sum + v, 0);
-  if (tf?.profile && tq?.profile) {
-    const show = (p: Record<string, number>) =>
-      Object.entries(p)
-        .slice(0, 5)
-        .map(([op, share]) => `${op} ${(100 * share).toFixed(0)} %`)
-        .join(', ');
-    lines.push(
-      `- **text-spam**: the model is an embedding bag — \`Gather\` of up to 2,048 rows of a 65,536 × 32 table, a weighted sum, then two ` +
-        `tiny MatMuls (32 × 64, 64 × 2). ORT's profile at batch 8 (share of kernel time): FP32 ${show(tf.profile)}; INT8 ${show(tq.profile)}. ` +
-        `The MatMuls (Gemm/FusedGemm) that INT8 can speed up are ${(100 * matmulShare(tf.profile)).toFixed(1)} % of the FP32 time, so even free ` +
-        `MatMuls could not bring the latency near 0.6×; the gather and the weighted sum (Mul, ReduceSum) dominate, and INT8 adds a ` +
-        '`DequantizeLinear` pass over every gathered row. So the INT8 model is 4× smaller with the same accuracy and about the same ' +
-        `latency (${f2(tf.batch1.p50)} → ${f2(tq.batch1.p50)} ms at batch 1, ${f2(tf.batch8.p50)} → ${f2(tq.batch8.p50)} ms at batch 8).`,
+/** What the quantizer makes of a model's FP32 file (the same options make-int8 uses for it). */
+async function quantizerFacts(file: string, options: object): Promise<QuantizerFacts | string> {
+  const { upgradeOpset } = await import('./quantize/upgrade.ts');
+  const { quantizeModel } = await import('./quantize/index.ts');
+  try {
+    const r = quantizeModel(upgradeOpset(readFileSync(join(MODELS_DIR, file))).bytes, options).report;
+    return {
+      quantized: r.quantized.map((w) => ({ op: w.op, shape: w.shape })),
+      skipped: r.skipped.map((x) => ({ op: x.op, reason: x.reason })),
+      leftFloat: r.leftFloat,
+      weightBytes: r.weightBytesBefore,
+    };
+  } catch (err) {
+    return (err as Error).message.split('\n')[0]!;
+  }
+}
+
+const facts = (r: VariantResult): VariantFacts => ({
+  bytes: r.bytes,
+  batch1: r.batch1.p50,
+  batch8: r.batch8.p50,
+  accuracy: r.accuracy,
+  profile: r.profile,
+  texts: r.accuracy.texts,
+});
+
+async function int8Section(byName: ByName): Promise<string[]> {
+  const { OCR_REC_OPTIONS, TEXT_OPTIONS } = await import('./make-int8.ts');
+  const optionsFor: Record<string, object> = { 'text-spam': TEXT_OPTIONS, 'ocr-rec': OCR_REC_OPTIONS };
+  const ratios: number[] = [];
+  const bullets: string[] = [];
+  for (const [name, rs] of byName) {
+    const f = rs.find((r) => r.precision === 'fp32');
+    const q = rs.find((r) => r.precision === 'int8');
+    if (!f) continue;
+    const qf = await quantizerFacts(f.file, optionsFor[name] ?? {});
+    if (!q) {
+      bullets.push(fp32OnlyBullet(name, facts(f), qf));
+      continue;
+    }
+    ratios.push(q.batch1.p50 / f.batch1.p50, q.batch8.p50 / f.batch8.p50);
+    const profileBatch = name === 'text-spam' ? 8 : 1;
+    bullets.push(
+      typeof qf === 'string'
+        ? `- **${name}**: the quantizer fails on the FP32 file here (${qf}).`
+        : int8Bullet(name, facts(f), facts(q), qf, profileBatch),
     );
   }
-  const rec = byName.get('ocr-rec');
-  const rf = rec?.find((r) => r.precision === 'fp32');
-  const rq = rec?.find((r) => r.precision === 'int8');
-  if (rf && rq) {
-    const { upgradeOpset } = await import('./quantize/upgrade.ts');
-    const { quantizeModel } = await import('./quantize/index.ts');
-    const { OCR_REC_OPTIONS } = await import('./make-int8.ts');
-    const q = quantizeModel(
-      upgradeOpset(readFileSync(join(MODELS_DIR, rf.file))).bytes,
-      OCR_REC_OPTIONS,
-    ).report;
-    const show = (p?: Record<string, number>) =>
-      Object.entries(p ?? {})
-        .slice(0, 5)
-        .map(([op, share]) => `${op} ${(100 * share).toFixed(0)} %`)
-        .join(', ');
-    lines.push(
-      `- **ocr-rec**: only the 9 MatMuls with constant weights (SVTR neck and the 6,625-class CTC head) are quantized; the 38 Conv layers ` +
-        `of the LCNet backbone stay FP32 by the quantizer's design (dynamic ConvInteger is not fused by ORT; CNNs want static QDQ ` +
-        `quantization with calibration data, out of scope), and 4 attention MatMuls multiply two activations. The quantized weights are ` +
-        `${((100 * q.weightBytesBefore) / rf.bytes).toFixed(0)} % of the FP32 file, so it only shrinks to ${(rq.bytes / rf.bytes).toFixed(2)} × FP32. ` +
-        `Latency ${f2(rf.batch1.p50)} → ${f2(rq.batch1.p50)} ms at batch 1, ${f2(rf.batch8.p50)} → ${f2(rq.batch8.p50)} ms at batch 8. ` +
-        `ORT's profile at batch 1: FP32 ${show(rf.profile)}; INT8 ${show(rq.profile)}. All MatMul kernels together are ` +
-        `${(100 * matmulShare(rf.profile)).toFixed(1)} % of the FP32 time (${(100 * matmulShare(rq.profile)).toFixed(1)} % as ` +
-        'DynamicQuantizeMatMul + MatMul in INT8), so quantizing them cannot approach 0.6× latency; only quantizing the convolutions could, ' +
-        'which needs static (calibrated) quantization. Accuracy on the fixtures is unchanged (identical text on every image).',
-    );
-  }
+  return [`### ${int8Heading(ratios)}`, '', ...bullets, ''];
+}
+
+async function markdown(
+  results: VariantResult[],
+  services: ServiceResult[],
+  run: RunInfo,
+  loadEnd: number[],
+  quick: boolean,
+): Promise<string> {
+  const byName: ByName = new Map();
+  for (const r of results) byName.set(r.name, [...(byName.get(r.name) ?? []), r]);
+  const lines: string[] = ['## Models (bench:models)', ''];
   lines.push(
-    '- **ocr-det** has no INT8 variant: it is Conv/ConvTranspose only, so the quantizer has nothing to rewrite (the output file would be ' +
-      'the FP32 model). **silero-vad** has none either: its weights live inside `If` subgraphs (one branch per sample rate) that the ' +
-      'quantizer does not descend into; at 1.3 MB and well under a millisecond per 32 ms window there is little to gain.',
+    `\`npm run bench:models${quick ? ' -- --quick' : ''}\` (scripts/bench-models.ts${quick ? ', quick mode: a tenth of the timed runs' : ''}) at commit ${run.commit}, ${run.date.slice(0, 16).replace('T', ' ')} UTC, ` +
+      `${run.cpuModel} (${run.cores} cores, shared with other work; load average ${formatLoad(run.loadAvg)} at the start, ${formatLoad(loadEnd)} at the end), ` +
+      `Node ${process.version}, onnxruntime-node ${ort.env.versions.common}, one intra-op thread per session as the engine runs it. ` +
+      'Latency: p50 of one `session.run` (after 3 warm-up runs); for models with both precisions FP32 and INT8 are timed in one process with their runs ' +
+      'interleaved, so that load from other work hits both alike. Peak RSS: VmHWM of a child process that loaded only this variant and ran the timed ' +
+      "batches (node + ORT baseline in parentheses). Accuracy: through the app's own task modules. Every sentence below is computed from this run's numbers " +
+      "and the quantizer's report on the FP32 files.",
     '',
   );
+  lines.push(...variantTable(byName), ...targetsTable(byName), ...serviceSection(services));
+  lines.push(...(await int8Section(byName)));
   return lines.join('\n');
 }
 
@@ -556,6 +603,7 @@ async function main() {
     process.stdout.write(`${JSON.stringify(await child(name, precision, quick))}\n`);
     return;
   }
+  const run = runInfo();
   const manifest = readManifest();
   const variants = manifest.models.map((m) => [m.name, m.precision] as const);
   const results: VariantResult[] = [];
@@ -596,9 +644,9 @@ async function main() {
       process.stderr.write(`  peak RSS ${f1(s.peakRssMb)} MB (${s.models.join(', ')})\n`);
     }
   }
-  const section = await markdown(results, services, new Date().toISOString().slice(0, 10));
+  const section = await markdown(results, services, run, loadavg(), quick);
   process.stdout.write(`${section}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ results, services }, null, 2));
+  if (values.json) writeFileSync(values.json, JSON.stringify({ run, results, services }, null, 2));
   if (values['write-docs']) writeDocs(section);
 }
 

@@ -112,16 +112,26 @@ export async function startServer(
   settings: ServerSettings,
   probeText: string,
   opts: { nodeArgs?: string[]; timeoutMs?: number } = {},
-): Promise<Server & { startMs: number; spawnedAtEpochMs: number; spawnedAtUs: number; readyAtUs: number }> {
+): Promise<
+  Server & {
+    startMs: number;
+    spawnedAtEpochMs: number;
+    spawnedAtUs: number;
+    readyAtUs: number;
+    /** the environment the server was started with */
+    env: NodeJS.ProcessEnv;
+  }
+> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  const childEnv = serverEnv(env, port, settings);
   const spawnedAtEpochMs = Date.now();
   const spawnedAtUs = Number(process.hrtime.bigint() / 1000n);
   const t0 = performance.now();
   const child = startChild(
     process.execPath,
     [...(opts.nodeArgs ?? []), join(BUNDLE_DIR, 'main.js')],
-    serverEnv(env, port, settings),
+    childEnv,
     'clawstack server',
   );
   const deadline = t0 + (opts.timeoutMs ?? 30_000);
@@ -149,5 +159,6 @@ export async function startServer(
     spawnedAtEpochMs,
     spawnedAtUs,
     readyAtUs: Number(process.hrtime.bigint() / 1000n),
+    env: childEnv,
   };
 }

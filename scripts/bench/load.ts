@@ -27,8 +27,9 @@ export interface LoadResult {
 export interface LoadSpec {
   url: string;
   path: string;
+  /** JSON unless headers say otherwise (e.g. image/png with Buffer bodies). */
   headers?: Record<string, string>;
-  bodies: string[];
+  bodies: (string | Buffer)[];
   connections: number;
   seconds?: number;
   amount?: number;

@@ -28,6 +28,16 @@ interface Classified {
   model: { name: string; version: string; precision: string };
 }
 
+/** A classify answer: both classes scored, scores a distribution, label the larger, model named. */
+function assertClassified(body: Classified) {
+  assert.deepEqual(Object.keys(body.scores).sort(), ['ham', 'spam']);
+  assert.ok(['ham', 'spam'].includes(body.label));
+  assert.equal(body.label, body.scores.spam! > body.scores.ham! ? 'spam' : 'ham');
+  assert.ok(Math.abs(body.scores.ham! + body.scores.spam! - 1) < 1e-5);
+  assert.equal(body.model.name, 'text-spam');
+  assert.equal(body.model.version, '1');
+}
+
 describe('text classify', () => {
   test('returns label, scores for every class and the model name/version', async () => {
     const res = await app.call('/v1/text/classify', {
@@ -35,13 +45,7 @@ describe('text classify', () => {
       json: { text: 'Hi team, the build is green again.' },
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as Classified;
-    assert.deepEqual(Object.keys(body.scores).sort(), ['ham', 'spam']);
-    assert.ok(['ham', 'spam'].includes(body.label));
-    assert.equal(body.label, body.scores.spam! > body.scores.ham! ? 'spam' : 'ham');
-    assert.ok(Math.abs(body.scores.ham! + body.scores.spam! - 1) < 1e-5);
-    assert.equal(body.model.name, 'text-spam');
-    assert.equal(body.model.version, '1');
+    assertClassified((await res.json()) as Classified);
   });
 
   test(`accuracy ≥ 0.95 on ${fixture.samples.length} held-out messages (through HTTP, 16 at a time)`, async () => {
@@ -72,8 +76,13 @@ describe('text classify', () => {
     assert.ok(hits && Number(hits[1]) >= 1, 'cache hits counted');
   });
 
-  test('an empty-token text (punctuation only) still classifies', async () => {
+  test('an empty-token text (punctuation only) still classifies, the same as any other text without tokens', async () => {
     const res = await app.call('/v1/text/classify', { method: 'POST', json: { text: '!!! ??? ...' } });
     assert.equal(res.status, 200);
+    const body = (await res.json()) as Classified;
+    assertClassified(body);
+    const other = await app.call('/v1/text/classify', { method: 'POST', json: { text: '--- ,;: ***' } });
+    assert.equal(other.status, 200);
+    assert.deepEqual(((await other.json()) as Classified).scores, body.scores, 'no tokens, same features');
   });
 });

@@ -1,0 +1,203 @@
+/**
+ * The sentences `bench:models` writes about FP32 vs INT8, each computed from the run's own numbers
+ * (latencies, sizes, accuracies, ORT profiles, the quantizer's report on the FP32 file). Pure functions,
+ * tested in test/scripts/bench-prose.test.ts: a claim the numbers do not support is never printed.
+ */
+
+/** The issue's INT8 targets. */
+export const INT8_TARGETS = { sizeRatio: 0.3, latencyRatio: 0.6, accuracyDropPoints: 1 } as const;
+
+/** Ratios within ±10 % of 1 are reported as "about the same" (smaller differences are machine noise here). */
+export const SAME_BAND = 0.1;
+
+/** Op type → share of profiled kernel time (0–1), largest first. */
+export type OpProfile = Record<string, number>;
+
+/** What the quantizer does to the FP32 file (a subset of scripts/quantize's report). */
+export interface QuantizerFacts {
+  /** op and weight shape of every weight it quantizes */
+  quantized: { op: string; shape: number[] }[];
+  /** ops it skips, with its reason */
+  skipped: { op: string; reason: string }[];
+  /** op types left in float by design, with counts */
+  leftFloat: Record<string, number>;
+  /** float32 bytes of the quantized weights */
+  weightBytes: number;
+}
+
+export interface VariantFacts {
+  bytes: number;
+  batch1: number;
+  batch8: number;
+  accuracy: { metric: string; value: number };
+  profile?: OpProfile;
+  /** OCR only: recognised lines per fixture image */
+  texts?: Record<string, string[]>;
+}
+
+const f2 = (x: number) => x.toFixed(2);
+const pct = (x: number) => `${(100 * x).toFixed(x < 0.1 ? 1 : 0)} %`;
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** "0.35 × FP32, faster" / "1.03 × FP32, about the same" / "1.40 × FP32, slower". */
+export function ratioPhrase(ratio: number): string {
+  const verdict = ratio < 1 - SAME_BAND ? 'faster' : ratio > 1 + SAME_BAND ? 'slower' : 'about the same';
+  return `${f2(ratio)} × FP32, ${verdict}`;
+}
+
+export function latencySentence(f: VariantFacts, q: VariantFacts): string {
+  return (
+    `INT8 latency (p50): ${f2(f.batch1)} → ${f2(q.batch1)} ms at batch 1 (${ratioPhrase(q.batch1 / f.batch1)}), ` +
+    `${f2(f.batch8)} → ${f2(q.batch8)} ms at batch 8 (${ratioPhrase(q.batch8 / f.batch8)}); ` +
+    `target ≤ ${INT8_TARGETS.latencyRatio} × ${
+      Math.max(q.batch1 / f.batch1, q.batch8 / f.batch8) <= INT8_TARGETS.latencyRatio
+        ? 'met at both batch sizes'
+        : Math.min(q.batch1 / f.batch1, q.batch8 / f.batch8) <= INT8_TARGETS.latencyRatio
+          ? 'met at one batch size only'
+          : 'not met'
+    }.`
+  );
+}
+
+export function sizeSentence(f: VariantFacts, q: VariantFacts): string {
+  const r = q.bytes / f.bytes;
+  return `The INT8 file is ${f2(r)} × the FP32 file (${f2(1 / r)}× smaller; target ≤ ${INT8_TARGETS.sizeRatio} × ${r <= INT8_TARGETS.sizeRatio ? 'met' : 'not met'}).`;
+}
+
+export function accuracySentence(f: VariantFacts, q: VariantFacts): string {
+  const drop = 100 * (f.accuracy.value - q.accuracy.value);
+  const show = (v: number) =>
+    f.accuracy.metric === 'segment F1' ? v.toFixed(3) : `${(100 * v).toFixed(2)} %`;
+  const metric = f.accuracy.metric.charAt(0).toUpperCase() + f.accuracy.metric.slice(1);
+  if (Math.abs(drop) < 0.005) return `${metric} is the same in both (${show(f.accuracy.value)}).`;
+  return (
+    `${metric} ${show(f.accuracy.value)} → ${show(q.accuracy.value)} ` +
+    `(${drop > 0 ? `drop of ${f2(drop)}` : `gain of ${f2(-drop)}`} points; a drop ≤ ${INT8_TARGETS.accuracyDropPoints} point is the target).`
+  );
+}
+
+/** The section heading, from the batch-1 and batch-8 INT8/FP32 latency ratios of every model. */
+export function int8Heading(ratios: number[]): string {
+  if (ratios.length === 0) return 'INT8 latency';
+  if (ratios.every((r) => r <= INT8_TARGETS.latencyRatio)) return 'Why INT8 is faster here';
+  if (ratios.every((r) => r > 1 - SAME_BAND)) return 'Why INT8 is not faster here';
+  return 'INT8 latency, model by model';
+}
+
+export function topOps(profile: OpProfile, n = 5): string {
+  return Object.entries(profile)
+    .slice(0, n)
+    .map(([op, share]) => `${op} ${pct(share)}`)
+    .join(', ');
+}
+
+/** Share of kernel time in ops whose name matches `re` (MatMul and its quantized forms, Conv, …). */
+export function share(profile: OpProfile | undefined, re: RegExp): number {
+  return Object.entries(profile ?? {})
+    .filter(([op]) => re.test(op))
+    .reduce((sum, [, v]) => sum + v, 0);
+}
+
+/**
+ * What speeding up the quantized ops could at best achieve (Amdahl): if they became free, the rest of
+ * the FP32 time would remain.
+ */
+export function amdahlSentence(fp32Profile: OpProfile, quantizedOps: RegExp, label: string): string {
+  const s = share(fp32Profile, quantizedOps);
+  const floor = 1 - s;
+  const t = INT8_TARGETS.latencyRatio;
+  return (
+    `${label} kernels are ${pct(s)} of the FP32 kernel time; if INT8 made them free, the rest would take ${f2(floor)} × the FP32 time` +
+    (floor > t
+      ? `, above the ${t} × target: quantizing these ops cannot reach it.`
+      : `, under the ${t} × target: reaching it depends on how much faster the quantized kernels run.`)
+  );
+}
+
+/** Ops that take ≥ 1 % of INT8's kernel time and do not appear in FP32's profile (the cost INT8 adds). */
+export function addedOps(fp32: OpProfile, int8: OpProfile): string | undefined {
+  const added = Object.entries(int8).filter(([op, v]) => v >= 0.01 && !(op in fp32));
+  if (added.length === 0) return undefined;
+  return `INT8 adds ${added.map(([op, v]) => `${op} (${pct(v)} of its kernel time)`).join(', ')}.`;
+}
+
+const shape = (s: number[]) => s.map((d) => d.toLocaleString('en-US')).join(' × ');
+
+/** What the quantizer rewrote in this model, and what it left in float, from its report. */
+export function quantizerSentence(q: QuantizerFacts, fp32Bytes: number): string {
+  const byOp = new Map<string, number[][]>();
+  for (const w of q.quantized) byOp.set(w.op, [...(byOp.get(w.op) ?? []), w.shape]);
+  const rewritten = [...byOp]
+    .map(([op, shapes]) => {
+      const distinct = [...new Set(shapes.map(shape))];
+      return `${plural(shapes.length, op)} (weights ${distinct.slice(0, 4).join(', ')}${distinct.length > 4 ? ', …' : ''})`;
+    })
+    .join(' and ');
+  const skipped = new Map<string, number>();
+  for (const s of q.skipped)
+    skipped.set(`${s.op}: ${s.reason}`, (skipped.get(`${s.op}: ${s.reason}`) ?? 0) + 1);
+  const left = Object.entries(q.leftFloat).map(([op, n]) => `${n} ${op}`);
+  const parts = [
+    q.quantized.length ? `the quantizer rewrites ${rewritten}` : 'the quantizer finds no weight to rewrite',
+    ...[...skipped].map(([why, n]) => `skips ${n} (${why})`),
+    ...(left.length ? [`leaves ${left.join(', ')} in float`] : []),
+  ];
+  const tail = q.quantized.length
+    ? `; the quantized weights are ${pct(q.weightBytes / fp32Bytes)} of the FP32 file, so INT8 (¼ of their size) can shrink the file to ≈ ${f2(1 - 0.75 * (q.weightBytes / fp32Bytes))} × at best`
+    : '';
+  return `${parts.join(', ')}${tail}.`;
+}
+
+/** OCR: whether FP32 and INT8 read the same text on each fixture image. */
+export function ocrTextsSentence(f: Record<string, string[]>, q: Record<string, string[]>): string {
+  const names = Object.keys(f);
+  const differ = names.filter((n) => (f[n] ?? []).join('\n') !== (q[n] ?? []).join('\n'));
+  if (differ.length === 0)
+    return `FP32 and INT8 read identical text on all ${plural(names.length, 'fixture image')}.`;
+  return `FP32 and INT8 read different text on ${differ.length} of ${plural(names.length, 'fixture image')} (${differ.join(', ')}).`;
+}
+
+/** One bullet per model with both precisions. */
+export function int8Bullet(
+  name: string,
+  f: VariantFacts,
+  q: VariantFacts,
+  quantizer: QuantizerFacts,
+  profileBatch: number,
+): string {
+  const parts = [
+    `**${name}**: ${quantizerSentence(quantizer, f.bytes)}`,
+    sizeSentence(f, q),
+    accuracySentence(f, q) + (f.texts && q.texts ? ` ${ocrTextsSentence(f.texts, q.texts)}` : ''),
+    latencySentence(f, q),
+  ];
+  if (f.profile && q.profile) {
+    parts.push(
+      `ORT's profile at batch ${profileBatch} (share of kernel time): FP32 ${topOps(f.profile)}; INT8 ${topOps(q.profile)}.`,
+    );
+    const ops = [...new Set(quantizer.quantized.map((w) => w.op))];
+    // ORT fuses MatMul (+ Add) into Gemm / FusedGemm in its optimized FP32 graph
+    const opsRe = new RegExp(ops.map((op) => (op === 'MatMul' ? 'MatMul|Gemm' : op)).join('|'));
+    if (ops.length) parts.push(amdahlSentence(f.profile, opsRe, ops.join(' + ')));
+    const added = addedOps(f.profile, q.profile);
+    if (added) parts.push(added);
+    const floatOps = Object.keys(quantizer.leftFloat);
+    const floatShare = floatOps.length
+      ? share(f.profile, new RegExp(`^(Fused)?(${floatOps.join('|')})$`))
+      : 0;
+    if (floatShare > 0)
+      parts.push(
+        `The ops left in float (${Object.keys(quantizer.leftFloat).join(', ')}) are ${pct(floatShare)} of the FP32 kernel time.`,
+      );
+  }
+  return `- ${parts.join(' ')}`;
+}
+
+/** A model shipped in FP32 only: what the quantizer would do to it, and what it costs as it is. */
+export function fp32OnlyBullet(name: string, f: VariantFacts, quantizer: QuantizerFacts | string): string {
+  const why =
+    typeof quantizer === 'string'
+      ? `the quantizer fails on it (${quantizer})`
+      : quantizerSentence(quantizer, f.bytes).replace(/\.$/, '');
+  return `- **${name}** has no INT8 variant in the manifest; with its default ops ${why}. FP32: ${(f.bytes / 1024 / 1024).toFixed(2)} MiB, p50 ${f2(f.batch1)} ms at batch 1.`;
+}

@@ -1,0 +1,391 @@
+/**
+ * The sentences `bench:serve` writes, each computed from the run's own numbers: every claim is a branch
+ * on a measurement (or, for changes applied in earlier commits, marked as history). Pure functions,
+ * tested in test/scripts/bench-prose.test.ts.
+ */
+
+const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+export const pct = (v: number) =>
+  Number.isFinite(v) ? `${Math.abs(v) < 0.1 ? (100 * v).toFixed(1) : Math.round(100 * v)} %` : '–';
+
+/** Differences smaller than this fraction are called "within noise" (run history: ±10–30 % on this machine). */
+export const NOISE = 0.1;
+
+// ------------------------------------------------------------------------------------------------------
+// Start-up
+
+export interface StartTimes {
+  /** first start against a fresh database (migrations, bootstrap key) */
+  coldMs: number;
+  /** restarts against the migrated database */
+  warmMs: number[];
+  /** load average (1, 5, 15 min) just before the starts */
+  loadAvg: number[];
+  cpuModel: string;
+}
+
+/**
+ * A target is met only if every run is under it (the spread is part of the claim): "met (all 3 ≤ 800 ms)"
+ * or "**missed** (2 of 3 over 800 ms)".
+ */
+export function allUnder(values: number[], limit: number, unit = 'ms'): string {
+  const over = values.filter((v) => !(v <= limit)).length;
+  if (values.length === 0) return 'not measured';
+  if (over === 0) return `met (all ${values.length} ≤ ${f0(limit)} ${unit})`;
+  return `**missed** (${over} of ${values.length} over ${f0(limit)} ${unit})`;
+}
+
+/** Rows for the targets table: the first (cold) start and the warm restarts, each against the target. */
+export function startRows(s: StartTimes, targetMs: number): string[][] {
+  const min = Math.min(...s.warmMs);
+  const max = Math.max(...s.warmMs);
+  return [
+    [
+      `start → first 200 ≤ ${f0(targetMs)} ms, first start (fresh database: migrations, bootstrap key)`,
+      `${f0(s.coldMs)} ms`,
+      `${f2(s.coldMs / targetMs)} ×`,
+      '–',
+      allUnder([s.coldMs], targetMs),
+    ],
+    [
+      `start → first 200 ≤ ${f0(targetMs)} ms, ${s.warmMs.length} warm restarts`,
+      `${f0(min)}–${f0(max)} ms (${s.warmMs.map(f0).join(', ')})`,
+      `${f2(max / targetMs)} × (slowest)`,
+      '–',
+      allUnder(s.warmMs, targetMs),
+    ],
+  ];
+}
+
+const plain = (status: string) => status.replace(/\*\*/g, '');
+
+export function startSentence(s: StartTimes, targetMs: number): string {
+  return (
+    `- Measured starts on ${s.cpuModel} (load average ${s.loadAvg.map((x) => x.toFixed(2)).join(' ')} just before them): ` +
+    `first start against a fresh database ${f0(s.coldMs)} ms (${plain(allUnder([s.coldMs], targetMs))}); ` +
+    `${s.warmMs.length} warm restarts ${f0(Math.min(...s.warmMs))}–${f0(Math.max(...s.warmMs))} ms (${plain(allUnder(s.warmMs, targetMs))}); ` +
+    (s.coldMs >= Math.max(...s.warmMs)
+      ? `the first start is ${f0(s.coldMs - Math.max(...s.warmMs))} ms slower than the slowest restart.`
+      : `the first start is ${f0(Math.max(...s.warmMs) - s.coldMs)} ms faster than the slowest restart, so the migrations' cost is below the spread of the restarts here.`)
+  );
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Profiles: main-thread shares by category
+
+export interface ThreadProfile {
+  busyMs: number;
+  wallMs: number;
+  categories: { category: string; share: number }[];
+}
+
+export const SHARE_GROUPS = {
+  featurizer: /^featurizer|^RegExp/,
+  http: /http\/net\/streams/,
+  express: /^Express/,
+  pino: /^pino/,
+  redis: /^Redis/,
+  zod: /^zod/,
+  engine: /inference engine|postMessage/,
+  gc: /^GC$/,
+} as const;
+export type ShareName = keyof typeof SHARE_GROUPS;
+export type Shares = Record<ShareName | 'rest', number>;
+
+export function shares(p: ThreadProfile): Shares {
+  const out = {} as Shares;
+  let sum = 0;
+  for (const [name, re] of Object.entries(SHARE_GROUPS) as [ShareName, RegExp][]) {
+    out[name] = p.categories.filter((c) => re.test(c.category)).reduce((a, c) => a + c.share, 0);
+    sum += out[name];
+  }
+  out.rest = 1 - sum;
+  return out;
+}
+
+const LABELS: Record<ShareName | 'rest', string> = {
+  featurizer: 'featurizer',
+  http: 'HTTP/net core (parser, socket writes)',
+  express: 'Express + body parsing',
+  pino: 'pino-http',
+  redis: 'Redis client (rate limiter)',
+  zod: 'zod',
+  engine: 'engine hand-off (collate, postMessage)',
+  gc: 'GC',
+  rest: 'rest',
+};
+
+/** The named group with the largest share (never "rest"). */
+export function largestShare(s: Shares): ShareName {
+  return (Object.keys(SHARE_GROUPS) as ShareName[]).sort((a, b) => s[b] - s[a])[0]!;
+}
+
+export function sharesPhrase(s: Shares): string {
+  return (Object.keys(LABELS) as (ShareName | 'rest')[]).map((k) => `${LABELS[k]} ${pct(s[k])}`).join(', ');
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Changes that would move the numbers, numbered as they are printed
+
+export interface Change {
+  id: 'featurize-in-thread' | 'rate-limiter' | 'more-processes';
+  text: string;
+}
+
+/**
+ * The change list, each item included only when this run's profile supports it. `mainBusy` and
+ * `inferBusy` are busy fractions of the main and inference threads at c=64.
+ */
+export function changes(s: Shares, mainBusy: number, inferBusy: number[], redisP50: number): Change[] {
+  const out: Change[] = [];
+  const mainBound = mainBusy >= 0.85;
+  const inferHeadroom = inferBusy.length > 0 && inferBusy.every((b) => b < 0.5);
+  if (s.featurizer >= 0.05) {
+    out.push({
+      id: 'featurize-in-thread',
+      text:
+        'Featurize in the inference thread instead of on the event loop (`app/src/modalities/text/classify.ts` + `app/src/inference/thread.ts`). ' +
+        `Frees ${pct(s.featurizer)} of main-thread time` +
+        (mainBound
+          ? ` → up to ${f2(1 / Math.max(0.01, 1 - s.featurizer))} × c=64 throughput while the main thread is the bound`
+          : ' (the main thread was not saturated in this run, so the throughput gain is smaller)') +
+        (inferHeadroom
+          ? `; the inference thread has headroom (busy ${inferBusy.map(pct).join(', ')}).`
+          : `; but the inference thread is busy ${inferBusy.map(pct).join(', ')} already.`),
+    });
+  }
+  if (s.redis >= 0.01) {
+    out.push({
+      id: 'rate-limiter',
+      text: `The rate limiter off the hot path (\`app/src/auth/index.ts\` \`rateLimit()\`): one Redis round trip per request (p50 ${f2(redisP50)} ms, ${pct(s.redis)} of main-thread time); an in-process pre-count synced to Redis every few ms would remove most of it.`,
+    });
+  }
+  const top = largestShare(s);
+  out.push({
+    id: 'more-processes',
+    text:
+      top === 'http'
+        ? 'Beyond that the ceiling is HTTP itself (parser + socket writes are the largest main-thread share here): more throughput per machine needs more API processes (role `api` replicas or node:cluster) on more cores, not engine tuning.'
+        : `The largest main-thread share here is ${LABELS[top]} (${pct(s[top])}); more API processes (role \`api\` replicas or node:cluster) on more cores scale every share alike.`,
+  });
+  return out;
+}
+
+/** "change 2" for an id in the printed (1-based) list, or undefined when the run did not list it. */
+export function changeRef(list: Change[], id: Change['id']): string | undefined {
+  const i = list.findIndex((c) => c.id === id);
+  return i < 0 ? undefined : `change ${i + 1}`;
+}
+
+export function numbered(list: Change[]): string[] {
+  return list.map((c, i) => `${i + 1}. ${c.text}`);
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Concurrency 1
+
+export interface C1Input {
+  rawTotalP50: number;
+  naiveP50: number;
+  c1P50: number;
+  redisP50: number;
+  threadP50: number;
+  medianFeatures: number;
+  cpus: number;
+  /** the c=1 profile's main thread, when profiled: busy fraction, ms per request, shares */
+  main?: { busy: number; msPerReq: number; shares: Shares };
+}
+
+export function c1Bullets(x: C1Input, list: Change[]): string[] {
+  const out = [
+    `- p50 budget: raw featurize + session.run ${f2(x.rawTotalP50)} ms; the naive server answers in ${f2(x.naiveP50)} ms, so HTTP + JSON over loopback (client and server) adds ${f2(x.naiveP50 - x.rawTotalP50)} ms; ` +
+      `clawstack answers in ${f2(x.c1P50)} ms, ${f2(x.c1P50 - x.naiveP50)} ms ${x.c1P50 >= x.naiveP50 ? 'more' : 'less'} than naive. Measured pieces of that difference: one Redis round trip (the rate limiter, every request) p50 ${f2(x.redisP50)} ms, ` +
+      `one worker-thread round trip with ${x.medianFeatures} features (the engine hand-off) p50 ${f2(x.threadP50)} ms; the rest is middleware CPU (auth, pino-http, helmet, metrics, zod) and scheduling between the processes involved ` +
+      `(autocannon, server main thread, inference thread, redis-server) on ${x.cpus} cores shared with other work.`,
+  ];
+  if (x.main) {
+    const s = x.main.shares;
+    out.push(
+      `- Profile at c=1: main thread busy ${pct(x.main.busy)} of the time, ≈ ${f2(x.main.msPerReq)} ms per request (profiler on) — ` +
+        (x.main.busy >= 0.5
+          ? 'a lone request is mostly main-thread work, not waiting on the hops above. '
+          : 'the main thread is idle more than half the time, so a lone request mostly waits (on the hops above, the client, a core). ') +
+        `Of that time: HTTP/net core ${pct(s.http)}, featurizer ${pct(s.featurizer)}, Express ${pct(s.express)}, pino-http ${pct(s.pino)}, Redis client ${pct(s.redis)}, GC ${pct(s.gc)}.`,
+    );
+  }
+  const rl = changeRef(list, 'rate-limiter');
+  const ft = changeRef(list, 'featurize-in-thread');
+  const moves = [
+    rl && `the rate limiter off the request path (${rl}, also saves its ${f2(x.redisP50)} ms round trip)`,
+    ft &&
+      `featurizing in the thread (${ft}) moves work off the event loop but does not shorten a lone request`,
+  ].filter(Boolean);
+  if (moves.length)
+    out.push(
+      `- What would move it: less main-thread work per request — ${moves.join('; ')}. The run history shows how much the same code moves with the machine load.`,
+    );
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Engine settings sweep and raw batching
+
+export interface SweepRow {
+  label: string;
+  threads: number;
+  rps: number;
+}
+
+export function sweepSentence(rows: SweepRow[], best: { label: string; rps: number }, cpus: number): string {
+  const bestOf = (t: (n: number) => boolean) =>
+    Math.max(...rows.filter((r) => t(r.threads)).map((r) => r.rps));
+  const one = bestOf((n) => n === 1);
+  const two = bestOf((n) => n >= 2);
+  let threads = '';
+  if (Number.isFinite(one) && Number.isFinite(two)) {
+    const rel = two / one - 1;
+    threads =
+      ` With 2 inference threads: ${f0(two)} req/s at best vs ${f0(one)} with 1 — ` +
+      (Math.abs(rel) < NOISE
+        ? `a difference of ${pct(Math.abs(rel))}, within run-to-run noise.`
+        : rel < 0
+          ? `${pct(-rel)} fewer: a second inference thread competes with the main thread for the ${cpus} cores.`
+          : `${pct(rel)} more: inference was part of the bound.`);
+  }
+  const spread = Math.max(...rows.map((r) => r.rps)) / Math.min(...rows.map((r) => r.rps)) - 1;
+  return (
+    `- Engine settings: the best c=64 result was ${best.label} (${f0(best.rps)} req/s in the re-run); sweep: ` +
+    rows.map((r) => `${r.label} ${f0(r.rps)}`).join(', ') +
+    ` req/s (fastest to slowest ${pct(spread)}${spread < NOISE ? ', within run-to-run noise' : ''}).` +
+    threads
+  );
+}
+
+export interface RawBatchRow {
+  batch: number;
+  intraOp: number;
+  runItemsPerSec: number;
+}
+
+/** Which raw batch size gave the most items/s, and whether larger batches gave fewer (padding to the longest message). */
+export function rawBatchSentence(rows: RawBatchRow[]): string {
+  const one = rows.filter((r) => r.intraOp === 1).sort((a, b) => a.batch - b.batch);
+  if (one.length === 0) return '';
+  const best = [...one].sort((a, b) => b.runItemsPerSec - a.runItemsPerSec)[0]!;
+  const larger = one.filter((r) => r.batch > best.batch);
+  return (
+    `Raw session.run with one intra-op thread gave the most items/s at batch ${best.batch} (${f0(best.runItemsPerSec)}/s)` +
+    (larger.length
+      ? `; larger batches gave fewer (${larger.map((r) => `batch ${r.batch} ${f0(r.runItemsPerSec)}/s`).join(', ')}): batches are zero-padded to their longest message, as the engine's \`collate\` does, so a larger batch pays for more padding.`
+      : '.')
+  );
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Start-up advice
+
+/** Node's compile cache: available from Node 22.1 (`module.enableCompileCache()`). */
+export function compileCacheAdvice(nodeVersion: string): string {
+  const [major, minor] = nodeVersion.replace(/^v/, '').split('.').map(Number) as [number, number];
+  return major > 22 || (major === 22 && minor >= 1)
+    ? `This Node (${nodeVersion}) has \`module.enableCompileCache()\` (NODE_COMPILE_CACHE): caching the compiled bundle across starts would save most of the compile time.`
+    : `Node 22.1+ \`module.enableCompileCache()\` (NODE_COMPILE_CACHE) would cache the compiled bundle across starts; this Node (${nodeVersion}) does not have it.`;
+}
+
+export function bundleAdvice(packages: { name: string; kb: number }[]): string {
+  const top = packages.slice(0, 3);
+  return `Fewer bytes to compile: the largest inputs of the bundle are ${top.map((p) => `${p.name} (${f0(p.kb)} KB)`).join(', ')}.`;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Concurrency 64
+
+export interface C64Input {
+  cpus: number;
+  c64Rps: number;
+  naiveRps: number;
+  serverCpuMsPerReq: number;
+  naiveCpuMsPerReq: number;
+  rawCpuMsPerItem: number;
+  rawRunMean: number;
+  rawFeaturizeMean: number;
+  rawLimitItemsPerSec: number;
+  /** c=64 profile: busy fractions of the main thread and each inference thread, main-thread shares */
+  profile?: { mainBusy: number; inferBusy: number[]; shares: Shares };
+}
+
+export function boundPhrase(mainBusy: number, inferBusy: number[]): string {
+  const mainSat = mainBusy >= 0.85;
+  const inferSat = inferBusy.some((b) => b >= 0.85);
+  if (mainSat && !inferSat) return 'the server is bound by its main thread, not by inference.';
+  if (inferSat && !mainSat) return 'the server is bound by inference, not by its main thread.';
+  if (mainSat && inferSat) return 'both the main thread and inference are saturated.';
+  return 'neither thread is saturated in this profile, so CPU contention on the machine (other processes, the load generator) is part of the bound.';
+}
+
+export function c64Bullets(x: C64Input): string[] {
+  const out: string[] = [];
+  if (x.profile) {
+    const p = x.profile;
+    out.push(
+      `- Under load the main (event-loop) thread was busy ${pct(p.mainBusy)} of the time and the inference thread(s) ${p.inferBusy.map(pct).join(', ') || '–'}: ` +
+        `${boundPhrase(p.mainBusy, p.inferBusy)} Main-thread busy time split: ${sharesPhrase(p.shares)}.`,
+    );
+  }
+  const extra = x.serverCpuMsPerReq - x.naiveCpuMsPerReq;
+  out.push(
+    `- clawstack reaches ${f2(x.c64Rps / x.naiveRps)} × the naive server's throughput at c=64; it spends ${f2(Math.abs(extra))} ms ${extra >= 0 ? 'more' : 'less'} CPU per request than the naive server ` +
+      `(clawstack adds auth, rate limit, pino-http, helmet, metrics, express.raw + JSON.parse + zod, engine hand-off).`,
+  );
+  const budget3x = (x.cpus * 1000) / (3 * x.naiveRps);
+  const budgetRaw = (x.cpus * 1000) / (0.8 * x.rawLimitItemsPerSec);
+  const runShare = x.rawRunMean / x.serverCpuMsPerReq;
+  out.push(
+    `- CPU per request (all server threads): clawstack ${f2(x.serverCpuMsPerReq)} ms, naive ${f2(x.naiveCpuMsPerReq)} ms, raw featurize + run ${f2(x.rawCpuMsPerItem)} ms. ` +
+      `With ${x.cpus} cores and nothing else running, clawstack at that cost tops out near ${f0((x.cpus * 1000) / x.serverCpuMsPerReq)} req/s. ` +
+      `0.8 × raw batched (${f0(0.8 * x.rawLimitItemsPerSec)} req/s) would need ≤ ${f2(budgetRaw)} ms of CPU per request, and 3 × (b) (${f0(3 * x.naiveRps)} req/s) ≤ ${f2(budget3x)} ms; ` +
+      `featurizing one message alone costs ${f2(x.rawFeaturizeMean)} ms (mean), and session.run (${f2(x.rawRunMean)} ms mean at batch 1), the only part batching amortizes, is ${pct(runShare)} of clawstack's CPU per request. ` +
+      (x.naiveCpuMsPerReq > budget3x
+        ? `The naive server, which does less per request than clawstack, already spends more than the 3 × (b) budget, so that target is out of reach on this machine with one HTTP/1.1 JSON request per message.`
+        : `The naive server spends less than the 3 × (b) budget per request, so the gap to that target is clawstack-specific per-request work.`),
+  );
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// Settings
+
+const SETTING_KEYS = [
+  'CLAWSTACK_ROLE',
+  'MODELS',
+  'MODEL_PRECISION',
+  'EXECUTION_PROVIDER',
+  'INFERENCE_THREADS',
+  'ORT_INTRA_OP_THREADS',
+  'MAX_BATCH_SIZE',
+  'MAX_BATCH_DELAY_MS',
+  'WORKER_CONCURRENCY',
+  'LOG_LEVEL',
+  'RESULT_CACHE_TTL_SECONDS',
+  'RATE_LIMIT_REQUESTS',
+  'RATE_LIMIT_WINDOW_SECONDS',
+  'AUTH_CACHE_MS',
+] as const;
+
+/** The settings line, from the app's config as it loaded the first measured server's environment. */
+export function settingsLine(config: Record<string, unknown>, varied: string[]): string {
+  const show = (v: unknown) => (Array.isArray(v) ? v.join(',') || "''" : String(v));
+  const why: string[] = [];
+  if (config.RESULT_CACHE_TTL_SECONDS === 0) why.push('result cache off, so every request runs inference');
+  if (Number(config.RATE_LIMIT_REQUESTS) >= 1_000_000)
+    why.push('rate limit out of reach; the limiter still makes its Redis round trip per request');
+  return (
+    `Server settings of the first measured clawstack run, as app/src/config.ts loaded them (defaults included): ` +
+    SETTING_KEYS.filter((k) => k in config)
+      .map((k) => `${k}=${show(config[k])}`)
+      .join(', ') +
+    (why.length ? ` (${why.join('; ')})` : '') +
+    `. The sweep varies ${varied.join(', ')}; the all-models run sets MODELS='' (every model in the manifest).`
+  );
+}

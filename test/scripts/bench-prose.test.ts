@@ -1,0 +1,359 @@
+/**
+ * The benches' prose (scripts/bench/models-prose.ts, scripts/bench/serve-prose.ts): given numbers, the
+ * sentence says what they show — and not what they do not.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  accuracySentence,
+  addedOps,
+  amdahlSentence,
+  int8Bullet,
+  int8Heading,
+  latencySentence,
+  ocrTextsSentence,
+  quantizerSentence,
+  ratioPhrase,
+  sizeSentence,
+  type QuantizerFacts,
+  type VariantFacts,
+} from '../../scripts/bench/models-prose.ts';
+import {
+  allUnder,
+  boundPhrase,
+  bundleAdvice,
+  c1Bullets,
+  c64Bullets,
+  changes,
+  compileCacheAdvice,
+  numbered,
+  rawBatchSentence,
+  settingsLine,
+  shares,
+  startRows,
+  startSentence,
+  sweepSentence,
+  type C1Input,
+  type Shares,
+} from '../../scripts/bench/serve-prose.ts';
+
+const variant = (over: Partial<VariantFacts> = {}): VariantFacts => ({
+  bytes: 8_000_000,
+  batch1: 0.14,
+  batch8: 0.7,
+  accuracy: { metric: 'accuracy', value: 0.9856 },
+  ...over,
+});
+
+const OCR_REC_REPORT: QuantizerFacts = {
+  quantized: Array.from({ length: 9 }, (_, i) => ({
+    op: 'MatMul',
+    shape: i === 8 ? [120, 6625] : [120, 360],
+  })),
+  skipped: Array.from({ length: 4 }, () => ({
+    op: 'MatMul',
+    reason: 'weight (input B) is not a constant initializer',
+  })),
+  leftFloat: { Conv: 38 },
+  weightBytes: 4_101_600,
+};
+
+describe('bench:models prose', () => {
+  test('latency wording follows the ratio: 0.35 × is "faster", never "about the same"', () => {
+    assert.equal(ratioPhrase(0.35), '0.35 × FP32, faster');
+    assert.equal(ratioPhrase(1.03), '1.03 × FP32, about the same');
+    assert.equal(ratioPhrase(0.95), '0.95 × FP32, about the same');
+    assert.equal(ratioPhrase(1.4), '1.40 × FP32, slower');
+    const fast = latencySentence(variant(), variant({ batch1: 0.049, batch8: 0.245 }));
+    assert.match(fast, /0\.35 × FP32, faster.*0\.35 × FP32, faster.*met at both batch sizes/);
+    assert.doesNotMatch(fast, /about the same/);
+    const mixed = latencySentence(variant(), variant({ batch1: 0.07, batch8: 0.7 }));
+    assert.match(mixed, /met at one batch size only/);
+    assert.match(latencySentence(variant(), variant({ batch1: 0.14, batch8: 0.68 })), /not met\.$/);
+  });
+
+  test('size and accuracy sentences come from the bytes and the accuracies', () => {
+    assert.match(sizeSentence(variant(), variant({ bytes: 2_000_000 })), /0\.25 × .*4\.00× smaller.*met\)/);
+    assert.match(sizeSentence(variant(), variant({ bytes: 5_760_000 })), /0\.72 × .*not met/);
+    assert.equal(accuracySentence(variant(), variant()), 'Accuracy is the same in both (98.56 %).');
+    assert.match(
+      accuracySentence(variant(), variant({ accuracy: { metric: 'accuracy', value: 0.97 } })),
+      /98\.56 % → 97\.00 % \(drop of 1\.56 points/,
+    );
+    const f1 = (v: number) => variant({ accuracy: { metric: 'segment F1', value: v } });
+    assert.match(accuracySentence(f1(0.9), f1(0.95)), /Segment F1 0\.900 → 0\.950 \(gain of 5\.00 points/);
+  });
+
+  test('the heading says "not faster" only when no model got faster', () => {
+    assert.equal(int8Heading([1.03, 0.96, 1.0, 1.03]), 'Why INT8 is not faster here');
+    assert.equal(int8Heading([0.35, 0.4]), 'Why INT8 is faster here');
+    assert.equal(int8Heading([0.35, 1.02]), 'INT8 latency, model by model');
+    assert.equal(int8Heading([0.8]), 'INT8 latency, model by model');
+  });
+
+  test('the Amdahl bound: out of reach only when the rest of the time is above the target', () => {
+    const profile = { Conv: 0.69, Mul: 0.06, MatMul: 0.03, Gemm: 0.007 };
+    assert.match(amdahlSentence(profile, /MatMul|Gemm/, 'MatMul'), /3\.7 % .* 0\.96 × .*cannot reach it/);
+    assert.match(
+      amdahlSentence({ Gather: 0.7, Mul: 0.2, FusedGemm: 0.1 }, /Gather|MatMul|Gemm/, 'Gather + MatMul'),
+      /80 % .* 0\.20 × .*under the 0\.6 × target/,
+    );
+  });
+
+  test('ops INT8 adds are named only when the INT8 profile has them', () => {
+    assert.equal(
+      addedOps({ Mul: 0.68, Gather: 0.24 }, { Mul: 0.38, DequantizeLinear: 0.24, Gather: 0.21 }),
+      'INT8 adds DequantizeLinear (24 % of its kernel time).',
+    );
+    assert.equal(addedOps({ Mul: 0.5, Gather: 0.5 }, { Mul: 0.5, Gather: 0.5 }), undefined);
+  });
+
+  test("op counts come from the quantizer's report, not from the text", () => {
+    const s = quantizerSentence(OCR_REC_REPORT, 10_825_161);
+    assert.match(s, /rewrites 9 MatMuls \(weights 120 × 360, 120 × 6,625\)/);
+    assert.match(s, /skips 4 \(MatMul: weight \(input B\) is not a constant initializer\)/);
+    assert.match(s, /leaves 38 Conv in float/);
+    assert.match(s, /38 % of the FP32 file.*≈ 0\.72 × at best/);
+    const other = quantizerSentence(
+      { ...OCR_REC_REPORT, quantized: OCR_REC_REPORT.quantized.slice(0, 2) },
+      1e7,
+    );
+    assert.match(other, /rewrites 2 MatMuls/);
+    const none = quantizerSentence(
+      { quantized: [], skipped: [], leftFloat: { Conv: 62, ConvTranspose: 2 }, weightBytes: 0 },
+      1e6,
+    );
+    assert.equal(none, 'the quantizer finds no weight to rewrite, leaves 62 Conv, 2 ConvTranspose in float.');
+  });
+
+  test('"identical text on every image" only when every image reads the same', () => {
+    const a = { 'a.png': ['INVOICE 42'], 'b.png': ['Hello', 'world'] };
+    assert.equal(
+      ocrTextsSentence(a, structuredClone(a)),
+      'FP32 and INT8 read identical text on all 2 fixture images.',
+    );
+    assert.equal(
+      ocrTextsSentence(a, { ...a, 'b.png': ['Hello', 'w0rld'] }),
+      'FP32 and INT8 read different text on 1 of 2 fixture images (b.png).',
+    );
+  });
+
+  test('a model bullet carries the measured ratio and the profile-derived claims', () => {
+    const f = variant({
+      bytes: 10_825_161,
+      batch1: 53.26,
+      batch8: 666,
+      profile: { Conv: 0.69, Mul: 0.06, Gemm: 0.03 },
+    });
+    const q = variant({
+      bytes: 7_760_000,
+      batch1: 18.6,
+      batch8: 690,
+      profile: { Conv: 0.68, DynamicQuantizeMatMul: 0.04 },
+    });
+    const bullet = int8Bullet('ocr-rec', f, q, OCR_REC_REPORT, 1);
+    assert.match(bullet, /^- \*\*ocr-rec\*\*: the quantizer rewrites 9 MatMuls/);
+    assert.match(bullet, /53\.26 → 18\.60 ms at batch 1 \(0\.35 × FP32, faster\)/);
+    assert.match(bullet, /MatMul kernels are 3\.0 % .*cannot reach it/);
+    assert.match(bullet, /INT8 adds DynamicQuantizeMatMul/);
+    assert.match(bullet, /ops left in float \(Conv\) are 69 %/);
+  });
+});
+
+const SHARES: Shares = {
+  featurizer: 0.36,
+  http: 0.23,
+  express: 0.12,
+  pino: 0,
+  redis: 0.032,
+  zod: 0.002,
+  engine: 0.015,
+  gc: 0.058,
+  rest: 0.173,
+};
+
+const C1: C1Input = {
+  rawTotalP50: 0.39,
+  naiveP50: 1.35,
+  c1P50: 2.37,
+  redisP50: 0.16,
+  threadP50: 0.08,
+  medianFeatures: 263,
+  cpus: 2,
+  main: { busy: 0.67, msPerReq: 2.34, shares: SHARES },
+};
+
+describe('bench:serve prose', () => {
+  test('a target is met only when every run is under it; cold and warm starts are separate rows', () => {
+    assert.equal(allUnder([699, 746, 696], 800), 'met (all 3 ≤ 800 ms)');
+    assert.equal(allUnder([699, 1150, 1220], 800), '**missed** (2 of 3 over 800 ms)');
+    assert.equal(allUnder([], 800), 'not measured');
+    const rows = startRows(
+      { coldMs: 1480, warmMs: [699, 746, 696], loadAvg: [1.5, 1.2, 1.5], cpuModel: 'AMD EPYC' },
+      800,
+    );
+    assert.equal(rows.length, 2);
+    assert.match(rows[0]![0]!, /first start \(fresh database/);
+    assert.deepEqual([rows[0]![1], rows[0]![4]], ['1,480 ms', '**missed** (1 of 1 over 800 ms)']);
+    assert.deepEqual(
+      [rows[1]![1], rows[1]![2], rows[1]![4]],
+      ['696–746 ms (699, 746, 696)', '0.93 × (slowest)', 'met (all 3 ≤ 800 ms)'],
+    );
+    const s = startSentence(
+      { coldMs: 1480, warmMs: [699, 746, 696], loadAvg: [1.47, 1.24, 1.48], cpuModel: 'AMD EPYC 7B13' },
+      800,
+    );
+    assert.match(s, /AMD EPYC 7B13 \(load average 1\.47 1\.24 1\.48/);
+    assert.match(s, /first start against a fresh database 1,480 ms \(missed \(1 of 1 over 800 ms\)\)/);
+    assert.match(s, /734 ms slower than the slowest restart/);
+    const fastCold = startSentence(
+      { coldMs: 700, warmMs: [699, 746, 696], loadAvg: [1, 1, 1], cpuModel: 'x' },
+      800,
+    );
+    assert.match(fastCold, /46 ms faster than the slowest restart/);
+  });
+
+  test('changes are numbered as printed, and the c=1 advice refers to those numbers only', () => {
+    const list = changes(SHARES, 0.95, [0.23], 0.16);
+    const printed = numbered(list);
+    assert.equal(printed.length, 3);
+    assert.match(printed[0]!, /^1\. Featurize in the inference thread.*up to 1\.56 ×.*has headroom/);
+    assert.match(printed[1]!, /^2\. The rate limiter off the hot path/);
+    const advice = c1Bullets(C1, list).at(-1)!;
+    assert.match(advice, /rate limiter off the request path \(change 2,/);
+    assert.match(advice, /featurizing in the thread \(change 1\)/);
+    for (const m of advice.matchAll(/change (\d+)/g)) assert.ok(Number(m[1]) <= list.length, advice);
+
+    // A profile where the featurizer and Redis hardly show: neither change is listed nor referred to.
+    const httpBound = { ...SHARES, featurizer: 0.01, redis: 0.005, http: 0.6 };
+    const short = changes(httpBound, 0.95, [0.9], 0.16);
+    assert.deepEqual(
+      short.map((c) => c.id),
+      ['more-processes'],
+    );
+    assert.match(short[0]!.text, /ceiling is HTTP itself/);
+    assert.doesNotMatch(c1Bullets(C1, short).join('\n'), /change \d/);
+    const gcBound = changes({ ...SHARES, featurizer: 0.02, gc: 0.5, http: 0.1 }, 0.95, [0.2], 0.16);
+    assert.match(gcBound.at(-1)!.text, /largest main-thread share here is GC \(50 %\)/);
+  });
+
+  test('"a lone request is mostly main-thread work" only when the main thread was busy most of the time', () => {
+    assert.match(c1Bullets(C1, [])[1]!, /mostly main-thread work/);
+    const idle = c1Bullets({ ...C1, main: { ...C1.main!, busy: 0.3 } }, [])[1]!;
+    assert.doesNotMatch(idle, /mostly main-thread work/);
+    assert.match(idle, /idle more than half the time/);
+  });
+
+  test('what bounds c=64 follows the busy fractions', () => {
+    assert.match(boundPhrase(0.95, [0.23]), /bound by its main thread/);
+    assert.match(boundPhrase(0.5, [0.95]), /bound by inference/);
+    assert.match(boundPhrase(0.9, [0.9]), /both/);
+    assert.match(boundPhrase(0.6, [0.3]), /neither thread is saturated/);
+  });
+
+  test('c=64 budget sentence: "out of reach" only when the naive server already spends more than the budget', () => {
+    const base = {
+      cpus: 2,
+      c64Rps: 851,
+      naiveRps: 700,
+      serverCpuMsPerReq: 1.42,
+      naiveCpuMsPerReq: 0.98,
+      rawCpuMsPerItem: 0.56,
+      rawRunMean: 0.16,
+      rawFeaturizeMean: 0.39,
+      rawLimitItemsPerSec: 10742,
+    };
+    const [extra] = c64Bullets(base).slice(-2);
+    assert.match(c64Bullets(base).at(-1)!, /≤ 0\.95 ms; .*out of reach/);
+    assert.match(extra!, /0\.44 ms more CPU/);
+    assert.match(c64Bullets({ ...base, naiveCpuMsPerReq: 0.5 }).at(-1)!, /clawstack-specific/);
+    assert.match(c64Bullets({ ...base, serverCpuMsPerReq: 0.8 }).at(-2)!, /0\.18 ms less CPU/);
+  });
+
+  test('the sweep sentence says what a second inference thread did in this run', () => {
+    const rows = (two: number) => [
+      { label: 't1', threads: 1, rps: 970 },
+      { label: 't2', threads: 2, rps: two },
+      { label: 't1b', threads: 1, rps: 880 },
+    ];
+    assert.match(
+      sweepSentence(rows(800), { label: 't1', rps: 960 }, 2),
+      /18 % fewer: a second inference thread competes/,
+    );
+    assert.match(
+      sweepSentence(rows(1200), { label: 't2', rps: 1190 }, 2),
+      /24 % more: inference was part of the bound/,
+    );
+    assert.match(sweepSentence(rows(950), { label: 't1', rps: 960 }, 2), /within run-to-run noise\.$/);
+  });
+
+  test('the raw batching sentence names padding only when larger batches were slower', () => {
+    const rows = [
+      { batch: 8, intraOp: 1, runItemsPerSec: 10742 },
+      { batch: 32, intraOp: 1, runItemsPerSec: 6377 },
+      { batch: 8, intraOp: 2, runItemsPerSec: 3984 },
+    ];
+    assert.match(
+      rawBatchSentence(rows),
+      /batch 8 \(10,742\/s\); larger batches gave fewer \(batch 32 6,377\/s\): .*padded/,
+    );
+    const flat = rawBatchSentence([rows[0]!, { ...rows[1]!, runItemsPerSec: 12000 }]);
+    assert.match(flat, /batch 32 \(12,000\/s\)\.$/);
+    assert.doesNotMatch(flat, /padd/);
+  });
+
+  test('start-up advice follows the Node version and the bundle', () => {
+    assert.match(compileCacheAdvice('v20.20.2'), /this Node \(v20\.20\.2\) does not have it/);
+    assert.match(compileCacheAdvice('v22.1.0'), /This Node \(v22\.1\.0\) has/);
+    assert.match(compileCacheAdvice('v24.3.0'), /has/);
+    assert.equal(
+      bundleAdvice([
+        { name: 'bullmq', kb: 1388 },
+        { name: 'zod', kb: 807 },
+        { name: 'left', kb: 100 },
+        { name: 'right', kb: 10 },
+      ]),
+      'Fewer bytes to compile: the largest inputs of the bundle are bullmq (1,388 KB), zod (807 KB), left (100 KB).',
+    );
+  });
+
+  test('the settings line is the config the server loaded, not a fixed text', () => {
+    const line = settingsLine(
+      {
+        CLAWSTACK_ROLE: 'all',
+        MODELS: ['text-spam'],
+        WORKER_CONCURRENCY: 4,
+        ORT_INTRA_OP_THREADS: 2,
+        RESULT_CACHE_TTL_SECONDS: 0,
+        RATE_LIMIT_REQUESTS: 10_000_000,
+        PORT: 1234,
+      },
+      ['INFERENCE_THREADS', 'MAX_BATCH_SIZE'],
+    );
+    assert.match(line, /CLAWSTACK_ROLE=all, MODELS=text-spam, ORT_INTRA_OP_THREADS=2, WORKER_CONCURRENCY=4/);
+    assert.match(line, /result cache off.*rate limit out of reach/);
+    assert.match(line, /The sweep varies INFERENCE_THREADS, MAX_BATCH_SIZE;/);
+    assert.doesNotMatch(line, /PORT/);
+    assert.doesNotMatch(
+      settingsLine({ RESULT_CACHE_TTL_SECONDS: 3600, RATE_LIMIT_REQUESTS: 6000 }, []),
+      /result cache off|out of reach/,
+    );
+  });
+
+  test('main-thread shares group the profile categories', () => {
+    const s = shares({
+      busyMs: 100,
+      wallMs: 100,
+      categories: [
+        { category: 'featurizer (hashTextFeatures)', share: 0.3 },
+        { category: 'RegExp execution', share: 0.05 },
+        { category: 'Node core: http/net/streams', share: 0.25 },
+        { category: 'GC', share: 0.1 },
+        { category: 'V8/native (program)', share: 0.3 },
+      ],
+    });
+    assert.ok(
+      Math.abs(s.featurizer - 0.35) < 1e-9 && Math.abs(s.http - 0.25) < 1e-9 && Math.abs(s.rest - 0.3) < 1e-9,
+    );
+  });
+});
