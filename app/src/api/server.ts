@@ -11,9 +11,11 @@ import type { InferenceEngine } from '../inference/engine.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
 import type { ModelRegistry } from '../models/registry.ts';
+import type { Db } from '../store/db.ts';
 import type { JobStore } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { consoleApi, consoleAssets } from './console.ts';
 import { errorHandler } from './errors.ts';
 import { jobsRouter } from './jobs.ts';
 import { taskRouter } from './tasks.ts';
@@ -39,6 +41,7 @@ export interface ApiDeps {
     runner: TaskRunner;
     store: JobStore;
     queue: JobQueue;
+    db: Db;
     redis: Redis;
     verifier: KeyVerifier;
     rateLimit: { requests: number; windowSeconds: number };
@@ -127,6 +130,7 @@ export function createApi(deps: ApiDeps): Express {
 
   const s = deps.serving;
   if (s) {
+    app.use(consoleAssets()); // public page assets; its data calls below need a key
     app.use(requireApiKey(s.verifier));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
     app.use(
@@ -138,6 +142,7 @@ export function createApi(deps: ApiDeps): Express {
     );
     app.use(jobsRouter({ store: s.store, queue: s.queue, runner: s.runner, bodyLimit: deps.bodyLimit, log }));
     app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
+    app.use(consoleApi({ ...s, service: () => ({ ...state }), engineReady: () => state.ready }));
   }
 
   app.use((req: Request) => {
