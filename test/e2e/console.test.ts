@@ -80,24 +80,6 @@ describe('operator console in headless Chromium', { skip }, () => {
     await services?.stop();
   });
 
-  test('page assets are public; every data call needs the key', async () => {
-    const html = await app.call('/console/', { key: null });
-    assert.equal(html.status, 200);
-    assert.match(html.headers.get('content-type') ?? '', /text\/html/);
-    for (const asset of ['console.js', 'draw.js', 'console.css'])
-      assert.equal((await app.call(`/console/${asset}`, { key: null })).status, 200, asset);
-    for (const path of ['/console/api/status', '/console/api/jobs']) {
-      const res = await app.call(path, { key: null });
-      assert.equal(res.status, 401, path);
-      assert.ok(((await res.json()) as { error: string }).error);
-      assert.equal((await app.call(path, { key: 'cs_wrong' })).status, 401, path);
-    }
-    const bad = await app.call('/console/api/jobs?limit=0');
-    assert.equal(bad.status, 400);
-    assert.match(((await bad.json()) as { error: string }).error, /limit/);
-    assert.equal((await app.call('/console/api/status?verbose=1')).status, 400);
-  });
-
   test('a wrong key is refused and the page keeps asking; no data is shown', async () => {
     await page.goto(`${app.url}/console/`);
     await page.fill('#key', 'cs_not_a_key');
