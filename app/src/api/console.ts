@@ -66,7 +66,7 @@ function assetsDir(): string {
 /** The page, its script and style: mounted before authentication. */
 export function consoleAssets(): Router {
   const router = Router();
-  router.use('/console', express.static(assetsDir(), { index: 'index.html', fallthrough: true }));
+  router.use('/console', express.static(assetsDir())); // /console redirects to /console/
   return router;
 }
 
