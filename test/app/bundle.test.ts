@@ -47,7 +47,7 @@ describe('bundle', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test("node dist/main.js serves with only dist/package.json's packages (and their deps) and the models beside it", async () => {
+  test("node dist/main.js serves (API and console page) with only dist/package.json's packages (and their deps) and the models beside it", async () => {
     const out = join(dir, 'dist');
     const build = spawnSync(process.execPath, ['scripts/build.mjs', '--outdir', out], { encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr);
@@ -101,6 +101,9 @@ describe('bundle', () => {
       );
       assert.equal(res.status, 200, log);
       assert.ok(['ham', 'spam'].includes(((await res.json()) as { label: string }).label));
+      // the operator console's page ships in dist/console and is served by the bundle
+      for (const asset of ['', 'console.js', 'draw.js', 'console.css'])
+        assert.equal((await call(url, `/console/${asset}`, {})).status, 200, `/console/${asset}`);
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -11,10 +11,12 @@ import type { InferenceEngine } from '../inference/engine.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
 import type { ModelRegistry } from '../models/registry.ts';
+import type { Db } from '../store/db.ts';
 import type { JobStore } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH } from './paths.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { consoleApi, consoleAssets } from './console.ts';
 import { errorHandler } from './errors.ts';
 import { jobsRouter } from './jobs.ts';
 import { taskRouter } from './tasks.ts';
@@ -40,6 +42,7 @@ export interface ApiDeps {
     runner: TaskRunner;
     store: JobStore;
     queue: JobQueue;
+    db: Db;
     redis: Redis;
     verifier: KeyVerifier;
     rateLimit: { requests: number; windowSeconds: number };
@@ -128,6 +131,7 @@ export function createApi(deps: ApiDeps): Express {
 
   const s = deps.serving;
   if (s) {
+    app.use(consoleAssets()); // public page assets; its data calls below need a key
     app.use(requireApiKey(s.verifier));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
     app.use(
@@ -139,6 +143,7 @@ export function createApi(deps: ApiDeps): Express {
     );
     app.use(jobsRouter({ store: s.store, queue: s.queue, runner: s.runner, bodyLimit: deps.bodyLimit, log }));
     app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
+    app.use(consoleApi({ ...s, service: () => ({ ...state }), engineReady: () => state.ready }));
   }
 
   app.use((req: Request) => {

@@ -53,11 +53,17 @@ export class JobQueue {
     await job?.remove().catch(() => {});
   }
 
+  /** Jobs waiting in the queue per priority (not counting running ones). */
+  async depth(): Promise<Record<Priority, number>> {
+    const counts = await this.queue.getCountsPerPriority(Object.values(BULL_PRIORITY));
+    const entries = Object.entries(BULL_PRIORITY).map(([name, n]) => [name, counts[n] ?? 0]);
+    return Object.fromEntries(entries) as Record<Priority, number>;
+  }
+
   /** Queue depth per priority, into the metrics gauge. */
   async observeDepth(metrics: Metrics) {
-    const counts = await this.queue.getCountsPerPriority(Object.values(BULL_PRIORITY));
-    for (const [name, n] of Object.entries(BULL_PRIORITY))
-      metrics.jobQueueDepth.set({ priority: name }, counts[n] ?? 0);
+    for (const [priority, n] of Object.entries(await this.depth()))
+      metrics.jobQueueDepth.set({ priority }, n);
   }
 
   /** Re-enqueues unfinished jobs whose queue entry is gone (Redis lost, or a crash between insert and add). */

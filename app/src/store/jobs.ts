@@ -139,6 +139,17 @@ export class JobStore {
     return res.rows;
   }
 
+  /** The transitions of several jobs at once, grouped by job id (ids without events are absent). */
+  async eventsOf(ids: string[]): Promise<Map<string, { status: string; at: Date; detail: string | null }[]>> {
+    const res = await this.db.query<{ jobId: string; status: string; at: Date; detail: string | null }>(
+      'SELECT job_id AS "jobId", status, at, detail FROM job_events WHERE job_id = ANY($1::uuid[]) ORDER BY at, id',
+      [ids],
+    );
+    const out = new Map<string, { status: string; at: Date; detail: string | null }[]>();
+    for (const { jobId, ...event } of res.rows) out.set(jobId, [...(out.get(jobId) ?? []), event]);
+    return out;
+  }
+
   /** Jobs not finished, oldest first: what the queue must hold. */
   async unfinished(): Promise<Pick<JobRecord, 'id' | 'task' | 'priority' | 'status'>[]> {
     const res = await this.db.query(

@@ -343,6 +343,13 @@ function partToText(part: Part, markers: string[], depth: number, out: string[])
   out.push(body);
 }
 
+/** The decoded `Subject:` of a raw e-mail (undefined when the text has no header block or no subject). */
+export function extractSubject(raw: string): string | undefined {
+  const top = splitHeaders(raw.replace(/\r\n?/g, '\n'));
+  const subject = top?.headers.get('subject');
+  return subject === undefined ? undefined : decodeEncodedWords(subject);
+}
+
 /**
  * Reduces a message to the text and markers the features use (see the module comment). With
  * `parseEmail: false` the text is used as is (no markers).
