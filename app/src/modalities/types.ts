@@ -43,4 +43,9 @@ export interface TaskModule<Input = unknown, Result = unknown> {
   /** Bytes that identify the input for the result cache (with the model versions). */
   fingerprint(input: Input): Buffer | string;
   run(input: Input, ctx: InferenceContext): Promise<Result>;
+  /**
+   * For tasks whose model reads text: the model's feeds for one text (batch dimension 1). The v2
+   * protocol uses it for BYTES inputs, so a text sent there is featurized exactly as this task does.
+   */
+  textFeeds?(model: ModelEntry, text: string): TensorMap;
 }
