@@ -14,4 +14,9 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // Browser scripts served by the app (the /docs page).
+    files: ['app/src/api/docs/*.js'],
+    languageOptions: { globals: { window: 'readonly' } },
+  },
 );

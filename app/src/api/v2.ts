@@ -75,13 +75,25 @@ export const inferRequestSchema = z
       )
       .optional(),
   })
-  .meta({ id: 'InferRequest' });
+  .meta({
+    id: 'InferRequest',
+    examples: [
+      { id: 'req-1', inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['lunch at noon?'] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 3], data: [17, 4242, 912] },
+          { name: 'weights', datatype: 'FP64', shape: [1, 3], data: [0.58, 0.58, 0.58] },
+        ],
+        outputs: [{ name: 'probabilities', parameters: { binary_data: false } }],
+      },
+    ],
+  });
 type InferRequest = z.infer<typeof inferRequestSchema>;
 type InferInput = InferRequest['inputs'][number];
 
 export const repositoryIndexSchema = z
   .strictObject({ ready: z.boolean().optional().describe('only models ready for inference') })
-  .meta({ id: 'RepositoryIndexRequest' });
+  .meta({ id: 'RepositoryIndexRequest', examples: [{ ready: true }] });
 
 const tensorMeta = (t: TensorSpec) => ({ name: t.name, datatype: V2_OF[t.type], shape: t.shape });
 const textFeedsOf = (entry: ModelEntry) => TASK_MODULES.find((m) => m.task === entry.task)?.textFeeds;

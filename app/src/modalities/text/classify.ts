@@ -6,7 +6,10 @@ import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, TaskModule, TensorMap } from '../types.ts';
 import { hashTextFeatures, parseHashedFeatureSpec, type HashedFeatureSpec } from './features.ts';
 
-export const inputSchema = z.object({ text: z.string().min(1, 'must not be empty').max(1_000_000) }).strict();
+const inputSchema = z
+  .object({ text: z.string().min(1, 'must not be empty').max(1_000_000) })
+  .strict()
+  .meta({ id: 'TextClassifyInput', examples: [{ text: 'WIN a FREE cruise! Click now' }] });
 type Input = z.infer<typeof inputSchema>;
 
 export interface ClassifyResult {
@@ -14,6 +17,23 @@ export interface ClassifyResult {
   scores: Record<string, number>;
   model: { name: string; version: string; precision: string };
 }
+
+const resultSchema = z
+  .object({
+    label: z.string(),
+    scores: z.record(z.string(), z.number().min(0).max(1)).describe('probability per label'),
+    model: z.object({ name: z.string(), version: z.string(), precision: z.string() }),
+  })
+  .meta({
+    id: 'TextClassifyResult',
+    examples: [
+      {
+        label: 'spam',
+        scores: { ham: 0.0138, spam: 0.9862 },
+        model: { name: 'text-spam', version: '1', precision: 'int8' },
+      },
+    ],
+  });
 
 const specs = new WeakMap<object, HashedFeatureSpec>();
 
@@ -40,6 +60,7 @@ export function textFeeds(model: ModelEntry, text: string): TensorMap {
 export const textClassify: TaskModule<Input, ClassifyResult> = {
   task: 'text.classify',
   contentTypes: ['application/json'],
+  schemas: { request: inputSchema, jobInput: inputSchema, result: resultSchema },
   decodeRequest: (req) => parseJsonBody(req, inputSchema),
   decodeJobInput: (input) => parseWith(inputSchema, input, 'input'),
   fingerprint: (input) => input.text,
