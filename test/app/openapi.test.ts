@@ -110,21 +110,17 @@ test('the document is OpenAPI 3.1 and every example validates against its schema
 test('the request examples are accepted by the real routes', async () => {
   const doc = openApiDocument();
   const schemas = doc.components!.schemas as Record<string, { examples: unknown[] }>;
-  for (const body of schemas.InferRequest!.examples) {
-    const res = await app.call('/v2/models/text-spam/infer', { method: 'POST', json: body });
-    assert.equal(res.status, 200, await res.text());
-  }
-  for (const body of schemas.JobSubmission!.examples) {
-    const res = await app.call('/v1/jobs', { method: 'POST', json: body });
-    assert.equal(res.status, 202, await res.text());
-  }
-  for (const body of schemas.TextClassifyInput!.examples) {
-    const res = await app.call('/v1/text/classify', { method: 'POST', json: body });
-    assert.equal(res.status, 200, await res.text());
-  }
-  for (const body of schemas.RepositoryIndexRequest!.examples) {
-    const res = await app.call('/v2/repository/index', { method: 'POST', json: body });
-    assert.equal(res.status, 200, await res.text());
+  const routes: [schema: string, path: string, status: number][] = [
+    ['InferRequest', '/v2/models/text-spam/infer', 200],
+    ['JobSubmission', '/v1/jobs', 202],
+    ['TextClassifyInput', '/v1/text/classify', 200],
+    ['RepositoryIndexRequest', '/v2/repository/index', 200],
+  ];
+  for (const [schema, path, status] of routes) {
+    for (const body of schemas[schema]!.examples) {
+      const res = await app.call(path, { method: 'POST', json: body });
+      assert.equal(res.status, status, `${schema} example on ${path}: ${await res.text()}`);
+    }
   }
 });
 
