@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { compileErrors, validate } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { openApiDocument } from '../../app/src/api/openapi.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
@@ -91,9 +92,22 @@ function examples(
   return out;
 }
 
-test('the document is OpenAPI 3.1 and every example validates against its schema', () => {
+test('the document is valid OpenAPI 3.1 (checked against the specification by @readme/openapi-parser)', async () => {
   const doc = openApiDocument();
   assert.equal(doc.openapi, '3.1.0');
+  type Api = Parameters<typeof validate>[0];
+  const result = await validate(structuredClone(doc) as Api);
+  assert.ok(result.valid, result.valid ? '' : compileErrors(result));
+  // the check can fail: a path parameter that is not required breaks the specification
+  const broken = structuredClone(doc) as unknown as {
+    paths: Record<string, { get: { parameters: { required?: boolean }[] } }>;
+  };
+  broken.paths['/v2/models/{model}']!.get.parameters[0]!.required = false;
+  assert.equal((await validate(broken as unknown as Api)).valid, false);
+});
+
+test('every example validates against its schema', () => {
+  const doc = openApiDocument();
   const found = examples(doc, '$');
   assert.ok(found.length >= 12, `only ${found.length} examples found`);
   const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
