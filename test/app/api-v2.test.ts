@@ -218,6 +218,7 @@ describe('v2 infer', () => {
       { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1, 1, 1], data: ['x'] }] },
       /expected \[N\] or \[N, 1\]/,
     ],
+    ['no texts', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [0], data: [] }] }, /batch size is 0/],
     [
       'an unknown request parameter',
       { parameters: { priority: 1 }, inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['x'] }] },

@@ -217,6 +217,7 @@ export function requestFeeds(entry: ModelEntry, body: InferRequest, binary: Buff
         `inputs: send "${TEXT_INPUT}" alone, or ${entry.inputs.map((s) => `"${s.name}"`).join(' and ')}`,
       );
     const texts = textValues(body.inputs[t]!, slices[t], `inputs[${t}]`);
+    if (texts.length === 0) throw new BadRequestError('inputs: batch size is 0');
     return texts.map((text) => textFeeds(entry, text));
   }
   const allowed = [...(textFeeds ? [TEXT_INPUT] : []), ...entry.inputs.map((s) => s.name)];
