@@ -42,4 +42,9 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // Browser scripts served by the app (the /docs page).
+    files: ['app/src/api/docs/*.js'],
+    languageOptions: { globals: { window: 'readonly' } },
+  },
 );

@@ -1,7 +1,7 @@
 // Bundles the app with esbuild into dist/: main.js (the server, all roles), inference-thread.js (the
-// ONNX Runtime thread), keys.js (key CLI), migrations/ and console/ (the operator console's static
-// page). Native packages stay external: the bundle runs with only onnxruntime-node (and sharp, for
-// OCR) installed beside it, plus the models.
+// ONNX Runtime thread), keys.js (key CLI), migrations/, console/ (the operator console's static page)
+// and docs/ (the /docs page and its assets). Native packages stay external: the bundle runs with only
+// onnxruntime-node (and sharp, for OCR) installed beside it, plus the models.
 import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
@@ -38,6 +38,11 @@ await build({
 cpSync('app/migrations', `${outdir}/migrations`, { recursive: true });
 // The operator console's page, script and style are served as they are (no build step, no CDN).
 cpSync('app/console', `${outdir}/console`, { recursive: true });
+// /docs: our page and script, and the Swagger UI assets it loads (served from here, never a CDN).
+cpSync('app/src/api/docs', `${outdir}/docs`, { recursive: true });
+for (const file of ['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png']) {
+  cpSync(`node_modules/swagger-ui-dist/${file}`, `${outdir}/docs/${file}`);
+}
 // dist/package.json: ESM, and exactly the external packages at the versions package-lock.json pins, so
 // `cd dist && npm install --omit=dev` gives the bundle all it needs (images do this).
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));

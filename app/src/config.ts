@@ -83,8 +83,8 @@ export const envSchema = z.object({
   /** Completed job records older than this are deleted by the worker; 0 keeps them forever. */
   JOB_RETENTION_DAYS: int(0, 3650).default(30),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
-  /** Pretty-print logs for humans (local runs); JSON otherwise. */
-  LOG_PRETTY: bool.default(false),
+  /** Logs for humans (one line per event) or JSON; unset: pretty when stdout is a terminal. */
+  LOG_PRETTY: bool.optional(),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

@@ -14,7 +14,7 @@ import {
   type LocalService,
 } from './local/services.ts';
 import { startService, type Service } from './service.ts';
-import { createLogger } from './telemetry/logger.ts';
+import { createLogger, wantsPrettyLogs } from './telemetry/logger.ts';
 
 function roleFromArgs(argv: string[]): string | undefined {
   const i = argv.findIndex((a) => a === '--role' || a.startsWith('--role='));
@@ -53,7 +53,7 @@ async function main() {
     }
     throw err;
   }
-  const log = createLogger(config.LOG_LEVEL, config.LOG_PRETTY);
+  const log = createLogger(config.LOG_LEVEL, wantsPrettyLogs(config.LOG_PRETTY, process.stdout.isTTY));
   const local: LocalService[] = [];
   const stopLocal = async () => {
     for (const s of local.reverse()) await s.stop().catch(() => {});

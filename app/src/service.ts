@@ -4,6 +4,7 @@
  */
 import type * as S3SourceTypes from './models/s3-source.ts';
 import { createServer, type Server } from 'node:http';
+import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -36,6 +37,8 @@ export interface Service {
   jobs: JobStore;
   engine: InferenceEngine;
   registry: ModelRegistry;
+  /** The Express application (tests enumerate its routes). */
+  app: Express;
   /** Readiness false, stop taking work, finish in-flight requests and jobs (bounded), then close. */
   drain(timeoutMs?: number): Promise<{ clean: boolean }>;
 }
@@ -231,5 +234,5 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       return { clean: workerClean && httpClean };
     })());
 
-  return { url, state, db, keys, jobs, engine, registry, drain };
+  return { url, state, db, keys, jobs, engine, registry, app, drain };
 }

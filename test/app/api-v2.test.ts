@@ -37,7 +37,8 @@ describe('v2 health and metadata', () => {
     const body = (await (await app.call('/v2')).json()) as Record<string, unknown>;
     assert.equal(body.name, 'clawstack');
     assert.match(String(body.version), /^\d+\.\d+\.\d+$/);
-    assert.ok(Array.isArray(body.extensions));
+    // Only what is implemented: not Triton's `model_repository`, which also promises load/unload.
+    assert.deepEqual(body.extensions, ['binary_tensor_data', 'model_repository_index']);
   });
 
   test('GET /v2/models/{m} and /versions/{v} return name, versions, platform, inputs, outputs', async () => {
@@ -49,6 +50,7 @@ describe('v2 health and metadata', () => {
       assert.deepEqual(body.versions, ['1']);
       assert.equal(body.platform, 'onnxruntime_onnx');
       assert.deepEqual(body.inputs, [
+        { name: 'text', datatype: 'BYTES', shape: [-1] },
         { name: 'ids', datatype: 'INT64', shape: [-1, -1] },
         { name: 'weights', datatype: 'FP32', shape: [-1, -1] },
       ]);
@@ -162,14 +164,98 @@ describe('v2 infer', () => {
       /no input "nope"/,
     ],
     [
-      'wrong datatype',
+      'a datatype whose value does not fit the model (FP32 1.5 for INT64 ids)',
       {
         inputs: [
-          { name: 'ids', datatype: 'FP32', shape: [1, 1], data: [1] },
+          { name: 'ids', datatype: 'FP32', shape: [1, 1], data: [1.5] },
           { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
         ],
       },
-      /inputs\[0\]\.datatype: expected INT64/,
+      /inputs\[0\]\.data\[0\]: FP32 value 1\.5 does not fit the model's INT64/,
+    ],
+    [
+      'FP64 beyond FP32',
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 1], data: [1] },
+          { name: 'weights', datatype: 'FP64', shape: [1, 1], data: [1e300] },
+        ],
+      },
+      /inputs\[1\]\.data\[0\]: FP64 value 1e\+300 does not fit the model's FP32/,
+    ],
+    [
+      'BYTES for a numeric input',
+      {
+        inputs: [
+          { name: 'ids', datatype: 'BYTES', shape: [1, 1], data: ['x'] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
+      /inputs\[0\]\.datatype: input "ids" takes INT64, not BYTES/,
+    ],
+    [
+      'unknown datatype',
+      { inputs: [{ name: 'text', datatype: 'STRING', shape: [1], data: ['x'] }] },
+      /inputs\.0\.datatype/,
+    ],
+    [
+      'text together with tensors',
+      {
+        inputs: [
+          { name: 'text', datatype: 'BYTES', shape: [1], data: ['hi'] },
+          { name: 'weights', datatype: 'FP32', shape: [1, 1], data: [1] },
+        ],
+      },
+      /send "text" alone, or "ids" and "weights"/,
+    ],
+    [
+      'text as numbers',
+      { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: [5] }] },
+      /inputs\[0\]\.data\[0\]: expected a string/,
+    ],
+    [
+      'text of rank 3',
+      { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1, 1, 1], data: ['x'] }] },
+      /expected \[N\] or \[N, 1\]/,
+    ],
+    ['no texts', { inputs: [{ name: 'text', datatype: 'BYTES', shape: [0], data: [] }] }, /batch size is 0/],
+    [
+      'an unknown request parameter',
+      { parameters: { priority: 1 }, inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['x'] }] },
+      /parameters: Unrecognized key: "priority"/,
+    ],
+    [
+      'an unknown output parameter (classification is not implemented)',
+      {
+        inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['x'] }],
+        outputs: [{ name: 'probabilities', parameters: { classification: 2 } }],
+      },
+      /outputs\.0\.parameters: Unrecognized key: "classification"/,
+    ],
+    [
+      'an unknown input parameter',
+      {
+        inputs: [
+          {
+            name: 'text',
+            datatype: 'BYTES',
+            shape: [1],
+            data: ['x'],
+            parameters: { shared_memory_region: 'r' },
+          },
+        ],
+      },
+      /inputs\.0\.parameters: Unrecognized key: "shared_memory_region"/,
+    ],
+    [
+      'binary_data_size without the binary framing',
+      { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 5 } }] },
+      /needs the Inference-Header-Content-Length header/,
+    ],
+    [
+      'neither data nor binary',
+      { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1] }] },
+      /give either data or parameters\.binary_data_size/,
     ],
     [
       'wrong rank',
@@ -272,5 +358,214 @@ describe('v2 infer', () => {
       ),
     );
     results.forEach((r, i) => assert.equal(r.status, i % 10 === 3 ? 400 : 200, `request ${i}`));
+  });
+});
+
+/** A binary-extension request body: JSON header, then the tensors' bytes (spec byte layout). */
+function binaryRequest(header: unknown, ...tensors: Buffer[]) {
+  const json = Buffer.from(JSON.stringify(header));
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/octet-stream',
+      'inference-header-content-length': String(json.length),
+    },
+    body: Buffer.concat([json, ...tensors]),
+  };
+}
+
+/** Splits a binary-extension response into its JSON header and binary part. */
+async function readBinaryResponse(res: Response) {
+  const body = Buffer.from(await res.arrayBuffer());
+  const n = Number(res.headers.get('inference-header-content-length'));
+  assert.ok(n > 0 && n <= body.length, `Inference-Header-Content-Length ${n}`);
+  return { header: JSON.parse(body.subarray(0, n).toString()) as InferOut, binary: body.subarray(n) };
+}
+
+interface InferOut {
+  outputs: {
+    name: string;
+    datatype: string;
+    shape: number[];
+    data?: number[];
+    parameters?: Record<string, number>;
+  }[];
+}
+
+function bytesElements(texts: string[]) {
+  return Buffer.concat(
+    texts.flatMap((t) => {
+      const b = Buffer.from(t, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b.length);
+      return [len, b];
+    }),
+  );
+}
+
+describe('v2 text (BYTES), datatype conversion, binary tensor data, repository index', () => {
+  const texts = ['Can you review my PR when you get a chance?', 'WIN a FREE cruise! Click now'];
+  let taskScores: number[];
+  before(async () => {
+    taskScores = [];
+    for (const text of texts) {
+      const res = await app.call('/v1/text/classify', { method: 'POST', json: { text } });
+      taskScores.push(((await res.json()) as { scores: { spam: number } }).scores.spam);
+    }
+  });
+
+  test('BYTES text through v2 gives the task endpoint’s scores (same featurizer), shape [N] or [N, 1]', async () => {
+    for (const shape of [[2], [2, 1]]) {
+      const res = await app.call('/v2/models/text-spam/infer', {
+        method: 'POST',
+        json: {
+          inputs: [
+            {
+              name: 'text',
+              datatype: 'BYTES',
+              shape,
+              data: shape.length === 1 ? texts : texts.map((t) => [t]),
+            },
+          ],
+        },
+      });
+      assert.equal(res.status, 200);
+      const out = ((await res.json()) as InferOut).outputs[0]!;
+      assert.deepEqual(out.shape, [2, 2]);
+      texts.forEach((_, i) =>
+        assert.ok(Math.abs(out.data![i * 2 + 1]! - taskScores[i]!) < 1e-6, `text ${i}`),
+      );
+    }
+  });
+
+  test('binary request (BYTES, length-prefixed) with binary_data_output: FP32 bytes after the header', async () => {
+    const data = bytesElements(texts);
+    const res = await app.call(
+      '/v2/models/text-spam/infer',
+      binaryRequest(
+        {
+          id: 'bin-1',
+          parameters: { binary_data_output: true },
+          inputs: [
+            { name: 'text', datatype: 'BYTES', shape: [2], parameters: { binary_data_size: data.length } },
+          ],
+        },
+        data,
+      ),
+    );
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+    const { header, binary } = await readBinaryResponse(res);
+    assert.deepEqual(header.outputs, [
+      { name: 'probabilities', datatype: 'FP32', shape: [2, 2], parameters: { binary_data_size: 16 } },
+    ]);
+    assert.equal(binary.length, 16);
+    texts.forEach((_, i) => assert.ok(Math.abs(binary.readFloatLE((i * 2 + 1) * 4) - taskScores[i]!) < 1e-6));
+  });
+
+  test('binary tensors of other datatypes are converted: UINT16 ids, FP16 and FP64 weights', async () => {
+    const f = featuresOf(texts[1]!);
+    const n = f.ids.length;
+    const ids = Buffer.alloc(n * 4);
+    f.ids.forEach((v, i) => ids.writeUInt32LE(v, i * 4));
+    const w64 = Buffer.alloc(n * 8);
+    f.weights.forEach((v, i) => w64.writeDoubleLE(v, i * 8));
+    const res = await app.call(
+      '/v2/models/text-spam/infer',
+      binaryRequest(
+        {
+          inputs: [
+            { name: 'ids', datatype: 'UINT32', shape: [1, n], parameters: { binary_data_size: ids.length } },
+            {
+              name: 'weights',
+              datatype: 'FP64',
+              shape: [1, n],
+              parameters: { binary_data_size: w64.length },
+            },
+          ],
+          outputs: [{ name: 'probabilities', parameters: { binary_data: false } }],
+        },
+        ids,
+        w64,
+      ),
+    );
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.match(res.headers.get('content-type') ?? '', /application\/json/);
+    const out = ((await res.json()) as InferOut).outputs[0]!;
+    assert.ok(Math.abs(out.data![1]! - taskScores[1]!) < 1e-6);
+
+    const { setFloat16 } = await import('@petamoriken/float16');
+    const w16 = new DataView(new ArrayBuffer(n * 2));
+    f.weights.forEach((v, i) => setFloat16(w16, i * 2, v, true));
+    const half = await app.call(
+      '/v2/models/text-spam/infer',
+      binaryRequest(
+        {
+          inputs: [
+            { name: 'ids', datatype: 'INT64', shape: [1, n], data: f.ids },
+            { name: 'weights', datatype: 'FP16', shape: [1, n], parameters: { binary_data_size: n * 2 } },
+          ],
+        },
+        Buffer.from(w16.buffer),
+      ),
+    );
+    assert.equal(half.status, 200, await half.clone().text());
+    const p = ((await half.json()) as InferOut).outputs[0]!.data![1]!;
+    assert.ok(Math.abs(p - taskScores[1]!) < 0.01, `FP16 weights round a little: ${p} vs ${taskScores[1]}`);
+  });
+
+  test('binary framing errors are 400s naming the problem', async () => {
+    const cases: [RequestInit, RegExp][] = [
+      [
+        { ...binaryRequest({ inputs: [] }), headers: { 'inference-header-content-length': '999' } },
+        /Inference-Header-Content-Length/,
+      ],
+      [
+        binaryRequest(
+          { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 9 } }] },
+          bytesElements(['hi']),
+        ),
+        /run past/,
+      ],
+      [
+        binaryRequest(
+          { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['hi'] }] },
+          Buffer.from([1]),
+        ),
+        /add up to 0/,
+      ],
+      [
+        binaryRequest(
+          { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], parameters: { binary_data_size: 5 } }] },
+          Buffer.from([1, 0, 0, 0, 0xff]),
+        ),
+        /not valid UTF-8/,
+      ],
+    ];
+    for (const [init, message] of cases) {
+      const res = await app.call('/v2/models/text-spam/infer', init);
+      assert.equal(res.status, 400);
+      assert.match(((await res.json()) as { error: string }).error, message);
+    }
+  });
+
+  test('POST /v2/repository/index lists served models READY and the manifest’s others UNAVAILABLE', async () => {
+    for (const init of [{ method: 'POST' }, { method: 'POST', json: {} }]) {
+      const res = await app.call('/v2/repository/index', init);
+      assert.equal(res.status, 200);
+      const index = (await res.json()) as { name: string; version: string; state: string; reason: string }[];
+      assert.deepEqual(index[0], { name: 'text-spam', version: '1', state: 'READY', reason: '' });
+      const vad = index.find((m) => m.name === 'silero-vad');
+      assert.equal(vad?.state, 'UNAVAILABLE');
+      assert.match(vad?.reason ?? '', /MODELS/);
+    }
+    const ready = await app.call('/v2/repository/index', { method: 'POST', json: { ready: true } });
+    assert.deepEqual(
+      ((await ready.json()) as { name: string }[]).map((m) => m.name),
+      ['text-spam'],
+    );
+    const bad = await app.call('/v2/repository/index', { method: 'POST', json: { repository_name: 'x' } });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /repository_name/);
   });
 });

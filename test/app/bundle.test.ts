@@ -104,6 +104,19 @@ describe('bundle', () => {
       // the operator console's page ships in dist/console and is served by the bundle
       for (const asset of ['', 'console.js', 'draw.js', 'console.css'])
         assert.equal((await call(url, `/console/${asset}`, {})).status, 200, `/console/${asset}`);
+      // /docs works from the bundle alone: the page, the Swagger UI assets it loads, the document.
+      const page = await fetch(`${url}/docs`);
+      assert.equal(page.status, 200);
+      const html = await page.text();
+      for (const src of html.matchAll(/(?:src|href)="(\/docs\/[^"]+)"/g)) {
+        const asset = await fetch(`${url}${src[1]}`);
+        assert.equal(asset.status, 200, src[1]);
+        assert.ok((await asset.arrayBuffer()).byteLength > 0, src[1]);
+      }
+      assert.match(html, /swagger-ui-bundle\.js/);
+      const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: object };
+      assert.equal(doc.openapi, '3.1.0');
+      assert.ok('/v2/models/{model}/infer' in doc.paths);
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

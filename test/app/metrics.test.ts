@@ -43,10 +43,17 @@ test('HTTP, inference, batch, queue, job, cache and process metrics are exported
     /clawstack_job_wait_seconds_count\{[^}]*priority="high"[^}]*\} 1/,
     /clawstack_jobs_total\{[^}]*task="text.classify",status="succeeded"[^}]*\} 1/,
     /clawstack_result_cache_misses_total\{[^}]*task="text.classify"[^}]*\} [1-9]/,
-    /clawstack_process_resident_memory_bytes/,
-    /clawstack_nodejs_eventloop_lag_seconds/,
+    // prom-client's defaults under their standard names, which stock Node.js dashboards query
+    /^process_resident_memory_bytes\{[^}]*role="all"[^}]*\} [1-9]/m,
+    /^process_cpu_seconds_total\{/m,
+    /^process_start_time_seconds\{/m,
+    /^nodejs_eventloop_lag_seconds\{/m,
+    /^nodejs_heap_size_used_bytes\{/m,
+    /^nodejs_gc_duration_seconds_bucket\{/m,
+    /^nodejs_version_info\{/m,
   ];
   for (const re of expectations) assert.match(text, re);
+  assert.doesNotMatch(text, /^clawstack_(process|nodejs)_/m);
 });
 
 test('responses carry a request id (given or generated)', async () => {

@@ -10,19 +10,38 @@ import type { TaskRunner } from '../modalities/runner.ts';
 import { JOB_STATUSES, PRIORITIES, type JobRecord, type JobStore } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
 
-const submitSchema = z
+export const submitSchema = z
   .object({
-    task: z.string().min(1),
-    input: z.unknown().refine((v) => v !== undefined, 'required'),
+    task: z.string().min(1).describe('a served task: text.classify, speech.detect, image.ocr'),
+    input: z
+      .unknown()
+      .refine((v) => v !== undefined, 'required')
+      .describe("the task's input; binary inputs base64-encoded"),
     priority: z.enum(PRIORITIES).default('normal'),
   })
   .strict();
 
-const listSchema = z.object({
+export const listSchema = z.object({
   status: z.enum(JOB_STATUSES).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
-  before: z.iso.datetime({ offset: true }).optional(),
+  before: z.iso.datetime({ offset: true }).optional().describe('only jobs created before this time'),
 });
+
+/** What the job routes return (documentation of jobView below; results per task). */
+export const jobViewSchema = z
+  .object({
+    id: z.uuid(),
+    task: z.string(),
+    priority: z.enum(PRIORITIES),
+    status: z.enum(JOB_STATUSES),
+    attempts: z.number().int(),
+    createdAt: z.iso.datetime({ offset: true }),
+    startedAt: z.iso.datetime({ offset: true }).nullable(),
+    finishedAt: z.iso.datetime({ offset: true }).nullable(),
+    result: z.unknown().optional().describe("the task's result, once succeeded"),
+    error: z.string().optional(),
+  })
+  .meta({ id: 'Job' });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

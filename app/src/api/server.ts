@@ -17,7 +17,9 @@ import type { Logger } from '../telemetry/logger.ts';
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH } from './paths.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { consoleApi, consoleAssets } from './console.ts';
+import { docsRouter } from './docs.ts';
 import { errorHandler } from './errors.ts';
+import { openApiDocument } from './openapi.ts';
 import { jobsRouter } from './jobs.ts';
 import { taskRouter } from './tasks.ts';
 import { v2Router } from './v2.ts';
@@ -121,6 +123,8 @@ export function createApi(deps: ApiDeps): Express {
     res.setHeader('Content-Type', metrics.registry.contentType);
     res.send(await metrics.registry.metrics());
   });
+
+  app.use(docsRouter(() => openApiDocument()));
 
   // While draining, new work goes elsewhere: the load balancer has seen readiness fail.
   app.use((_req: Request, res: Response, next: NextFunction) => {

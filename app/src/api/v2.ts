@@ -1,51 +1,121 @@
 /**
- * Open Inference Protocol v2 (KServe / Triton REST): server and model metadata, readiness, and infer
- * on raw tensors.
+ * Open Inference Protocol v2 (KServe / Triton REST): server and model metadata, readiness, the
+ * repository index, and infer on tensors (JSON or the binary tensor data extension). Models whose
+ * task reads text also take a BYTES input `text`, featurized by the task's own featurizer.
  */
 import { Router, type Request } from 'express';
-import { jsonBody } from './json.ts';
 import { z } from 'zod';
 import { BadRequestError, NotFoundError, UnavailableError } from '../errors.ts';
 import { InferenceError, type InferenceEngine } from '../inference/engine.ts';
 import { allocate, elementCount } from '../inference/tensors.ts';
-import { describeZodError } from '../modalities/decode.ts';
+import { TASK_MODULES } from '../modalities/index.ts';
 import type { TensorData, TensorMap } from '../modalities/types.ts';
-import { V2_DATATYPE, type ModelEntry, type TensorSpec } from '../models/manifest.ts';
+import type { ModelEntry, TensorSpec } from '../models/manifest.ts';
 import type { LoadedModel, ModelRegistry } from '../models/registry.ts';
+import { parseWith } from '../modalities/decode.ts';
+import { inferBody, sendInferResponse, sliceBinaryInputs } from './v2-binary.ts';
+import { jsonBody } from './json.ts';
+import {
+  binaryData,
+  jsonData,
+  readBinaryStrings,
+  readBinaryValues,
+  readJsonValues,
+  toJson,
+  toTypedArray,
+  V2_DATATYPES,
+  V2_OF,
+} from './v2-tensors.ts';
 
 export const SERVER_NAME = 'clawstack';
 export const SERVER_VERSION = '0.1.0';
+/** What this server implements beyond the core protocol (Triton's names where they exist). */
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository_index'];
+/** The BYTES input of models whose task reads text. */
+export const TEXT_INPUT = 'text';
 
-const inferRequestSchema = z.object({
-  id: z.string().max(256).optional(),
-  parameters: z.record(z.string(), z.unknown()).optional(),
-  inputs: z
-    .array(
-      z.object({
-        name: z.string(),
-        shape: z.array(z.number().int().min(0)),
-        datatype: z.string(),
-        parameters: z.record(z.string(), z.unknown()).optional(),
-        data: z.array(z.unknown()),
-      }),
-    )
-    .min(1),
-  outputs: z
-    .array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() }))
-    .optional(),
-});
+export const inferRequestSchema = z
+  .object({
+    id: z.string().max(256).optional(),
+    parameters: z
+      .strictObject({
+        binary_data_output: z.boolean().optional().describe('return every output as binary data'),
+      })
+      .optional(),
+    inputs: z
+      .array(
+        z.object({
+          name: z.string(),
+          shape: z.array(z.number().int().min(0)),
+          datatype: z.enum(V2_DATATYPES),
+          parameters: z
+            .strictObject({
+              binary_data_size: z
+                .number()
+                .int()
+                .min(0)
+                .optional()
+                .describe('bytes of this tensor in the binary part of the body'),
+            })
+            .optional(),
+          data: z.array(z.unknown()).optional().describe('row-major values, flat or nested'),
+        }),
+      )
+      .min(1),
+    outputs: z
+      .array(
+        z.object({
+          name: z.string(),
+          parameters: z
+            .strictObject({
+              binary_data: z.boolean().optional().describe('return this output as binary data'),
+            })
+            .optional(),
+        }),
+      )
+      .optional(),
+  })
+  .meta({
+    id: 'InferRequest',
+    examples: [
+      { id: 'req-1', inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['lunch at noon?'] }] },
+      {
+        inputs: [
+          { name: 'ids', datatype: 'INT64', shape: [1, 3], data: [17, 4242, 912] },
+          { name: 'weights', datatype: 'FP64', shape: [1, 3], data: [0.58, 0.58, 0.58] },
+        ],
+        outputs: [{ name: 'probabilities', parameters: { binary_data: false } }],
+      },
+    ],
+  });
 type InferRequest = z.infer<typeof inferRequestSchema>;
+type InferInput = InferRequest['inputs'][number];
 
-const tensorMeta = (t: TensorSpec) => ({ name: t.name, datatype: V2_DATATYPE[t.type], shape: t.shape });
+export const repositoryIndexSchema = z
+  .strictObject({ ready: z.boolean().optional().describe('only models ready for inference') })
+  .meta({ id: 'RepositoryIndexRequest', examples: [{ ready: true }] });
+
+const tensorMeta = (t: TensorSpec) => ({ name: t.name, datatype: V2_OF[t.type], shape: t.shape });
+const textFeedsOf = (entry: ModelEntry) => TASK_MODULES.find((m) => m.task === entry.task)?.textFeeds;
 
 export function modelMetadata(entry: ModelEntry) {
+  const text = textFeedsOf(entry) !== undefined;
   return {
     name: entry.name,
     versions: [entry.version],
     platform: 'onnxruntime_onnx',
-    inputs: entry.inputs.map(tensorMeta),
+    inputs: [
+      ...(text ? [{ name: TEXT_INPUT, datatype: 'BYTES', shape: [-1] }] : []),
+      ...entry.inputs.map(tensorMeta),
+    ],
     outputs: entry.outputs.map(tensorMeta),
-    parameters: { task: entry.task, modality: entry.modality, precision: entry.precision },
+    parameters: {
+      task: entry.task,
+      modality: entry.modality,
+      precision: entry.precision,
+      // Either `text` alone (the server featurizes it) or the model's own tensors.
+      ...(text ? { text_input: TEXT_INPUT } : {}),
+    },
   };
 }
 
@@ -57,18 +127,30 @@ function flatten(data: unknown[], out: unknown[] = []): unknown[] {
   return out;
 }
 
-const INT_RANGE: Partial<Record<TensorData['type'], [number, number]>> = {
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
-};
+/** The values of one input, from its JSON `data` or its binary slice, checked against its shape. */
+function inputValues(input: InferInput, binary: Buffer | undefined, where: string) {
+  const count = elementCount(input.shape);
+  if ((input.data === undefined) === (binary === undefined)) {
+    throw new BadRequestError(`${where}: give either data or parameters.binary_data_size`);
+  }
+  const values = input.data ? flatten(input.data) : undefined;
+  if (values && values.length !== count) {
+    throw new BadRequestError(
+      `${where}.data: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}`,
+    );
+  }
+  return { count, values, binary };
+}
 
-/** Checks one request input against the model's spec and builds its tensor. */
-function toTensor(input: InferRequest['inputs'][number], spec: TensorSpec, where: string): TensorData {
-  const expected = V2_DATATYPE[spec.type];
-  if (input.datatype !== expected)
-    throw new BadRequestError(`${where}.datatype: expected ${expected}, got ${input.datatype}`);
+/** Checks one request input against the model's spec and builds its tensor (converting its datatype). */
+function toTensor(
+  input: InferInput,
+  binary: Buffer | undefined,
+  spec: TensorSpec,
+  where: string,
+): TensorData {
+  if (input.datatype === 'BYTES')
+    throw new BadRequestError(`${where}.datatype: input "${spec.name}" takes ${V2_OF[spec.type]}, not BYTES`);
   if (input.shape.length !== spec.shape.length) {
     throw new BadRequestError(
       `${where}.shape: expected rank ${spec.shape.length} [${spec.shape.join(', ')}], got [${input.shape.join(', ')}]`,
@@ -81,28 +163,41 @@ function toTensor(input: InferRequest['inputs'][number], spec: TensorSpec, where
       );
     }
   });
-  const values = flatten(input.data);
-  const count = elementCount(input.shape);
-  if (values.length !== count) {
+  const v = inputValues(input, binary, where);
+  const scalars = v.values
+    ? readJsonValues(v.values, input.datatype, where)
+    : readBinaryValues(v.binary!, input.datatype, v.count, where);
+  return {
+    type: spec.type,
+    data: toTypedArray(scalars, input.datatype, spec.type, where),
+    dims: input.shape,
+  };
+}
+
+/** The texts of a BYTES `text` input: shape [N] or [N, 1], JSON strings or length-prefixed UTF-8. */
+function textValues(input: InferInput, binary: Buffer | undefined, where: string): string[] {
+  if (input.datatype !== 'BYTES') throw new BadRequestError(`${where}.datatype: "${TEXT_INPUT}" is BYTES`);
+  const [n, one, ...rest] = input.shape;
+  if (n === undefined || rest.length > 0 || (one !== undefined && one !== 1)) {
     throw new BadRequestError(
-      `${where}.data: shape [${input.shape.join(', ')}] needs ${count} values, got ${values.length}`,
+      `${where}.shape: expected [N] or [N, 1] texts, got [${input.shape.join(', ')}]`,
     );
   }
-  const data = allocate(spec.type, count);
-  const range = INT_RANGE[spec.type];
-  for (let i = 0; i < count; i++) {
-    let v = values[i];
-    if (spec.type === 'bool' && typeof v === 'boolean') v = v ? 1 : 0;
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      throw new BadRequestError(`${where}.data[${i}]: expected a finite number, got ${JSON.stringify(v)}`);
-    }
-    if (range && (!Number.isInteger(v) || v < range[0] || v > range[1])) {
-      throw new BadRequestError(`${where}.data[${i}]: ${v} is not a valid ${expected}`);
-    }
-    if (data instanceof BigInt64Array) data[i] = BigInt(v);
-    else data[i] = v;
+  const v = inputValues(input, binary, where);
+  if (v.values) {
+    return v.values.map((s, i) => {
+      if (typeof s !== 'string') throw new BadRequestError(`${where}.data[${i}]: expected a string`);
+      return s;
+    });
   }
-  return { type: spec.type, data, dims: input.shape };
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  return readBinaryStrings(v.binary!, v.count, where).map((b, i) => {
+    try {
+      return utf8.decode(b);
+    } catch {
+      throw new BadRequestError(`${where}: BYTES element ${i} is not valid UTF-8`);
+    }
+  });
 }
 
 function sliceBatch(t: TensorData, i: number): TensorData {
@@ -110,15 +205,87 @@ function sliceBatch(t: TensorData, i: number): TensorData {
   return { type: t.type, data: t.data.subarray(i * stride, (i + 1) * stride), dims: [1, ...t.dims.slice(1)] };
 }
 
-function concatOutputs(parts: TensorMap[], name: string, datatype: string) {
-  const first = parts[0]![name]!;
-  const data: number[] = [];
-  for (const p of parts) {
-    const t = p[name]!;
-    const values = t.data as ArrayLike<number | bigint>;
-    for (let i = 0; i < values.length; i++) data.push(Number(values[i]));
+/** One feed map per batch row: from the `text` input through the task's featurizer, or from tensors. */
+export function requestFeeds(entry: ModelEntry, body: InferRequest, binary: Buffer | undefined): TensorMap[] {
+  const slices = sliceBinaryInputs(body.inputs, binary);
+  const names = body.inputs.map((input) => input.name);
+  const textFeeds = textFeedsOf(entry);
+  const t = textFeeds ? names.indexOf(TEXT_INPUT) : -1;
+  if (textFeeds && t >= 0) {
+    if (body.inputs.length > 1)
+      throw new BadRequestError(
+        `inputs: send "${TEXT_INPUT}" alone, or ${entry.inputs.map((s) => `"${s.name}"`).join(' and ')}`,
+      );
+    const texts = textValues(body.inputs[t]!, slices[t], `inputs[${t}]`);
+    if (texts.length === 0) throw new BadRequestError('inputs: batch size is 0');
+    return texts.map((text) => textFeeds(entry, text));
   }
-  return { name, datatype, shape: [parts.length, ...first.dims.slice(1)], data };
+  const allowed = [...(textFeeds ? [TEXT_INPUT] : []), ...entry.inputs.map((s) => s.name)];
+  for (const name of names) {
+    if (!allowed.includes(name))
+      throw new BadRequestError(
+        `inputs: model "${entry.name}" has no input "${name}" (inputs: ${allowed.join(', ')})`,
+      );
+  }
+  const tensors: TensorMap = {};
+  for (const spec of entry.inputs) {
+    const i = names.indexOf(spec.name);
+    if (i < 0) throw new BadRequestError(`inputs: missing input "${spec.name}"`);
+    tensors[spec.name] = toTensor(body.inputs[i]!, slices[i], spec, `inputs[${i}]`);
+  }
+  const batch = Object.values(tensors)[0]!.dims[0]!;
+  for (const [name, tensor] of Object.entries(tensors)) {
+    if (tensor.dims[0] !== batch)
+      throw new BadRequestError(`inputs: "${name}" has batch size ${tensor.dims[0]}, others ${batch}`);
+  }
+  if (batch === 0) throw new BadRequestError('inputs: batch size is 0');
+  return Array.from({ length: batch }, (_, i) =>
+    Object.fromEntries(Object.entries(tensors).map(([name, tensor]) => [name, sliceBatch(tensor, i)])),
+  );
+}
+
+/** Stacks one output of every batch row (rows of equal shape) into one typed array. */
+function gatherOutput(parts: TensorMap[], spec: TensorSpec): TensorData {
+  const first = parts[0]![spec.name]!;
+  const stride = first.data.length;
+  const data = allocate(spec.type, stride * parts.length);
+  parts.forEach((p, i) => (data as Float32Array).set(p[spec.name]!.data as Float32Array, i * stride));
+  return { type: spec.type, data, dims: [parts.length, ...first.dims.slice(1)] };
+}
+
+/** The response's JSON header and binary parts: outputs in the order asked, binary where asked. */
+export function inferResponse(entry: ModelEntry, body: InferRequest, parts: TensorMap[]) {
+  const binaryDefault = body.parameters?.binary_data_output ?? false;
+  const wanted = body.outputs ?? entry.outputs.map((o) => ({ name: o.name, parameters: undefined }));
+  const binaryParts: Buffer[] = [];
+  const outputs = wanted.map((o) => {
+    const spec = entry.outputs.find((s) => s.name === o.name);
+    if (!spec) throw new BadRequestError(`outputs: model "${entry.name}" has no output "${o.name}"`);
+    const t = gatherOutput(parts, spec);
+    const meta = { name: spec.name, datatype: V2_OF[spec.type], shape: t.dims };
+    if (!(o.parameters?.binary_data ?? binaryDefault)) return { ...meta, data: jsonData(spec.type, t.data) };
+    const bytes = binaryData(t.data);
+    binaryParts.push(bytes);
+    return { ...meta, parameters: { binary_data_size: bytes.length } };
+  });
+  const header = {
+    model_name: entry.name,
+    model_version: entry.version,
+    ...(body.id === undefined ? {} : { id: body.id }),
+    outputs,
+  };
+  return { headerJson: toJson(header), binaryParts };
+}
+
+async function runRows(engine: InferenceEngine, entry: ModelEntry, rows: TensorMap[]): Promise<TensorMap[]> {
+  try {
+    return await Promise.all(rows.map((feeds) => engine.infer(entry.name, feeds)));
+  } catch (err) {
+    // Shapes and types were checked above; what ONNX Runtime still rejects is this input's values.
+    if (err instanceof InferenceError)
+      throw new BadRequestError(`inference failed for this input: ${err.message}`);
+    throw err;
+  }
 }
 
 export function v2Router(opts: {
@@ -140,19 +307,41 @@ export function v2Router(opts: {
     }
     return model;
   };
+  const state = () => (opts.engine() ? 'READY' : 'UNAVAILABLE');
 
   router.get('/v2', (_req, res) => {
-    res.json({ name: SERVER_NAME, version: SERVER_VERSION, extensions: ['model_repository_index'] });
+    res.json({ name: SERVER_NAME, version: SERVER_VERSION, extensions: EXTENSIONS });
   });
   router.get('/v2/models', (_req, res) => {
     res.json({
-      models: registry.all().map((m) => ({
-        name: m.entry.name,
-        version: m.entry.version,
-        state: opts.engine() ? 'READY' : 'UNAVAILABLE',
-      })),
+      models: registry.all().map((m) => ({ name: m.entry.name, version: m.entry.version, state: state() })),
     });
   });
+  // The body is optional: clients send `{}`, `{"ready": true}` or nothing.
+  const optionalJson = jsonBody(opts.bodyLimit);
+  router.post(
+    '/v2/repository/index',
+    (req, res, next) =>
+      req.headers['content-length'] === '0' || !req.headers['content-type']
+        ? next()
+        : optionalJson(req, res, next),
+    (req, res) => {
+      const { ready } = parseWith(repositoryIndexSchema, req.body ?? {});
+      const served = registry.all().map((m) => ({
+        name: m.entry.name,
+        version: m.entry.version,
+        state: state(),
+        reason: opts.engine() ? '' : 'models are loading',
+      }));
+      const unserved = registry.unserved.map((m) => ({
+        ...m,
+        state: 'UNAVAILABLE',
+        reason: 'not served by this instance (MODELS)',
+      }));
+      const index = [...served, ...unserved];
+      res.json(ready ? index.filter((m) => m.state === 'READY') : index);
+    },
+  );
   for (const base of ['/v2/models/:model', '/v2/models/:model/versions/:version']) {
     router.get(base, (req, res) => {
       res.json(modelMetadata(findModel(req).entry));
@@ -162,63 +351,19 @@ export function v2Router(opts: {
       const ready = opts.engine() !== undefined;
       res.status(ready ? 200 : 503).json({ name: model.entry.name, ready });
     });
-    router.post(`${base}/infer`, jsonBody(opts.bodyLimit), async (req, res) => {
-      const model = findModel(req);
+    router.post(`${base}/infer`, inferBody(opts.bodyLimit), async (req, res) => {
+      const { entry } = findModel(req);
       const engine = opts.engine();
       if (!engine) throw new UnavailableError('models are not loaded yet');
-      const parsed = inferRequestSchema.safeParse(req.body);
-      if (!parsed.success) throw new BadRequestError(describeZodError(parsed.error));
-      const body = parsed.data;
-      const { entry } = model;
-      const byName = new Map(body.inputs.map((input, i) => [input.name, { input, i }]));
-      for (const input of body.inputs) {
-        if (!entry.inputs.some((s) => s.name === input.name)) {
-          throw new BadRequestError(
-            `inputs: model "${entry.name}" has no input "${input.name}" (inputs: ${entry.inputs.map((s) => s.name).join(', ')})`,
-          );
-        }
+      const body = parseWith(inferRequestSchema, req.body);
+      const rows = requestFeeds(entry, body, res.locals.binary as Buffer | undefined);
+      // Check the requested outputs before running anything.
+      for (const o of body.outputs ?? []) {
+        if (!entry.outputs.some((s) => s.name === o.name))
+          throw new BadRequestError(`outputs: model "${entry.name}" has no output "${o.name}"`);
       }
-      const tensors: TensorMap = {};
-      for (const spec of entry.inputs) {
-        const found = byName.get(spec.name);
-        if (!found) throw new BadRequestError(`inputs: missing input "${spec.name}"`);
-        tensors[spec.name] = toTensor(found.input, spec, `inputs[${found.i}]`);
-      }
-      const batch = Object.values(tensors)[0]!.dims[0]!;
-      for (const [name, t] of Object.entries(tensors)) {
-        if (t.dims[0] !== batch)
-          throw new BadRequestError(`inputs: "${name}" has batch size ${t.dims[0]}, others ${batch}`);
-      }
-      if (batch === 0) throw new BadRequestError('inputs: batch size is 0');
-      const wanted = body.outputs?.map((o) => o.name) ?? entry.outputs.map((o) => o.name);
-      for (const name of wanted) {
-        if (!entry.outputs.some((o) => o.name === name))
-          throw new BadRequestError(`outputs: model "${entry.name}" has no output "${name}"`);
-      }
-      let parts: TensorMap[];
-      try {
-        parts = await Promise.all(
-          Array.from({ length: batch }, (_, i) => {
-            const feeds: TensorMap = {};
-            for (const [name, t] of Object.entries(tensors)) feeds[name] = sliceBatch(t, i);
-            return engine.infer(entry.name, feeds);
-          }),
-        );
-      } catch (err) {
-        // Shapes and types were checked above; what ONNX Runtime still rejects is this input's values.
-        if (err instanceof InferenceError)
-          throw new BadRequestError(`inference failed for this input: ${err.message}`);
-        throw err;
-      }
-      res.json({
-        model_name: entry.name,
-        model_version: entry.version,
-        ...(body.id === undefined ? {} : { id: body.id }),
-        outputs: wanted.map((name) => {
-          const spec = entry.outputs.find((o) => o.name === name)!;
-          return concatOutputs(parts, name, V2_DATATYPE[spec.type]);
-        }),
-      });
+      const { headerJson, binaryParts } = inferResponse(entry, body, await runRows(engine, entry, rows));
+      sendInferResponse(res, headerJson, binaryParts);
     });
   }
   return router;

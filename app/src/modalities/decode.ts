@@ -1,5 +1,5 @@
 /** Shared decoding for task modules: JSON bodies validated by a schema, base64 fields of job inputs. */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { BadRequestError } from '../errors.ts';
 import type { RawRequest } from './types.ts';
 
@@ -30,24 +30,30 @@ export function parseJsonBody<T>(req: RawRequest, schema: z.ZodType<T>): T {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const compact = (v: string) => v.replace(/\s+/g, '');
+
+/**
+ * The job input of a task with a binary input: `{ "<field>": "<base64>" }` (whitespace ignored). One
+ * schema validates job inputs and documents them in the OpenAPI document.
+ */
+export function base64Input(field: string, holding: string) {
+  const needs = `"${field}" must be a non-empty base64 string holding ${holding}`;
+  const value = z
+    .string({ error: needs })
+    .refine((v) => compact(v).length > 0, needs)
+    .refine((v) => compact(v).length % 4 === 0 && BASE64.test(compact(v)), `"${field}" is not valid base64`)
+    .meta({ description: `base64 of ${holding}`, contentEncoding: 'base64' });
+  return z.object(
+    { [field]: value },
+    { error: `expected an object like { "${field}": "<base64 ${holding}>" }` },
+  );
+}
 
 /**
  * Decodes the base64 field of a job input (binary inputs such as WAV or PNG travel this way), e.g.
- * `base64Field(input, 'audio', 'a WAV file')` for `{ "audio": "<base64>" }`. Whitespace is ignored.
+ * `base64Field(input, 'audio', 'a WAV file')` for `{ "audio": "<base64>" }`.
  */
 export function base64Field(input: unknown, field: string, holding: string): Buffer {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    throw new BadRequestError(`job input must be an object like { "${field}": "<base64 ${holding}>" }`);
-  }
-  const value = (input as Record<string, unknown>)[field];
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new BadRequestError(
-      `job input field "${field}" must be a non-empty base64 string holding ${holding}`,
-    );
-  }
-  const compact = value.replace(/\s+/g, '');
-  if (compact.length % 4 !== 0 || !BASE64.test(compact)) {
-    throw new BadRequestError(`job input field "${field}" is not valid base64`);
-  }
-  return Buffer.from(compact, 'base64');
+  const parsed = parseWith(base64Input(field, holding), input, 'input');
+  return Buffer.from(compact(parsed[field]!), 'base64');
 }

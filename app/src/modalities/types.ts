@@ -3,6 +3,7 @@
  * through the inference engine and shapes a JSON result. Sync task endpoints, async jobs and the cache
  * all go through this interface, so a new task needs one module and its manifest line(s).
  */
+import type { z } from 'zod';
 import type { ModelEntry, TensorType } from '../models/manifest.ts';
 
 export type TypedArray = Float32Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
@@ -36,6 +37,11 @@ export interface TaskModule<Input = unknown, Result = unknown> {
   task: string;
   /** Content types the sync endpoint accepts (415 otherwise). */
   contentTypes: string[];
+  /**
+   * The schemas its inputs are validated with and its result has, for the OpenAPI document:
+   * `request` for a JSON sync body, `jobInput` for `/v1/jobs`' `input`. Examples go in `.meta()`.
+   */
+  schemas: { request?: z.ZodType; jobInput: z.ZodType; result: z.ZodType };
   /** Decodes a sync request body; throws `BadRequestError` (from app/src/errors.ts) naming the problem. */
   decodeRequest(req: RawRequest): Input | Promise<Input>;
   /** Decodes a job's JSON `input` (binary inputs travel base64-encoded in a field named in the docs). */
@@ -43,4 +49,9 @@ export interface TaskModule<Input = unknown, Result = unknown> {
   /** Bytes that identify the input for the result cache (with the model versions). */
   fingerprint(input: Input): Buffer | string;
   run(input: Input, ctx: InferenceContext): Promise<Result>;
+  /**
+   * For tasks whose model reads text: the model's feeds for one text (batch dimension 1). The v2
+   * protocol uses it for BYTES inputs, so a text sent there is featurized exactly as this task does.
+   */
+  textFeeds?(model: ModelEntry, text: string): TensorMap;
 }

@@ -6,16 +6,6 @@ import { z } from 'zod';
 export const TENSOR_TYPES = ['float32', 'int64', 'int32', 'uint8', 'int8', 'bool'] as const;
 export type TensorType = (typeof TENSOR_TYPES)[number];
 
-/** Open Inference Protocol v2 datatype names for our tensor types. */
-export const V2_DATATYPE: Record<TensorType, string> = {
-  float32: 'FP32',
-  int64: 'INT64',
-  int32: 'INT32',
-  uint8: 'UINT8',
-  int8: 'INT8',
-  bool: 'BOOL',
-};
-
 export const tensorSpecSchema = z.object({
   name: z.string().min(1),
   type: z.enum(TENSOR_TYPES),

@@ -84,6 +84,8 @@ export class ModelRegistry {
   private constructor(
     private readonly byName: Map<string, LoadedModel>,
     readonly source: string,
+    /** Manifest models this process does not serve (left out by MODELS), for the repository index. */
+    readonly unserved: { name: string; version: string }[] = [],
   ) {}
 
   static async load(source: ModelSource, options: RegistryOptions): Promise<ModelRegistry> {
@@ -107,7 +109,12 @@ export class ModelRegistry {
         return { entry, path, assets };
       }),
     );
-    return new ModelRegistry(new Map(loaded.map((m) => [m.entry.name, m])), source.description);
+    const unserved = new Map(
+      manifest.models.filter((e) => !chosen.has(e.name)).map((e) => [e.name, { name: e.name, version: e.version }]),
+    );
+    return new ModelRegistry(new Map(loaded.map((m) => [m.entry.name, m])), source.description, [
+      ...unserved.values(),
+    ]);
   }
 
   all(): LoadedModel[] {

@@ -83,6 +83,7 @@ export class Metrics {
 
   constructor(role: string) {
     this.registry.setDefaultLabels({ role });
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'clawstack_' });
+    // No prefix: stock Node.js dashboards query process_* and nodejs_* by their standard names.
+    client.collectDefaultMetrics({ register: this.registry });
   }
 }

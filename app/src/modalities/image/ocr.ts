@@ -14,7 +14,8 @@ import type { Metadata } from 'sharp';
 import { BadRequestError } from '../../errors.ts';
 import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, RawRequest, TaskModule, TensorData } from '../types.ts';
-import { base64Field } from '../decode.ts';
+import { z } from 'zod';
+import { base64Field, base64Input } from '../decode.ts';
 import { ctcGreedyDecode } from './ctc.ts';
 import { dbPostprocess, type DbOptions, type Point, type Quad } from './db-postprocess.ts';
 
@@ -378,9 +379,47 @@ export async function runOcr(input: OcrInput, ctx: InferenceContext): Promise<Oc
   return { lines: sortReadingOrder(lines.filter((l) => l.text.length > 0 && l.confidence >= rp.dropScore)) };
 }
 
+const point = z.tuple([z.number(), z.number()]);
+const resultSchema = z
+  .object({
+    lines: z.array(
+      z.object({
+        text: z.string(),
+        confidence: z.number().min(0).max(1),
+        box: z.tuple([point, point, point, point]).describe('corners clockwise from the top-left, in pixels'),
+      }),
+    ),
+  })
+  .meta({
+    id: 'ImageOcrResult',
+    examples: [
+      {
+        lines: [
+          {
+            text: 'The quick brown fox jumps',
+            confidence: 0.99,
+            box: [
+              [12, 10],
+              [410, 10],
+              [410, 48],
+              [12, 48],
+            ],
+          },
+        ],
+      },
+    ],
+  });
+
 export const imageOcr: TaskModule<OcrInput, OcrResult> = {
   task: 'image.ocr',
   contentTypes: ['image/png', 'image/jpeg'],
+  schemas: {
+    jobInput: base64Input('image', 'a PNG or JPEG').meta({
+      id: 'ImageOcrJobInput',
+      examples: [{ image: 'iVBORw0KGgo=' }],
+    }),
+    result: resultSchema,
+  },
 
   decodeRequest(req: RawRequest) {
     return decodeImage(req.body);

@@ -13,7 +13,8 @@ import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, RawRequest, TaskModule, TensorData } from '../types.ts';
 import { resample } from './resample.ts';
 import { speechSegments, type SegmentOptions } from './segments.ts';
-import { base64Field } from '../decode.ts';
+import { z } from 'zod';
+import { base64Field, base64Input } from '../decode.ts';
 import { decodeWav, type DecodedWav } from './wav.ts';
 
 /** Longest audio accepted, seconds (one model call per 32 ms: 10 minutes is ~19k calls). */
@@ -120,9 +121,37 @@ export async function speechProbabilities(
   return probs;
 }
 
+const resultSchema = z
+  .object({
+    segments: z.array(
+      z.object({ startMs: z.number().int(), endMs: z.number().int(), probability: z.number().min(0).max(1) }),
+    ),
+    speechMs: z.number().int(),
+    durationMs: z.number().int(),
+    sampleRate: z.number().int(),
+  })
+  .meta({
+    id: 'SpeechDetectResult',
+    examples: [
+      {
+        segments: [{ startMs: 1026, endMs: 2206, probability: 0.998 }],
+        speechMs: 1180,
+        durationMs: 6125,
+        sampleRate: 16000,
+      },
+    ],
+  });
+
 export const speechDetect: TaskModule<DecodedWav, SpeechDetectResult> = {
   task: 'speech.detect',
   contentTypes: ['audio/wav', 'audio/x-wav', 'audio/wave'],
+  schemas: {
+    jobInput: base64Input('audio', 'a WAV file').meta({
+      id: 'SpeechDetectJobInput',
+      examples: [{ audio: 'UklGRiQAAABXQVZF' }],
+    }),
+    result: resultSchema,
+  },
 
   decodeRequest(req: RawRequest) {
     return checkDuration(decodeWav(req.body));
