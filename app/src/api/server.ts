@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { rateLimit, requireApiKey, type KeyVerifier } from '../auth/index.ts';
+import type { FailedAuthThrottle } from '../auth/failed-auth.ts';
 import { NotFoundError, UnavailableError } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -14,7 +15,7 @@ import type { ModelRegistry } from '../models/registry.ts';
 import type { JobStore } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import { errorHandler } from './errors.ts';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, errorHandler } from './errors.ts';
 import { jobsRouter } from './jobs.ts';
 import { taskRouter } from './tasks.ts';
 import { v2Router } from './v2.ts';
@@ -41,6 +42,8 @@ export interface ApiDeps {
     queue: JobQueue;
     redis: Redis;
     verifier: KeyVerifier;
+    /** Brute-force throttle on failed authentications per client address. */
+    authThrottle?: FailedAuthThrottle;
     rateLimit: { requests: number; windowSeconds: number };
   };
   /** Extra work before a scrape (queue depth). */
@@ -118,16 +121,25 @@ export function createApi(deps: ApiDeps): Express {
     res.send(await metrics.registry.metrics());
   });
 
-  // While draining, new work goes elsewhere: the load balancer has seen readiness fail.
+  // While draining, new work goes elsewhere: the load balancer has seen readiness fail. While Redis or
+  // Postgres is down, every request is refused at once (it could not succeed), with Retry-After.
   app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (!state.draining) return next();
-    res.setHeader('Connection', 'close');
-    throw new UnavailableError('server is shutting down; retry on another instance');
+    if (state.draining) {
+      res.setHeader('Connection', 'close');
+      throw new UnavailableError('server is shutting down; retry on another instance', 1);
+    }
+    if (!state.ready) {
+      throw new UnavailableError(
+        `service unavailable (${state.reason || 'not ready'}); retry later`,
+        DEPENDENCY_RETRY_AFTER_SECONDS,
+      );
+    }
+    next();
   });
 
   const s = deps.serving;
   if (s) {
-    app.use(requireApiKey(s.verifier));
+    app.use(requireApiKey(s.verifier, s.authThrottle));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
     app.use(
       v2Router({
