@@ -208,7 +208,9 @@ describe('fuzzing every endpoint', () => {
     });
     // Header values must be ByteStrings for fetch; anything else is the client's problem, not the server's.
     await fuzz(
-      arb.filter((r) => Object.values(r.headers ?? {}).every((v) => [...v].every((c) => c.charCodeAt(0) <= 0xff))),
+      arb.filter((r) =>
+        Object.values(r.headers ?? {}).every((v) => [...v].every((c) => c.charCodeAt(0) <= 0xff)),
+      ),
       RUNS.auth,
     );
   });
