@@ -184,6 +184,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     metrics,
     state,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
     serving: runsApi
       ? {
           registry,

@@ -37,3 +37,26 @@ test('after 5 failed attempts from one address, it gets 429 with Retry-After, ev
   // Health stays open: probes come from the same addresses as clients.
   assert.equal((await fetch(`${app.url}/v2/health/live`)).status, 200);
 });
+
+test('behind a trusted proxy (TRUST_PROXY), each forwarded client address is throttled on its own', async () => {
+  const proxied = await startTestApp(services, { AUTH_FAILURES_PER_MINUTE: '3', TRUST_PROXY: 'loopback' });
+  try {
+    const from = (ip: string, key: string) =>
+      proxied.call('/v1/text/classify', {
+        method: 'POST',
+        json: { text: 'hello' },
+        key,
+        headers: { 'x-forwarded-for': ip },
+      });
+    for (let i = 0; i < 3; i++)
+      assert.equal((await from('203.0.113.9', `cs_bad_${i}_xxxxxxxxxxxxxxxxxxxx`)).status, 401);
+    assert.equal((await from('203.0.113.9', 'cs_bad_x_xxxxxxxxxxxxxxxxxxxx')).status, 429);
+    assert.equal(
+      (await from('198.51.100.20', proxied.key)).status,
+      200,
+      'another client behind the same proxy',
+    );
+  } finally {
+    await proxied.close();
+  }
+});

@@ -1,6 +1,6 @@
 /** What a fault run found, from Postgres's records of the accepted jobs, and the table in docs/reliability.md. */
-import { readFileSync, writeFileSync } from 'node:fs';
 import type pg from 'pg';
+export { replaceSection, writeSection } from '../../scripts/lib/doc-section.ts';
 
 export const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
@@ -77,18 +77,4 @@ export function renderTable(rows: FaultRow[]): string {
       `| ${r.fault} | ${r.accepted} | ${r.completed} | ${r.failed} | ${r.lost} | ${r.duplicated} | ${r.recoverSeconds} | ${r.healSeconds} |`,
   );
   return [head, line, ...body].join('\n');
-}
-
-/** Replaces the text between `<!-- name:begin -->` and `<!-- name:end -->` (both kept). */
-export function replaceSection(doc: string, name: string, content: string): string {
-  const begin = `<!-- ${name}:begin -->`;
-  const end = `<!-- ${name}:end -->`;
-  const a = doc.indexOf(begin);
-  const b = doc.indexOf(end);
-  if (a < 0 || b < a) throw new Error(`no ${begin} … ${end} section`);
-  return `${doc.slice(0, a + begin.length)}\n${content}\n${doc.slice(b)}`;
-}
-
-export function writeSection(file: string, name: string, content: string) {
-  writeFileSync(file, replaceSection(readFileSync(file, 'utf8'), name, content));
 }

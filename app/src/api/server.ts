@@ -33,6 +33,8 @@ export interface ApiDeps {
   metrics: Metrics;
   state: ServiceState;
   bodyLimit: number;
+  /** Express's "trust proxy" (which X-Forwarded-For hops give the client address); unset: the socket peer. */
+  trustProxy?: boolean | number | string;
   /** Absent for a worker-only process: it serves health and metrics only. */
   serving?: {
     registry: ModelRegistry;
@@ -56,6 +58,7 @@ export function createApi(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('bodyLimit', deps.bodyLimit);
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
   const requestId = (req: IncomingMessage, res: ServerResponse) => {
     const given = req.headers['x-request-id'];
