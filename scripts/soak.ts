@@ -192,7 +192,10 @@ function report(r: {
   write: boolean;
 }) {
   const warmupS = Math.min(60, (r.minutes * 60) / 5);
-  const stats = r.buckets.map((b) => bucketStats(b, BUCKET_S));
+  // Only whole buckets: the last one is cut short when the load stops.
+  const stats = r.buckets
+    .filter((b) => b.t + BUCKET_S <= r.minutes * 60)
+    .map((b) => bucketStats(b, BUCKET_S));
   const growth = rssGrowthPercent(r.samples, warmupS);
   const lags = r.samples.map((s) => s.lagP99Ms).filter(Number.isFinite);
   const errors = r.soak.non2xx + r.soak.errors + r.jobs.refused + r.queue.reduce((a, q) => a + q.failed, 0);

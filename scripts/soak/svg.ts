@@ -56,7 +56,7 @@ function panelSvg(p: Panel, top: number, xMax: number): string {
 /** The chart; the x axis (seconds) is labelled under the last panel. */
 export function lineChart(panels: Panel[], xLabel = 'time (s)'): string {
   const xMax = Math.max(1, ...panels.flatMap((p) => p.series.flatMap((s) => s.points.map(([t]) => t))));
-  const h = PANEL_H * panels.length + 24;
+  const h = PANEL_H * panels.length + 40;
   const body = panels.map((p, i) => panelSvg(p, i * PANEL_H, xMax));
   const axisY = PANEL_H * panels.length + 4;
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => {
@@ -68,7 +68,7 @@ export function lineChart(panels: Panel[], xLabel = 'time (s)'): string {
     `<rect width="${W}" height="${h}" fill="white"/>`,
     ...body,
     ...ticks,
-    `<text x="${W - M.right}" y="${axisY + 10}" font-size="11" text-anchor="end">${esc(xLabel)}</text>`,
+    `<text x="${W - M.right}" y="${axisY + 28}" font-size="11" text-anchor="end">${esc(xLabel)}</text>`,
     '</svg>',
     '',
   ].join('\n');

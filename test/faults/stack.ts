@@ -93,7 +93,8 @@ export class FaultStack {
 
   /** Starts a role's process and waits until it is ready. */
   async spawn(role: Role): Promise<SpawnedApp> {
-    const app = await spawnApp(this.env(role)).catch((err: Error) => {
+    // Generous: on a shared, busy machine loading the app under tsx alone can take half a minute.
+    const app = await spawnApp(this.env(role), 120_000).catch((err: Error) => {
       this.outputs.push(() => err.message);
       throw err;
     });
