@@ -6,7 +6,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PRIORITIES } from '../../app/src/store/jobs.ts';
 
-export const CLIENT_TIMEOUT_MS = 5000;
+/**
+ * What counts as a hang. Generous, because the fault run shares a 2-CPU machine with process restarts
+ * (each loads the app under tsx) and a 60-job burst: at 10× CPU oversubscription a slow answer took
+ * more than 5 s, which is slowness, not a hang. A request stuck on a dead dependency never answers.
+ */
+export const CLIENT_TIMEOUT_MS = 15_000;
 
 export interface LoadTally {
   /** Jobs the API answered 202 for: each must reach exactly one terminal state. */

@@ -31,7 +31,7 @@ const DOWN_MESSAGES = [
   /^connect E[A-Z]+/,
   /the database system is (starting up|shutting down|in recovery mode)/,
   /terminating connection due to administrator command/,
-  /dependency probe timed out/,
+  /timed out after \d+ ms waiting for a dependency/,
 ];
 
 /** True when `err` says Redis or Postgres is unreachable (worth a 503 and a retry), false for anything else. */
@@ -56,7 +56,7 @@ export interface DependencyCheck {
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`dependency probe timed out after ${ms} ms`)), ms);
+    timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for a dependency`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

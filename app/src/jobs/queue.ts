@@ -6,7 +6,7 @@
 import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { AppError } from '../errors.ts';
-import { isDependencyError } from '../health/dependencies.ts';
+import { isDependencyError, withTimeout } from '../health/dependencies.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
 import type { JobStore, Priority } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -27,6 +27,8 @@ export const LOCK_MS = 8_000;
 export const STALLED_CHECK_MS = 4_000;
 /** A job is failed for good after being abandoned this many times by a dying worker. */
 const MAX_STALLED = 3;
+/** How long submitting a job may wait for Redis. */
+const ADD_TIMEOUT_MS = 2_000;
 /** How long a job waits to be tried again while Postgres is unreachable (no attempt is used up). */
 const DEPENDENCY_RETRY_MS = 2_000;
 /** A queue entry finished (failed/completed) this long ago whose job Postgres still calls unfinished is stale. */
@@ -59,8 +61,16 @@ export class JobQueue {
     });
   }
 
+  /**
+   * Enqueues a job whose record is already in Postgres. Bounded: while Redis is reconnecting BullMQ
+   * waits for it without a deadline, and the request must not; a job that was not enqueued in time is
+   * put back by recovery (the job id keeps a late add from making a second entry).
+   */
   add(data: JobData) {
-    return this.queue.add(data.task, data, { jobId: data.id, priority: BULL_PRIORITY[data.priority] });
+    return withTimeout(
+      this.queue.add(data.task, data, { jobId: data.id, priority: BULL_PRIORITY[data.priority] }),
+      ADD_TIMEOUT_MS,
+    );
   }
 
   /** Removes a waiting job (after it was cancelled in Postgres). */
