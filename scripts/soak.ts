@@ -201,7 +201,7 @@ function report(r: {
   const errors = r.soak.non2xx + r.soak.errors + r.jobs.refused + r.queue.reduce((a, q) => a + q.failed, 0);
   const lines = [
     `| measured max (16 connections, 10 s) | ${r.maxRps.toFixed(0)} req/s |`,
-    `| soak rate (80 %), duration | ${r.rate} req/s for ${r.minutes} min, + 5 jobs/s (high/normal/low) |`,
+    `| soak rate (80 %), duration | ${r.rate} req/s for ${r.minutes} min, + ${(r.jobs.accepted / (r.minutes * 60)).toFixed(1)} jobs/s (high/normal/low) |`,
     `| held | ${r.soak.rps.toFixed(0)} req/s, p50 ${r.soak.p50.toFixed(1)} ms, p99 ${r.soak.p99.toFixed(1)} ms |`,
     `| errors (non-2xx, socket errors, refused or failed jobs) | ${errors} |`,
     `| RSS after ${warmupS} s warm-up → end | ${growth.toFixed(1)} % (${r.samples.at(0)?.rssMb.toFixed(0)} → ${r.samples.at(-1)?.rssMb.toFixed(0)} MB) |`,
