@@ -72,6 +72,25 @@ export const envSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   /** Largest accepted request body. */
   BODY_LIMIT_BYTES: int(1024, 512 * 1024 * 1024).default(10 * 1024 * 1024),
+  /**
+   * HTTP server timeouts (slow clients): the whole request must arrive within HTTP_REQUEST_TIMEOUT_MS
+   * and its headers within HTTP_HEADERS_TIMEOUT_MS (else 408 and the connection closes); an idle
+   * keep-alive connection closes after HTTP_KEEPALIVE_TIMEOUT_MS (longer than an ALB's 60 s idle timeout).
+   */
+  HTTP_REQUEST_TIMEOUT_MS: int(100, 3_600_000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  HTTP_KEEPALIVE_TIMEOUT_MS: int(100, 600_000).default(65_000),
+  /**
+   * Express's "trust proxy": which proxies' X-Forwarded-For to believe for the client address (the
+   * failed-auth throttle counts per address). Unset: the socket's peer. Behind Caddy on the same host
+   * `loopback`; behind an ALB its hop count (`1`) or the VPC CIDR.
+   */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v)),
+  /** Failed authentications per client IP per minute before that IP gets 429 for a minute. */
+  AUTH_FAILURES_PER_MINUTE: int(1, 100_000).default(20),
   /** On SIGTERM: how long in-flight requests and jobs may take before connections close. */
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(90_000),
   /** How long a rotated-out API key stays valid. */

@@ -47,7 +47,11 @@ export class TooManyRequestsError extends AppError {
   }
 }
 export class UnavailableError extends AppError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Sent as Retry-After when set: how soon the client may try again. */
+    readonly retryAfterSeconds?: number,
+  ) {
     super(message, 503);
   }
 }

@@ -76,6 +76,14 @@ async function main() {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Under `npm start`, an npm killed with -9 cannot pass a signal on: an app whose parent is gone
+  // (it was re-parented) stops as on SIGTERM, with the Redis and Postgres it started.
+  if (process.env.npm_lifecycle_event === 'start') {
+    const parent = process.ppid;
+    setInterval(() => {
+      if (process.ppid !== parent) void shutdown('parent exited');
+    }, 1000).unref();
+  }
 
   try {
     let redisUrl = config.REDIS_URL;

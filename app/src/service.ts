@@ -3,13 +3,16 @@
  * drains it on shutdown.
  */
 import type * as S3SourceTypes from './models/s3-source.ts';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { createApi, ServiceState } from './api/server.ts';
 import { KeyVerifier } from './auth/index.ts';
+import { FailedAuthThrottle } from './auth/failed-auth.ts';
+import { DependencyMonitor } from './health/dependencies.ts';
+import { createHttpServer } from './api/timeouts.ts';
 import type { AppConfig } from './config.ts';
 import { InferenceEngine } from './inference/engine.ts';
 import { bullConnection, JobQueue, JobWorker } from './jobs/queue.ts';
@@ -152,6 +155,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   }
 
   let worker: JobWorker | undefined;
+  let recoverAfterOutage: (() => void) | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
   if (runsWorker) {
     const workerConn = bullConnection(config.REDIS_URL, true);
@@ -165,6 +169,8 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       metrics,
     });
     await queue.recover(jobs, log);
+    recoverAfterOutage = () =>
+      void queue.recover(jobs, log).catch((err: Error) => log.warn({ err }, 'recovery failed'));
     const tidy = async () => {
       await queue.recover(jobs, log);
       if (config.JOB_RETENTION_DAYS > 0) await jobs.purge(config.JOB_RETENTION_DAYS);
@@ -181,6 +187,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     metrics,
     state,
     bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
     serving: runsApi
       ? {
           registry,
@@ -191,6 +198,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
           db,
           redis,
           verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
+          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE),
           rateLimit: {
             requests: config.RATE_LIMIT_REQUESTS,
             windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
@@ -199,8 +207,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       : undefined,
     beforeScrape: () => queue.observeDepth(metrics),
   });
-  const server: Server = createServer(app);
-  server.keepAliveTimeout = 65_000; // longer than an ALB's 60 s idle timeout
+  const server: Server = createHttpServer(app, config);
   await new Promise<void>((res, rej) => {
     server.once('error', rej);
     server.listen(config.PORT, config.HOST, () => res());
@@ -210,6 +217,26 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
   state.ready = true;
   state.reason = '';
+  // Readiness and the API's 503s follow Redis and Postgres; when they are back, jobs Redis lost
+  // meanwhile (killed without a save) are put back at once instead of at the next housekeeping round.
+  const monitor = new DependencyMonitor(
+    [
+      { name: 'redis', probe: () => redis.ping() },
+      { name: 'postgres', probe: () => db.query('SELECT 1') },
+    ],
+    {
+      intervalMs: 1000,
+      timeoutMs: 1000,
+      log,
+      onChange: (healthy, reason) => {
+        state.ready = healthy;
+        state.reason = reason;
+        if (healthy) recoverAfterOutage?.();
+      },
+    },
+  );
+  monitor.start();
+  closers.push(async () => monitor.stop());
 
   let draining: Promise<{ clean: boolean }> | undefined;
   const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>

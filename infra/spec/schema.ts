@@ -95,7 +95,8 @@ export function readSection<D extends Record<string, KeyDef>>(
 ): Parsed<D> {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
-    const def = defs[key];
+    // own keys only: `constructor` or `__proto__` in a stack file is an unknown key, not Object's
+    const def = Object.hasOwn(defs, key) ? defs[key] : undefined;
     if (!def)
       throw new StackConfigError(
         qualify(key),

@@ -35,6 +35,10 @@ export interface LoadSpec {
   amount?: number;
   /** pid of the server, to measure its CPU use. */
   serverPid?: number;
+  /** Requests per second across all connections (a fixed rate instead of as fast as possible). */
+  overallRate?: number;
+  /** Every response as it arrives (the soak buckets them over time). */
+  onResponse?: (statusCode: number, ms: number) => void;
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
@@ -56,6 +60,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       pipelining: 1,
       ...(spec.amount ? { amount: spec.amount } : { duration: spec.seconds ?? 5 }),
       timeout: 30,
+      ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
       requests: [
         {
           method: 'POST',
@@ -69,6 +74,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   );
   instance.on('response', (_client, statusCode, _bytes, responseTime) => {
     if (statusCode >= 200 && statusCode < 300) latencies.push(responseTime);
+    spec.onResponse?.(statusCode, responseTime);
   });
   const result = await finished;
   const wall = (performance.now() - wall0) / 1000;

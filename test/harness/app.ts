@@ -84,7 +84,7 @@ export interface SpawnedApp {
 }
 
 /** Starts `app/src/main.ts` in a child process and resolves once it logs that it is ready. */
-export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp> {
+export async function spawnApp(env: Record<string, string>, timeoutMs = 30_000): Promise<SpawnedApp> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'app/src/main.ts'], {
     env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', MODELS: 'text-spam', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -96,7 +96,10 @@ export async function spawnApp(env: Record<string, string>): Promise<SpawnedApp>
     child.once('exit', (code, signal) => res(code ?? signal)),
   );
   const url = await new Promise<string>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`app did not start:\n${out}`)), 30_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      rej(new Error(`app did not start within ${timeoutMs} ms:\n${out}`));
+    }, timeoutMs);
     const onData = () => {
       const m = /"url":"(http:\/\/[^"]+)","role"/.exec(out);
       if (m) {

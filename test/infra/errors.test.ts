@@ -58,6 +58,20 @@ const CASES: BadCase[] = [
     allowed: /unknown key; allowed: .*clawstack:aws\.instanceTypes/,
   },
   {
+    name: 'a key named like an Object method (fuzzing found it crashed the parser)',
+    config: light({ toString: 'x' }),
+    key: 'clawstack:toString',
+    value: '"x"',
+    allowed: /unknown key/,
+  },
+  {
+    name: 'a section key named like an Object method',
+    config: light({ aws: { constructor: 1 } }),
+    key: 'clawstack:aws.constructor',
+    value: '1',
+    allowed: /unknown key/,
+  },
+  {
     name: 'target section that is not a mapping',
     config: light({ aws: 'big' }),
     key: 'clawstack:aws',

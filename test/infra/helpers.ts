@@ -49,7 +49,7 @@ export function configFor(c: Combination, extra: Record<string, unknown> = {}): 
   const section: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(all)) {
     if (value === undefined) continue;
-    (key in AWS_KEYS ? section : common)[key] = value;
+    (Object.hasOwn(AWS_KEYS, key) ? section : common)[key] = value;
   }
   return { ...common, aws: typeof all.aws === 'object' || typeof all.aws === 'string' ? all.aws : section };
 }

@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
 import { rateLimit, requireApiKey, type KeyVerifier } from '../auth/index.ts';
+import type { FailedAuthThrottle } from '../auth/failed-auth.ts';
 import { NotFoundError, UnavailableError } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { JobQueue } from '../jobs/queue.ts';
@@ -18,7 +19,7 @@ import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH } from './paths.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { consoleApi, consoleAssets } from './console.ts';
 import { docsRouter } from './docs.ts';
-import { errorHandler } from './errors.ts';
+import { DEPENDENCY_RETRY_AFTER_SECONDS, errorHandler } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { jobsRouter } from './jobs.ts';
 import { taskRouter } from './tasks.ts';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   metrics: Metrics;
   state: ServiceState;
   bodyLimit: number;
+  /** Express's "trust proxy" (which X-Forwarded-For hops give the client address); unset: the socket peer. */
+  trustProxy?: boolean | number | string;
   /** Absent for a worker-only process: it serves health and metrics only. */
   serving?: {
     registry: ModelRegistry;
@@ -47,6 +50,8 @@ export interface ApiDeps {
     db: Db;
     redis: Redis;
     verifier: KeyVerifier;
+    /** Brute-force throttle on failed authentications per client address. */
+    authThrottle?: FailedAuthThrottle;
     rateLimit: { requests: number; windowSeconds: number };
   };
   /** Extra work before a scrape (queue depth). */
@@ -59,6 +64,7 @@ export function createApi(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('bodyLimit', deps.bodyLimit);
   app.set('query parser', 'simple');
+  if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
 
   const requestId = (req: IncomingMessage, res: ServerResponse) => {
     const given = req.headers['x-request-id'];
@@ -126,17 +132,26 @@ export function createApi(deps: ApiDeps): Express {
 
   app.use(docsRouter(() => openApiDocument()));
 
-  // While draining, new work goes elsewhere: the load balancer has seen readiness fail.
+  // While draining, new work goes elsewhere: the load balancer has seen readiness fail. While Redis or
+  // Postgres is down, every request is refused at once (it could not succeed), with Retry-After.
   app.use((_req: Request, res: Response, next: NextFunction) => {
-    if (!state.draining) return next();
-    res.setHeader('Connection', 'close');
-    throw new UnavailableError('server is shutting down; retry on another instance');
+    if (state.draining) {
+      res.setHeader('Connection', 'close');
+      throw new UnavailableError('server is shutting down; retry on another instance', 1);
+    }
+    if (!state.ready) {
+      throw new UnavailableError(
+        `service unavailable (${state.reason || 'not ready'}); retry later`,
+        DEPENDENCY_RETRY_AFTER_SECONDS,
+      );
+    }
+    next();
   });
 
   const s = deps.serving;
   if (s) {
     app.use(consoleAssets()); // public page assets; its data calls below need a key
-    app.use(requireApiKey(s.verifier));
+    app.use(requireApiKey(s.verifier, s.authThrottle));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
     app.use(
       v2Router({

@@ -119,9 +119,18 @@ export function modelMetadata(entry: ModelEntry) {
   };
 }
 
-function flatten(data: unknown[], out: unknown[] = []): unknown[] {
-  for (const v of data) {
-    if (Array.isArray(v)) flatten(v, out);
+/** Row-major values of nested arrays; iterative, so a body nested 100,000 deep cannot overflow the stack. */
+function flatten(data: unknown[]): unknown[] {
+  const out: unknown[] = [];
+  const stack: { arr: unknown[]; i: number }[] = [{ arr: data, i: 0 }];
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    if (top.i >= top.arr.length) {
+      stack.pop();
+      continue;
+    }
+    const v = top.arr[top.i++];
+    if (Array.isArray(v)) stack.push({ arr: v, i: 0 });
     else out.push(v);
   }
   return out;

@@ -8,6 +8,7 @@ import { TooManyRequestsError, UnauthorizedError } from '../errors.ts';
 import type { ApiKeyInfo, ApiKeyStore } from '../store/keys.ts';
 import { hashKey } from '../store/keys.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import type { FailedAuthThrottle } from './failed-auth.ts';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -54,15 +55,24 @@ export class KeyVerifier {
   }
 }
 
-export function requireApiKey(verifier: KeyVerifier) {
+/**
+ * Requires a valid key. The key is hashed (SHA-256) before anything looks at it, and only its hash is
+ * looked up (an index in Postgres, a Map in the cache), so how long a check takes says nothing about how
+ * close a guess was. With a throttle, an address with too many failures gets 429 before its key is checked.
+ */
+export function requireApiKey(verifier: KeyVerifier, throttle?: FailedAuthThrottle) {
   return async (req: Request, _res: Response, next: NextFunction) => {
+    await throttle?.check(req);
     const key = presentedKey(req);
-    if (!key)
+    const info = key ? await verifier.verify(key) : undefined;
+    if (!info) {
+      await throttle?.failed(req);
       throw new UnauthorizedError(
-        'missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"',
+        key
+          ? 'invalid, expired or revoked API key'
+          : 'missing API key: send "Authorization: Bearer <key>" or "x-api-key: <key>"',
       );
-    const info = await verifier.verify(key);
-    if (!info) throw new UnauthorizedError('invalid, expired or revoked API key');
+    }
     req.apiKey = info;
     next();
   };

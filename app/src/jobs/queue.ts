@@ -3,9 +3,10 @@
  * status, result); the queue entry only points at it, so losing Redis loses no job — `recover()` puts
  * every unfinished job back.
  */
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { AppError } from '../errors.ts';
+import { isDependencyError, withTimeout } from '../health/dependencies.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
 import type { JobStore, Priority } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
@@ -15,6 +16,23 @@ export const QUEUE_NAME = 'clawstack-jobs';
 /** BullMQ priority numbers: lower runs first. */
 export const BULL_PRIORITY: Record<Priority, number> = { high: 1, normal: 5, low: 10 };
 const ATTEMPTS = 3;
+
+/**
+ * Job locks and the stalled-job check, tuned so a job whose worker was killed runs again within
+ * ~12 s: its lock (renewed every LOCK_MS / 2) lapses at most LOCK_MS after the kill, and every
+ * worker looks for lapsed locks every STALLED_CHECK_MS (and once when it starts). Inference runs on
+ * threads, so the event loop that renews locks never stalls anywhere near LOCK_MS.
+ */
+export const LOCK_MS = 8_000;
+export const STALLED_CHECK_MS = 4_000;
+/** A job is failed for good after being abandoned this many times by a dying worker. */
+const MAX_STALLED = 3;
+/** How long submitting a job may wait for Redis. */
+const ADD_TIMEOUT_MS = 2_000;
+/** How long a job waits to be tried again while Postgres is unreachable (no attempt is used up). */
+const DEPENDENCY_RETRY_MS = 2_000;
+/** A queue entry finished (failed/completed) this long ago whose job Postgres still calls unfinished is stale. */
+const STALE_FINISHED_MS = 30_000;
 
 export interface JobData {
   id: string;
@@ -43,8 +61,16 @@ export class JobQueue {
     });
   }
 
+  /**
+   * Enqueues a job whose record is already in Postgres. Bounded: while Redis is reconnecting BullMQ
+   * waits for it without a deadline, and the request must not; a job that was not enqueued in time is
+   * put back by recovery (the job id keeps a late add from making a second entry).
+   */
   add(data: JobData) {
-    return this.queue.add(data.task, data, { jobId: data.id, priority: BULL_PRIORITY[data.priority] });
+    return withTimeout(
+      this.queue.add(data.task, data, { jobId: data.id, priority: BULL_PRIORITY[data.priority] }),
+      ADD_TIMEOUT_MS,
+    );
   }
 
   /** Removes a waiting job (after it was cancelled in Postgres). */
@@ -66,12 +92,19 @@ export class JobQueue {
       metrics.jobQueueDepth.set({ priority }, n);
   }
 
-  /** Re-enqueues unfinished jobs whose queue entry is gone (Redis lost, or a crash between insert and add). */
+  /**
+   * Re-enqueues unfinished jobs whose queue entry is gone (Redis lost, or a crash between insert and
+   * add), or finished long ago without Postgres hearing of it (failed by the stalled-job check, or
+   * while Postgres was down).
+   */
   async recover(store: JobStore, log: Logger): Promise<number> {
     let restored = 0;
     for (const job of await store.unfinished()) {
       const entry = await this.queue.getJob(job.id);
-      if (entry) continue;
+      if (entry) {
+        if (!entry.finishedOn || Date.now() - entry.finishedOn < STALE_FINISHED_MS) continue;
+        await entry.remove();
+      }
       await this.add({ id: job.id, task: job.task, priority: job.priority });
       restored++;
     }
@@ -100,13 +133,13 @@ export class JobWorker {
   readonly worker: Worker<JobData>;
 
   constructor(private readonly opts: JobWorkerOptions) {
-    this.worker = new Worker<JobData>(QUEUE_NAME, (job) => this.process(job), {
+    this.worker = new Worker<JobData>(QUEUE_NAME, (job, token) => this.processOrDefer(job, token), {
       connection: opts.connection,
       concurrency: opts.concurrency,
       autorun: opts.autorun ?? true,
-      // Inference runs on threads, so the event loop stays free to renew locks; 30 s covers a stall.
-      lockDuration: 30_000,
-      maxStalledCount: 2,
+      lockDuration: LOCK_MS,
+      stalledInterval: STALLED_CHECK_MS,
+      maxStalledCount: MAX_STALLED,
     });
     this.worker.on('failed', (job, err) => {
       if (!job) return;
@@ -125,6 +158,21 @@ export class JobWorker {
       );
     });
     this.worker.on('error', (err) => opts.log.error({ err }, 'job worker error'));
+  }
+
+  /**
+   * Runs a job; when Postgres (its record) is unreachable, puts it back for a little later without
+   * using up an attempt, so an outage of a few seconds fails no job.
+   */
+  private async processOrDefer(job: Job<JobData>, token?: string) {
+    try {
+      return await this.process(job);
+    } catch (err) {
+      if (!token || !isDependencyError(err)) throw err;
+      this.opts.log.warn({ job: job.data.id, err: (err as Error).message }, 'dependency down: job deferred');
+      await job.moveToDelayed(Date.now() + DEPENDENCY_RETRY_MS, token);
+      throw new DelayedError();
+    }
   }
 
   private async process(job: Job<JobData>) {

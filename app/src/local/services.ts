@@ -4,9 +4,9 @@
  * restart keeps jobs and keys.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, chownSync, writeFileSync } from 'node:fs';
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export class MissingServiceError extends Error {}
@@ -46,7 +46,48 @@ function postgresBin(name: string): string | undefined {
 
 export interface LocalService {
   url: string;
+  /** The server's process id (the fault tests signal it directly). */
+  pid: number;
   stop(): Promise<void>;
+}
+
+/**
+ * argv prefix that makes a child get `signal` when this process dies, even by `kill -9` (Linux
+ * `setpriv --pdeathsig`, util-linux): a killed `npm start` leaves no Redis or Postgres behind. Where
+ * setpriv is missing (macOS) the child is started plainly and the next start stops the stale one.
+ */
+function diesWithUs(signal: 'TERM' | 'INT'): string[] {
+  const setpriv = process.platform === 'linux' ? which('setpriv') : undefined;
+  return setpriv ? [setpriv, '--pdeathsig', signal, '--'] : [];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The process still has this command name (guards against a pid reused since the pid file was written). */
+function runs(pid: number, name: string): boolean {
+  const comm = `/proc/${pid}/comm`;
+  if (!existsSync('/proc/self/comm')) return alive(pid);
+  try {
+    return readFileSync(comm, 'utf8').includes(name);
+  } catch {
+    return false;
+  }
+}
+
+async function exited(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
 }
 
 async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000) {
@@ -58,14 +99,15 @@ async function waitFor(check: () => boolean | Promise<boolean>, what: string, ti
   throw new Error(`${what} did not become ready within ${timeoutMs} ms`);
 }
 
-function killStalePid(pidFile: string) {
+/** Stops a server a killed run left behind (its pid file still names a live process of that name). */
+async function stopStale(pidFile: string, name: string) {
   if (!existsSync(pidFile)) return;
   const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    /* not running */
+  if (!Number.isInteger(pid) || pid <= 0 || !runs(pid, name)) return;
+  process.kill(pid, 'SIGTERM');
+  if (!(await exited(pid, 10_000))) {
+    process.kill(pid, 'SIGKILL');
+    await exited(pid, 5_000);
   }
 }
 
@@ -132,50 +174,61 @@ export async function startLocalServices(dirs: {
   };
 }
 
-/** Starts redis-server on loopback with append-only persistence in `dir`. */
-export async function startRedis(dir: string): Promise<LocalService> {
+export interface ServerOptions {
+  /** Listen on this port (the fault tests restart a server on the same one); default: a free port. */
+  port?: number;
+}
+
+/** Starts redis-server on loopback with append-only persistence in `dir`; `password` sets requirepass. */
+export async function startRedis(
+  dir: string,
+  opts: ServerOptions & { password?: string } = {},
+): Promise<LocalService> {
   const bin = redisServerBin();
   mkdirSync(dir, { recursive: true });
   const pidFile = join(resolve(dir), 'redis.pid');
-  killStalePid(pidFile);
-  const port = await freePort();
-  const child = spawn(
-    bin,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      resolve(dir),
-      '--appendonly',
-      'yes',
-      '--save',
-      '',
-      '--pidfile',
-      pidFile,
-      '--daemonize',
-      'no',
-      '--protected-mode',
-      'yes',
-      '--loglevel',
-      'warning',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  await stopStale(pidFile, 'redis');
+  const port = opts.port ?? (await freePort());
+  const [cmd, ...prefix] = [...diesWithUs('TERM'), bin];
+  const args = [
+    ...prefix,
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    resolve(dir),
+    '--appendonly',
+    'yes',
+    '--save',
+    '',
+    '--pidfile',
+    pidFile,
+    '--daemonize',
+    'no',
+    '--protected-mode',
+    'yes',
+    '--loglevel',
+    'warning',
+    ...(opts.password ? ['--requirepass', opts.password] : []),
+  ];
+  const child = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = exitPromise(child);
-  const url = `redis://127.0.0.1:${port}`;
+  const done = exitPromise(child);
+  const url = opts.password
+    ? `redis://:${encodeURIComponent(opts.password)}@127.0.0.1:${port}`
+    : `redis://127.0.0.1:${port}`;
   await waitFor(async () => {
     if (child.exitCode !== null) throw new Error(`redis-server exited: ${stderr.trim()}`);
     return canConnect(port);
   }, 'redis-server');
   return {
     url,
+    pid: child.pid!,
     async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await done;
     },
   };
 }
@@ -193,27 +246,45 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** Runs as the `postgres` system user when we are root (Postgres refuses to run as root). */
+function postgresUser(): { uid?: number; gid?: number } {
+  if (process.getuid?.() !== 0) return {};
+  const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
+  const gidR = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
+  if (id.status !== 0) {
+    throw new MissingServiceError(
+      'running as root, Postgres needs the "postgres" system user: apt-get install -y postgresql',
+    );
+  }
+  return { uid: Number(id.stdout.trim()), gid: Number(gidR.stdout.trim()) };
+}
+
+/** Answers a query (accepting TCP is not enough: a starting or recovering server refuses sessions). */
+async function answers(url: string): Promise<boolean> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /**
  * Starts a Postgres cluster in `dir` (initdb on first use) on loopback, trust auth for the local
- * `clawstack` user. Postgres refuses to run as root; as root we run it as the `postgres` system user.
+ * `clawstack` user. The postmaster is our child (not daemonized by pg_ctl), so it stops with us; a
+ * cluster a killed run left running in `dir` is stopped first.
  */
-export async function startPostgres(dir: string): Promise<LocalService> {
+export async function startPostgres(dir: string, opts: ServerOptions = {}): Promise<LocalService> {
   const { initdb, pgCtl } = postgresBins();
+  const postgres = join(dirname(pgCtl), 'postgres');
   const dataDir = resolve(dir);
-  const asRoot = process.getuid?.() === 0;
-  let uid: number | undefined;
-  let gid: number | undefined;
-  if (asRoot) {
-    const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
-    const gidR = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-    if (id.status !== 0) {
-      throw new MissingServiceError(
-        'running as root, Postgres needs the "postgres" system user: apt-get install -y postgresql',
-      );
-    }
-    uid = Number(id.stdout.trim());
-    gid = Number(gidR.stdout.trim());
-  }
+  const { uid, gid } = postgresUser();
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', uid, gid, env: { ...process.env, LC_ALL: 'C' } });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stdout}${r.stderr}`);
@@ -228,24 +299,49 @@ export async function startPostgres(dir: string): Promise<LocalService> {
   if (existsSync(join(dataDir, 'postmaster.pid'))) {
     spawnSync(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { uid, gid });
   }
-  const port = await freePort();
-  const socketDir = dataDir;
-  run(pgCtl, [
-    '-D',
-    dataDir,
-    '-l',
-    join(dataDir, 'server.log'),
-    '-w',
-    '-t',
-    '30',
-    '-o',
-    `-p ${port} -c listen_addresses=127.0.0.1 -k ${socketDir} -c max_connections=200`,
-    'start',
-  ]);
+  const port = opts.port ?? (await freePort());
+  const logFd = openSync(join(dataDir, 'server.log'), 'a');
+  const [cmd, ...prefix] = [...diesWithUs('INT'), postgres];
+  const child = spawn(
+    cmd!,
+    [
+      ...prefix,
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-k',
+      dataDir,
+      '-c',
+      'max_connections=200',
+    ],
+    { uid, gid, env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  const done = exitPromise(child);
+  const url = `postgres://clawstack@127.0.0.1:${port}/postgres`;
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) {
+        const log = readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').slice(-10).join('\n');
+        throw new Error(`postgres exited with ${child.exitCode}:\n${log}`);
+      }
+      return answers(url);
+    },
+    'postgres',
+    60_000,
+  );
   return {
-    url: `postgres://clawstack@127.0.0.1:${port}/postgres`,
+    url,
+    pid: child.pid!,
     async stop() {
-      spawnSync(pgCtl, ['-D', dataDir, '-m', 'fast', '-w', 'stop'], { uid, gid });
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGINT'); // fast shutdown: roll back sessions, checkpoint, exit
+      const timer = setTimeout(() => child.kill('SIGQUIT'), 30_000);
+      await done;
+      clearTimeout(timer);
     },
   };
 }

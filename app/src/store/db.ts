@@ -7,7 +7,15 @@ import type { Logger } from '../telemetry/logger.ts';
 export type Db = pg.Pool;
 
 export function createPool(url: string, max = 10): Db {
-  const pool = new pg.Pool({ connectionString: url, max, idleTimeoutMillis: 30_000 });
+  // A connection attempt is bounded, so a request never waits on a Postgres that is down: it fails
+  // fast and the API answers 503.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    keepAlive: true,
+  });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {});
   return pool;

@@ -1,0 +1,52 @@
+/** The soak's arithmetic: time buckets of responses, RSS growth after warm-up, and a metric from /metrics text. */
+import { percentile } from '../bench/stats.ts';
+
+export interface Bucket {
+  /** Seconds since the soak started (bucket start). */
+  t: number;
+  ok: number;
+  errors: number;
+  latencies: number[];
+}
+
+/** Puts a response into its `widthS`-second bucket. */
+export function record(
+  buckets: Bucket[],
+  t0: number,
+  widthS: number,
+  ok: boolean,
+  ms: number,
+  now = Date.now(),
+) {
+  const i = Math.floor((now - t0) / 1000 / widthS);
+  while (buckets.length <= i) buckets.push({ t: buckets.length * widthS, ok: 0, errors: 0, latencies: [] });
+  const b = buckets[i]!;
+  if (ok) {
+    b.ok++;
+    b.latencies.push(ms);
+  } else b.errors++;
+}
+
+export function bucketStats(b: Bucket, widthS: number) {
+  const sorted = [...b.latencies].sort((x, y) => x - y);
+  return { t: b.t, rps: b.ok / widthS, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+/**
+ * RSS growth after warm-up, in percent: the mean of the last quarter of samples against the mean of the
+ * first quarter after `warmupS` (means, so one GC's swing does not decide it).
+ */
+export function rssGrowthPercent(samples: { t: number; rssMb: number }[], warmupS: number): number {
+  const after = samples.filter((s) => s.t >= warmupS);
+  if (after.length < 4) return NaN;
+  const q = Math.max(1, Math.floor(after.length / 4));
+  const mean = (xs: { rssMb: number }[]) => xs.reduce((a, s) => a + s.rssMb, 0) / xs.length;
+  const start = mean(after.slice(0, q));
+  return ((mean(after.slice(-q)) - start) / start) * 100;
+}
+
+/** The value of an unlabelled metric in Prometheus text (NaN when absent). */
+export function metricValue(text: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+|NaN)$`, 'm').exec(text);
+  return m ? Number(m[1]) : NaN;
+}

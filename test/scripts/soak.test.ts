@@ -1,0 +1,69 @@
+/** The soak's arithmetic and its figure. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bucketStats, metricValue, record, rssGrowthPercent, type Bucket } from '../../scripts/soak/stats.ts';
+import { lineChart } from '../../scripts/soak/svg.ts';
+
+test('responses land in their time bucket; errors are counted apart from latencies', () => {
+  const buckets: Bucket[] = [];
+  const t0 = 1_000_000;
+  record(buckets, t0, 5, true, 10, t0 + 1000);
+  record(buckets, t0, 5, true, 30, t0 + 4999);
+  record(buckets, t0, 5, false, 99, t0 + 12_000);
+  assert.equal(buckets.length, 3);
+  assert.deepEqual(bucketStats(buckets[0]!, 5), { t: 0, rps: 0.4, p50: 10, p99: 30 });
+  assert.equal(buckets[1]!.ok, 0);
+  assert.equal(buckets[2]!.errors, 1);
+});
+
+test('RSS growth compares the last quarter after warm-up with the first, ignoring the warm-up', () => {
+  const samples = [
+    { t: 0, rssMb: 50 }, // warm-up: ignored
+    ...[100, 100, 102, 102, 104, 104, 105, 105].map((rssMb, i) => ({ t: 10 + i, rssMb })),
+  ];
+  assert.equal(rssGrowthPercent(samples, 5), 5);
+  assert.ok(Number.isNaN(rssGrowthPercent(samples.slice(0, 3), 5)), 'too few samples');
+});
+
+test('metricValue reads an unlabelled metric from Prometheus text', () => {
+  const text = '# HELP x\nclawstack_nodejs_eventloop_lag_p99_seconds 0.0123\nother 1\n';
+  assert.equal(metricValue(text, 'clawstack_nodejs_eventloop_lag_p99_seconds'), 0.0123);
+  assert.ok(Number.isNaN(metricValue(text, 'missing')));
+});
+
+test('lineChart draws one polyline per series and escapes labels', () => {
+  const svg = lineChart([
+    {
+      title: 'a<b',
+      unit: 'ms',
+      series: [
+        {
+          label: 'p50',
+          color: 'red',
+          points: [
+            [0, 1],
+            [5, 2],
+          ],
+        },
+      ],
+    },
+    {
+      title: 'rss',
+      unit: 'MB',
+      series: [
+        {
+          label: 'x',
+          color: 'blue',
+          points: [
+            [0, 3],
+            [5, NaN],
+          ],
+        },
+      ],
+    },
+  ]);
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.equal(svg.match(/<polyline/g)?.length, 2);
+  assert.match(svg, /a&lt;b/);
+  assert.doesNotMatch(svg, /NaN/);
+});
