@@ -34,8 +34,8 @@ export function alertRules(w: Workload, namespace: string): AlertRule[] {
   const limitBytes = w.app.api.resources.memoryMiB * 1024 * 1024;
   const app = `namespace="${namespace}",role=~"api|worker"`;
   const req = REQUESTS(namespace);
-  const rate = (window: string, extra = '') =>
-    `sum(rate(${METRICS.httpDuration}_count{${req}${extra}}[${window}]))`;
+  const rate = (window: string, extra = '', offset = '') =>
+    `sum(rate(${METRICS.httpDuration}_count{${req}${extra}}[${window}]${offset}))`;
   const rule = (alert: string, expr: string, forWhat: string, summary: string, description: string) => ({
     alert,
     expr,
@@ -74,7 +74,7 @@ export function alertRules(w: Workload, namespace: string): AlertRule[] {
     ),
     rule(
       'ClawstackTrafficDrop',
-      `${rate('1h')} < 0.7 * (${rate('1h')} offset 1d)`,
+      `${rate('1h')} < 0.7 * ${rate('1h', '', ' offset 1d')}`,
       '30m',
       'Requests down 30 % against a day earlier',
       'The API request rate over the last hour is less than 70 % of the same hour a day earlier.',
