@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -20,6 +20,7 @@ import type { KubernetesSpec } from '../../infra/targets/kubernetes/spec.ts';
 import type { DeploymentSpec } from '../../infra/targets/index.ts';
 import { TIERS } from '../../infra/tiers.ts';
 import { stopGraceSeconds } from '../../infra/workload/index.ts';
+import { planCommand } from '../../scripts/plan/cli.ts';
 import { MOCK_SECRET_MARKER, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
 import type { ProgramRun, RecordedResource } from '../../scripts/plan/harness.ts';
 import { kubernetesAdapter, kubernetesConfig } from './conformance/kubernetes.ts';
@@ -578,5 +579,49 @@ describe('kubernetes: cluster access, object storage, storage class', () => {
     assert.equal(one(run, 'pulumi:providers:kubernetes').inputs.kubeconfig, undefined);
     for (const r of run.resources.filter((x) => x.type.startsWith('kubernetes:')))
       assert.ok(!JSON.stringify(r.inputs).includes('kubeconfig'), r.name);
+  });
+});
+
+describe('kubernetes: Pulumi.k8s.yaml and the offline plan', () => {
+  const ROOT = new URL('../../', import.meta.url).pathname;
+
+  test('every key in Pulumi.k8s.yaml has a comment line above it', () => {
+    const lines = readFileSync(`${ROOT}Pulumi.k8s.yaml`, 'utf8').split('\n');
+    // A key line (`  key:` or `  key: value`, not a list item) must follow a comment or another key's value list.
+    const uncommented = lines
+      .map((l, n) => [l, lines[n - 1] ?? ''] as const)
+      .filter(([l]) => /^\s+[A-Za-z][\w:.-]*:(\s|$)/.test(l))
+      .filter(([, above]) => !above.trim().startsWith('#'))
+      .map(([l]) => l.trim());
+    assert.deepEqual(
+      uncommented.filter((l) => !l.startsWith('config:')),
+      [],
+    );
+  });
+
+  test('npm run plan -- --stack k8s: one line of settings for every Kubernetes object', async () => {
+    const out: string[] = [];
+    const code = await planCommand(['--stack', 'k8s'], {
+      log: (t) => out.push(t),
+      error: (t) => out.push(t),
+    });
+    const text = out.join('\n');
+    assert.equal(code, 0, text);
+    assert.match(text, /^KubernetesDeployment clawstack-k8s {2}\(\d+ resources\)$/m);
+    assert.match(
+      text,
+      /clawstack-k8s-api {2}— Deployment api: ghcr\.io\/clawstack\/clawstack:0\.1\.0, CPU 1500m–2000m, 3072Mi, spot, grace 75 s, ready \/v2\/health\/ready/,
+    );
+    assert.match(
+      text,
+      /Ingress k8s\.clawstack\.example\.com \(nginx\), TLS by letsencrypt-prod, paths \/v1 \/v2, from 203\.0\.113\.0\/24,198\.51\.100\.0\/24/,
+    );
+    assert.match(text, /StatefulSet postgres: postgres:16-alpine, .*20Gi on gp3/);
+    assert.match(text, /ScaledObject clawstack-k8s-worker 2–10 on queue depth \(8 per pod\) \+ cpu 70%/);
+    assert.match(text, /url: https:\/\/k8s\.clawstack\.example\.com/);
+    const bare = text
+      .split('\n')
+      .filter((l) => /^\s+\+ (kubernetes|pulumi:providers)/.test(l) && !l.includes(' — '));
+    assert.deepEqual(bare, []);
   });
 });
