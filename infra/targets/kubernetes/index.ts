@@ -115,23 +115,7 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
       o,
     );
 
-    for (const c of containersOf(w)) {
-      const env = envObjects(name, w, k, c, values, o);
-      const container = containerSpec(c, env);
-      new k8s.core.v1.Service(`${name}-${c.role}-svc`, service(w, k, base, c), o);
-      if (c.role === 'api' || c.role === 'worker') {
-        new k8s.apps.v1.Deployment(
-          `${name}-${c.role}`,
-          deployment(w, k, base, c, { container, serviceAccountName: sa.metadata.name }),
-          o,
-        );
-        new k8s.policy.v1.PodDisruptionBudget(`${name}-${c.role}-pdb`, pdb(w, k, base, c), o);
-        if (!(c.role === 'worker' && k.keda))
-          new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-${c.role}-hpa`, hpa(w, k, base, c), o);
-      } else {
-        new k8s.apps.v1.StatefulSet(`${name}-${c.role}`, statefulSet(w, k, base, c, container), o);
-      }
-    }
+    this.roles(name, w, k, { values, serviceAccountName: sa.metadata.name }, o);
 
     const ing = new k8s.networking.v1.Ingress(
       `${name}-ingress`,
@@ -156,6 +140,34 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     this.namespace = ns.metadata.name;
     this.url = ing.spec.rules.apply((rules) => `https://${rules[0]?.host ?? k.ingress.host}`);
     this.registerOutputs({ url: this.url, namespace: this.namespace });
+  }
+
+  /** Per role: env ConfigMap/Secret, Service, and a Deployment (+ PDB, HPA) or a StatefulSet. */
+  private roles(
+    name: string,
+    w: Workload,
+    k: KubernetesSpec,
+    ctx: { values: SecretValues; serviceAccountName: pulumi.Output<string> },
+    o: pulumi.CustomResourceOptions,
+  ) {
+    const base = k.base;
+    for (const c of containersOf(w)) {
+      const env = envObjects(name, w, k, c, ctx.values, o);
+      const container = containerSpec(c, env);
+      new k8s.core.v1.Service(`${name}-${c.role}-svc`, service(w, k, base, c), o);
+      if (c.role === 'api' || c.role === 'worker') {
+        new k8s.apps.v1.Deployment(
+          `${name}-${c.role}`,
+          deployment(w, k, base, c, { container, serviceAccountName: ctx.serviceAccountName }),
+          o,
+        );
+        new k8s.policy.v1.PodDisruptionBudget(`${name}-${c.role}-pdb`, pdb(w, k, base, c), o);
+        if (!(c.role === 'worker' && k.keda))
+          new k8s.autoscaling.v2.HorizontalPodAutoscaler(`${name}-${c.role}-hpa`, hpa(w, k, base, c), o);
+      } else {
+        new k8s.apps.v1.StatefulSet(`${name}-${c.role}`, statefulSet(w, k, base, c, container), o);
+      }
+    }
   }
 
   /** ServiceMonitor, PrometheusRule and Grafana dashboard (Prometheus Operator); KEDA ScaledObject. */
@@ -210,9 +222,11 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
   }
 }
 
+type SecretValues = Partial<Record<SecretName, pulumi.Output<string>>>;
+
 /** Generated secrets become random passwords; config secrets stay Pulumi secrets. */
-function secretValues(name: string, w: Workload, opts: pulumi.CustomResourceOptions) {
-  const values: Partial<Record<SecretName, pulumi.Output<string>>> = {};
+function secretValues(name: string, w: Workload, opts: pulumi.CustomResourceOptions): SecretValues {
+  const values: SecretValues = {};
   for (const [secret, source] of Object.entries(w.secrets) as [
     SecretName,
     Workload['secrets'][SecretName],
@@ -236,7 +250,7 @@ function envObjects(
   w: Workload,
   k: KubernetesSpec,
   c: Container,
-  values: Partial<Record<SecretName, pulumi.Output<string>>>,
+  values: SecretValues,
   o: pulumi.CustomResourceOptions,
 ): { configMap?: pulumi.Output<string>; secret?: pulumi.Output<string> } {
   const metadata = { namespace: k.namespace, labels: objectLabels(w, k.base, c.role) };
