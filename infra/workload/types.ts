@@ -6,7 +6,14 @@
 import type { Capacity, TierSpec } from '../tiers.ts';
 
 /** Secrets the workload refers to. Targets decide where the values live and how they are injected. */
-export type SecretName = 'dbPassword' | 'redisPassword' | 'bootstrapApiKey' | `appEnv.${string}`;
+export type SecretName =
+  | 'dbPassword'
+  | 'redisPassword'
+  | 'bootstrapApiKey'
+  | `appEnv.${string}`
+  /** Connection URLs of external (managed) data services given as secrets, whole. */
+  | 'redisUrl'
+  | 'databaseUrl';
 
 /** Where a secret's value comes from. */
 export type SecretSource =

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { describeKubernetes } from './describe-kubernetes.ts';
 import type { ProgramRun, RecordedResource } from './harness.ts';
 
 /** Stack config as the Pulumi CLI would pass it: keys as written, structured values as JSON text. */
@@ -82,6 +83,7 @@ function ports(r: Json): string {
 /** One line of the settings a reviewer checks for this resource type. */
 export function describe(r: RecordedResource): string {
   const i = r.inputs;
+  if (r.type.startsWith('kubernetes:')) return describeKubernetes(r);
   switch (r.type) {
     case 'aws:ec2/vpc:Vpc':
       return `cidr ${String(i.cidrBlock)}`;
@@ -193,6 +195,8 @@ export function describe(r: RecordedResource): string {
       return String(i.policyArn).split('/').pop() ?? '';
     case 'aws:lambda/function:Function':
       return `${String(i.runtime)}, ${String(i.handler)}`;
+    case 'pulumi:providers:kubernetes':
+      return `cluster from ${i.kubeconfig ? 'the kubeconfig in stack config (secret)' : 'the ambient kubeconfig'}${i.context ? `, context ${String(i.context)}` : ''}`;
     case 'random:index/randomPassword:RandomPassword':
       return `${String(i.length)} characters (secret)`;
     default:

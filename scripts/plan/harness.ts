@@ -80,6 +80,19 @@ function mockState(
     arn: `arn:aws:${service}:${region}:${MOCK_ACCOUNT}:${name}`,
     name: inputs.name ?? `${name}-${h.slice(0, 7)}`,
   };
+  if (type.startsWith('kubernetes:')) {
+    // The provider auto-names an object without metadata.name: `<resource name>-<random suffix>`.
+    const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
+    const objectName = (metadata.name as string | undefined) ?? `${name}-${h.slice(0, 8)}`;
+    const ns = metadata.namespace as string | undefined;
+    return {
+      id: ns ? `${ns}/${objectName}` : objectName,
+      state: {
+        ...inputs,
+        metadata: { ...metadata, name: objectName, uid: `${h}-0000-4000-8000-000000000000` },
+      },
+    };
+  }
   switch (type) {
     case 'aws:s3/bucket:Bucket': {
       const bucket = (inputs.bucket as string | undefined) ?? `${name}-${h}`;

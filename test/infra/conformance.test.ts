@@ -54,7 +54,7 @@ for (const target of TARGET_NAMES) {
             drainTimeoutMs: DRAIN_MS,
             appEnv: { MODEL_CACHE_DIR: CONFIG_SECRET },
           }),
-          { secretKeys: ['appEnv'] },
+          { secretKeys: ['appEnv', ...(adapter.secretKeys?.(combo) ?? [])] },
         );
         assert.equal(run.error, undefined, run.error?.message);
       });

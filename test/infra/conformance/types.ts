@@ -35,6 +35,8 @@ export interface ConformanceAdapter {
   containers(run: ProgramRun): DeclaredContainer[];
   /** Resources that must carry the stack's labels/tags, with the labels they carry. */
   labelled(run: ProgramRun): { resource: string; labels: Record<string, string> }[];
+  /** Config keys (as in `config`) the combination sets with `--secret`, beyond appEnv. */
+  secretKeys?(c: Combination): string[];
   /** Texts the resources carry encoded (e.g. gzipped user-data), decoded, with where they come from. */
   texts?(run: ProgramRun): [string, string][];
 }
