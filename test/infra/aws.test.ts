@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { SPOT_MAX_DRAIN_MS } from '../../infra/spec/common.ts';
 import { TIERS } from '../../infra/tiers.ts';
-import { MOCK_AMIS, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
+import { MOCK_AMIS, MOCK_SECRET_MARKER, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
 import type { ProgramRun, RecordedResource } from '../../scripts/plan/harness.ts';
 import { ADMIN, ALLOWED, COMBINATIONS, configFor, label, UNTAGGABLE, userDataOf } from './helpers.ts';
 
@@ -369,10 +369,10 @@ for (const combo of COMBINATIONS) {
       assert.equal(rotations.length, 3);
       for (const r of rotations) assert.equal(j(r.inputs.rotationRules).automaticallyAfterDays, 90);
       const userData = userDataOf(run);
-      // The mocked random values are 'Ab3Ab3…'; only placeholders and ARNs may reach user-data.
-      assert.ok(!userData.includes('Ab3Ab3Ab3'), 'a secret value leaked into user-data');
+      // Only references and ARNs may reach user-data; boot resolves them (clawstack-secrets).
+      assert.ok(!userData.includes(MOCK_SECRET_MARKER), 'a secret value leaked into user-data');
       assert.match(userData, /__CLAWSTACK_SECRET__dbPassword__/);
-      assert.match(userData, /API_KEY_SECRET=arn:aws:secretsmanager:/);
+      assert.match(userData, /^\s*bootstrapApiKey arn:aws:secretsmanager:/m);
       const secretKinds = JSON.parse(
         String(
           j(j(one(run, 'aws:lambda/function:Function', 'secret-rotator').inputs.environment).variables)
@@ -434,13 +434,15 @@ for (const combo of COMBINATIONS) {
         String(value('DATABASE_URL')),
         managed ? /sslmode=require$/ : /@clawstack-postgres:5432\/clawstack$/,
       );
-      const image = value('IMAGE');
-      assert.equal(
-        image,
-        combo.tier === 'gpu' ? 'ghcr.io/clawstack/clawstack:0.1.0-cuda' : 'ghcr.io/clawstack/clawstack:0.1.0',
-      );
+      const image =
+        combo.tier === 'gpu' ? 'ghcr.io/clawstack/clawstack:0.1.0-cuda' : 'ghcr.io/clawstack/clawstack:0.1.0';
+      for (const role of ['api', 'worker'])
+        assert.match(
+          env,
+          new RegExp(`ExecStart=/usr/bin/docker run --rm --name clawstack-${role} .* ${image}\n`),
+        );
       if (combo.tier === 'gpu') {
-        assert.match(env, /--gpus all/);
+        assert.match(env, /--gpus 1 /);
         assert.match(env, /nvidia-ctk/);
       } else assert.doesNotMatch(env, /--gpus/);
       assert.match(env, /CLAWSTACK_ROLE=api/);

@@ -1,10 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-export const POSTGRES_PORT = 5432;
-export const REDIS_PORT = 6379;
-export const DB_NAME = 'clawstack';
-export const DB_USER = 'clawstack';
+import { DB_NAME, DB_USER, POSTGRES_PORT, REDIS_PORT } from '../../workload/index.ts';
 
 export interface ManagedDataServicesArgs {
   /** Name prefix for every child resource. */
