@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { SPOT_MAX_DRAIN_MS } from '../../infra/spec/common.ts';
 import { TIERS } from '../../infra/tiers.ts';
-import { MOCK_AMIS, MOCK_SECRET_MARKER, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
+import { MOCK_SECRET_MARKER, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
 import type { ProgramRun, RecordedResource } from '../../scripts/plan/harness.ts';
 import { ADMIN, ALLOWED, COMBINATIONS, configFor, label, UNTAGGABLE, userDataOf } from './helpers.ts';
 
@@ -31,15 +31,11 @@ for (const combo of COMBINATIONS) {
       assert.equal(run.error, undefined, run.error?.stack);
     });
 
-    test('launch template: tier AMI from the public SSM parameter, first instance type, IMDSv2 required, encrypted gp3 root sized by tier', () => {
+    test('launch template: tier AMI resolved by EC2 at launch from the public SSM parameter, first instance type, IMDSv2 required, encrypted gp3 root sized by tier', () => {
       const lt = one(run, 'aws:ec2/launchTemplate:LaunchTemplate').inputs;
-      assert.equal(lt.imageId, MOCK_AMIS[tier.aws.ami.ssmParameter]);
-      assert.ok(
-        run.invokes.some(
-          (i) =>
-            i.token === 'aws:ssm/getParameter:getParameter' && i.inputs.name === tier.aws.ami.ssmParameter,
-        ),
-      );
+      // resolve:ssm: at launch, not a lookup at deploy time (which would roll the fleet on every new AMI).
+      assert.equal(lt.imageId, `resolve:ssm:${tier.aws.ami.ssmParameter}`);
+      assert.ok(!run.invokes.some((i) => i.token === 'aws:ssm/getParameter:getParameter'));
       assert.equal(lt.instanceType, tier.aws.instanceTypes[combo.capacity][0]);
       assert.equal(j(lt.metadataOptions).httpTokens, 'required');
       assert.equal(j(lt.metadataOptions).httpEndpoint, 'enabled');

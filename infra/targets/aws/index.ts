@@ -5,7 +5,7 @@ import type { Container, SecretName } from '../../workload/index.ts';
 import type { DeploymentSpec, TierSummary } from '../types.ts';
 import type { AwsSpec } from './spec.ts';
 import { renderCloudInit } from './cloud-init.ts';
-import { AppFleet, asgName, drainHookName } from './compute.ts';
+import { AppFleet, asgName, drainHookName, launchImageId } from './compute.ts';
 import { ColocatedDataVolume, ManagedDataServices } from './data.ts';
 import {
   awsWiring,
@@ -33,7 +33,7 @@ export function tierSummary(spec: DeploymentSpec<AwsSpec>): TierSummary {
     tier: spec.tier.name,
     capacity: spec.capacity,
     instanceTypes: own.instanceTypes,
-    ami: spec.tier.aws.ami.name,
+    ami: own.amiId ? `${own.amiId} (pinned)` : `${spec.tier.aws.ami.name} (latest at each launch)`,
     rootVolumeGb: own.rootVolumeGb,
     edge: spec.tier.aws.edge === 'alb' ? 'ALB (TLS 1.2+) over two AZs' : 'Caddy on the instance + Elastic IP',
     dataServices: spec.dataServices,
@@ -73,6 +73,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
     const parent = { parent: this };
     const colocated = spec.dataServices === 'colocated';
     this.tierSummary = tierSummary(spec);
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
     // The workload's shape (roles, secrets, log groups) does not depend on resolved endpoints; the
     // app's env contract is checked here, before any resource exists.
     const shape = buildWorkload(spec, awsWiring(colocated ? undefined : SHAPE_HOSTS, 's3://bucket/models'));
@@ -98,7 +99,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
           parent,
         )
       : undefined;
-    this.rotation(spec, secrets, managed, parent);
+    this.rotation(spec, { secrets, managed, accountId }, parent);
     const edge = this.edge(spec, network, parent);
     const logGroups = logGroupNames(shape, spec.tier.aws.edge);
     const observability = new Observability(
@@ -117,6 +118,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
           targetGroupArnSuffix: edge.alb.targetGroupArnSuffix,
         },
         gpu: !!spec.tier.gpu,
+        accountId,
       },
       parent,
     );
@@ -129,6 +131,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
         monthlyUsd: own.observability.monthlyBudgetUsd,
         topicArn: observability.alarmTopicArn,
         alertEmails: spec.alertEmails,
+        topicPolicy: observability.topicPolicy,
       },
       parent,
     );
@@ -191,10 +194,10 @@ export class AwsDeployment extends pulumi.ComponentResource {
   /** Rotation of the generated credentials (config secrets change with the config instead). */
   private rotation(
     spec: Spec,
-    secrets: AppSecrets,
-    managed: ManagedDataServices | undefined,
+    r: { secrets: AppSecrets; managed?: ManagedDataServices; accountId: pulumi.Output<string> },
     parent: Parent,
   ) {
+    const { secrets, managed } = r;
     const kinds: Partial<Record<SecretName, RotationKind>> = {
       dbPassword: managed ? 'rds' : 'instance',
       redisPassword: managed ? 'elasticache' : 'instance',
@@ -213,6 +216,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
         replicationGroupId: managed?.replicationGroupId,
         replicationGroupArn: managed?.replicationGroupArn,
         logRetentionDays: spec.section.observability.logRetentionDays,
+        accountId: r.accountId,
       },
       parent,
     );
@@ -324,7 +328,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
         tags: spec.tags,
         instanceTypes: own.instanceTypes,
         capacity: spec.capacity,
-        amiParameter: spec.tier.aws.ami.ssmParameter,
+        imageId: launchImageId(spec.tier.aws.ami.ssmParameter, own.amiId),
         rootVolumeGb: own.rootVolumeGb,
         // Lightweight: public subnets (Elastic IP, no NAT). Co-located data: the volume's AZ only.
         subnetIds: (alb ? r.network.privateSubnetIds : r.network.publicSubnetIds).slice(0, colocated ? 1 : 2),
@@ -345,6 +349,8 @@ export class AwsDeployment extends pulumi.ComponentResource {
         dataVolumeArn: r.volume?.volumeArn,
         drainSeconds: api.stopGraceSeconds,
         healthCheckGraceSeconds: healthCheckGraceSeconds(api),
+        // Instances need the NAT route and the S3 endpoint at boot (image pulls, secrets, models).
+        bootAfter: [r.network],
       },
       { parent: this, dependsOn: [r.observability] },
     );

@@ -35,6 +35,8 @@ export interface ObservabilityArgs {
   alb?: { loadBalancerArnSuffix: pulumi.Input<string>; targetGroupArnSuffix: pulumi.Input<string> };
   /** Adds the GPU utilisation widget. */
   gpu: boolean;
+  /** This account: only its alarms, budgets and schedules may publish or invoke. */
+  accountId: pulumi.Input<string>;
 }
 
 /**
@@ -42,6 +44,8 @@ export interface ObservabilityArgs {
  */
 export class Observability extends pulumi.ComponentResource {
   readonly alarmTopicArn: pulumi.Output<string>;
+  /** The topic's policy; publishers (the budget) must wait for it. */
+  readonly topicPolicy: aws.sns.TopicPolicy;
   readonly dashboardName: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
   readonly logGroupArns: pulumi.Output<string>[];
@@ -66,7 +70,7 @@ export class Observability extends pulumi.ComponentResource {
 
     const topic = new aws.sns.Topic(`${p}-alarms`, { tags: args.tags }, parent);
     this.alarmTopicArn = topic.arn;
-    new aws.sns.TopicPolicy(
+    this.topicPolicy = new aws.sns.TopicPolicy(
       `${p}-alarms-policy`,
       {
         arn: topic.arn,
@@ -79,6 +83,7 @@ export class Observability extends pulumi.ComponentResource {
               Principal: { Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] },
               Action: 'sns:Publish',
               Resource: topic.arn,
+              Condition: { StringEquals: { 'aws:SourceAccount': args.accountId } },
             },
           ],
         }),
@@ -305,6 +310,7 @@ export class Observability extends pulumi.ComponentResource {
         function: fn.name,
         principal: 'events.amazonaws.com',
         sourceArn: hourly.arn,
+        sourceAccount: args.accountId,
       },
       parent,
     );
@@ -401,6 +407,8 @@ export interface CostBudgetArgs {
   topicArn: pulumi.Input<string>;
   /** Also notified directly by AWS Budgets. */
   alertEmails: string[];
+  /** The topic's policy: the budget validates that it may publish when it is created. */
+  topicPolicy?: pulumi.Resource;
 }
 
 /**
@@ -430,7 +438,7 @@ export class CostBudget extends pulumi.ComponentResource {
         notifications: [notify(80, 'ACTUAL'), notify(100, 'ACTUAL'), notify(100, 'FORECASTED')],
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.topicPolicy ? [args.topicPolicy] : [] },
     );
     this.registerOutputs({});
   }

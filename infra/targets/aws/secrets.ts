@@ -105,6 +105,8 @@ export interface SecretRotatorArgs {
   replicationGroupArn?: pulumi.Input<string>;
   /** Log retention of the function's log group. */
   logRetentionDays: number;
+  /** This account: only its Secrets Manager may invoke the function. */
+  accountId: pulumi.Input<string>;
 }
 
 /** One rotation function and a rotation schedule on every app secret. */
@@ -139,7 +141,7 @@ export class SecretRotator extends pulumi.ComponentResource {
         Action: 'elasticache:ModifyReplicationGroup',
         Resource: args.replicationGroupArn,
       });
-    new aws.iam.RolePolicy(
+    const policy = new aws.iam.RolePolicy(
       `${p}-rotator-policy`,
       { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: statements }) },
       parent,
@@ -173,7 +175,12 @@ export class SecretRotator extends pulumi.ComponentResource {
     this.functionArn = fn.arn;
     const permission = new aws.lambda.Permission(
       `${p}-rotator-invoke`,
-      { action: 'lambda:InvokeFunction', function: fn.name, principal: 'secretsmanager.amazonaws.com' },
+      {
+        action: 'lambda:InvokeFunction',
+        function: fn.name,
+        principal: 'secretsmanager.amazonaws.com',
+        sourceAccount: args.accountId,
+      },
       parent,
     );
 
@@ -187,7 +194,8 @@ export class SecretRotator extends pulumi.ComponentResource {
           rotationRules: { automaticallyAfterDays: args.rotationDays },
           rotateImmediately: false,
         },
-        { parent: this, dependsOn: [permission] },
+        // Rotation starts by invoking the function, which needs its permissions in place.
+        { parent: this, dependsOn: [permission, policy] },
       );
     }
     this.registerOutputs({ functionArn: this.functionArn });
