@@ -10,7 +10,9 @@ import { before, describe, test } from 'node:test';
 import { MOCK_ACCOUNT, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
 import type { ProgramRun, RecordedResource } from '../../scripts/plan/harness.ts';
 import { NACL_INBOUND_RULE_QUOTA, publicAclInboundRules } from '../../infra/targets/aws/spec.ts';
-import { configFor } from './helpers.ts';
+import { X509Certificate } from 'node:crypto';
+import { parse } from 'yaml';
+import { configFor, userDataOf } from './helpers.ts';
 import type { Combination } from './helpers.ts';
 
 type Json = Record<string, unknown>;
@@ -43,6 +45,29 @@ for (const combo of [LIGHT, GENERAL]) {
       const asg = one(run, 'aws:autoscaling/group:Group');
       assert.equal(asg.inputs.waitForCapacityTimeout, '0');
       assert.deepEqual(asg.options.ignoreChanges, ['desiredCapacity']);
+    });
+
+    test('#2 managed Postgres is verified (verify-full) against the RDS CA shipped to the app containers', () => {
+      const doc = parse(userDataOf(run)) as { write_files: { path: string; content: string }[] };
+      const file = (path: string) => doc.write_files.find((f) => f.path === path)?.content;
+      const ca = file('/etc/clawstack/rds-ca.pem');
+      if (combo.dataServices === 'colocated') {
+        assert.equal(ca, undefined);
+        return;
+      }
+      const db = one(run, 'aws:rds/instance:Instance').inputs;
+      assert.equal(db.caCertIdentifier, 'rds-ca-rsa2048-g1');
+      const cert = new X509Certificate(ca!);
+      assert.ok(cert.subject.includes('CN=Amazon RDS us-east-1 Root CA RSA2048 G1'), cert.subject);
+      assert.ok(new Date(cert.validTo) > new Date(), 'the CA has not expired');
+      for (const role of ['api', 'worker']) {
+        const unit = file(`/etc/systemd/system/clawstack-${role}.service`)!;
+        assert.match(unit, / -v \/etc\/clawstack\/rds-ca\.pem:\/etc\/clawstack\/rds-ca\.pem:ro /);
+        assert.match(
+          file(`/etc/clawstack/${role}.secret-env`)!,
+          /DATABASE_URL=.*\?sslmode=verify-full&sslrootcert=\/etc\/clawstack\/rds-ca\.pem\n/,
+        );
+      }
     });
 
     test('#5 the AMI is resolved by EC2 at launch: no deploy-time lookup that would roll the fleet', () => {
@@ -99,6 +124,37 @@ for (const combo of [LIGHT, GENERAL]) {
     });
   });
 }
+
+test('#2 the RDS CA follows the region', async () => {
+  const run = await runProgram(configFor(GENERAL, { 'aws:region': 'eu-west-1' }));
+  assert.equal(run.error, undefined, run.error?.message);
+  const doc = parse(userDataOf(run)) as { write_files: { path: string; content: string }[] };
+  const ca = doc.write_files.find((f) => f.path === '/etc/clawstack/rds-ca.pem')!.content;
+  assert.ok(new X509Certificate(ca).subject.includes('CN=Amazon RDS eu-west-1 Root CA RSA2048 G1'));
+});
+
+test('#11 an appEnv value set with --secret reaches the app only through Secrets Manager', async () => {
+  const value = 'sk-live-0123456789';
+  const run = await runProgram(configFor(GENERAL, { appEnv: { MODEL_CACHE_DIR: value } }), {
+    secretKeys: ['appEnv'],
+  });
+  assert.equal(run.error, undefined, run.error?.message);
+  const secret = one(run, 'aws:secretsmanager/secret:Secret', 'app-env-MODEL_CACHE_DIR');
+  assert.equal(secret.inputs.name, 'clawstack-test/app-env/MODEL_CACHE_DIR');
+  const version = one(
+    run,
+    'aws:secretsmanager/secretVersion:SecretVersion',
+    'app-env-MODEL_CACHE_DIR-initial',
+  );
+  assert.equal(version.inputs.secretString, value);
+  assert.ok(version.secrets.includes('secretString'), 'stored as a Pulumi secret');
+  const userData = userDataOf(run);
+  assert.ok(!userData.includes(value));
+  assert.match(userData, /appEnv\.MODEL_CACHE_DIR arn:aws:secretsmanager:/);
+  assert.match(userData, /MODEL_CACHE_DIR=__CLAWSTACK_SECRET__appEnv\.MODEL_CACHE_DIR__/);
+  const read = statements(run).find((s) => s.Sid === 'ReadSecrets')!;
+  assert.equal((read.Resource as unknown[]).length, 4);
+});
 
 test('#5 an AMI pinned in config is used as is', async () => {
   const run = await runProgram(configFor(LIGHT, { amiId: 'ami-0123456789abcdef0' }));

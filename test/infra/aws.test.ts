@@ -428,7 +428,9 @@ for (const combo of COMBINATIONS) {
       );
       assert.match(
         String(value('DATABASE_URL')),
-        managed ? /sslmode=require$/ : /@clawstack-postgres:5432\/clawstack$/,
+        managed
+          ? /\?sslmode=verify-full&sslrootcert=\/etc\/clawstack\/rds-ca\.pem$/
+          : /@clawstack-postgres:5432\/clawstack$/,
       );
       const image =
         combo.tier === 'gpu' ? 'ghcr.io/clawstack/clawstack:0.1.0-cuda' : 'ghcr.io/clawstack/clawstack:0.1.0';

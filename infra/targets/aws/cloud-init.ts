@@ -23,6 +23,7 @@ import {
   INSTANCE_PATHS,
   systemdCommandLine,
 } from './docker-run.ts';
+import { RDS_CA_PATH } from './rds-ca.ts';
 
 export interface CloudInitParams {
   /** The workload: api and worker, plus redis and postgres when the data services are co-located. */
@@ -46,6 +47,8 @@ export interface CloudInitParams {
   drainHookName: string;
   targetGroupArn?: string;
   localLogDays: number;
+  /** PEM of the RDS CA (managed Postgres): written to RDS_CA_PATH and mounted into the app containers. */
+  rdsCaPem?: string;
 }
 
 interface WriteFile {
@@ -68,7 +71,7 @@ function envFile(vars: Record<string, string | number | boolean | undefined>): s
 /** The systemd unit that runs one container. */
 export function containerUnit(
   c: Container,
-  p: Pick<CloudInitParams, 'region' | 'logGroups' | 'edge'>,
+  p: Pick<CloudInitParams, 'region' | 'logGroups' | 'edge' | 'rdsCaPem'>,
   after: string[],
 ): string {
   const logGroup = p.logGroups[c.role];
@@ -77,6 +80,7 @@ export function containerUnit(
     region: p.region,
     logGroup,
     publish: p.edge === 'instance' ? 'loopback' : 'all',
+    readOnlyFiles: p.rdsCaPem && (c.role === 'api' || c.role === 'worker') ? [RDS_CA_PATH] : [],
   });
   return render(file('container.service'), {
     name: containerName(c.role),
@@ -276,6 +280,7 @@ export function renderCloudInit(p: CloudInitParams): string {
     ...scriptFiles(),
     ...containerFiles(p),
     ...edgeFiles(p),
+    ...(p.rdsCaPem ? [{ path: RDS_CA_PATH, permissions: '0644', content: p.rdsCaPem }] : []),
     {
       path: '/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
       permissions: '0644',

@@ -15,6 +15,7 @@ import {
 import type { Container, SecretName, Workload, WorkloadWiring } from '../../workload/index.ts';
 import type { Capacity } from '../../tiers.ts';
 import { containerName } from './docker-run.ts';
+import { RDS_CA_PATH } from './rds-ca.ts';
 
 /** Managed endpoints (RDS, ElastiCache) when the data services are managed. */
 export interface ManagedHosts {
@@ -28,8 +29,9 @@ export function modelSource(bucket: string, modelPrefix: string): string {
 }
 
 /**
- * How the app reaches Redis, Postgres and the models: the managed endpoints over TLS, or the
- * in-stack containers by name on the instance's docker network.
+ * How the app reaches Redis, Postgres and the models: the managed endpoints over TLS (Postgres
+ * verified against the RDS CA, ./rds-ca.ts), or the in-stack containers by name on the instance's
+ * docker network.
  */
 export function awsWiring(managed: ManagedHosts | undefined, models: string): WorkloadWiring {
   if (!managed)
@@ -41,7 +43,7 @@ export function awsWiring(managed: ManagedHosts | undefined, models: string): Wo
     };
   return {
     redisUrl: `rediss://:${secretRef('redisPassword')}@${managed.redisHost}:${REDIS_PORT}`,
-    databaseUrl: `postgres://${DB_USER}:${secretRef('dbPassword')}@${managed.dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`,
+    databaseUrl: `postgres://${DB_USER}:${secretRef('dbPassword')}@${managed.dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_PATH}`,
     modelSource: models,
     inStackData: false,
   };

@@ -31,6 +31,8 @@ export interface InstanceContext {
    * host), or not at all (internal-only containers never publish).
    */
   publish: 'all' | 'loopback';
+  /** Host files mounted read-only at the same path (e.g. the RDS CA). */
+  readOnlyFiles?: string[];
 }
 
 /** An argument systemd must not touch (`%H`, the host name, is meant as a specifier). */
@@ -128,6 +130,7 @@ export function dockerRunArgs(c: Container, ctx: InstanceContext): Arg[] {
     String(c.runAsUser),
     ...(c.readOnlyRootFilesystem ? ['--read-only'] : []),
     ...volumeFlags(c),
+    ...(ctx.readOnlyFiles ?? []).flatMap((f) => ['-v', `${f}:${f}:ro`]),
     '--env-file',
     files.plain,
     ...(files.secret ? ['--env-file', files.secret] : []),

@@ -19,6 +19,7 @@ import { Network } from './network.ts';
 import { CostBudget, Observability } from './observability.ts';
 import { AppSecrets, SecretRotator } from './secrets.ts';
 import type { RotationKind } from './secrets.ts';
+import { rdsCaCertificate } from './rds-ca.ts';
 import { ObjectStore } from './storage.ts';
 
 export interface AwsDeploymentArgs {
@@ -299,6 +300,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
           drainHookName: drainHookName(spec.prefix),
           targetGroupArn: tgArn,
           localLogDays: own.observability.localLogDays,
+          rdsCaPem: hosts ? rdsCaCertificate(region!) : undefined,
         });
       });
   }
