@@ -16,7 +16,7 @@ import { configFor, userDataOf } from './helpers.ts';
 import type { Combination } from './helpers.ts';
 
 type Json = Record<string, unknown>;
-const LIGHT: Combination = { tier: 'lightweight', capacity: 'on-demand', dataServices: 'colocated' };
+const LIGHT: Combination = { tier: 'lightweight', capacity: 'spot', dataServices: 'colocated' };
 const GENERAL: Combination = { tier: 'general', capacity: 'spot', dataServices: 'managed' };
 const GPU: Combination = { tier: 'gpu', capacity: 'on-demand', dataServices: 'managed' };
 const dependsOn = (r: RecordedResource, target: RecordedResource) => r.options.dependsOn.includes(target.urn);
@@ -68,6 +68,31 @@ for (const combo of [LIGHT, GENERAL]) {
           /DATABASE_URL=.*\?sslmode=verify-full&sslrootcert=\/etc\/clawstack\/rds-ca\.pem\n/,
         );
       }
+    });
+
+    test('#6 a failed boot is retried, then the instance is marked unhealthy; EC2-only health checks watch the api', () => {
+      const doc = parse(userDataOf(run)) as {
+        write_files: { path: string; content: string }[];
+        runcmd: string[][];
+      };
+      const file = (path: string) => doc.write_files.find((f) => f.path === path)?.content;
+      const prepare = file('/etc/systemd/system/clawstack-prepare.service')!;
+      assert.match(prepare, /^Restart=on-failure$/m);
+      assert.match(prepare, /^StartLimitBurst=6$/m);
+      assert.match(prepare, /^OnFailure=clawstack-unhealthy\.service$/m);
+      assert.match(
+        file('/usr/local/bin/clawstack-unhealthy')!,
+        /set-instance-health .*--health-status Unhealthy/,
+      );
+      const lifecycle = JSON.stringify(
+        one(run, 'aws:iam/rolePolicy:RolePolicy', 'instance-lifecycle').inputs.policy,
+      );
+      assert.ok(lifecycle.includes('autoscaling:SetInstanceHealth'));
+      const asg = one(run, 'aws:autoscaling/group:Group').inputs;
+      const watched = doc.runcmd.at(-1)!.includes('clawstack-health.timer');
+      assert.equal(watched, asg.healthCheckType === 'EC2', 'the api watch runs where only EC2 checks exist');
+      if (watched) assert.match(file('/usr/local/bin/clawstack-health')!, /\{\{\.State\.Health\.Status\}\}/);
+      assert.equal(asg.capacityRebalance, combo.capacity === 'spot' && asg.maxSize !== 1);
     });
 
     test('#5 the AMI is resolved by EC2 at launch: no deploy-time lookup that would roll the fleet', () => {

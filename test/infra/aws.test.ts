@@ -65,7 +65,7 @@ for (const combo of COMBINATIONS) {
         const types = arr(j(mixed.launchTemplate).overrides).map((o) => o.instanceType);
         assert.ok(types.length >= 3, `spot diversity: ${types.join(', ')}`);
         assert.deepEqual(types, tier.aws.instanceTypes.spot);
-        assert.equal(asg.capacityRebalance, true);
+        assert.equal(asg.capacityRebalance, managed && alb, 'no rebalance for the single instance');
         assert.equal(asg.launchTemplate, undefined);
       } else {
         assert.equal(asg.mixedInstancesPolicy, undefined);

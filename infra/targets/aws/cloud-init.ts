@@ -237,18 +237,25 @@ function edgeFiles(p: CloudInitParams): WriteFile[] {
   ];
 }
 
-function scriptFiles(): WriteFile[] {
+function scriptFiles(edge: CloudInitParams['edge']): WriteFile[] {
   const view = { refPrefix, refSuffix, dbUser: DB_USER, dbName: DB_NAME };
+  // Only these two are templates; the others go as they are (Docker's {{…}} formats stay intact).
+  const templates = new Set(['clawstack-secrets', 'clawstack-pg-sync']);
   const script = (name: string, permissions = '0755') => ({
     path: `/usr/local/bin/${name}`,
     permissions,
-    content: render(file(`${name}.sh`), view),
+    content: templates.has(name) ? render(file(`${name}.sh`), view) : file(`${name}.sh`),
   });
   const unit = (name: string) => ({
     path: `/etc/systemd/system/${name}`,
     permissions: '0644',
     content: file(name),
   });
+  // With EC2 health checks only (no ALB), the instance watches its own api.
+  const healthWatch =
+    edge === 'instance'
+      ? [script('clawstack-health'), unit('clawstack-health.service'), unit('clawstack-health.timer')]
+      : [];
   return [
     { path: '/usr/local/lib/clawstack/imds.sh', permissions: '0644', content: file('imds.sh') },
     script('clawstack-prepare'),
@@ -256,10 +263,13 @@ function scriptFiles(): WriteFile[] {
     script('clawstack-pg-sync', '0700'),
     script('clawstack-drain'),
     script('clawstack-cleanup'),
+    script('clawstack-unhealthy'),
     unit('clawstack-prepare.service'),
+    unit('clawstack-unhealthy.service'),
     unit('clawstack-drain.service'),
     unit('clawstack-cleanup.service'),
     unit('clawstack-cleanup.timer'),
+    ...healthWatch,
   ];
 }
 
@@ -277,7 +287,7 @@ export function renderCloudInit(p: CloudInitParams): string {
     },
     { path: `${INSTANCE_PATHS.config}/volumes`, permissions: '0644', content: volumeDirectories(w) },
     { path: `${INSTANCE_PATHS.config}/images`, permissions: '0644', content: images },
-    ...scriptFiles(),
+    ...scriptFiles(p.edge),
     ...containerFiles(p),
     ...edgeFiles(p),
     ...(p.rdsCaPem ? [{ path: RDS_CA_PATH, permissions: '0644', content: p.rdsCaPem }] : []),
@@ -293,6 +303,7 @@ export function renderCloudInit(p: CloudInitParams): string {
     ...(p.edge === 'instance' ? ['clawstack-caddy.service'] : []),
     'clawstack-drain.service',
     'clawstack-cleanup.timer',
+    ...(p.edge === 'instance' ? ['clawstack-health.timer'] : []),
   ];
   const runcmd: string[][] = [];
   // The NVIDIA-driver AMI ships the container toolkit; register its runtime with Docker.

@@ -248,7 +248,9 @@ export class AppFleet extends pulumi.ComponentResource {
         healthCheckType: args.targetGroupArns.length ? 'ELB' : 'EC2',
         healthCheckGracePeriod: args.healthCheckGraceSeconds,
         defaultInstanceWarmup: args.healthCheckGraceSeconds,
-        capacityRebalance: spot,
+        // Not with one instance: its replacement cannot take the data volume or the Elastic IP
+        // while the old instance still holds them.
+        capacityRebalance: spot && !single,
         launchTemplate: spot ? undefined : { id: lt.id, version },
         mixedInstancesPolicy: spot
           ? {
@@ -319,7 +321,12 @@ export class AppFleet extends pulumi.ComponentResource {
         policy: pulumi.jsonStringify({
           Version: '2012-10-17',
           Statement: [
-            { Effect: 'Allow', Action: 'autoscaling:CompleteLifecycleAction', Resource: group.arn },
+            {
+              Effect: 'Allow',
+              // Drain completion, and replacement of an instance whose boot or api failed for good.
+              Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceHealth'],
+              Resource: group.arn,
+            },
           ],
         }),
       },
