@@ -60,7 +60,7 @@ for (const combo of COMBINATIONS) {
       if (spot) {
         const mixed = j(asg.mixedInstancesPolicy);
         const dist = j(mixed.instancesDistribution);
-        assert.equal(dist.spotAllocationStrategy, 'capacity-optimized');
+        assert.equal(dist.spotAllocationStrategy, 'price-capacity-optimized');
         assert.equal(dist.onDemandPercentageAboveBaseCapacity, 0);
         const types = arr(j(mixed.launchTemplate).overrides).map((o) => o.instanceType);
         assert.ok(types.length >= 3, `spot diversity: ${types.join(', ')}`);

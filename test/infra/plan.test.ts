@@ -32,7 +32,7 @@ describe('offline plan (npm run plan)', () => {
     assert.match(stdout, /^ {2}AppFleet clawstack-dev-fleet/m);
     assert.match(
       stdout,
-      /aws:autoscaling\/group clawstack-dev-asg {2}— min 1 \/ desired 1 \/ max 1, spot capacity-optimized over t3\.medium/,
+      /aws:autoscaling\/group clawstack-dev-asg {2}— min 1 \/ desired 1 \/ max 1, spot price-capacity-optimized over t3\.medium/,
     );
     assert.match(
       stdout,

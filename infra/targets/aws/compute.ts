@@ -70,7 +70,7 @@ export const asgName = (prefix: string) => `${prefix}-asg`;
 /**
  * Launch template + Auto Scaling group: IMDSv2 only, encrypted root volume, SSM instead of SSH,
  * target tracking on CPU, rolling instance refresh on every template change (so a tier switch is a
- * rolling replace), and on spot a capacity-optimized mix of instance types with capacity rebalance.
+ * rolling replace), and on spot a price-capacity-optimized mix of instance types with capacity rebalance.
  */
 export class AppFleet extends pulumi.ComponentResource {
   readonly asgName: pulumi.Output<string>;
@@ -257,7 +257,8 @@ export class AppFleet extends pulumi.ComponentResource {
               instancesDistribution: {
                 onDemandBaseCapacity: 0,
                 onDemandPercentageAboveBaseCapacity: 0,
-                spotAllocationStrategy: 'capacity-optimized',
+                // Capacity first, then price, among the pools least likely to be interrupted.
+                spotAllocationStrategy: 'price-capacity-optimized',
               },
               launchTemplate: {
                 launchTemplateSpecification: { launchTemplateId: lt.id, version },

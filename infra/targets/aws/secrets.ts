@@ -49,7 +49,9 @@ export class AppSecrets extends pulumi.ComponentResource {
           ? new random.RandomPassword(
               `${p}-${n}`,
               { length: source.length, special: false, minLower: 4, minUpper: 4, minNumeric: 4 },
-              parent,
+              // A new length must not replace the value of an existing stack: the services would get
+              // it while Secrets Manager (ignoreChanges below) kept the old one. Rotation renews it.
+              { parent: this, ignoreChanges: ['length'] },
             ).result
           : pulumi.output(source.value);
       const secret = new aws.secretsmanager.Secret(
