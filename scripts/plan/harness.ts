@@ -32,6 +32,8 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** Paths of inputs that are Pulumi secrets (e.g. `password`). */
   secrets: string[];
+  /** Resource options the engine would see: `ignoreChanges`, and the URNs it waits for (`dependsOn`, expanded). */
+  options: { ignoreChanges: string[]; dependsOn: string[] };
 }
 
 export interface RecordedInvoke {
@@ -258,8 +260,15 @@ function plain(value: unknown, secrets: string[] = [], at = ''): unknown {
   return value;
 }
 
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getIgnorechangesList?(): string[];
+  getDependenciesList?(): string[];
+}
 interface MonitorLike {
-  registerResource(req: { getType(): string; getName(): string; getParent(): string }, cb: unknown): unknown;
+  registerResource(req: RegisterRequest, cb: unknown): unknown;
   newUrn(parent: string, type: string, name: string): string;
 }
 
@@ -298,7 +307,10 @@ export async function runProgram(
 
   const resources: RecordedResource[] = [];
   const invokes: RecordedInvoke[] = [];
-  const parents = new Map<string, { parent: string; urn: string }>();
+  const parents = new Map<
+    string,
+    { parent: string; urn: string; ignoreChanges: string[]; dependsOn: string[] }
+  >();
   const current = { errors: [] as Error[] };
   active = current;
 
@@ -317,6 +329,7 @@ export async function runProgram(
             custom: args.custom ?? true,
             inputs,
             secrets,
+            options: { ignoreChanges: meta?.ignoreChanges ?? [], dependsOn: meta?.dependsOn ?? [] },
           });
         }
         try {
@@ -341,6 +354,8 @@ export async function runProgram(
     parents.set(`${req.getType()}::${req.getName()}`, {
       parent: req.getParent(),
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
+      dependsOn: req.getDependenciesList?.() ?? [],
     });
     return register(req, cb);
   };

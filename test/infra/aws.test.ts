@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { SPOT_MAX_DRAIN_MS } from '../../infra/spec/common.ts';
 import { TIERS } from '../../infra/tiers.ts';
-import { MOCK_AMIS, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
+import { MOCK_SECRET_MARKER, ofType, one, runProgram } from '../../scripts/plan/harness.ts';
 import type { ProgramRun, RecordedResource } from '../../scripts/plan/harness.ts';
 import { ADMIN, ALLOWED, COMBINATIONS, configFor, label, UNTAGGABLE, userDataOf } from './helpers.ts';
 
@@ -31,15 +31,11 @@ for (const combo of COMBINATIONS) {
       assert.equal(run.error, undefined, run.error?.stack);
     });
 
-    test('launch template: tier AMI from the public SSM parameter, first instance type, IMDSv2 required, encrypted gp3 root sized by tier', () => {
+    test('launch template: tier AMI resolved by EC2 at launch from the public SSM parameter, first instance type, IMDSv2 required, encrypted gp3 root sized by tier', () => {
       const lt = one(run, 'aws:ec2/launchTemplate:LaunchTemplate').inputs;
-      assert.equal(lt.imageId, MOCK_AMIS[tier.aws.ami.ssmParameter]);
-      assert.ok(
-        run.invokes.some(
-          (i) =>
-            i.token === 'aws:ssm/getParameter:getParameter' && i.inputs.name === tier.aws.ami.ssmParameter,
-        ),
-      );
+      // resolve:ssm: at launch, not a lookup at deploy time (which would roll the fleet on every new AMI).
+      assert.equal(lt.imageId, `resolve:ssm:${tier.aws.ami.ssmParameter}`);
+      assert.ok(!run.invokes.some((i) => i.token === 'aws:ssm/getParameter:getParameter'));
       assert.equal(lt.instanceType, tier.aws.instanceTypes[combo.capacity][0]);
       assert.equal(j(lt.metadataOptions).httpTokens, 'required');
       assert.equal(j(lt.metadataOptions).httpEndpoint, 'enabled');
@@ -64,12 +60,12 @@ for (const combo of COMBINATIONS) {
       if (spot) {
         const mixed = j(asg.mixedInstancesPolicy);
         const dist = j(mixed.instancesDistribution);
-        assert.equal(dist.spotAllocationStrategy, 'capacity-optimized');
+        assert.equal(dist.spotAllocationStrategy, 'price-capacity-optimized');
         assert.equal(dist.onDemandPercentageAboveBaseCapacity, 0);
         const types = arr(j(mixed.launchTemplate).overrides).map((o) => o.instanceType);
         assert.ok(types.length >= 3, `spot diversity: ${types.join(', ')}`);
         assert.deepEqual(types, tier.aws.instanceTypes.spot);
-        assert.equal(asg.capacityRebalance, true);
+        assert.equal(asg.capacityRebalance, managed && alb, 'no rebalance for the single instance');
         assert.equal(asg.launchTemplate, undefined);
       } else {
         assert.equal(asg.mixedInstancesPolicy, undefined);
@@ -369,10 +365,10 @@ for (const combo of COMBINATIONS) {
       assert.equal(rotations.length, 3);
       for (const r of rotations) assert.equal(j(r.inputs.rotationRules).automaticallyAfterDays, 90);
       const userData = userDataOf(run);
-      // The mocked random values are 'Ab3Ab3…'; only placeholders and ARNs may reach user-data.
-      assert.ok(!userData.includes('Ab3Ab3Ab3'), 'a secret value leaked into user-data');
+      // Only references and ARNs may reach user-data; boot resolves them (clawstack-secrets).
+      assert.ok(!userData.includes(MOCK_SECRET_MARKER), 'a secret value leaked into user-data');
       assert.match(userData, /__CLAWSTACK_SECRET__dbPassword__/);
-      assert.match(userData, /API_KEY_SECRET=arn:aws:secretsmanager:/);
+      assert.match(userData, /^\s*bootstrapApiKey arn:aws:secretsmanager:/m);
       const secretKinds = JSON.parse(
         String(
           j(j(one(run, 'aws:lambda/function:Function', 'secret-rotator').inputs.environment).variables)
@@ -432,15 +428,19 @@ for (const combo of COMBINATIONS) {
       );
       assert.match(
         String(value('DATABASE_URL')),
-        managed ? /sslmode=require$/ : /@clawstack-postgres:5432\/clawstack$/,
+        managed
+          ? /\?sslmode=verify-full&sslrootcert=\/etc\/clawstack\/rds-ca\.pem$/
+          : /@clawstack-postgres:5432\/clawstack$/,
       );
-      const image = value('IMAGE');
-      assert.equal(
-        image,
-        combo.tier === 'gpu' ? 'ghcr.io/clawstack/clawstack:0.1.0-cuda' : 'ghcr.io/clawstack/clawstack:0.1.0',
-      );
+      const image =
+        combo.tier === 'gpu' ? 'ghcr.io/clawstack/clawstack:0.1.0-cuda' : 'ghcr.io/clawstack/clawstack:0.1.0';
+      for (const role of ['api', 'worker'])
+        assert.match(
+          env,
+          new RegExp(`ExecStart=/usr/bin/docker run --rm --name clawstack-${role} .* ${image}\n`),
+        );
       if (combo.tier === 'gpu') {
-        assert.match(env, /--gpus all/);
+        assert.match(env, /--gpus 1 /);
         assert.match(env, /nvidia-ctk/);
       } else assert.doesNotMatch(env, /--gpus/);
       assert.match(env, /CLAWSTACK_ROLE=api/);

@@ -32,11 +32,11 @@ describe('offline plan (npm run plan)', () => {
     assert.match(stdout, /^ {2}AppFleet clawstack-dev-fleet/m);
     assert.match(
       stdout,
-      /aws:autoscaling\/group clawstack-dev-asg {2}— min 1 \/ desired 1 \/ max 1, spot capacity-optimized over t3\.medium/,
+      /aws:autoscaling\/group clawstack-dev-asg {2}— min 1 \/ desired 1 \/ max 1, spot price-capacity-optimized over t3\.medium/,
     );
     assert.match(
       stdout,
-      /aws:ec2\/launchTemplate clawstack-dev-lt {2}— t3\.medium, AMI ami-\w+, IMDSv2 required, root 50 GB gp3 encrypted/,
+      /aws:ec2\/launchTemplate clawstack-dev-lt {2}— t3\.medium, AMI resolve:ssm:\/aws\/service\/\S+, IMDSv2 required, root 50 GB gp3 encrypted/,
     );
     assert.match(
       stdout,
@@ -62,7 +62,7 @@ describe('offline plan (npm run plan)', () => {
     );
     assert.match(
       stdout,
-      /~ aws:ec2\/launchTemplate clawstack-staging-lt\n {6}c6i\.xlarge, AMI ami-0a12023c0ffee0001.*\n {4}→ g4dn\.xlarge, AMI ami-0dd1a0b1d1a000002, IMDSv2 required, root 150 GB/,
+      /~ aws:ec2\/launchTemplate clawstack-staging-lt\n {6}c6i\.xlarge, AMI resolve:ssm:\/aws\/service\/ami-amazon-linux-latest\/\S+.*\n {4}→ g4dn\.xlarge, AMI resolve:ssm:\/aws\/service\/deeplearning\/\S+, IMDSv2 required, root 150 GB/,
     );
     assert.match(stdout, /"executionProvider":"cpu"[\s\S]*→ .*"executionProvider":"cuda"/);
   });

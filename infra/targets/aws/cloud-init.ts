@@ -1,22 +1,34 @@
 /**
- * The instance's cloud-init user-data: containers under systemd, secrets fetched at boot,
- * CloudWatch agent, spot/scale-in drain agent, daily cleanup timer.
+ * The instance's cloud-init user-data: the workload's containers under systemd (one `docker run`
+ * line per Container, ./docker-run.ts), secrets fetched at boot, CloudWatch agent, spot/scale-in
+ * drain agent, daily cleanup timer.
  *
- * Pure: takes resolved values, returns the `#cloud-config` text (validated by `cloud-init schema`
- * in test/infra). Secrets never appear here, only their ARNs.
+ * Pure: takes the workload and resolved values, returns the `#cloud-config` text (validated by
+ * `cloud-init schema` in test/infra). Scripts and units are real files in ./files, rendered with
+ * Mustache; the document is written by the `yaml` library. Secrets never appear here, only their
+ * ARNs and the workload's references to them.
  */
-import { renderCaddyfile } from '../../edge/caddy.ts';
-import { SECRET_PLACEHOLDERS } from '../../workload/app-env.ts';
-import { APP_PORT } from './network.ts';
+import { readFileSync } from 'node:fs';
+import Mustache from 'mustache';
+import { stringify } from 'yaml';
+import { renderCaddyfile, CADDY_IMAGE } from '../../edge/caddy.ts';
+import { containersOf, DB_NAME, DB_USER, secretRef } from '../../workload/index.ts';
+import type { Container, SecretName, Workload } from '../../workload/index.ts';
+import {
+  containerName,
+  dockerRunArgs,
+  envFiles,
+  envFileText,
+  hostPathOf,
+  INSTANCE_PATHS,
+  systemdCommandLine,
+} from './docker-run.ts';
+import { RDS_CA_PATH } from './rds-ca.ts';
 
 export interface CloudInitParams {
-  stack: string;
+  /** The workload: api and worker, plus redis and postgres when the data services are co-located. */
+  workload: Workload;
   region: string;
-  /** Image reference (the CUDA build on tier gpu). */
-  image: string;
-  /** Validated app environment with secret placeholders (see SECRET_PLACEHOLDERS). */
-  appEnv: Record<string, string>;
-  gpu: boolean;
   /** `instance`: Caddy terminates TLS here and the instance holds the Elastic IP. */
   edge: 'alb' | 'instance';
   domain?: string;
@@ -24,227 +36,105 @@ export interface CloudInitParams {
   /** Admin (metrics) listener on the instance edge when non-empty. */
   adminCidrs: string[];
   eipAllocationId?: string;
-  colocated: boolean;
   dataVolumeId?: string;
-  secretArns: { dbPassword: string; redisAuth: string; bootstrapApiKey: string };
+  /** Secrets Manager ARN of every secret the workload refers to. */
+  secretArns: Partial<Record<SecretName, string>>;
   bucket: string;
   logPrefix: string;
-  logGroups: {
-    api: string;
-    worker: string;
-    system: string;
-    edge?: string;
-    postgres?: string;
-    redis?: string;
-  };
+  /** CloudWatch log group per container role, `system` (cloud-init output) and `edge` (Caddy). */
+  logGroups: Record<string, string>;
   asgName: string;
   drainHookName: string;
   targetGroupArn?: string;
-  /** Seconds `docker stop` waits after SIGTERM before SIGKILL. */
-  stopGraceSeconds: number;
-  /** Each app container's CPU ceiling (millicores) and memory limit (MiB), from the tier. */
-  processLimits: { cpuLimitMillis: number; memoryMiB: number };
   localLogDays: number;
+  /** PEM of the RDS CA (managed Postgres): written to RDS_CA_PATH and mounted into the app containers. */
+  rdsCaPem?: string;
 }
 
-// ---------------------------------------------------------------------------------------------
-// A small YAML writer: double-quoted scalars, block literals for multi-line text.
-
-type Yaml = string | number | boolean | Yaml[] | { [key: string]: Yaml | undefined };
-
-function scalar(v: string | number | boolean): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+interface WriteFile {
+  path: string;
+  content: string;
+  permissions: string;
 }
 
-function literal(text: string, pad: string): string[] {
-  return text
-    .replace(/\n$/, '')
-    .split('\n')
-    .map((line) => (line === '' ? '' : pad + line));
+const file = (name: string) => readFileSync(new URL(`./files/${name}`, import.meta.url), 'utf8');
+/** Shell scripts and units are not HTML: Mustache must not escape anything. */
+const render = (template: string, view: object) =>
+  Mustache.render(template, view, {}, { escape: (text: string) => text });
+const [refPrefix, refSuffix] = secretRef('dbPassword').split('dbPassword') as [string, string];
+
+function envFile(vars: Record<string, string | number | boolean | undefined>): string {
+  const defined = Object.entries(vars).filter(([, v]) => v !== undefined && v !== '');
+  return envFileText(Object.fromEntries(defined.map(([k, v]) => [k, String(v)])));
 }
 
-function entry(key: string, value: Yaml, pad: string): string[] {
-  if (typeof value === 'string' && value.includes('\n'))
-    return [`${pad}${key}: |`, ...literal(value, pad + '  ')];
-  if (Array.isArray(value))
-    return value.length ? [`${pad}${key}:`, ...sequence(value, pad + '  ')] : [`${pad}${key}: []`];
-  if (typeof value === 'object') return [`${pad}${key}:`, ...mapping(value, pad + '  ')];
-  return [`${pad}${key}: ${scalar(value)}`];
-}
-
-function mapping(obj: { [key: string]: Yaml | undefined }, pad: string): string[] {
-  return Object.entries(obj).flatMap(([k, v]) => (v === undefined ? [] : entry(k, v, pad)));
-}
-
-function sequence(items: Yaml[], pad: string): string[] {
-  return items.flatMap((item) => {
-    if (Array.isArray(item)) return [`${pad}- [${item.map((x) => scalar(x as string)).join(', ')}]`];
-    if (typeof item === 'object') {
-      const lines = mapping(item, pad + '  ');
-      return lines.map((l, i) => (i === 0 ? `${pad}- ${l.slice(pad.length + 2)}` : l));
-    }
-    if (typeof item === 'string' && item.includes('\n')) return [`${pad}- |`, ...literal(item, pad + '  ')];
-    return [`${pad}- ${scalar(item)}`];
+/** The systemd unit that runs one container. */
+export function containerUnit(
+  c: Container,
+  p: Pick<CloudInitParams, 'region' | 'logGroups' | 'edge' | 'rdsCaPem'>,
+  after: string[],
+): string {
+  const logGroup = p.logGroups[c.role];
+  if (!logGroup) throw new Error(`no log group for container ${c.role}`);
+  const run = dockerRunArgs(c, {
+    region: p.region,
+    logGroup,
+    publish: p.edge === 'instance' ? 'loopback' : 'all',
+    readOnlyFiles: p.rdsCaPem && (c.role === 'api' || c.role === 'worker') ? [RDS_CA_PATH] : [],
+  });
+  return render(file('container.service'), {
+    name: containerName(c.role),
+    description: `clawstack ${c.role} (container ${c.image})`,
+    after,
+    execStart: systemdCommandLine(run),
+    execStartPost: c.role === 'postgres' ? '/usr/local/bin/clawstack-pg-sync' : undefined,
+    stopGraceSeconds: c.stopGraceSeconds,
+    // systemd waits a little longer than docker, which SIGKILLs at the stop grace.
+    timeoutStopSeconds: c.stopGraceSeconds + 15,
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-
-const IMDS = `# IMDSv2 helper (the launch template requires tokens).
-imds() {
-  local token
-  token=$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' http://169.254.169.254/latest/api/token) || return 1
-  curl -sf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
-}
-`;
-
-const PREPARE = `#!/bin/bash
-# Before any container starts: data volume, Elastic IP, secrets, docker network, image.
-set -euo pipefail
-. /etc/clawstack/deploy.env
-. /usr/local/lib/clawstack/imds.sh
-id=$(imds instance-id)
-if [ -n "\${DATA_VOLUME_ID:-}" ]; then
-  # The volume outlives instances; wait until the previous holder has released it.
-  for i in $(seq 1 60); do
-    holder=$(aws ec2 describe-volumes --region "$AWS_REGION" --volume-ids "$DATA_VOLUME_ID" --query 'Volumes[0].Attachments[0].InstanceId' --output text)
-    [ "$holder" = "$id" ] && break
-    aws ec2 attach-volume --region "$AWS_REGION" --volume-id "$DATA_VOLUME_ID" --instance-id "$id" --device /dev/sdf >/dev/null 2>&1 || true
-    sleep 5
-  done
-  dev=""
-  for i in $(seq 1 60); do
-    dev=$(ls /dev/disk/by-id/*"\${DATA_VOLUME_ID/-/}" 2>/dev/null | head -n1 || true)
-    [ -n "$dev" ] && break
-    sleep 2
-  done
-  [ -n "$dev" ] || { echo "data volume $DATA_VOLUME_ID did not appear" >&2; exit 1; }
-  blkid "$dev" >/dev/null || mkfs.xfs "$dev"
-  mkdir -p /var/lib/clawstack
-  mountpoint -q /var/lib/clawstack || mount -o noatime "$dev" /var/lib/clawstack
-fi
-if [ -n "\${EIP_ALLOCATION_ID:-}" ]; then
-  aws ec2 associate-address --region "$AWS_REGION" --allocation-id "$EIP_ALLOCATION_ID" --instance-id "$id" --allow-reassociation >/dev/null
-fi
-/usr/local/bin/clawstack-secrets
-docker network inspect clawstack >/dev/null 2>&1 || docker network create clawstack >/dev/null
-for i in 1 2 3 4 5; do docker pull -q "$IMAGE" && break; sleep 10; done
-`;
-
-const SECRETS = `#!/bin/bash
-# Fetches credentials from Secrets Manager into root-only files on tmpfs (/run).
-# Substitution uses bash expansion, so secret values never appear on a command line.
-set -euo pipefail
-. /etc/clawstack/deploy.env
-get() { aws secretsmanager get-secret-value --region "$AWS_REGION" --secret-id "$1" --query SecretString --output text; }
-umask 077
-mkdir -p /run/clawstack
-db=$(get "$DB_PASSWORD_SECRET")
-redis=$(get "$REDIS_AUTH_SECRET")
-key=$(get "$API_KEY_SECRET")
-env=$(cat /etc/clawstack/app.env)
-env=\${env//${SECRET_PLACEHOLDERS.dbPassword}/$db}
-env=\${env//${SECRET_PLACEHOLDERS.redisAuth}/$redis}
-env=\${env//${SECRET_PLACEHOLDERS.bootstrapApiKey}/$key}
-printf '%s\\n' "$env" > /run/clawstack/app.env
-if [ "$COLOCATED" = true ]; then
-  printf 'POSTGRES_USER=clawstack\\nPOSTGRES_DB=clawstack\\nPOSTGRES_PASSWORD=%s\\n' "$db" > /run/clawstack/postgres.env
-  printf 'requirepass %s\\nappendonly yes\\nmaxmemory-policy noeviction\\ndir /data\\n' "$redis" > /run/clawstack/redis.conf
-  chown 999:999 /run/clawstack/redis.conf  # the redis image's user
-fi
-`;
-
-const PG_SYNC = `#!/bin/bash
-# Sets the co-located Postgres password to the current secret (it may have rotated since the
-# volume was initialised). Runs over the container's local socket; the value goes through stdin.
-set -euo pipefail
-for i in $(seq 1 60); do docker exec clawstack-postgres pg_isready -q -U clawstack && break; sleep 2; done
-pw=$(sed -n 's/^POSTGRES_PASSWORD=//p' /run/clawstack/postgres.env)
-printf "ALTER USER clawstack PASSWORD '%s';\\n" "$pw" | docker exec -i clawstack-postgres psql -q -U clawstack -d clawstack
-`;
-
-const DRAIN = `#!/bin/bash
-# Drains the app when EC2 announces a spot interruption (two minutes' notice) or Auto Scaling
-# marks this instance for termination (scale-in, rebalance, refresh): leave the target group,
-# SIGTERM the containers (the app drains within DRAIN_TIMEOUT_MS), then let termination go on.
-set -u
-. /etc/clawstack/deploy.env
-. /usr/local/lib/clawstack/imds.sh
-while sleep 5; do
-  notice=""
-  imds spot/instance-action >/dev/null 2>&1 && notice=spot
-  [ "$(imds autoscaling/target-lifecycle-state 2>/dev/null)" = Terminated ] && notice=autoscaling
-  [ -z "$notice" ] && continue
-  id=$(imds instance-id)
-  logger -t clawstack-drain "$notice termination notice: draining (grace \${STOP_GRACE_SECONDS}s)"
-  if [ -n "\${TARGET_GROUP_ARN:-}" ]; then
-    aws elbv2 deregister-targets --region "$AWS_REGION" --target-group-arn "$TARGET_GROUP_ARN" --targets "Id=$id" || true
-  fi
-  systemctl stop clawstack-api.service clawstack-worker.service
-  aws autoscaling complete-lifecycle-action --region "$AWS_REGION" --auto-scaling-group-name "$ASG_NAME" \\
-    --lifecycle-hook-name "$DRAIN_HOOK" --instance-id "$id" --lifecycle-action-result CONTINUE || true
-  exit 0
-done
-`;
-
-const CLEANUP = `#!/bin/bash
-# Daily: archive local logs older than LOCAL_LOG_DAYS to S3 (then delete them), trim the journal,
-# temp files, stopped containers and unused images.
-set -u
-. /etc/clawstack/deploy.env
-. /usr/local/lib/clawstack/imds.sh
-id=$(imds instance-id)
-mkdir -p /var/log/clawstack
-find /var/log/clawstack -type f -mtime +"$LOCAL_LOG_DAYS" ! -name '*.gz' -exec gzip -f {} \\;
-find /var/log/clawstack -type f -name '*.gz' -print0 | while IFS= read -r -d '' f; do
-  aws s3 cp --only-show-errors "$f" "s3://$BUCKET/$LOG_PREFIX$STACK/$id/\${f#/var/log/clawstack/}" && rm -f "$f"
-done
-journalctl --vacuum-time="\${LOCAL_LOG_DAYS}d" >/dev/null
-find /tmp /var/tmp -xdev -type f -atime +2 -delete 2>/dev/null || true
-docker container prune -f >/dev/null
-docker image prune -af --filter until=168h >/dev/null
-`;
-
-function envFile(vars: Record<string, string | number | boolean | undefined>): string {
-  return (
-    Object.entries(vars)
-      .filter(([, v]) => v !== undefined && v !== '')
-      .map(([k, v]) => `${k}=${String(v)}`)
-      .join('\n') + '\n'
-  );
+function containerFiles(p: CloudInitParams): WriteFile[] {
+  const containers = containersOf(p.workload);
+  const dataUnits = containers
+    .filter((c) => c.role === 'redis' || c.role === 'postgres')
+    .map((c) => `${containerName(c.role)}.service`);
+  return containers.flatMap((c) => {
+    const files = envFiles(c);
+    const out: WriteFile[] = [
+      { path: files.plain, permissions: '0644', content: envFileText(c.env) },
+      {
+        path: `/etc/systemd/system/${containerName(c.role)}.service`,
+        permissions: '0644',
+        content: containerUnit(c, p, c.role === 'api' || c.role === 'worker' ? dataUnits : []),
+      },
+    ];
+    // Templates only: clawstack-secrets resolves them into /run/clawstack/<role>.env (0600).
+    if (files.secretTemplate)
+      out.push({ path: files.secretTemplate, permissions: '0600', content: envFileText(c.secretEnv) });
+    return out;
+  });
 }
 
-interface ContainerUnit {
-  name: string;
-  description: string;
-  after: string[];
-  run: string;
-  stopGrace?: number;
-  execStartPost?: string;
+/** `<host dir> <uid>` of every persistent volume, created by clawstack-prepare. */
+export function volumeDirectories(w: Workload): string {
+  return containersOf(w)
+    .flatMap((c) =>
+      c.volumes.filter((v) => v.kind === 'persistent').map((v) => `${hostPathOf(v.name)} ${c.runAsUser}\n`),
+    )
+    .join('');
 }
 
-function unit(u: ContainerUnit): string {
-  const grace = u.stopGrace ?? 30;
-  return `[Unit]
-Description=${u.description}
-After=${['docker.service', 'clawstack-prepare.service', ...u.after].join(' ')}
-Requires=docker.service clawstack-prepare.service
-
-[Service]
-Restart=always
-RestartSec=5
-TimeoutStopSec=${grace + 15}
-ExecStartPre=-/usr/bin/docker rm -f ${u.name}
-ExecStart=${u.run}
-${u.execStartPost ? `ExecStartPost=${u.execStartPost}\n` : ''}ExecStop=/usr/bin/docker stop --time ${grace} ${u.name}
-
-[Install]
-WantedBy=multi-user.target
-`;
-}
-
-function awslogs(p: CloudInitParams, group: string, stream: string): string {
-  return `--log-driver awslogs --log-opt awslogs-region=${p.region} --log-opt awslogs-group=${group} --log-opt awslogs-stream=%H-${stream}`;
+/** `<secret name> <ARN>` for each secret the containers refer to; an unknown ARN is an error. */
+export function secretsMap(w: Workload, arns: CloudInitParams['secretArns']): string {
+  return Object.keys(w.secrets)
+    .sort()
+    .map((name) => {
+      const arn = arns[name as SecretName];
+      if (!arn) throw new Error(`no Secrets Manager ARN for secret ${name}`);
+      return `${name} ${arn}\n`;
+    })
+    .join('');
 }
 
 function agentConfig(p: CloudInitParams): string {
@@ -265,211 +155,159 @@ function agentConfig(p: CloudInitParams): string {
     mem: { measurement: ['mem_available', 'mem_used_percent'] },
     disk: { measurement: ['used_percent'], resources: ['/'] },
   };
-  if (p.gpu) metrics.nvidia_gpu = { measurement: ['utilization_gpu', 'memory_used', 'memory_total'] };
-  return (
-    JSON.stringify(
-      {
-        agent: { metrics_collection_interval: 60, run_as_user: 'root' },
-        metrics: {
-          namespace: 'CWAgent',
-          append_dimensions: {
-            AutoScalingGroupName: '${aws:AutoScalingGroupName}',
-            InstanceId: '${aws:InstanceId}',
-          },
-          aggregation_dimensions: [['AutoScalingGroupName']],
-          metrics_collected: metrics,
+  if (p.workload.tier.gpu)
+    metrics.nvidia_gpu = { measurement: ['utilization_gpu', 'memory_used', 'memory_total'] };
+  return JSON.stringify(
+    {
+      agent: { metrics_collection_interval: 60, run_as_user: 'root' },
+      metrics: {
+        namespace: 'CWAgent',
+        append_dimensions: {
+          AutoScalingGroupName: '${aws:AutoScalingGroupName}',
+          InstanceId: '${aws:InstanceId}',
         },
-        logs: { logs_collected: { files: { collect_list: files } } },
+        aggregation_dimensions: [['AutoScalingGroupName']],
+        metrics_collected: metrics,
       },
-      null,
-      1,
-    ) + '\n'
+      logs: { logs_collected: { files: { collect_list: files } } },
+    },
+    null,
+    1,
   );
+}
+
+function deployEnv(p: CloudInitParams): string {
+  return envFile({
+    STACK: p.workload.stack,
+    AWS_REGION: p.region,
+    BUCKET: p.bucket,
+    LOG_PREFIX: p.logPrefix,
+    ASG_NAME: p.asgName,
+    DRAIN_HOOK: p.drainHookName,
+    STOP_GRACE_SECONDS: p.workload.app.api.stopGraceSeconds,
+    TARGET_GROUP_ARN: p.targetGroupArn,
+    DATA_VOLUME_ID: p.dataVolumeId,
+    EIP_ALLOCATION_ID: p.eipAllocationId,
+    LOCAL_LOG_DAYS: p.localLogDays,
+  });
+}
+
+function edgeFiles(p: CloudInitParams): WriteFile[] {
+  if (p.edge !== 'instance') return [];
+  const api = p.workload.app.api.ports.find((x) => x.exposure === 'public')!;
+  const run = [
+    '/usr/bin/docker',
+    'run',
+    '--rm',
+    '--name',
+    'clawstack-caddy',
+    '--network',
+    'host',
+    '-v',
+    `${INSTANCE_PATHS.config}/Caddyfile:/etc/caddy/Caddyfile:ro`,
+    '-v',
+    `${INSTANCE_PATHS.data}/caddy:/data`,
+    '-v',
+    '/var/log/clawstack/caddy:/var/log/caddy',
+    CADDY_IMAGE,
+  ];
+  return [
+    {
+      path: `${INSTANCE_PATHS.config}/Caddyfile`,
+      permissions: '0644',
+      content: renderCaddyfile({
+        domain: p.domain!,
+        acmeEmail: p.acmeEmail,
+        adminCidrs: p.adminCidrs,
+        upstream: `127.0.0.1:${api.port}`,
+      }),
+    },
+    {
+      path: '/etc/systemd/system/clawstack-caddy.service',
+      permissions: '0644',
+      content: render(file('container.service'), {
+        name: 'clawstack-caddy',
+        description: 'clawstack edge: Caddy, TLS with automatic certificates',
+        after: ['clawstack-api.service'],
+        execStart: systemdCommandLine(run),
+        stopGraceSeconds: 30,
+        timeoutStopSeconds: 45,
+      }),
+    },
+  ];
+}
+
+function scriptFiles(edge: CloudInitParams['edge']): WriteFile[] {
+  const view = { refPrefix, refSuffix, dbUser: DB_USER, dbName: DB_NAME };
+  // Only these two are templates; the others go as they are (Docker's {{…}} formats stay intact).
+  const templates = new Set(['clawstack-secrets', 'clawstack-pg-sync']);
+  const script = (name: string, permissions = '0755') => ({
+    path: `/usr/local/bin/${name}`,
+    permissions,
+    content: templates.has(name) ? render(file(`${name}.sh`), view) : file(`${name}.sh`),
+  });
+  const unit = (name: string) => ({
+    path: `/etc/systemd/system/${name}`,
+    permissions: '0644',
+    content: file(name),
+  });
+  // With EC2 health checks only (no ALB), the instance watches its own api.
+  const healthWatch =
+    edge === 'instance'
+      ? [script('clawstack-health'), unit('clawstack-health.service'), unit('clawstack-health.timer')]
+      : [];
+  return [
+    { path: '/usr/local/lib/clawstack/imds.sh', permissions: '0644', content: file('imds.sh') },
+    script('clawstack-prepare'),
+    script('clawstack-secrets', '0700'),
+    script('clawstack-pg-sync', '0700'),
+    script('clawstack-drain'),
+    script('clawstack-cleanup'),
+    script('clawstack-unhealthy'),
+    unit('clawstack-prepare.service'),
+    unit('clawstack-unhealthy.service'),
+    unit('clawstack-drain.service'),
+    unit('clawstack-cleanup.service'),
+    unit('clawstack-cleanup.timer'),
+    ...healthWatch,
+  ];
 }
 
 /** Renders the `#cloud-config` document for one instance of the fleet. */
 export function renderCloudInit(p: CloudInitParams): string {
-  const gpuFlag = p.gpu ? ' --gpus all' : '';
-  const limits = ` --cpus ${p.processLimits.cpuLimitMillis / 1000} --memory ${p.processLimits.memoryMiB}m`;
-  const dataUnits = p.colocated ? ['clawstack-postgres.service', 'clawstack-redis.service'] : [];
-  const dataDir = '/var/lib/clawstack';
-  const publish = p.edge === 'instance' ? `127.0.0.1:${APP_PORT}:${APP_PORT}` : `${APP_PORT}:${APP_PORT}`;
-  const app = (role: 'api' | 'worker') =>
-    unit({
-      name: `clawstack-${role}`,
-      description: `clawstack ${role} (container)`,
-      after: dataUnits,
-      stopGrace: p.stopGraceSeconds,
-      run:
-        `/usr/bin/docker run --rm --name clawstack-${role} --network clawstack${role === 'api' ? ` -p ${publish}` : ''}${gpuFlag}${limits}` +
-        ` --env-file /run/clawstack/app.env -e CLAWSTACK_ROLE=${role} --stop-timeout ${p.stopGraceSeconds}` +
-        ` ${awslogs(p, role === 'api' ? p.logGroups.api : p.logGroups.worker, role)} ${p.image}`,
-    });
-
-  const files: { path: string; content: string; permissions: string; owner?: string }[] = [
+  const w = p.workload;
+  const containers = containersOf(w);
+  const images = [...new Set(containers.map((c) => c.image))].join('\n') + '\n';
+  const files: WriteFile[] = [
+    { path: `${INSTANCE_PATHS.config}/deploy.env`, permissions: '0644', content: deployEnv(p) },
     {
-      path: '/etc/clawstack/deploy.env',
-      permissions: '0644',
-      content: envFile({
-        STACK: p.stack,
-        AWS_REGION: p.region,
-        IMAGE: p.image,
-        BUCKET: p.bucket,
-        LOG_PREFIX: p.logPrefix,
-        ASG_NAME: p.asgName,
-        DRAIN_HOOK: p.drainHookName,
-        STOP_GRACE_SECONDS: p.stopGraceSeconds,
-        TARGET_GROUP_ARN: p.targetGroupArn,
-        DATA_VOLUME_ID: p.dataVolumeId,
-        EIP_ALLOCATION_ID: p.eipAllocationId,
-        DB_PASSWORD_SECRET: p.secretArns.dbPassword,
-        REDIS_AUTH_SECRET: p.secretArns.redisAuth,
-        API_KEY_SECRET: p.secretArns.bootstrapApiKey,
-        COLOCATED: p.colocated,
-        LOCAL_LOG_DAYS: p.localLogDays,
-      }),
+      path: `${INSTANCE_PATHS.config}/secrets.map`,
+      permissions: '0600',
+      content: secretsMap(w, p.secretArns),
     },
-    // Placeholders only; clawstack-secrets writes the real file to /run/clawstack/app.env (0600).
-    { path: '/etc/clawstack/app.env', permissions: '0644', content: envFile(p.appEnv) },
-    { path: '/usr/local/lib/clawstack/imds.sh', permissions: '0644', content: IMDS },
-    { path: '/usr/local/bin/clawstack-prepare', permissions: '0755', content: PREPARE },
-    { path: '/usr/local/bin/clawstack-secrets', permissions: '0700', content: SECRETS },
-    { path: '/usr/local/bin/clawstack-drain', permissions: '0755', content: DRAIN },
-    { path: '/usr/local/bin/clawstack-cleanup', permissions: '0755', content: CLEANUP },
-    {
-      path: '/etc/systemd/system/clawstack-prepare.service',
-      permissions: '0644',
-      content: `[Unit]
-Description=clawstack: data volume, Elastic IP, secrets, image
-Wants=network-online.target
-After=docker.service network-online.target
-Requires=docker.service
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/bin/clawstack-prepare
-
-[Install]
-WantedBy=multi-user.target
-`,
-    },
-    { path: '/etc/systemd/system/clawstack-api.service', permissions: '0644', content: app('api') },
-    { path: '/etc/systemd/system/clawstack-worker.service', permissions: '0644', content: app('worker') },
-    {
-      path: '/etc/systemd/system/clawstack-drain.service',
-      permissions: '0644',
-      content: `[Unit]
-Description=clawstack: drain on spot interruption or Auto Scaling termination
-After=clawstack-api.service
-
-[Service]
-ExecStart=/usr/local/bin/clawstack-drain
-Restart=on-failure
-
-[Install]
-WantedBy=multi-user.target
-`,
-    },
-    {
-      path: '/etc/systemd/system/clawstack-cleanup.service',
-      permissions: '0644',
-      content: `[Unit]
-Description=clawstack: archive old logs, clean temp files and images
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/bin/clawstack-cleanup
-`,
-    },
-    {
-      path: '/etc/systemd/system/clawstack-cleanup.timer',
-      permissions: '0644',
-      content: `[Unit]
-Description=clawstack: daily cleanup
-
-[Timer]
-OnCalendar=daily
-RandomizedDelaySec=1h
-Persistent=true
-
-[Install]
-WantedBy=timers.target
-`,
-    },
+    { path: `${INSTANCE_PATHS.config}/volumes`, permissions: '0644', content: volumeDirectories(w) },
+    { path: `${INSTANCE_PATHS.config}/images`, permissions: '0644', content: images },
+    ...scriptFiles(p.edge),
+    ...containerFiles(p),
+    ...edgeFiles(p),
+    ...(p.rdsCaPem ? [{ path: RDS_CA_PATH, permissions: '0644', content: p.rdsCaPem }] : []),
     {
       path: '/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
       permissions: '0644',
       content: agentConfig(p),
     },
   ];
-
   const units = [
     'clawstack-prepare.service',
-    ...dataUnits,
-    'clawstack-api.service',
-    'clawstack-worker.service',
+    ...containers.map((c) => `${containerName(c.role)}.service`),
+    ...(p.edge === 'instance' ? ['clawstack-caddy.service'] : []),
     'clawstack-drain.service',
     'clawstack-cleanup.timer',
+    ...(p.edge === 'instance' ? ['clawstack-health.timer'] : []),
   ];
-
-  if (p.colocated && p.logGroups.postgres && p.logGroups.redis) {
-    files.push(
-      { path: '/usr/local/bin/clawstack-pg-sync', permissions: '0700', content: PG_SYNC },
-      {
-        path: '/etc/systemd/system/clawstack-postgres.service',
-        permissions: '0644',
-        content: unit({
-          name: 'clawstack-postgres',
-          description: 'clawstack postgres (co-located, data on the EBS data volume)',
-          after: [],
-          run: `/usr/bin/docker run --rm --name clawstack-postgres --network clawstack --env-file /run/clawstack/postgres.env -v ${dataDir}/postgres:/var/lib/postgresql/data ${awslogs(p, p.logGroups.postgres, 'postgres')} postgres:16-alpine`,
-          execStartPost: '/usr/local/bin/clawstack-pg-sync',
-        }),
-      },
-      {
-        path: '/etc/systemd/system/clawstack-redis.service',
-        permissions: '0644',
-        content: unit({
-          name: 'clawstack-redis',
-          description: 'clawstack redis (co-located, AOF on the EBS data volume)',
-          after: [],
-          run: `/usr/bin/docker run --rm --name clawstack-redis --network clawstack -v /run/clawstack/redis.conf:/usr/local/etc/redis/redis.conf:ro -v ${dataDir}/redis:/data ${awslogs(p, p.logGroups.redis, 'redis')} redis:7-alpine redis-server /usr/local/etc/redis/redis.conf`,
-        }),
-      },
-    );
-  }
-  if (p.edge === 'instance' && p.logGroups.edge) {
-    files.push(
-      {
-        path: '/etc/clawstack/Caddyfile',
-        permissions: '0644',
-        content: renderCaddyfile({
-          domain: p.domain!,
-          acmeEmail: p.acmeEmail,
-          adminCidrs: p.adminCidrs,
-          upstream: `127.0.0.1:${APP_PORT}`,
-        }),
-      },
-      {
-        path: '/etc/systemd/system/clawstack-caddy.service',
-        permissions: '0644',
-        content: unit({
-          name: 'clawstack-caddy',
-          description: 'clawstack edge: Caddy, TLS with automatic certificates',
-          after: ['clawstack-api.service'],
-          run: `/usr/bin/docker run --rm --name clawstack-caddy --network host -v /etc/clawstack/Caddyfile:/etc/caddy/Caddyfile:ro -v /var/lib/clawstack/caddy:/data -v /var/log/clawstack/caddy:/var/log/caddy caddy:2`,
-        }),
-      },
-    );
-    units.push('clawstack-caddy.service');
-  }
-
-  const runcmd: Yaml[] = [];
-  if (p.gpu) {
-    // The NVIDIA-driver AMI ships the container toolkit; register its runtime with Docker.
-    runcmd.push(['nvidia-ctk', 'runtime', 'configure', '--runtime=docker']);
-  }
+  const runcmd: string[][] = [];
+  // The NVIDIA-driver AMI ships the container toolkit; register its runtime with Docker.
+  if (w.tier.gpu) runcmd.push(['nvidia-ctk', 'runtime', 'configure', '--runtime=docker']);
   runcmd.push(
     ['systemctl', 'enable', '--now', 'docker.service'],
     ['systemctl', 'restart', 'docker.service'],
@@ -486,11 +324,11 @@ WantedBy=timers.target
     ['systemctl', 'daemon-reload'],
     ['systemctl', 'enable', '--now', '--no-block', ...units],
   );
-
-  const doc: { [key: string]: Yaml } = {
+  const doc = {
     packages: ['docker', 'amazon-cloudwatch-agent', 'xfsprogs'],
     write_files: files,
     runcmd,
   };
-  return `#cloud-config\n# clawstack ${p.stack}: generated by infra/aws/cloud-init.ts — do not edit on the instance.\n${mapping(doc, '').join('\n')}\n`;
+  const body = stringify(doc, { lineWidth: 0, blockQuote: 'literal' });
+  return `#cloud-config\n# clawstack ${w.stack}: generated by infra/targets/aws/cloud-init.ts — do not edit on the instance.\n${body}`;
 }

@@ -12,8 +12,11 @@ export interface AppFleetArgs {
   instanceTypes: string[];
   /** `spot` turns on the mixed-instances policy and capacity rebalance. */
   capacity: Capacity;
-  /** Public SSM parameter holding the AMI id (AL2023, or the NVIDIA-driver DLAMI on tier gpu). */
-  amiParameter: string;
+  /**
+   * The AMI: `resolve:ssm:<public parameter>` (AL2023, or the NVIDIA-driver DLAMI on tier gpu),
+   * which EC2 resolves at each launch, or a pinned `ami-…` id. See {@link launchImageId}.
+   */
+  imageId: string;
   /** Root volume size in GiB (gp3, encrypted). */
   rootVolumeGb: number;
   /** Subnets the group launches into (public on tier lightweight, private behind the ALB otherwise). */
@@ -48,20 +51,30 @@ export interface AppFleetArgs {
   drainSeconds: number;
   /** Seconds before a new instance counts as healthy (GPU images are large). */
   healthCheckGraceSeconds: number;
+  /** What must exist before an instance boots (the NAT route and S3 endpoint it pulls through). */
+  bootAfter?: pulumi.Resource[];
 }
 
 export const drainHookName = (prefix: string) => `${prefix}-drain`;
+
+/**
+ * The launch template's image: a pinned AMI id when config gives one, else the SSM parameter
+ * resolved by EC2 at launch (`resolve:ssm:`). Not looked up at deploy time: a lookup would change
+ * the template, and roll the whole fleet, on every `pulumi up` after AWS publishes a new AMI.
+ */
+export function launchImageId(ssmParameter: string, pinned?: string): string {
+  return pinned ?? `resolve:ssm:${ssmParameter}`;
+}
 export const asgName = (prefix: string) => `${prefix}-asg`;
 
 /**
  * Launch template + Auto Scaling group: IMDSv2 only, encrypted root volume, SSM instead of SSH,
  * target tracking on CPU, rolling instance refresh on every template change (so a tier switch is a
- * rolling replace), and on spot a capacity-optimized mix of instance types with capacity rebalance.
+ * rolling replace), and on spot a price-capacity-optimized mix of instance types with capacity rebalance.
  */
 export class AppFleet extends pulumi.ComponentResource {
   readonly asgName: pulumi.Output<string>;
   readonly roleName: pulumi.Output<string>;
-  readonly imageId: pulumi.Output<string>;
 
   constructor(name: string, args: AppFleetArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:AppFleet', name, {}, opts);
@@ -117,17 +130,29 @@ export class AppFleet extends pulumi.ComponentResource {
         Resource: args.secretArns,
       },
     ];
+    // Only instances of this stack (by tag) may take the Elastic IP or the data volume.
+    const ownInstances = {
+      StringEquals: {
+        'aws:ResourceTag/project': args.tags.project,
+        'aws:ResourceTag/stack': args.tags.stack,
+      },
+    };
     if (args.eipAllocationArn) {
-      statements.push({
-        Sid: 'ClaimElasticIp',
-        Effect: 'Allow',
-        Action: 'ec2:AssociateAddress',
-        Resource: [
-          args.eipAllocationArn,
-          'arn:aws:ec2:*:*:instance/*',
-          'arn:aws:ec2:*:*:network-interface/*',
-        ],
-      });
+      statements.push(
+        {
+          Sid: 'ClaimElasticIp',
+          Effect: 'Allow',
+          Action: 'ec2:AssociateAddress',
+          Resource: args.eipAllocationArn,
+        },
+        {
+          Sid: 'ClaimElasticIpForOwnInstance',
+          Effect: 'Allow',
+          Action: 'ec2:AssociateAddress',
+          Resource: ['arn:aws:ec2:*:*:instance/*', 'arn:aws:ec2:*:*:network-interface/*'],
+          Condition: ownInstances,
+        },
+      );
     }
     if (args.dataVolumeArn) {
       statements.push(
@@ -135,7 +160,14 @@ export class AppFleet extends pulumi.ComponentResource {
           Sid: 'AttachDataVolume',
           Effect: 'Allow',
           Action: 'ec2:AttachVolume',
-          Resource: [args.dataVolumeArn, 'arn:aws:ec2:*:*:instance/*'],
+          Resource: args.dataVolumeArn,
+        },
+        {
+          Sid: 'AttachDataVolumeToOwnInstance',
+          Effect: 'Allow',
+          Action: 'ec2:AttachVolume',
+          Resource: 'arn:aws:ec2:*:*:instance/*',
+          Condition: ownInstances,
         },
         { Sid: 'SeeDataVolume', Effect: 'Allow', Action: 'ec2:DescribeVolumes', Resource: '*' },
       );
@@ -159,11 +191,10 @@ export class AppFleet extends pulumi.ComponentResource {
       parent,
     );
 
-    this.imageId = aws.ssm.getParameterOutput({ name: args.amiParameter }, parent).value;
     const lt = new aws.ec2.LaunchTemplate(
       `${p}-lt`,
       {
-        imageId: this.imageId,
+        imageId: args.imageId,
         instanceType: args.instanceTypes[0],
         iamInstanceProfile: { arn: profile.arn },
         vpcSecurityGroupIds: args.securityGroupIds,
@@ -194,6 +225,7 @@ export class AppFleet extends pulumi.ComponentResource {
         tagSpecifications: [
           { resourceType: 'instance', tags: { ...args.tags, Name: `${p}-app` } },
           { resourceType: 'volume', tags: { ...args.tags, Name: `${p}-app-root` } },
+          { resourceType: 'network-interface', tags: { ...args.tags, Name: `${p}-app` } },
         ],
         tags: args.tags,
       },
@@ -209,18 +241,24 @@ export class AppFleet extends pulumi.ComponentResource {
         minSize: args.minSize,
         maxSize: args.maxSize,
         desiredCapacity: args.desiredCapacity,
+        // '0': `pulumi up` does not wait for instances (a missing GPU quota or spot capacity shows
+        // as a failed scaling activity, not a deployment that hangs for 10 minutes and fails).
+        waitForCapacityTimeout: '0',
         targetGroupArns: args.targetGroupArns,
         healthCheckType: args.targetGroupArns.length ? 'ELB' : 'EC2',
         healthCheckGracePeriod: args.healthCheckGraceSeconds,
         defaultInstanceWarmup: args.healthCheckGraceSeconds,
-        capacityRebalance: spot,
+        // Not with one instance: its replacement cannot take the data volume or the Elastic IP
+        // while the old instance still holds them.
+        capacityRebalance: spot && !single,
         launchTemplate: spot ? undefined : { id: lt.id, version },
         mixedInstancesPolicy: spot
           ? {
               instancesDistribution: {
                 onDemandBaseCapacity: 0,
                 onDemandPercentageAboveBaseCapacity: 0,
-                spotAllocationStrategy: 'capacity-optimized',
+                // Capacity first, then price, among the pools least likely to be interrupted.
+                spotAllocationStrategy: 'price-capacity-optimized',
               },
               launchTemplate: {
                 launchTemplateSpecification: { launchTemplateId: lt.id, version },
@@ -248,7 +286,8 @@ export class AppFleet extends pulumi.ComponentResource {
           propagateAtLaunch: true,
         })),
       },
-      parent,
+      // Target tracking owns the size once the group exists; config sets only its first value.
+      { parent: this, ignoreChanges: ['desiredCapacity'], dependsOn: args.bootAfter ?? [] },
     );
     this.asgName = group.name;
 
@@ -283,7 +322,12 @@ export class AppFleet extends pulumi.ComponentResource {
         policy: pulumi.jsonStringify({
           Version: '2012-10-17',
           Statement: [
-            { Effect: 'Allow', Action: 'autoscaling:CompleteLifecycleAction', Resource: group.arn },
+            {
+              Effect: 'Allow',
+              // Drain completion, and replacement of an instance whose boot or api failed for good.
+              Action: ['autoscaling:CompleteLifecycleAction', 'autoscaling:SetInstanceHealth'],
+              Resource: group.arn,
+            },
           ],
         }),
       },

@@ -1,10 +1,8 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
-export const POSTGRES_PORT = 5432;
-export const REDIS_PORT = 6379;
-export const DB_NAME = 'clawstack';
-export const DB_USER = 'clawstack';
+import { DB_NAME, DB_USER, POSTGRES_PORT, REDIS_PORT } from '../../workload/index.ts';
+import { RDS_CA_IDENTIFIER } from './rds-ca.ts';
 
 export interface ManagedDataServicesArgs {
   /** Name prefix for every child resource. */
@@ -121,7 +119,8 @@ export class ManagedDataServices extends pulumi.ComponentResource {
         skipFinalSnapshot: !args.deletionProtection,
         finalSnapshotIdentifier: args.deletionProtection ? `${p}-db-final` : undefined,
         autoMinorVersionUpgrade: true,
-        caCertIdentifier: 'rds-ca-rsa2048-g1',
+        // The CA the app verifies against (shipped to instances by ./rds-ca.ts).
+        caCertIdentifier: RDS_CA_IDENTIFIER,
         tags: tags('db'),
       },
       parent,

@@ -2,6 +2,7 @@ import { HEALTH_READY_PATH } from '../../../app/src/api/paths.ts';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { ADMIN_PORT, APP_PORT } from './network.ts';
+import { albLogicalName } from './spec.ts';
 
 /** TLS 1.2 and 1.3 only, forward-secret ciphers. */
 export const ALB_TLS_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
@@ -85,7 +86,7 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
     this.certificateArn = certificateArn;
 
     const lb = new aws.lb.LoadBalancer(
-      `${p}-alb`,
+      albLogicalName(p),
       {
         loadBalancerType: 'application',
         internal: false,

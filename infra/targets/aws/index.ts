@@ -1,23 +1,25 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { buildAppEnv, SECRET_PLACEHOLDERS, stopGraceSeconds } from '../../workload/index.ts';
+import { buildWorkload } from '../../workload/index.ts';
+import type { Container, SecretName } from '../../workload/index.ts';
 import type { DeploymentSpec, TierSummary } from '../types.ts';
 import type { AwsSpec } from './spec.ts';
 import { renderCloudInit } from './cloud-init.ts';
-import { AppFleet, asgName, drainHookName } from './compute.ts';
+import { AppFleet, asgName, drainHookName, launchImageId } from './compute.ts';
+import { ColocatedDataVolume, ManagedDataServices } from './data.ts';
 import {
-  ColocatedDataVolume,
-  DB_NAME,
-  DB_USER,
-  ManagedDataServices,
-  POSTGRES_PORT,
-  REDIS_PORT,
-} from './data.ts';
+  awsWiring,
+  deregistrationDelaySeconds,
+  healthCheckGraceSeconds,
+  logGroupNames,
+  modelSource,
+} from './decisions.ts';
 import { InstanceEdge, LoadBalancedEdge } from './edge.ts';
-import { APP_PORT, Network } from './network.ts';
+import { Network } from './network.ts';
 import { CostBudget, Observability } from './observability.ts';
 import { AppSecrets, SecretRotator } from './secrets.ts';
 import type { RotationKind } from './secrets.ts';
+import { rdsCaCertificate } from './rds-ca.ts';
 import { ObjectStore } from './storage.ts';
 
 export interface AwsDeploymentArgs {
@@ -32,7 +34,7 @@ export function tierSummary(spec: DeploymentSpec<AwsSpec>): TierSummary {
     tier: spec.tier.name,
     capacity: spec.capacity,
     instanceTypes: own.instanceTypes,
-    ami: spec.tier.aws.ami.name,
+    ami: own.amiId ? `${own.amiId} (pinned)` : `${spec.tier.aws.ami.name} (latest at each launch)`,
     rootVolumeGb: own.rootVolumeGb,
     edge: spec.tier.aws.edge === 'alb' ? 'ALB (TLS 1.2+) over two AZs' : 'Caddy on the instance + Elastic IP',
     dataServices: spec.dataServices,
@@ -43,9 +45,19 @@ export function tierSummary(spec: DeploymentSpec<AwsSpec>): TierSummary {
   };
 }
 
+type Spec = DeploymentSpec<AwsSpec>;
+type Parent = { parent: pulumi.Resource };
+
+/** Hosts the shape workload is built with before the managed endpoints exist (never deployed). */
+const SHAPE_HOSTS = { dbHost: 'managed-postgres.invalid', redisHost: 'managed-redis.invalid' };
+
+/** The edge: an ALB over two AZs, or the instance itself behind an Elastic IP. */
+type Edge = { alb: LoadBalancedEdge; instance?: undefined } | { alb?: undefined; instance: InstanceEdge };
+
 /**
- * The whole service on AWS: network, bucket, secrets, data services, edge/TLS, the instance fleet,
- * alarms and budget, each its own component under this one.
+ * The whole service on AWS: network, bucket, secrets, data services, edge/TLS, the instance fleet
+ * (whose cloud-init renders the shared workload), alarms and budget, each its own component under
+ * this one. The constructor wires; the decisions are pure functions in ./decisions.ts.
  */
 export class AwsDeployment extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
@@ -59,155 +71,55 @@ export class AwsDeployment extends pulumi.ComponentResource {
     const spec = args.spec;
     const own = spec.section;
     const p = spec.prefix;
-    const tags = spec.tags;
     const parent = { parent: this };
-    const alb = spec.tier.aws.edge === 'alb';
     const colocated = spec.dataServices === 'colocated';
-    const region = aws.getRegionOutput({}, parent).region;
     this.tierSummary = tierSummary(spec);
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
+    // The workload's shape (roles, secrets, log groups) does not depend on resolved endpoints; the
+    // app's env contract is checked here, before any resource exists.
+    const shape = buildWorkload(spec, awsWiring(colocated ? undefined : SHAPE_HOSTS, 's3://bucket/models'));
 
-    const network = new Network(
-      `${p}-network`,
-      {
-        prefix: p,
-        tags,
-        cidr: own.network.vpcCidr,
-        allowedCidrs: spec.network.allowedCidrs,
-        adminCidrs: spec.network.adminCidrs,
-        nat: alb ? (own.network.highAvailabilityNat ? 'per-az' : 'single') : 'none',
-        instanceIsEdge: !alb,
-      },
+    const network = this.network(spec, parent);
+    const store = new ObjectStore(`${p}-storage`, { prefix: p, tags: spec.tags, ...own.storage }, parent);
+    const secrets = new AppSecrets(
+      `${p}-secrets`,
+      { prefix: p, tags: spec.tags, secrets: shape.secrets },
       parent,
     );
-
-    const store = new ObjectStore(
-      `${p}-storage`,
-      {
-        prefix: p,
-        tags,
-        modelPrefix: own.storage.modelPrefix,
-        logPrefix: own.storage.logPrefix,
-        archiveAfterDays: own.storage.archiveAfterDays,
-        archiveStorageClass: own.storage.archiveStorageClass,
-        noncurrentVersionDays: own.storage.noncurrentVersionDays,
-      },
-      parent,
-    );
-
-    const secrets = new AppSecrets(`${p}-secrets`, { prefix: p, tags }, parent);
-
-    const managed = colocated
-      ? undefined
-      : new ManagedDataServices(
-          `${p}-data`,
-          {
-            prefix: p,
-            tags,
-            vpcId: network.vpcId,
-            subnetIds: network.privateSubnetIds,
-            appSecurityGroupId: network.appSecurityGroupId,
-            dbPassword: secrets.dbPassword,
-            redisAuthToken: secrets.redisAuthToken,
-            dbInstanceClass: own.data.dbInstanceClass,
-            dbAllocatedStorageGb: own.data.dbAllocatedStorageGb,
-            dbBackupRetentionDays: own.data.dbBackupRetentionDays,
-            multiAz: own.data.dbMultiAz,
-            cacheNodeType: own.data.cacheNodeType,
-            deletionProtection: own.data.deletionProtection,
-          },
-          parent,
-        );
+    const managed = colocated ? undefined : this.managedData(spec, network, secrets, parent);
     // Co-located data lives on a volume in the first AZ; the single instance is pinned there.
     const volume = colocated
       ? new ColocatedDataVolume(
           `${p}-data`,
-          { prefix: p, tags, availabilityZone: network.availabilityZones[0]!, sizeGb: own.dataVolumeGb },
-          parent,
-        )
-      : undefined;
-
-    const rotation: { name: string; arn: pulumi.Input<string>; kind: RotationKind }[] = [
-      { name: `${p}/db-password`, arn: secrets.dbPasswordSecretArn, kind: managed ? 'rds' : 'instance' },
-      {
-        name: `${p}/redis-auth-token`,
-        arn: secrets.redisAuthSecretArn,
-        kind: managed ? 'elasticache' : 'instance',
-      },
-      { name: `${p}/bootstrap-api-key`, arn: secrets.apiKeySecretArn, kind: 'instance' },
-    ];
-    new SecretRotator(
-      `${p}-rotation`,
-      {
-        prefix: p,
-        tags,
-        secrets: rotation,
-        rotationDays: own.secretRotationDays,
-        dbInstanceIdentifier: managed?.dbInstanceIdentifier,
-        dbInstanceArn: managed?.dbInstanceArn,
-        replicationGroupId: managed?.replicationGroupId,
-        replicationGroupArn: managed?.replicationGroupArn,
-        logRetentionDays: own.observability.logRetentionDays,
-      },
-      parent,
-    );
-
-    const ledge = alb
-      ? new LoadBalancedEdge(
-          `${p}-edge`,
           {
             prefix: p,
-            tags,
-            vpcId: network.vpcId,
-            subnetIds: network.publicSubnetIds,
-            securityGroupId: network.edgeSecurityGroupId,
-            domain: spec.tls.domain,
-            hostedZoneId: own.tls.hostedZoneId,
-            certificateArn: own.tls.certificateArn,
-            adminListener: spec.network.adminCidrs.length > 0,
-            wafRateLimit: own.tls.wafRateLimit,
-            deregistrationDelaySeconds: spec.capacity === 'spot' ? 30 : 60,
+            tags: spec.tags,
+            availabilityZone: network.availabilityZones[0]!,
+            sizeGb: own.dataVolumeGb,
           },
           parent,
         )
       : undefined;
-    const iedge = alb
-      ? undefined
-      : new InstanceEdge(
-          `${p}-edge`,
-          { prefix: p, tags, domain: spec.tls.domain!, hostedZoneId: own.tls.hostedZoneId },
-          parent,
-        );
-
-    const logGroupNames: Record<string, string> = {
-      api: `/clawstack/${spec.stack}/api`,
-      worker: `/clawstack/${spec.stack}/worker`,
-      system: `/clawstack/${spec.stack}/system`,
-    };
-    if (colocated) {
-      logGroupNames.postgres = `/clawstack/${spec.stack}/postgres`;
-      logGroupNames.redis = `/clawstack/${spec.stack}/redis`;
-    }
-    if (!alb) logGroupNames.edge = `/clawstack/${spec.stack}/edge`;
-
-    const fleetName = asgName(p);
+    this.rotation(spec, { secrets, managed, accountId }, parent);
+    const edge = this.edge(spec, network, parent);
+    const logGroups = logGroupNames(shape, spec.tier.aws.edge);
     const observability = new Observability(
       `${p}-observability`,
       {
         prefix: p,
-        tags,
+        tags: spec.tags,
         stack: spec.stack,
-        region,
-        logGroupNames,
+        region: aws.getRegionOutput({}, parent).region,
+        logGroupNames: logGroups,
         logRetentionDays: own.observability.logRetentionDays,
         alertEmails: spec.alertEmails,
-        asgName: fleetName,
-        alb: ledge
-          ? {
-              loadBalancerArnSuffix: ledge.loadBalancerArnSuffix,
-              targetGroupArnSuffix: ledge.targetGroupArnSuffix,
-            }
-          : undefined,
+        asgName: asgName(p),
+        alb: edge.alb && {
+          loadBalancerArnSuffix: edge.alb.loadBalancerArnSuffix,
+          targetGroupArnSuffix: edge.alb.targetGroupArnSuffix,
+        },
         gpu: !!spec.tier.gpu,
+        accountId,
       },
       parent,
     );
@@ -215,107 +127,19 @@ export class AwsDeployment extends pulumi.ComponentResource {
       `${p}-budget`,
       {
         prefix: p,
-        tags,
+        tags: spec.tags,
         stack: spec.stack,
         monthlyUsd: own.observability.monthlyBudgetUsd,
         topicArn: observability.alarmTopicArn,
         alertEmails: spec.alertEmails,
+        topicPolicy: observability.topicPolicy,
       },
       parent,
     );
+    const userData = this.userData(spec, { store, secrets, managed, volume, edge, logGroups });
+    this.fleet(spec, { network, store, secrets, volume, edge, userData, observability, api: shape.app.api });
 
-    // The app's environment, through the app's own contract; secrets stay placeholders here.
-    const stopGrace = stopGraceSeconds(spec.app.drainTimeoutMs);
-    const userData = pulumi
-      .all({
-        reg: region,
-        bucket: store.bucketName,
-        dbHost: managed?.dbAddress,
-        redisHost: managed?.redisAddress,
-        dbArn: secrets.dbPasswordSecretArn,
-        redisArn: secrets.redisAuthSecretArn,
-        keyArn: secrets.apiKeySecretArn,
-        volumeId: volume?.volumeId,
-        allocationId: iedge?.allocationId,
-        tgArn: ledge?.targetGroupArn,
-      })
-      .apply(({ reg, bucket, dbHost, redisHost, dbArn, redisArn, keyArn, volumeId, allocationId, tgArn }) => {
-        const env = buildAppEnv(spec, {
-          host: '0.0.0.0',
-          port: APP_PORT,
-          modelSource: `s3://${bucket}/${own.storage.modelPrefix.replace(/\/$/, '')}`,
-          dataDir: '/tmp/clawstack',
-          databaseUrl: dbHost
-            ? `postgres://${DB_USER}:${SECRET_PLACEHOLDERS.dbPassword}@${dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=require`
-            : `postgres://${DB_USER}:${SECRET_PLACEHOLDERS.dbPassword}@clawstack-postgres:${POSTGRES_PORT}/${DB_NAME}`,
-          redisUrl: redisHost
-            ? `rediss://:${SECRET_PLACEHOLDERS.redisAuth}@${redisHost}:${REDIS_PORT}`
-            : `redis://:${SECRET_PLACEHOLDERS.redisAuth}@clawstack-redis:${REDIS_PORT}`,
-          bootstrapApiKey: SECRET_PLACEHOLDERS.bootstrapApiKey,
-        });
-        return renderCloudInit({
-          stack: spec.stack,
-          region: reg as string,
-          image: spec.image,
-          appEnv: env,
-          gpu: !!spec.tier.gpu,
-          edge: spec.tier.aws.edge,
-          domain: spec.tls.domain,
-          acmeEmail: spec.tls.acmeEmail,
-          adminCidrs: spec.network.adminCidrs,
-          eipAllocationId: allocationId,
-          colocated,
-          dataVolumeId: volumeId,
-          secretArns: {
-            dbPassword: dbArn as string,
-            redisAuth: redisArn as string,
-            bootstrapApiKey: keyArn as string,
-          },
-          bucket: bucket as string,
-          logPrefix: own.storage.logPrefix,
-          logGroups: logGroupNames as CloudInitLogGroups,
-          asgName: fleetName,
-          drainHookName: drainHookName(p),
-          targetGroupArn: tgArn,
-          stopGraceSeconds: stopGrace,
-          processLimits: spec.tier.process,
-          localLogDays: own.observability.localLogDays,
-        });
-      });
-
-    new AppFleet(
-      `${p}-fleet`,
-      {
-        prefix: p,
-        tags,
-        instanceTypes: own.instanceTypes,
-        capacity: spec.capacity,
-        amiParameter: spec.tier.aws.ami.ssmParameter,
-        rootVolumeGb: own.rootVolumeGb,
-        // Lightweight: public subnets (Elastic IP, no NAT). Co-located data: the volume's AZ only.
-        subnetIds: (alb ? network.privateSubnetIds : network.publicSubnetIds).slice(0, colocated ? 1 : 2),
-        securityGroupIds: alb
-          ? [network.appSecurityGroupId]
-          : [network.appSecurityGroupId, network.edgeSecurityGroupId],
-        targetGroupArns: ledge ? [ledge.targetGroupArn] : [],
-        minSize: spec.scaling.min,
-        maxSize: spec.scaling.max,
-        desiredCapacity: own.desiredCapacity,
-        cpuTargetPercent: spec.scaling.cpuTargetPercent,
-        userData,
-        bucketArn: store.bucketArn,
-        modelPrefix: own.storage.modelPrefix,
-        logPrefix: own.storage.logPrefix,
-        secretArns: secrets.secretArns,
-        eipAllocationArn: iedge?.allocationArn,
-        dataVolumeArn: volume?.volumeArn,
-        drainSeconds: stopGrace,
-        healthCheckGraceSeconds: spec.tier.gpu ? 600 : 300,
-      },
-      { parent: this, dependsOn: [observability] },
-    );
-
-    this.url = ledge ? ledge.url : iedge!.url;
+    this.url = edge.alb ? edge.alb.url : edge.instance.url;
     this.bucketName = store.bucketName;
     this.alarmTopicArn = observability.alarmTopicArn;
     this.dashboardUrl = observability.dashboardUrl;
@@ -326,6 +150,211 @@ export class AwsDeployment extends pulumi.ComponentResource {
       dashboardUrl: this.dashboardUrl,
     });
   }
-}
 
-type CloudInitLogGroups = Parameters<typeof renderCloudInit>[0]['logGroups'];
+  private network(spec: Spec, parent: Parent): Network {
+    const alb = spec.tier.aws.edge === 'alb';
+    const own = spec.section;
+    return new Network(
+      `${spec.prefix}-network`,
+      {
+        prefix: spec.prefix,
+        tags: spec.tags,
+        cidr: own.network.vpcCidr,
+        allowedCidrs: spec.network.allowedCidrs,
+        adminCidrs: spec.network.adminCidrs,
+        nat: alb ? (own.network.highAvailabilityNat ? 'per-az' : 'single') : 'none',
+        instanceIsEdge: !alb,
+      },
+      parent,
+    );
+  }
+
+  private managedData(spec: Spec, network: Network, secrets: AppSecrets, parent: Parent) {
+    const data = spec.section.data;
+    return new ManagedDataServices(
+      `${spec.prefix}-data`,
+      {
+        prefix: spec.prefix,
+        tags: spec.tags,
+        vpcId: network.vpcId,
+        subnetIds: network.privateSubnetIds,
+        appSecurityGroupId: network.appSecurityGroupId,
+        dbPassword: secrets.values.dbPassword!,
+        redisAuthToken: secrets.values.redisPassword!,
+        dbInstanceClass: data.dbInstanceClass,
+        dbAllocatedStorageGb: data.dbAllocatedStorageGb,
+        dbBackupRetentionDays: data.dbBackupRetentionDays,
+        multiAz: data.dbMultiAz,
+        cacheNodeType: data.cacheNodeType,
+        deletionProtection: data.deletionProtection,
+      },
+      parent,
+    );
+  }
+
+  /** Rotation of the generated credentials (config secrets change with the config instead). */
+  private rotation(
+    spec: Spec,
+    r: { secrets: AppSecrets; managed?: ManagedDataServices; accountId: pulumi.Output<string> },
+    parent: Parent,
+  ) {
+    const { secrets, managed } = r;
+    const kinds: Partial<Record<SecretName, RotationKind>> = {
+      dbPassword: managed ? 'rds' : 'instance',
+      redisPassword: managed ? 'elasticache' : 'instance',
+      bootstrapApiKey: 'instance',
+    };
+    const rotated = (Object.keys(kinds) as SecretName[]).filter((n) => secrets.arns[n]);
+    new SecretRotator(
+      `${spec.prefix}-rotation`,
+      {
+        prefix: spec.prefix,
+        tags: spec.tags,
+        secrets: rotated.map((n) => ({ name: secrets.names[n]!, arn: secrets.arns[n]!, kind: kinds[n]! })),
+        rotationDays: spec.section.secretRotationDays,
+        dbInstanceIdentifier: managed?.dbInstanceIdentifier,
+        dbInstanceArn: managed?.dbInstanceArn,
+        replicationGroupId: managed?.replicationGroupId,
+        replicationGroupArn: managed?.replicationGroupArn,
+        logRetentionDays: spec.section.observability.logRetentionDays,
+        accountId: r.accountId,
+      },
+      parent,
+    );
+  }
+
+  private edge(spec: Spec, network: Network, parent: Parent): Edge {
+    const p = spec.prefix;
+    const tls = spec.section.tls;
+    if (spec.tier.aws.edge === 'instance')
+      return {
+        instance: new InstanceEdge(
+          `${p}-edge`,
+          { prefix: p, tags: spec.tags, domain: spec.tls.domain!, hostedZoneId: tls.hostedZoneId },
+          parent,
+        ),
+      };
+    return {
+      alb: new LoadBalancedEdge(
+        `${p}-edge`,
+        {
+          prefix: p,
+          tags: spec.tags,
+          vpcId: network.vpcId,
+          subnetIds: network.publicSubnetIds,
+          securityGroupId: network.edgeSecurityGroupId,
+          domain: spec.tls.domain,
+          hostedZoneId: tls.hostedZoneId,
+          certificateArn: tls.certificateArn,
+          adminListener: spec.network.adminCidrs.length > 0,
+          wafRateLimit: tls.wafRateLimit,
+          deregistrationDelaySeconds: deregistrationDelaySeconds(spec.capacity),
+        },
+        parent,
+      ),
+    };
+  }
+
+  /** The cloud-init document: the workload wired to the resolved endpoints, secrets by ARN. */
+  private userData(
+    spec: Spec,
+    r: {
+      store: ObjectStore;
+      secrets: AppSecrets;
+      managed?: ManagedDataServices;
+      volume?: ColocatedDataVolume;
+      edge: Edge;
+      logGroups: Record<string, string>;
+    },
+  ): pulumi.Output<string> {
+    const own = spec.section;
+    const resolved: Record<string, pulumi.Input<string> | undefined> = {
+      region: aws.getRegionOutput({}, { parent: this }).region,
+      bucket: r.store.bucketName,
+      dbHost: r.managed?.dbAddress,
+      redisHost: r.managed?.redisAddress,
+      volumeId: r.volume?.volumeId,
+      allocationId: r.edge.instance?.allocationId,
+      tgArn: r.edge.alb?.targetGroupArn,
+    };
+    const arns = r.secrets.arns as Record<string, pulumi.Output<string>>;
+    return pulumi
+      .all([pulumi.all(resolved), pulumi.all(arns)])
+      .apply(([{ region, bucket, dbHost, redisHost, volumeId, allocationId, tgArn }, secretArns]) => {
+        const hosts = dbHost && redisHost ? { dbHost, redisHost } : undefined;
+        const workload = buildWorkload(spec, awsWiring(hosts, modelSource(bucket!, own.storage.modelPrefix)));
+        return renderCloudInit({
+          workload,
+          region: region!,
+          edge: spec.tier.aws.edge,
+          domain: spec.tls.domain,
+          acmeEmail: spec.tls.acmeEmail,
+          adminCidrs: spec.network.adminCidrs,
+          eipAllocationId: allocationId,
+          dataVolumeId: volumeId,
+          secretArns,
+          bucket: bucket!,
+          logPrefix: own.storage.logPrefix,
+          logGroups: r.logGroups,
+          asgName: asgName(spec.prefix),
+          drainHookName: drainHookName(spec.prefix),
+          targetGroupArn: tgArn,
+          localLogDays: own.observability.localLogDays,
+          rdsCaPem: hosts ? rdsCaCertificate(region!) : undefined,
+        });
+      });
+  }
+
+  private fleet(
+    spec: Spec,
+    r: {
+      network: Network;
+      store: ObjectStore;
+      secrets: AppSecrets;
+      volume?: ColocatedDataVolume;
+      edge: Edge;
+      userData: pulumi.Output<string>;
+      observability: Observability;
+      api: Container;
+    },
+  ): AppFleet {
+    const own = spec.section;
+    const p = spec.prefix;
+    const alb = !!r.edge.alb;
+    const colocated = !!r.volume;
+    const api = r.api;
+    return new AppFleet(
+      `${p}-fleet`,
+      {
+        prefix: p,
+        tags: spec.tags,
+        instanceTypes: own.instanceTypes,
+        capacity: spec.capacity,
+        imageId: launchImageId(spec.tier.aws.ami.ssmParameter, own.amiId),
+        rootVolumeGb: own.rootVolumeGb,
+        // Lightweight: public subnets (Elastic IP, no NAT). Co-located data: the volume's AZ only.
+        subnetIds: (alb ? r.network.privateSubnetIds : r.network.publicSubnetIds).slice(0, colocated ? 1 : 2),
+        securityGroupIds: alb
+          ? [r.network.appSecurityGroupId]
+          : [r.network.appSecurityGroupId, r.network.edgeSecurityGroupId],
+        targetGroupArns: r.edge.alb ? [r.edge.alb.targetGroupArn] : [],
+        minSize: spec.scaling.min,
+        maxSize: spec.scaling.max,
+        desiredCapacity: own.desiredCapacity,
+        cpuTargetPercent: spec.scaling.cpuTargetPercent,
+        userData: r.userData,
+        bucketArn: r.store.bucketArn,
+        modelPrefix: own.storage.modelPrefix,
+        logPrefix: own.storage.logPrefix,
+        secretArns: r.secrets.secretArns,
+        eipAllocationArn: r.edge.instance?.allocationArn,
+        dataVolumeArn: r.volume?.volumeArn,
+        drainSeconds: api.stopGraceSeconds,
+        healthCheckGraceSeconds: healthCheckGraceSeconds(api),
+        // Instances need the NAT route and the S3 endpoint at boot (image pulls, secrets, models).
+        bootAfter: [r.network],
+      },
+      { parent: this, dependsOn: [r.observability] },
+    );
+  }
+}

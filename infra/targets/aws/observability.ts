@@ -1,6 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { lambdaExecutionRole } from './iam.ts';
+import { handlerArchive, LAMBDA_RUNTIME } from './lambdas/bundle.ts';
 
 /** Alarm thresholds (the issue's numbers; changing them is a code review, not a config knob). */
 export const THRESHOLDS = {
@@ -34,36 +35,17 @@ export interface ObservabilityArgs {
   alb?: { loadBalancerArnSuffix: pulumi.Input<string>; targetGroupArnSuffix: pulumi.Input<string> };
   /** Adds the GPU utilisation widget. */
   gpu: boolean;
+  /** This account: only its alarms, budgets and schedules may publish or invoke. */
+  accountId: pulumi.Input<string>;
 }
-
-/** The traffic comparison: this hour's requests as a percentage of the same hour a day earlier. */
-const TRAFFIC_SOURCE = `
-import { CloudWatchClient, GetMetricDataCommand, PutMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-const cw = new CloudWatchClient({});
-const source = JSON.parse(process.env.SOURCE_METRIC);
-const sum = async (end) => {
-  const start = new Date(end.getTime() - 3600e3);
-  const r = await cw.send(new GetMetricDataCommand({ StartTime: start, EndTime: end, MetricDataQueries: [
-    { Id: 'm', MetricStat: { Metric: source, Period: 3600, Stat: 'Sum' }, ReturnData: true }] }));
-  return (r.MetricDataResults?.[0]?.Values ?? []).reduce((a, b) => a + b, 0);
-};
-export const handler = async () => {
-  const now = new Date(Math.floor(Date.now() / 3600e3) * 3600e3);
-  const [today, yesterday] = await Promise.all([sum(now), sum(new Date(now.getTime() - 86400e3))]);
-  const minimum = Number(process.env.MIN_REQUESTS || '100');
-  if (yesterday < minimum) return { skipped: true, today, yesterday };
-  const value = (100 * today) / yesterday;
-  await cw.send(new PutMetricDataCommand({ Namespace: process.env.TARGET_NAMESPACE, MetricData: [
-    { MetricName: 'RequestCountVsDayBefore', Dimensions: [{ Name: 'Stack', Value: process.env.STACK }], Value: value, Unit: 'Percent', Timestamp: now }] }));
-  return { today, yesterday, value };
-};
-`;
 
 /**
  * Log groups, the alarm topic, the five alarms, the hourly traffic comparison and a dashboard.
  */
 export class Observability extends pulumi.ComponentResource {
   readonly alarmTopicArn: pulumi.Output<string>;
+  /** The topic's policy; publishers (the budget) must wait for it. */
+  readonly topicPolicy: aws.sns.TopicPolicy;
   readonly dashboardName: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
   readonly logGroupArns: pulumi.Output<string>[];
@@ -88,7 +70,7 @@ export class Observability extends pulumi.ComponentResource {
 
     const topic = new aws.sns.Topic(`${p}-alarms`, { tags: args.tags }, parent);
     this.alarmTopicArn = topic.arn;
-    new aws.sns.TopicPolicy(
+    this.topicPolicy = new aws.sns.TopicPolicy(
       `${p}-alarms-policy`,
       {
         arn: topic.arn,
@@ -101,6 +83,7 @@ export class Observability extends pulumi.ComponentResource {
               Principal: { Service: ['cloudwatch.amazonaws.com', 'budgets.amazonaws.com'] },
               Action: 'sns:Publish',
               Resource: topic.arn,
+              Condition: { StringEquals: { 'aws:SourceAccount': args.accountId } },
             },
           ],
         }),
@@ -289,11 +272,11 @@ export class Observability extends pulumi.ComponentResource {
       `${p}-traffic-compare`,
       {
         name: fnName,
-        runtime: 'nodejs20.x',
+        runtime: LAMBDA_RUNTIME,
         handler: 'index.handler',
         role: role.arn,
         timeout: 30,
-        code: new pulumi.asset.AssetArchive({ 'index.mjs': new pulumi.asset.StringAsset(TRAFFIC_SOURCE) }),
+        code: handlerArchive('traffic-compare'),
         environment: {
           variables: {
             SOURCE_METRIC: pulumi.jsonStringify({
@@ -327,6 +310,7 @@ export class Observability extends pulumi.ComponentResource {
         function: fn.name,
         principal: 'events.amazonaws.com',
         sourceArn: hourly.arn,
+        sourceAccount: args.accountId,
       },
       parent,
     );
@@ -423,6 +407,8 @@ export interface CostBudgetArgs {
   topicArn: pulumi.Input<string>;
   /** Also notified directly by AWS Budgets. */
   alertEmails: string[];
+  /** The topic's policy: the budget validates that it may publish when it is created. */
+  topicPolicy?: pulumi.Resource;
 }
 
 /**
@@ -452,7 +438,7 @@ export class CostBudget extends pulumi.ComponentResource {
         notifications: [notify(80, 'ACTUAL'), notify(100, 'ACTUAL'), notify(100, 'FORECASTED')],
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, dependsOn: args.topicPolicy ? [args.topicPolicy] : [] },
     );
     this.registerOutputs({});
   }

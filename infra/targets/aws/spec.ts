@@ -21,7 +21,11 @@ export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 ] as const;
 const INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9]+$/;
-const GPU_INSTANCE_TYPE = /^(g4dn|g5|g6|g6e|gr6|p3|p4d|p5)\./;
+/** NVIDIA types the GPU AMI (DLAMI Base OSS NVIDIA Driver, AL2023) supports; it has no P3 (Volta) support. */
+const GPU_INSTANCE_TYPE = /^(g4dn|g5|g6|g6e|gr6|p4d|p4de|p5|p5e|p5en)\./;
+const GPU_FAMILIES = 'g4dn, g5, g6, g6e, gr6, p4d, p4de, p5, p5e, p5en';
+/** The GPU AMI's root snapshot is 75 GiB; a smaller root volume fails at launch. */
+export const GPU_AMI_MIN_ROOT_GB = 75;
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]{36}$/;
 const ZONE_ID = /^Z[A-Z0-9]{4,32}$/;
 
@@ -30,7 +34,14 @@ export const AWS_KEYS = {
     schema: list(z.string().regex(INSTANCE_TYPE)).pipe(z.array(z.string()).min(1)),
     allowed: 'a list of EC2 instance types, e.g. ["c6i.xlarge","c6a.xlarge","c5.xlarge"]',
   },
-  rootVolumeGb: { schema: int(30, 16384), allowed: 'an integer number of GiB from 30 to 16384' },
+  rootVolumeGb: {
+    schema: int(30, 16384),
+    allowed: `an integer number of GiB from 30 to 16384 (at least ${GPU_AMI_MIN_ROOT_GB} on tier gpu)`,
+  },
+  amiId: {
+    schema: z.string().regex(/^ami-[0-9a-f]{8,17}$/),
+    allowed: "an AMI id (ami-…) to pin; unset: the tier's public SSM parameter, resolved at each launch",
+  },
   dataVolumeGb: { schema: int(10, 16384), allowed: 'an integer number of GiB from 10 to 16384' },
   desiredCapacity: { schema: int(0, 100), allowed: 'an integer from 0 to 100' },
   vpcCidr: {
@@ -85,6 +96,8 @@ export const AWS_KEYS = {
 
 export interface AwsSpec {
   instanceTypes: string[];
+  /** A pinned AMI; unset: the tier's SSM parameter, resolved by EC2 at launch. */
+  amiId?: string;
   rootVolumeGb: number;
   /** Persistent EBS volume for co-located Redis/Postgres data. */
   dataVolumeGb: number;
@@ -130,7 +143,7 @@ function checkInstanceTypes(common: CommonSpec, instanceTypes: string[]) {
     throw new StackConfigError(
       awsKey('instanceTypes'),
       instanceTypes,
-      'NVIDIA GPU instance types (g4dn, g5, g6, g6e, gr6, p3, p4d, p5) on tier gpu',
+      `NVIDIA GPU instance types the GPU AMI supports (${GPU_FAMILIES}) on tier gpu`,
       `${bad.join(', ')} has no NVIDIA GPU`,
     );
 }
@@ -205,6 +218,66 @@ function checkTls(common: CommonSpec, tls: AwsSpec['tls']) {
     );
 }
 
+/** Inbound rules per network ACL (AWS default quota). */
+export const NACL_INBOUND_RULE_QUOTA = 20;
+/** The public ACL's inbound rules (see network.ts): deny 22, the VPC, ephemeral, 443 + 80 per allowed CIDR, 9443 per admin CIDR. */
+export function publicAclInboundRules(allowedCidrs: number, adminCidrs: number): number {
+  return 3 + 2 * allowedCidrs + adminCidrs;
+}
+/** Load balancer names are limited to 32 characters; Pulumi appends `-` and 7 random characters. */
+export const ALB_NAME_MAX = 32;
+export const albLogicalName = (prefix: string) => `${prefix}-alb`;
+/** Storage classes S3 will only transition to after an object is 30 days old. */
+const MIN_30_DAYS = ['STANDARD_IA', 'ONEZONE_IA'];
+/** AWS tag keys: 1–128 characters of letters, digits, spaces and _ . : / = + - @; not starting with `aws:`. */
+const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
+const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+/** Values AWS itself would reject, caught before any resource exists. */
+function checkAwsLimits(
+  common: CommonSpec,
+  v: { rootVolumeGb: number; archiveAfterDays: number; archiveStorageClass: string },
+) {
+  if (common.tier.gpu && v.rootVolumeGb < GPU_AMI_MIN_ROOT_GB)
+    throw new StackConfigError(
+      awsKey('rootVolumeGb'),
+      v.rootVolumeGb,
+      `at least ${GPU_AMI_MIN_ROOT_GB} GiB on tier gpu`,
+      `the GPU AMI's root snapshot is ${GPU_AMI_MIN_ROOT_GB} GiB`,
+    );
+  if (MIN_30_DAYS.includes(v.archiveStorageClass) && v.archiveAfterDays < 30)
+    throw new StackConfigError(
+      awsKey('archiveAfterDays'),
+      v.archiveAfterDays,
+      `at least 30 with archiveStorageClass ${v.archiveStorageClass}`,
+      'S3 transitions objects to STANDARD_IA or ONEZONE_IA only after 30 days',
+    );
+  const { allowedCidrs, adminCidrs } = common.network;
+  const rules = publicAclInboundRules(allowedCidrs.length, adminCidrs.length);
+  if (rules > NACL_INBOUND_RULE_QUOTA)
+    throw new StackConfigError(
+      commonKey('allowedCidrs'),
+      allowedCidrs,
+      `at most ${NACL_INBOUND_RULE_QUOTA} network ACL inbound rules: 3 + 2 per allowedCidrs entry + 1 per adminCidrs entry`,
+      `${allowedCidrs.length} allowed and ${adminCidrs.length} admin CIDRs need ${rules} rules (the network ACL's default quota is ${NACL_INBOUND_RULE_QUOTA}); merge ranges`,
+    );
+  const albName = albLogicalName(common.prefix);
+  if (common.tier.aws.edge === 'alb' && albName.length + 8 > ALB_NAME_MAX)
+    throw new StackConfigError(
+      'stack name',
+      common.stack,
+      `at most ${ALB_NAME_MAX - 8 - (albName.length - common.stack.length)} characters on tier ${common.tier.name}`,
+      `the load balancer's name ${albName}-xxxxxxx would exceed AWS's ${ALB_NAME_MAX} characters`,
+    );
+  for (const [key, value] of Object.entries(common.tags))
+    if (!TAG_KEY.test(key) || key.toLowerCase().startsWith('aws:') || !TAG_VALUE.test(value))
+      throw new StackConfigError(
+        commonKey('tags'),
+        { [key]: value },
+        'tag keys of 1–128 and values of up to 256 letters, digits, spaces and _ . : / = + - @; keys not starting with aws:',
+      );
+}
+
 /** Parses `clawstack:aws` and applies the AWS rules. Pure; throws StackConfigError. */
 export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpec): AwsSpec {
   const v = readSection(section, AWS_KEYS, awsKey);
@@ -213,6 +286,12 @@ export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpe
   checkInstanceTypes(common, instanceTypes);
   const desiredCapacity = v.desiredCapacity ?? common.scaling.min;
   checkScaling(common, desiredCapacity);
+  const rootVolumeGb = v.rootVolumeGb ?? tier.aws.rootVolumeGb;
+  const archive = {
+    archiveAfterDays: v.archiveAfterDays ?? 30,
+    archiveStorageClass: v.archiveStorageClass ?? 'GLACIER_IR',
+  };
+  checkAwsLimits(common, { rootVolumeGb, ...archive });
   const tls = {
     hostedZoneId: v.hostedZoneId,
     certificateArn: v.certificateArn,
@@ -221,7 +300,8 @@ export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpe
   checkTls(common, tls);
   return {
     instanceTypes,
-    rootVolumeGb: v.rootVolumeGb ?? tier.aws.rootVolumeGb,
+    amiId: v.amiId,
+    rootVolumeGb,
     dataVolumeGb: v.dataVolumeGb ?? 20,
     desiredCapacity,
     network: { vpcCidr: v.vpcCidr ?? '10.42.0.0/16', highAvailabilityNat: v.highAvailabilityNat ?? false },
@@ -235,8 +315,7 @@ export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpe
       deletionProtection: v.deletionProtection ?? false,
     },
     storage: {
-      archiveAfterDays: v.archiveAfterDays ?? 30,
-      archiveStorageClass: v.archiveStorageClass ?? 'GLACIER_IR',
+      ...archive,
       noncurrentVersionDays: v.noncurrentVersionDays ?? 30,
       modelPrefix: 'models/',
       logPrefix: 'logs/',

@@ -65,10 +65,11 @@ export class ObjectStore extends pulumi.ComponentResource {
       },
       parent,
     );
-    new aws.s3.BucketOwnershipControls(
+    // S3 refuses concurrent configuration changes on one bucket (OperationAborted): one at a time.
+    const ownership = new aws.s3.BucketOwnershipControls(
       `${p}-bucket-ownership`,
       { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } },
-      parent,
+      { parent: this, dependsOn: [publicAccess] },
     );
     new aws.s3.BucketPolicy(
       `${p}-bucket-policy`,
@@ -97,7 +98,7 @@ export class ObjectStore extends pulumi.ComponentResource {
         }),
       },
       // The public-access block must exist first or S3 may evaluate the policy as public.
-      { parent: this, dependsOn: [publicAccess] },
+      { parent: this, dependsOn: [publicAccess, ownership] },
     );
     new aws.s3.BucketLifecycleConfiguration(
       `${p}-bucket-lifecycle`,

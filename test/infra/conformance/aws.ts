@@ -1,8 +1,17 @@
-/** The AWS target read as containers: the docker run lines in the user-data, the ALB/Caddy health path. */
+/**
+ * The AWS target read as containers: the api and worker units' `docker run` lines and env files in the
+ * user-data, and the ALB/Caddy health path.
+ */
+import { parse } from 'yaml';
 import { ofType } from '../../../scripts/plan/harness.ts';
 import type { ProgramRun } from '../../../scripts/plan/harness.ts';
 import { configFor, UNTAGGABLE, userDataOf } from '../helpers.ts';
 import type { ConformanceAdapter, DeclaredContainer } from './types.ts';
+
+interface WriteFile {
+  path: string;
+  content: string;
+}
 
 function readinessPath(run: ProgramRun, userData: string): string | undefined {
   const tg = ofType(run, 'aws:lb/targetGroup:TargetGroup')[0];
@@ -10,28 +19,31 @@ function readinessPath(run: ProgramRun, userData: string): string | undefined {
   return /health_uri (\S+)/.exec(userData)?.[1];
 }
 
-function parseRun(line: string, userData: string, run: ProgramRun): DeclaredContainer {
-  const role = /-e CLAWSTACK_ROLE=(\w+)/.exec(line)?.[1] ?? /--name clawstack-(\w+)/.exec(line)![1]!;
+/** `KEY=value` lines → a map (Docker reads values literally). */
+function envOf(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => l.split(/=(.*)/s).slice(0, 2) as [string, string]),
+  );
+}
+
+function parseRun(line: string, files: Map<string, string>, readiness?: string): DeclaredContainer {
+  const role = /--name clawstack-(\w+)/.exec(line)![1]!;
   const cpus = /--cpus (\S+)/.exec(line)?.[1];
   const memory = /--memory (\d+)m/.exec(line)?.[1];
-  const appEnv =
-    /path: "\/etc\/clawstack\/app.env"\n(?:\s+permissions: .*\n)?\s+content: \|\n((?:\s{6}.*\n)+)/.exec(
-      userData,
-    )?.[1] ?? '';
-  const env = Object.fromEntries(
-    appEnv
-      .trim()
-      .split('\n')
-      .map((l) => l.trim().split(/=(.*)/s).slice(0, 2) as [string, string]),
-  );
+  // Only the plain env files (under /etc); /run holds what boot resolves from the secret templates.
+  const envFiles = [...line.matchAll(/--env-file (\/etc\/\S+)/g)].map((m) => m[1]!);
+  const env = Object.assign({}, ...envFiles.map((f) => envOf(files.get(f) ?? ''))) as Record<string, string>;
   return {
     role,
-    readinessPath: readinessPath(run, userData),
+    readinessPath: role === 'api' ? readiness : undefined,
     stopGraceSeconds: Number(/--stop-timeout (\d+)/.exec(line)?.[1] ?? NaN),
     cpuLimitMillis: cpus ? Math.round(Number(cpus) * 1000) : NaN,
     memoryMiB: memory ? Number(memory) : NaN,
-    gpus: /--gpus/.test(line) ? 1 : 0,
-    env: { ...env, CLAWSTACK_ROLE: role },
+    gpus: Number(/--gpus (\d+)/.exec(line)?.[1] ?? 0),
+    env,
   };
 }
 
@@ -47,10 +59,14 @@ export const awsAdapter: ConformanceAdapter = {
   config: (c, extra) => configFor(c, extra),
   containers(run) {
     const userData = userDataOf(run);
-    const lines = userData
-      .split('\n')
-      .filter((l) => /ExecStart=\/usr\/bin\/docker run .*-e CLAWSTACK_ROLE=/.test(l));
-    return lines.map((l) => parseRun(l, userData, run));
+    const doc = parse(userData) as { write_files: WriteFile[] };
+    const files = new Map(doc.write_files.map((f) => [f.path, f.content]));
+    const readiness = readinessPath(run, userData);
+    return doc.write_files
+      .filter((f) => /^\/etc\/systemd\/system\/clawstack-(api|worker)\.service$/.test(f.path))
+      .map((f) =>
+        parseRun(/^ExecStart=(\/usr\/bin\/docker run .*)$/m.exec(f.content)![1]!, files, readiness),
+      );
   },
   labelled(run) {
     return run.resources
