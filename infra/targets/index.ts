@@ -4,10 +4,12 @@
  * read this list.
  */
 import { awsTarget } from './aws/target.ts';
+import { dockerTarget } from './docker/target.ts';
 import type { TargetDefinition } from './types.ts';
 
 export const TARGETS = {
   aws: awsTarget,
+  docker: dockerTarget,
 } satisfies Record<string, TargetDefinition<unknown>>;
 
 export type TargetName = keyof typeof TARGETS;
