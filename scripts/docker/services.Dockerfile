@@ -14,7 +14,8 @@ RUN groupadd --system --gid 999 redis && useradd --system --uid 999 --gid redis 
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc /usr/share/man \
  && rm -rf /var/lib/postgresql/15 /etc/postgresql/15/main \
  && mkdir -p /data /var/lib/postgresql/data /var/run/postgresql \
- && chown redis:redis /data && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
+ && chown redis:redis /data && chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql \
+ && chmod 3777 /var/run/postgresql
 COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint
 ENV PATH=/usr/lib/postgresql/15/bin:$PATH
 CMD ["/usr/local/bin/postgres-entrypoint"]
