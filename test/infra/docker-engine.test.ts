@@ -68,7 +68,14 @@ async function until<T>(
 ): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = await Promise.resolve(fn()).catch(() => undefined);
+    // Each attempt gets at most 10 s (a ref'd timer: a request stuck on a half-open published port
+    // must neither hang the wait nor let the event loop run empty).
+    let timer: NodeJS.Timeout | undefined;
+    const v = await Promise.race([
+      Promise.resolve(fn()).catch(() => undefined),
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 10_000))),
+    ]);
+    clearTimeout(timer);
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(1000);
@@ -77,6 +84,15 @@ async function until<T>(
 
 const health = (name: string) =>
   docker(['inspect', '-f', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', name]);
+/** Waits for a container's health check to pass; on a timeout the error carries its last results. */
+async function healthy(name: string, timeoutMs = 180_000) {
+  try {
+    await until(`${name} healthy`, () => (health(name) === 'healthy' ? true : undefined), timeoutMs);
+  } catch (e) {
+    const log = docker(['inspect', '-f', '{{json .State.Health.Log}}', name]).slice(-1500);
+    throw new Error(`${(e as Error).message}; last health checks: ${log}`, { cause: e });
+  }
+}
 
 const reason = skipReason();
 
@@ -117,10 +133,7 @@ describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 },
       writeFileSync(file, envFile, { mode: 0o600 });
       docker(['create', '--env-file', file, ...args]);
       docker(['start', String(c.inputs.name)]);
-      if (!envOf(c).CLAWSTACK_ROLE)
-        await until(`${String(c.inputs.name)} healthy`, () =>
-          health(String(c.inputs.name)) === 'healthy' ? true : undefined,
-        );
+      if (!envOf(c).CLAWSTACK_ROLE) await healthy(String(c.inputs.name));
     }
     await until('readiness 200 on 127.0.0.1', async () =>
       (await fetch(`${base}/v2/health/ready`)).status === 200 ? true : undefined,
@@ -174,10 +187,7 @@ describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 },
 
   test('readiness is 200 on the published loopback port, and every container is healthy', async () => {
     assert.equal((await fetch(`${base}/v2/health/ready`)).status, 200);
-    for (const c of containers) {
-      const name = String(c.inputs.name);
-      await until(`${name} healthy`, () => (health(name) === 'healthy' ? true : undefined), 120_000);
-    }
+    for (const c of containers) await healthy(String(c.inputs.name));
   });
 
   test('the key CLI in the image creates a key that the API accepts for a classification', async () => {
