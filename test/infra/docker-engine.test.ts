@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -164,17 +164,15 @@ describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 },
     envDir = mkdtempSync(path.join(tmpdir(), 'clawstack-engine-'));
     cleanup();
     const build = buildArgs(run)!;
-    let t = Date.now();
+    const t = Date.now();
     execFileSync('docker', ['build', '-q', ...build.args], {
       env: { ...process.env, DOCKER_BUILDKIT: '0' },
       stdio: ['ignore', 'ignore', 'inherit'],
       timeout: 1_800_000,
     });
     timings.buildSeconds = (Date.now() - t) / 1000;
-    t = Date.now();
     docker(['network', 'create', ...networkArgs(ofType(run, 'docker:index/network:Network')[0]!)]);
     for (const v of ofType(run, 'docker:index/volume:Volume')) docker(['volume', 'create', ...volumeArgs(v)]);
-    key = '';
     await startAll();
     key = envOf(containers.find((c) => c.inputs.name === `clawstack-${STACK}-api`)!).BOOTSTRAP_API_KEY!;
   });
@@ -260,6 +258,73 @@ describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 },
     const list = docker(['exec', `clawstack-${STACK}-api`, 'node', 'keys.js', 'list', '--json']);
     assert.ok(
       (JSON.parse(list.split('\n').pop()!) as { name: string }[]).some((k) => k.name === 'engine-test'),
+    );
+  });
+
+  test('gpu tier settings without CUDA: the worker serves on CPU after exactly one fallback warning', async () => {
+    // The gpu tier's declared worker environment, run in the CPU image on this engine without the
+    // NVIDIA device request (no GPU or NVIDIA runtime here): what is left to check is the fallback.
+    const gpu = await runProgram(
+      dockerConfig({ tier: 'gpu', capacity: 'on-demand', dataServices: 'colocated' }),
+      {
+        stack: STACK,
+      },
+    );
+    assert.equal(gpu.error, undefined, gpu.error?.message);
+    const declaredWorker = ofType(gpu, CONTAINER).find((c) => envOf(c).CLAWSTACK_ROLE === 'worker')!;
+    assert.equal(envOf(declaredWorker).EXECUTION_PROVIDER, 'cuda');
+    const worker = containers.find((c) => envOf(c).CLAWSTACK_ROLE === 'worker')!;
+    const { args, envFile } = createArgs(worker);
+    const name = `clawstack-${STACK}-cudacheck`;
+    const file = path.join(envDir, 'cudacheck.env');
+    writeFileSync(file, envFile.replace(/^EXECUTION_PROVIDER=.*$/m, 'EXECUTION_PROVIDER=cuda'), {
+      mode: 0o600,
+    });
+    const renamed = args
+      .map((a, i) => (args[i - 1] === '--name' ? name : a))
+      .filter((a, i) => args[i - 1] !== '--network-alias' && a !== '--network-alias');
+    docker(['create', '--env-file', file, ...renamed]);
+    try {
+      docker(['start', name]);
+      const logs = () => spawnSync('docker', ['logs', name], { encoding: 'utf8' });
+      await healthy(name).catch((e: Error) => {
+        throw new Error(`${e.message}\nlogs: ${logs().stdout.slice(-2000)}`);
+      });
+      const out = logs();
+      const fallbacks = `${out.stdout}${out.stderr}`
+        .split('\n')
+        .filter((l) => l.includes('falling back to cpu'));
+      assert.equal(fallbacks.length, 1, fallbacks.join('\n'));
+    } finally {
+      spawnSync('docker', ['rm', '-f', name]);
+    }
+  });
+
+  test('app/Dockerfile.gpu builds (needs its CUDA base image in the engine)', async (t) => {
+    const from = /^FROM (nvidia\/cuda\S+)/m.exec(
+      readFileSync(path.join(ROOT, 'app/Dockerfile.gpu'), 'utf8'),
+    )![1]!;
+    if (spawnSync('docker', ['image', 'inspect', from]).status !== 0)
+      return t.skip(`${from} is not in the engine and cannot be pulled here (Docker Hub is unreachable)`);
+    execFileSync(
+      'docker',
+      [
+        'build',
+        '-q',
+        '--network',
+        'host',
+        '-f',
+        'app/Dockerfile.gpu',
+        '-t',
+        'clawstack/clawstack:engine-test-cuda',
+        '.',
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, DOCKER_BUILDKIT: '0' },
+        stdio: ['ignore', 'ignore', 'inherit'],
+        timeout: 1_800_000,
+      },
     );
   });
 });

@@ -76,7 +76,7 @@ describe('docker renderer (pure)', () => {
     const h = healthcheck(appProbes(TIERS.lightweight));
     assert.deepEqual(h.tests.slice(0, 3), ['CMD', 'node', '-e']);
     assert.match(h.tests[3]!, new RegExp(`http://127\\.0\\.0\\.1:8080${HEALTH_READY_PATH}`));
-    assert.deepEqual([h.interval, h.timeout, h.retries, h.startPeriod], ['5s', '3s', 2, '300s']);
+    assert.deepEqual([h.interval, h.timeout, h.retries, h.startPeriod], ['5s', '8s', 2, '300s']);
     assert.equal(healthcheck(appProbes(TIERS.gpu)).startPeriod, '600s');
   });
 
@@ -84,6 +84,7 @@ describe('docker renderer (pure)', () => {
     const h = healthcheck(w.data.postgres!.probes);
     assert.deepEqual(h.tests, ['CMD', 'pg_isready', '-U', 'clawstack', '-d', 'clawstack']);
     assert.equal(h.startPeriod, undefined);
+    assert.equal(h.timeout, '5s'); // the probe's own: no Node process to start
   });
 
   test('limits, GPUs, tmpfs and published ports follow the workload', () => {

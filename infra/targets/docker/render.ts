@@ -20,6 +20,9 @@ export interface Healthcheck {
   startInterval?: string;
 }
 
+/** Extra time an HTTP health check gets for starting its Node process. */
+export const HTTP_CHECK_START_SECONDS = 5;
+
 /** An HTTP probe run inside a Node image: exit 0 on a 2xx from the app's own path. */
 function httpCheck(path: string, port: number): string[] {
   const script = `fetch('http://127.0.0.1:${port}${path}').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
@@ -32,12 +35,15 @@ function httpCheck(path: string, port: number): string[] {
  */
 export function healthcheck(probes: Container['probes']): Healthcheck {
   const p: Probe = probes.readiness;
+  const http = p.check.kind === 'http';
   const tests = p.check.kind === 'http' ? httpCheck(p.check.path, p.check.port) : ['CMD', ...p.check.command];
   const start = probes.startup;
   return {
     tests,
     interval: `${p.periodSeconds}s`,
-    timeout: `${p.timeoutSeconds}s`,
+    // Docker runs an HTTP check as a new Node process inside the CPU-limited container (a kubelet
+    // probe is a request from outside): measured, its start alone exceeds 3 s on a busy 1-CPU worker.
+    timeout: `${p.timeoutSeconds + (http ? HTTP_CHECK_START_SECONDS : 0)}s`,
     retries: p.failureThreshold,
     ...(start
       ? {
