@@ -5,11 +5,13 @@
  */
 import { awsTarget } from './aws/target.ts';
 import { kubernetesTarget } from './kubernetes/target.ts';
+import { dockerTarget } from './docker/target.ts';
 import type { TargetDefinition } from './types.ts';
 
 export const TARGETS = {
   aws: awsTarget,
   kubernetes: kubernetesTarget,
+  docker: dockerTarget,
 } satisfies Record<string, TargetDefinition<unknown>>;
 
 export type TargetName = keyof typeof TARGETS;

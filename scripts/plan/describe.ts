@@ -197,6 +197,23 @@ export function describe(r: RecordedResource): string {
       return `${String(i.runtime)}, ${String(i.handler)}`;
     case 'pulumi:providers:kubernetes':
       return `cluster from ${i.kubeconfig ? 'the kubeconfig in stack config (secret)' : 'the ambient kubeconfig'}${i.context ? `, context ${String(i.context)}` : ''}`;
+    case 'docker:index/network:Network':
+      return `${String(i.name)} (${String(i.driver)})`;
+    case 'docker:index/volume:Volume':
+      return `named volume ${String(i.name)}`;
+    case 'docker:index/image:Image':
+      return `build ${String(get(i, 'build', 'dockerfile'))
+        .split('/')
+        .slice(-2)
+        .join('/')} → ${String(i.imageName)}${i.skipPush ? ', not pushed' : ''}`;
+    case 'docker:index/remoteImage:RemoteImage':
+      return `pull ${String(i.name)}`;
+    case 'docker:index/container:Container': {
+      const published = list(i.ports).map((p) => `${String(get(p, 'ip'))}:${String(get(p, 'external'))}`);
+      const gpus = list(i.deviceRequests).length ? ', GPU' : '';
+      const limits = i.cpus ? `, ${String(i.cpus)} CPU / ${String(i.memory)} MiB${gpus}` : '';
+      return `${String(i.name)}, user ${String(i.user ?? 'image')}${limits}, restart ${String(i.restart)}, stop ${String(i.stopTimeout ?? 10)} s${published.length ? `, published ${published.join(' ')}` : ''}`;
+    }
     case 'random:index/randomPassword:RandomPassword':
       return `${String(i.length)} characters (secret)`;
     default:

@@ -175,6 +175,9 @@ function mockState(
       const result = `${MOCK_SECRET_MARKER}${h}`.padEnd(length, 'x').slice(0, Math.max(length, 22));
       return { id, state: { ...state, result, bcryptHash: 'mock' } };
     }
+    case 'docker:index/remoteImage:RemoteImage':
+      // The engine's image id; the mocks keep the reference so a run can be replayed on an engine.
+      return { id, state: { ...state, imageId: inputs.name, repoDigest: inputs.name } };
     case 'aws:cloudwatch/dashboard:Dashboard':
       return {
         id,
