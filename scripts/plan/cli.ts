@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyAssignments, readStackConfig, renderDiff, renderTree } from './describe.ts';
 import { runProgram } from './harness.ts';
+import { policySection } from './policy.ts';
 import type { ProgramRun } from './harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -12,6 +13,7 @@ const USAGE = `usage: npm run plan -- --stack <name> [--set key=value]... [--com
   --stack    reads Pulumi.<name>.yaml (dev, staging, prod, …)
   --set      overrides a config key (clawstack: prefix optional; lists as JSON: --set 'allowedCidrs=["203.0.113.0/24"]'; a section key: --set aws.rootVolumeGb=80)
   --compare  prints what changes when these keys are set on top of the stack (and --set) config
+  --policy   also runs the policy pack's rules (infra/policy) over the plan; exits 1 on a violation
   --json     prints the recorded resources as JSON instead of text`;
 
 function header(stack: string, sets: string[], extra = ''): string[] {
@@ -47,6 +49,7 @@ export async function planCommand(
       set: { type: 'string', multiple: true, default: [] },
       compare: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
+      policy: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -107,6 +110,7 @@ export async function planCommand(
     return 0;
   }
 
+  const policy = values.policy ? policySection(run) : { lines: [], violations: 0 };
   out.log(
     [
       ...header(stack, sets),
@@ -116,7 +120,8 @@ export async function planCommand(
       '',
       'Outputs:',
       ...outputs(run),
+      ...policy.lines,
     ].join('\n'),
   );
-  return 0;
+  return policy.violations ? 1 : 0;
 }
