@@ -40,13 +40,17 @@ export function parseSpec(
   const commonRaw: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     if (key === 'target' || key === target) continue;
-    if ((TARGET_NAMES as string[]).includes(key))
+    if ((TARGET_NAMES as string[]).includes(key)) {
+      // Pulumi.yaml declares every section with the default {} (a declared key without a default
+      // would be required in every stack); an empty section sets nothing, so it is no error.
+      if (Object.keys(sectionObject(`${PROJECT}:${key}`, value)).length === 0) continue;
       throw new StackConfigError(
         `${PROJECT}:${key}`,
         value,
         `only the section of the chosen target (clawstack:${target})`,
         `clawstack:target is ${target}`,
       );
+    }
     commonRaw[key] = value;
   }
   const common = parseCommon(commonRaw, { stack, target, defaults: def.defaults, secretKeys });

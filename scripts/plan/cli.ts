@@ -4,6 +4,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { applyAssignments, readStackConfig, renderDiff, renderTree } from './describe.ts';
 import { runProgram } from './harness.ts';
+import { policySection } from './policy.ts';
+import { estimateCost } from '../cost/estimate.ts';
+import { loadPrices } from '../cost/prices.ts';
+import type { PriceTable } from '../cost/prices.ts';
+import { renderCost, renderCostDiff } from '../cost/render.ts';
 import type { ProgramRun } from './harness.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -12,6 +17,9 @@ const USAGE = `usage: npm run plan -- --stack <name> [--set key=value]... [--com
   --stack    reads Pulumi.<name>.yaml (dev, staging, prod, …)
   --set      overrides a config key (clawstack: prefix optional; lists as JSON: --set 'allowedCidrs=["203.0.113.0/24"]'; a section key: --set aws.rootVolumeGb=80)
   --compare  prints what changes when these keys are set on top of the stack (and --set) config
+  --policy   also runs the policy pack's rules (infra/policy) over the plan; exits 1 on a violation
+  --prices   a price override file (default: prices.override.yaml if present) over scripts/cost/prices.yaml
+  --s3-gb    GB the bucket holds for the S3 line of the cost estimate (default from the price table)
   --json     prints the recorded resources as JSON instead of text`;
 
 function header(stack: string, sets: string[], extra = ''): string[] {
@@ -27,6 +35,15 @@ function outputs(run: ProgramRun): string[] {
   return Object.entries(run.outputs).map(
     ([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`,
   );
+}
+
+function costOf(run: ProgramRun, config: Record<string, string>, table: PriceTable, s3Gb?: number) {
+  return estimateCost(run.resources, {
+    target: String(run.outputs.target ?? config['clawstack:target'] ?? 'aws'),
+    region: config['aws:region'] ?? 'us-east-1',
+    table,
+    s3Gb,
+  });
 }
 
 /** Where the plan writes; the CLI passes stdout/stderr, tests collect the text. */
@@ -47,6 +64,9 @@ export async function planCommand(
       set: { type: 'string', multiple: true, default: [] },
       compare: { type: 'string', multiple: true, default: [] },
       json: { type: 'boolean', default: false },
+      policy: { type: 'boolean', default: false },
+      prices: { type: 'string' },
+      's3-gb': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -60,6 +80,9 @@ export async function planCommand(
   const compares = values.compare ?? [];
   const config = applyAssignments(readStackConfig(ROOT, stack), sets);
 
+  const table = loadPrices(values.prices);
+  const s3Gb = values['s3-gb'] === undefined ? undefined : Number(values['s3-gb']);
+  const cost = (run: ProgramRun, cfg: Record<string, string>) => costOf(run, cfg, table, s3Gb);
   const run = await runProgram(config, { stack });
   if (run.error) {
     out.error([...header(stack, sets), `FAILED before creating anything: ${run.error.message}`].join('\n'));
@@ -102,11 +125,13 @@ export async function planCommand(
         'tier:',
         `  ${JSON.stringify(run.outputs.tier)}`,
         `→ ${JSON.stringify(other.outputs.tier)}`,
+        ...renderCostDiff(cost(run, config), cost(other, applyAssignments(config, compares)), table),
       ].join('\n'),
     );
     return 0;
   }
 
+  const policy = values.policy ? policySection(run) : { lines: [], violations: 0 };
   out.log(
     [
       ...header(stack, sets),
@@ -116,7 +141,9 @@ export async function planCommand(
       '',
       'Outputs:',
       ...outputs(run),
+      ...renderCost(cost(run, config), table),
+      ...policy.lines,
     ].join('\n'),
   );
-  return 0;
+  return policy.violations ? 1 : 0;
 }

@@ -24,6 +24,8 @@ export interface RecordedResource {
   type: string;
   name: string;
   urn: string;
+  /** The id the mocked provider returned (placeholder; lets rules match `bucket: bucket.id`). */
+  id?: string;
   /** URN of the parent resource (the stack for top-level components). */
   parent?: string;
   /** Component resources are not custom (they group children). */
@@ -336,7 +338,10 @@ export async function runProgram(
           });
         }
         try {
-          return mockState(args.type, args.name, inputs, region);
+          const result = mockState(args.type, args.name, inputs, region);
+          const recorded = resources.at(-1);
+          if (recorded && args.type !== 'pulumi:pulumi:Stack') recorded.id = result.id;
+          return result;
         } catch (e) {
           current.errors.push(e instanceof Error ? e : new Error(String(e)));
           throw e;
