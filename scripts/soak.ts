@@ -62,7 +62,7 @@ function sampler(url: string, pid: number, t0: number) {
         samples.push({
           t: (Date.now() - t0) / 1000,
           rssMb: rssMb(pid),
-          lagP99Ms: metricValue(text, 'clawstack_nodejs_eventloop_lag_p99_seconds') * 1000,
+          lagP99Ms: metricValue(text, 'nodejs_eventloop_lag_p99_seconds') * 1000,
           queueDepth: depth,
         });
       })

@@ -380,7 +380,9 @@ describe('kubernetes: the alert rules', () => {
     }
     const used = new Set(
       rules.flatMap((g) =>
-        g.rules.flatMap((r: Json) => [...String(r.expr).matchAll(/\b(clawstack_\w+)/g)].map((m) => m[1]!)),
+        g.rules.flatMap((r: Json) =>
+          [...String(r.expr).matchAll(/\b((?:clawstack|process|nodejs)_\w+)/g)].map((m) => m[1]!),
+        ),
       ),
     );
     assert.ok(used.size >= 3);
@@ -443,10 +445,10 @@ function alertTests(groups: Json[]) {
         interval: '1m',
         input_series: [
           // 1.9 of a 2-core limit: 95 %.
-          { series: `clawstack_process_cpu_seconds_total{${ns},role="api",pod="api-0"}`, values: '0+114x60' },
+          { series: `process_cpu_seconds_total{${ns},role="api",pod="api-0"}`, values: '0+114x60' },
           // 2900 MiB resident under a 3072 MiB limit: 172 MiB left.
           {
-            series: `clawstack_process_resident_memory_bytes{${ns},role="worker",pod="w-0"}`,
+            series: `process_resident_memory_bytes{${ns},role="worker",pod="w-0"}`,
             values: `${2900 * 1048576}x60`,
           },
           // 10 % of requests fail.

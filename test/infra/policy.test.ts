@@ -38,7 +38,9 @@ describe('every rule passes on every target × tier plan', () => {
       test(`${target}: ${combo.tier} × ${combo.capacity} × ${combo.dataServices}`, async () => {
         const adapter = ADAPTERS[target];
         assert.ok(adapter, `target ${target} has no conformance adapter (test/infra/conformance/index.ts)`);
-        const run = await runProgram(adapter.config(combo), {});
+        const run = await runProgram(adapter.config(combo), {
+          secretKeys: adapter.secretKeys?.(combo) ?? [],
+        });
         assert.equal(run.error, undefined, run.error?.message);
         assert.deepEqual(checkStack(run.resources), []);
       });

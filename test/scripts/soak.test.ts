@@ -26,8 +26,8 @@ test('RSS growth compares the last quarter after warm-up with the first, ignorin
 });
 
 test('metricValue reads an unlabelled metric from Prometheus text', () => {
-  const text = '# HELP x\nclawstack_nodejs_eventloop_lag_p99_seconds 0.0123\nother 1\n';
-  assert.equal(metricValue(text, 'clawstack_nodejs_eventloop_lag_p99_seconds'), 0.0123);
+  const text = '# HELP x\nnodejs_eventloop_lag_p99_seconds 0.0123\nother 1\n';
+  assert.equal(metricValue(text, 'nodejs_eventloop_lag_p99_seconds'), 0.0123);
   assert.ok(Number.isNaN(metricValue(text, 'missing')));
 });
 

@@ -13,8 +13,8 @@ import type { KubernetesSpec } from './spec.ts';
 export const METRICS = {
   httpDuration: 'clawstack_http_request_duration_seconds',
   queueDepth: 'clawstack_job_queue_depth',
-  cpuSeconds: 'clawstack_process_cpu_seconds_total',
-  residentMemory: 'clawstack_process_resident_memory_bytes',
+  cpuSeconds: 'process_cpu_seconds_total',
+  residentMemory: 'process_resident_memory_bytes',
 } as const;
 
 /** Requests that count for latency, errors and traffic: not probes, not scrapes. */
