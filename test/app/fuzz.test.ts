@@ -192,6 +192,11 @@ describe('fuzzing every endpoint', () => {
     await fuzz(arb, RUNS.paths);
   });
 
+  /** A character fetch sends in a header value: a byte, not a control character (tab aside). */
+  const headerChar = (c: string) => {
+    const code = c.charCodeAt(0);
+    return code === 0x09 || (code >= 0x20 && code !== 0x7f && code <= 0xff);
+  };
   test('authentication headers: malformed, huge, unicode, several schemes', async () => {
     const arb = fc.record({
       method: fc.constant('POST' as const),
@@ -199,18 +204,17 @@ describe('fuzzing every endpoint', () => {
       contentType: fc.constant('application/json'),
       body: fc.constant('{"text":"hi"}'),
       headers: fc.oneof(
-        nastyString.map((s) => ({ authorization: `Bearer ${s.replace(/[\r\n\0]/g, '')}` })),
+        nastyString.map((s) => ({ authorization: `Bearer ${[...s].filter(headerChar).join('')}` })),
         fc.string({ maxLength: 8000 }).map((s) => ({ 'x-api-key': s.replace(/[^\x20-\x7e]/g, 'a') || 'k' })),
         fc
           .constantFrom('Basic Zm9vOmJhcg==', 'Bearer', 'bearer  x y', 'Token abc')
           .map((a) => ({ authorization: a })),
       ),
     });
-    // Header values must be ByteStrings for fetch; anything else is the client's problem, not the server's.
+    // Header values must be valid for fetch (bytes ≤ 0xff, no control characters but tab); anything
+    // else is refused by the client before it is sent (seed -974192594 made "Bearer \u0003\u0002").
     await fuzz(
-      arb.filter((r) =>
-        Object.values(r.headers ?? {}).every((v) => [...v].every((c) => c.charCodeAt(0) <= 0xff)),
-      ),
+      arb.filter((r) => Object.values(r.headers ?? {}).every((v) => [...v].every(headerChar))),
       RUNS.auth,
     );
   });
