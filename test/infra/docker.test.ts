@@ -57,6 +57,8 @@ describe('clawstack:docker section', () => {
       [() => parse({ redisUrl: EXTERNAL.redisUrl }), /clawstack:docker\.redisUrl .*dataServices colocated/],
       [() => parse({ databaseUrl: 'mysql://x' }), /clawstack:docker\.databaseUrl/],
       [() => parse({ dataImages: { mysql: 'mysql:8' } }), /clawstack:docker\.dataImages/],
+      // text that is not JSON (found by the config fuzz: JSON.parse threw a SyntaxError)
+      [() => parse({ dataImages: 'aws' }), /clawstack:docker\.dataImages = "aws"/],
     ];
     for (const [fn, message] of cases)
       assert.throws(fn, (e: Error) => e instanceof StackConfigError && message.test(e.message));

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import type { CommonSpec } from '../../spec/common.ts';
-import { bool, IMAGE_REF, int, PROJECT, readSection, StackConfigError } from '../../spec/schema.ts';
+import { bool, IMAGE_REF, int, jsonText, PROJECT, readSection, StackConfigError } from '../../spec/schema.ts';
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/;
@@ -41,7 +41,7 @@ export const DOCKER_KEYS = {
   },
   dataImages: {
     schema: z.preprocess(
-      (raw) => (typeof raw === 'string' ? JSON.parse(raw) : raw),
+      jsonText,
       z
         .object({ redis: z.string().regex(IMAGE_REF), postgres: z.string().regex(IMAGE_REF) })
         .partial()
