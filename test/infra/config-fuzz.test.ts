@@ -15,7 +15,8 @@ import { applyAssignments } from '../../scripts/plan/describe.ts';
 /** Keys as a stack file names them without the project: `tier`, or `aws.instanceTypes` inside a section. */
 const KEYS = CONFIG_KEYS.map((k) => k.slice('clawstack:'.length));
 
-const RUNS = 3000;
+/** 3,000 in CI; FUZZ_RUNS=200000 for a long local run. */
+const RUNS = Number(process.env.FUZZ_RUNS) || 3000;
 
 /** The clawstack: keys of a stack file, as the Pulumi CLI hands them over (structured values as JSON). */
 function stackConfig(file: string): Record<string, string> {
@@ -28,7 +29,13 @@ function stackConfig(file: string): Record<string, string> {
   return raw;
 }
 
-const seeds = ['Pulumi.dev.yaml', 'Pulumi.staging.yaml', 'Pulumi.prod.yaml'].map(stackConfig);
+const seeds = [
+  'Pulumi.dev.yaml',
+  'Pulumi.staging.yaml',
+  'Pulumi.prod.yaml',
+  'Pulumi.k8s.yaml',
+  'Pulumi.local.yaml',
+].map(stackConfig);
 
 const values = fc.oneof(
   fc.constantFrom(
