@@ -21,7 +21,8 @@ import { buildArgs, createArgs, networkArgs, volumeArgs } from './docker-engine/
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const SERVICES_IMAGE = 'clawstack-test/services:bookworm';
-const STACK = 'enginetest';
+/** One stack per run (its pid in the name), so two runs on one engine never share a container name. */
+const STACK = `enginetest${process.pid}`;
 const CONTAINER = 'docker:index/container:Container';
 const DRAIN_MS = 15_000;
 
@@ -94,6 +95,41 @@ async function healthy(name: string, timeoutMs = 180_000) {
   }
 }
 
+/**
+ * Removes what earlier runs left behind (a run killed before its `after`): containers, networks and
+ * volumes labelled with an engine-test stack whose process is gone. Runs still alive keep theirs.
+ */
+function removeStaleRuns() {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  const stale = (stack: string) => {
+    const m = /^enginetest(\d*)$/.exec(stack);
+    return !!m && (m[1] === '' || !alive(Number(m[1])));
+  };
+  // containers first: a network with a container attached cannot be removed
+  const kinds: [string[], string, string[]][] = [
+    [['ps', '-a'], '.Names', ['rm', '-f']],
+    [['network', 'ls'], '.Name', ['network', 'rm']],
+    [['volume', 'ls'], '.Name', ['volume', 'rm', '-f']],
+  ];
+  for (const [list, field, remove] of kinds) {
+    const format = `{{${field}}}\t{{.Label "stack"}}`;
+    const rows = spawnSync('docker', [...list, '--filter', 'label=project=clawstack', '--format', format], {
+      encoding: 'utf8',
+    }).stdout;
+    for (const row of rows.split('\n').filter(Boolean)) {
+      const [name, stack] = row.split('\t') as [string, string];
+      if (stale(stack)) spawnSync('docker', [...remove, name]);
+    }
+  }
+}
+
 const reason = skipReason();
 
 describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 }, () => {
@@ -114,6 +150,7 @@ describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 },
   };
 
   function cleanup() {
+    spawnSync('docker', ['rm', '-f', `clawstack-${STACK}-cudacheck`]);
     for (const c of ofType(run, CONTAINER)) spawnSync('docker', ['rm', '-f', String(c.inputs.name)]);
     for (const n of ofType(run, 'docker:index/network:Network'))
       spawnSync('docker', ['network', 'rm', String(n.inputs.name)]);
@@ -142,6 +179,7 @@ describe('docker target on a real engine', { skip: reason, timeout: 1_800_000 },
   }
 
   before(async () => {
+    removeStaleRuns();
     const port = await freePort();
     run = await runProgram(
       dockerConfig(
