@@ -240,6 +240,13 @@ async function ocrStatic(
   const r = best!.report;
   const drop = f.charAccuracy - best!.acc.charAccuracy;
   if (dryRun) return;
+  const fp32Raw = raw.models.find((m) => m.name === fp32.name && m.precision === 'fp32')!;
+  fp32Raw.metrics = {
+    ...(fp32Raw.metrics as Record<string, number>),
+    fixtureCharAccuracy: round4(f.charAccuracy),
+    fixtureCharAccuracyNoSpaces: round4(f.charAccuracyNoSpaces),
+    fixtureChars: f.chars,
+  };
   if (drop > MAX_DROP) {
     console.log(`ocr-${role}: static INT8 drops ${(100 * drop).toFixed(2)} points (> 1): no INT8 entry`);
     removeInt8(raw, fp32.name, fp32.version);
