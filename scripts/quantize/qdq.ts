@@ -177,44 +177,41 @@ function emitActivation(e: Emit, t: string, range: [number, number]): string {
   return dq;
 }
 
-/** int8 per-channel weight + int32 bias behind DequantizeLinear; rewires the node's inputs 1 and 2. */
-function emitWeights(e: Emit, node: NodeProto, w: TensorProto, b: TensorProto | undefined, sx: number) {
-  const dims = dimsOf(w);
-  const axis = node.opType === 'ConvTranspose' ? 1 : 0;
-  const q = quantizePerChannel(readFloatTensor(w), dims, axis, 'int8', true);
-  const name = w.name!;
-  e.inits.push(makeTensor(`${name}_quantized`, q.data as Int8Array, dims));
-  e.inits.push(makeTensor(`${name}_scale`, q.scales, [q.scales.length]));
-  e.inits.push(makeTensor(`${name}_zero_point`, new Int8Array(q.scales.length), [q.scales.length]));
-  const axisAttr = [intAttr('axis', axis)];
+/** A constant quantized tensor with per-channel scales and zero-valued zero points, behind DequantizeLinear. */
+function emitConstantDq(
+  e: Emit,
+  name: string,
+  data: Int8Array | Int32Array,
+  dims: number[],
+  scales: Float32Array,
+  axis: number,
+): string {
+  const zeros = data instanceof Int8Array ? new Int8Array(scales.length) : new Int32Array(scales.length);
+  e.inits.push(makeTensor(`${name}_quantized`, data, dims));
+  e.inits.push(makeTensor(`${name}_scale`, scales, [scales.length]));
+  e.inits.push(makeTensor(`${name}_zero_point`, zeros, [scales.length]));
   e.nodes.push(
     makeNode(
       'DequantizeLinear',
       [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
       [`${name}_dequantized`],
       `${name}_DequantizeLinear`,
-      axisAttr,
+      [intAttr('axis', axis)],
       e.domain,
     ),
   );
-  node.input![1] = `${name}_dequantized`;
+  return `${name}_dequantized`;
+}
+
+/** int8 per-channel weight + int32 bias behind DequantizeLinear; rewires the node's inputs 1 and 2. */
+function emitWeights(e: Emit, node: NodeProto, w: TensorProto, b: TensorProto | undefined, sx: number) {
+  const dims = dimsOf(w);
+  const axis = node.opType === 'ConvTranspose' ? 1 : 0;
+  const q = quantizePerChannel(readFloatTensor(w), dims, axis, 'int8', true);
+  node.input![1] = emitConstantDq(e, w.name!, q.data as Int8Array, dims, q.scales, axis);
   if (!b) return;
   const bq = quantizeBias(readFloatTensor(b), sx, q.scales);
-  const bn = b.name!;
-  e.inits.push(makeTensor(`${bn}_quantized`, bq.data, [bq.data.length]));
-  e.inits.push(makeTensor(`${bn}_scale`, bq.scales, [bq.scales.length]));
-  e.inits.push(makeTensor(`${bn}_zero_point`, new Int32Array(bq.data.length), [bq.data.length]));
-  e.nodes.push(
-    makeNode(
-      'DequantizeLinear',
-      [`${bn}_quantized`, `${bn}_scale`, `${bn}_zero_point`],
-      [`${bn}_dequantized`],
-      `${bn}_DequantizeLinear`,
-      [intAttr('axis', 0)],
-      e.domain,
-    ),
-  );
-  node.input![2] = `${bn}_dequantized`;
+  node.input![2] = emitConstantDq(e, b.name!, bq.data, [bq.data.length], bq.scales, 0);
 }
 
 /** Removes folded Relu / Clip nodes; the Conv writes the activation's output instead. */
