@@ -5,13 +5,16 @@
  * - text-spam/1: `quantizeModel` (MatMul + Gather, per-tensor, uint8 table) → models/text-spam/1/model.int8.onnx;
  *   accuracy on the whole held-out SpamAssassin split (`loadSpamSplit()`) and its held-out short messages
  *   (`shortMessagesOf()`), FP32 and INT8, through ORT.
- * - ocr-rec/ppocrv4: opset 9 → 11 (`upgradeOpset`, scripts/quantize/upgrade.ts: Clip and Slice converted,
- *   every other op checked unchanged), then its MatMuls quantized (Conv stays float32, by the quantizer's
- *   design) → models/ocr-rec/ppocrv4/model.int8.onnx; character accuracy of image.ocr on the fixture images
- *   with det FP32 + rec FP32 vs det FP32 + rec INT8. The INT8 entry is written only if the drop is ≤ 1 point.
+ * - ocr-det/ppocrv4 and ocr-rec/ppocrv4: static INT8 (`quantizeStatic`, scripts/quantize/static.ts; rec first
+ *   upgraded from opset 9 to 11 by `upgradeOpset`): Conv weights int8 per-channel, activations uint8 calibrated on
+ *   models/calibration/ocr (run through image.ocr with the FP32 models), with min-max and with percentile ranges;
+ *   the one with the better fixture character accuracy is kept (a tie keeps min-max); rec's MatMul weights are
+ *   then quantized dynamically. Accuracy: image.ocr on the fixture images with the INT8 model and the other one
+ *   FP32. The INT8 entry is written only if the drop is ≤ 1 point.
  *
  * INT8 entries are placed right after their FP32 entry (the registry picks by MODEL_PRECISION, not by order).
- * Re-running the script gives byte-identical files and the same manifest.
+ * Re-running the script gives byte-identical files and the same manifest (for the static models: on the same
+ * machine type, as their ranges come from FP32 ORT runs).
  *
  *   npx tsx scripts/make-int8.ts [--only text-spam|ocr|ocr-det|ocr-rec] [--dry-run]
  */
