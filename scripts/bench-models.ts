@@ -43,6 +43,8 @@ import {
   int8Bullet,
   int8Heading,
   INT8_TARGETS,
+  staticBullet,
+  type StaticFacts,
   type QuantizerFacts,
   type VariantFacts,
 } from './bench/models-prose.ts';
@@ -66,8 +68,18 @@ interface VariantResult {
   batching: string;
   /** p50s measured in the variant's own process, when the table shows the interleaved ones */
   separate?: { batch1: number; batch8: number };
-  /** text-spam (batch 8) and ocr-rec (batch 1): share of profiled kernel time per op type */
+  /** text-spam (batch 8), ocr-det and ocr-rec (batch 1): share of profiled kernel time per op type */
   profile?: Record<string, number>;
+  /** the manifest entry's source ("INT8 static quantization of …" for the static variants) */
+  source: string;
+  /** static INT8 models: the extra variants timed interleaved with FP32 and INT8 (pairChild) */
+  extras?: Extras;
+}
+
+/** Variants built in memory from the FP32 file and timed beside it: ORT-simplified FP32, dynamic INT8. */
+interface Extras {
+  simplified: { batch1: number; batch8: number };
+  dynamic?: { batch1: number; batch8: number; bytes: number; accuracy: number };
 }
 
 interface ServiceResult {
@@ -217,8 +229,8 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
   const profile =
     name === 'text-spam'
       ? await profileByOp(path, in8.feeds, 40)
-      : name === 'ocr-rec'
-        ? await profileByOp(path, in1.feeds, quick ? 3 : 15)
+      : name === 'ocr-rec' || name === 'ocr-det'
+        ? await profileByOp(path, in1.feeds, quick ? 3 : name === 'ocr-det' ? 6 : 15)
         : undefined;
 
   let accuracy: VariantResult['accuracy'];
@@ -264,45 +276,104 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
     accuracy,
     batching: entry.batching,
     profile,
+    source: entry.source,
   };
 }
 
-/** FP32 and INT8 sessions of one model in one process, runs alternating, so machine noise hits both alike. */
+/**
+ * The variants of a statically quantized OCR model that are not in the manifest, built from its FP32 file:
+ * the same exact simplifications without quantization, and (ocr-rec) make-int8's former dynamic recipe.
+ */
+async function extraVariants(entry: ModelEntry): Promise<Record<string, Uint8Array>> {
+  if (!entry.source.startsWith('INT8 static')) return {};
+  const { upgradeOpset } = await import('./quantize/upgrade.ts');
+  const { simplifiedFp32 } = await import('./quantize/static.ts');
+  const { quantizeModel } = await import('./quantize/index.ts');
+  const { OCR_REC_OPTIONS } = await import('./make-int8.ts');
+  const fp32 = upgradeOpset(
+    readFileSync(join(MODELS_DIR, findEntry(readManifest(), entry.name, 'fp32')!.file)),
+  ).bytes;
+  const out: Record<string, Uint8Array> = { simplified: await simplifiedFp32(fp32) };
+  if (entry.name === 'ocr-rec') out.dynamic = quantizeModel(fp32, OCR_REC_OPTIONS).bytes;
+  return out;
+}
+
+type Timing = { p50: number; p90: number; runs: number; input: string };
+
+/** FP32, INT8 (and extra variants) of one model in one process, runs rotating, so machine noise hits all alike. */
 async function pairChild(name: string, quick: boolean) {
   const manifest = readManifest();
   const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
-  const sessions = await Promise.all(
-    entries.map((e) => ort.InferenceSession.create(join(MODELS_DIR, e.file), SESSION_OPTIONS)),
-  );
+  const extra = await extraVariants(entries[1]!);
+  const labels = ['fp32', 'int8', ...Object.keys(extra)];
+  const sessions = [
+    ...(await Promise.all(
+      entries.map((e) => ort.InferenceSession.create(join(MODELS_DIR, e.file), SESSION_OPTIONS)),
+    )),
+    ...(await Promise.all(Object.values(extra).map((b) => ort.InferenceSession.create(b, SESSION_OPTIONS)))),
+  ];
   const [runs1, runs8] = RUNS[name]!.map((r) => (quick ? Math.max(3, Math.ceil(r / 10)) : r)) as [
     number,
     number,
   ];
-  const out: Record<
-    string,
-    Record<'batch1' | 'batch8', { p50: number; p90: number; runs: number; input: string }>
-  > = { fp32: {} as never, int8: {} as never };
+  const out: Record<string, Record<'batch1' | 'batch8', Timing>> = Object.fromEntries(
+    labels.map((l) => [l, {} as Record<'batch1' | 'batch8', Timing>]),
+  );
   for (const [key, batch, runs] of [
     ['batch1', 1, runs1],
     ['batch8', 8, runs8],
   ] as const) {
     const { feeds, label } = inputsFor(entries[0]!, batch);
     for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feeds[i % feeds.length]!);
-    const ms: number[][] = [[], []];
+    const ms: number[][] = sessions.map(() => []);
     for (let i = 0; i < runs; i++) {
-      for (let k = 0; k < 2; k++) {
-        const j = (i + k) % 2; // alternate which variant goes first
+      for (let k = 0; k < sessions.length; k++) {
+        const j = (i + k) % sessions.length; // rotate which variant goes first
         const t = process.hrtime.bigint();
         await sessions[j]!.run(feeds[i % feeds.length]!);
         ms[j]!.push(Number(process.hrtime.bigint() - t) / 1e6);
       }
     }
-    (['fp32', 'int8'] as const).forEach((p, j) => {
-      out[p]![key] = { p50: percentile(ms[j]!, 0.5), p90: percentile(ms[j]!, 0.9), runs, input: label };
+    labels.forEach((l, j) => {
+      out[l]![key] = { p50: percentile(ms[j]!, 0.5), p90: percentile(ms[j]!, 0.9), runs, input: label };
     });
   }
   for (const s of sessions) await s.release();
-  return out;
+  const extras: Extras | undefined = extra.simplified
+    ? {
+        simplified: { batch1: out.simplified!.batch1.p50, batch8: out.simplified!.batch8.p50 },
+        dynamic: extra.dynamic
+          ? {
+              batch1: out.dynamic!.batch1.p50,
+              batch8: out.dynamic!.batch8.p50,
+              bytes: extra.dynamic.byteLength,
+              accuracy: await ocrAccuracyWith(name, extra.dynamic),
+            }
+          : undefined,
+      }
+    : undefined;
+  return { fp32: out.fp32!, int8: out.int8!, extras };
+}
+
+/** Fixture character accuracy with `bytes` as the model `name` (the other OCR model FP32). */
+async function ocrAccuracyWith(name: string, bytes: Uint8Array): Promise<number> {
+  const manifest = readManifest();
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-variant-'));
+  try {
+    const path = join(dir, 'model.onnx');
+    writeFileSync(path, bytes);
+    const det = findEntry(manifest, 'ocr-det', 'fp32')!;
+    const rec = findEntry(manifest, 'ocr-rec', 'fp32')!;
+    const ctx = await ortContext([
+      { entry: det, path: name === 'ocr-det' ? path : join(MODELS_DIR, det.file) },
+      { entry: rec, path: name === 'ocr-rec' ? path : join(MODELS_DIR, rec.file) },
+    ]);
+    const r = await evalOcr(ctx);
+    await ctx.release();
+    return r.charAccuracy;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -513,7 +584,69 @@ const facts = (r: VariantResult): VariantFacts => ({
   texts: r.accuracy.texts,
 });
 
-async function int8Section(byName: ByName): Promise<string[]> {
+/** The recipe part of a static INT8 entry's source ("… by scripts/make-int8.ts: <recipe>. FP32 source: …"). */
+const staticHow = (source: string) =>
+  /by scripts\/make-int8\.ts: (.*?)\. FP32 source/.exec(source)?.[1] ?? 'see the manifest';
+
+function staticFacts(q: VariantResult, cpuFlags: string[]): StaticFacts {
+  const d = q.extras?.dynamic;
+  return {
+    simplifiedBatch1: q.extras?.simplified.batch1,
+    dynamic: d
+      ? {
+          bytes: d.bytes,
+          batch1: d.batch1,
+          batch8: d.batch8,
+          accuracy: { metric: 'character accuracy', value: d.accuracy },
+        }
+      : undefined,
+    cpuFlags,
+  };
+}
+
+/** FP32, static INT8, simplified FP32 and dynamic INT8 side by side, for the statically quantized models. */
+function staticTable(byName: ByName): string[] {
+  const rows: string[] = [];
+  for (const [name, rs] of byName) {
+    const f = rs.find((r) => r.precision === 'fp32');
+    const q = rs.find((r) => r.precision === 'int8');
+    if (!f || !q?.extras) continue;
+    const row = (
+      variant: string,
+      bytes: number | undefined,
+      b1: number,
+      b8: number,
+      acc: number | undefined,
+    ) =>
+      `| ${name} | ${variant} | ${bytes === undefined ? '–' : `${(bytes / MB).toFixed(2)} MiB`} | ${f2(b1)} ms | ${f2(b1 / f.batch1.p50)} | ${f2(b8)} ms | ${f2(b8 / f.batch8.p50)} | ${acc === undefined ? '–' : pctAcc(acc)} |`;
+    rows.push(row('FP32 (shipped)', f.bytes, f.batch1.p50, f.batch8.p50, f.accuracy.value));
+    rows.push(
+      row(
+        'FP32, simplified (not shipped)',
+        undefined,
+        q.extras.simplified.batch1,
+        q.extras.simplified.batch8,
+        undefined,
+      ),
+    );
+    rows.push(row('INT8 static (shipped)', q.bytes, q.batch1.p50, q.batch8.p50, q.accuracy.value));
+    const d = q.extras.dynamic;
+    if (d) rows.push(row('INT8 dynamic (not shipped)', d.bytes, d.batch1, d.batch8, d.accuracy));
+  }
+  if (rows.length === 0) return [];
+  return [
+    '### Static against dynamic INT8 (all variants interleaved in one process)',
+    '',
+    '| model | variant | file | batch 1 p50 | × FP32 | batch 8 p50 | × FP32 | character accuracy |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows,
+    '',
+    '"Simplified" is the FP32 model after the same exact graph rewrites the static path applies before quantizing (scripts/quantize/simplify.ts), so the two rows show what quantization itself adds. Accuracy: the other OCR model FP32.',
+    '',
+  ];
+}
+
+async function int8Section(byName: ByName, cpuFlagsOfRun: string[]): Promise<string[]> {
   const { OCR_REC_OPTIONS, TEXT_OPTIONS } = await import('./make-int8.ts');
   const optionsFor: Record<string, object> = { 'text-spam': TEXT_OPTIONS, 'ocr-rec': OCR_REC_OPTIONS };
   const ratios: number[] = [];
@@ -528,6 +661,12 @@ async function int8Section(byName: ByName): Promise<string[]> {
       continue;
     }
     ratios.push(q.batch1.p50 / f.batch1.p50, q.batch8.p50 / f.batch8.p50);
+    if (q.source.startsWith('INT8 static')) {
+      bullets.push(
+        staticBullet(name, facts(f), facts(q), staticFacts(q, cpuFlagsOfRun), staticHow(q.source)),
+      );
+      continue;
+    }
     const profileBatch = name === 'text-spam' ? 8 : 1;
     bullets.push(
       typeof qf === 'string'
@@ -550,7 +689,7 @@ async function markdown(
   const lines: string[] = ['## Models (bench:models)', ''];
   lines.push(
     `\`npm run bench:models${quick ? ' -- --quick' : ''}\` (scripts/bench-models.ts${quick ? ', quick mode: a tenth of the timed runs' : ''}) at commit ${run.commit}, ${run.date.slice(0, 16).replace('T', ' ')} UTC, ` +
-      `${run.cpuModel} (${run.cores} cores, shared with other work; load average ${formatLoad(run.loadAvg)} at the start, ${formatLoad(loadEnd)} at the end), ` +
+      `${run.cpuModel} (${run.cores} cores, shared with other work; CPU features ${run.cpuFlags.join(', ') || 'unknown'}; load average ${formatLoad(run.loadAvg)} at the start, ${formatLoad(loadEnd)} at the end), ` +
       `Node ${process.version}, onnxruntime-node ${ort.env.versions.common}, one intra-op thread per session as the engine runs it. ` +
       'Latency: p50 of one `session.run` (after 3 warm-up runs); for models with both precisions FP32 and INT8 are timed in one process with their runs ' +
       'interleaved, so that load from other work hits both alike. Peak RSS: VmHWM of a child process that loaded only this variant and ran the timed ' +
@@ -558,8 +697,13 @@ async function markdown(
       "and the quantizer's report on the FP32 files.",
     '',
   );
-  lines.push(...variantTable(byName), ...targetsTable(byName), ...serviceSection(services));
-  lines.push(...(await int8Section(byName)));
+  lines.push(
+    ...variantTable(byName),
+    ...targetsTable(byName),
+    ...staticTable(byName),
+    ...serviceSection(services),
+  );
+  lines.push(...(await int8Section(byName, run.cpuFlags)));
   return lines.join('\n');
 }
 
@@ -628,10 +772,11 @@ async function main() {
     const pair = JSON.parse(out.trim().split('\n').pop()!) as Record<
       Precision,
       Pick<VariantResult, 'batch1' | 'batch8'>
-    >;
+    > & { extras?: Extras };
     for (const r of results.filter((x) => x.name === name)) {
       r.separate = { batch1: r.batch1.p50, batch8: r.batch8.p50 };
       Object.assign(r, pair[r.precision]);
+      if (r.precision === 'int8') r.extras = pair.extras;
       process.stderr.write(`  ${r.precision}: p50 b1 ${f2(r.batch1.p50)} ms, b8 ${f2(r.batch8.p50)} ms\n`);
     }
   }

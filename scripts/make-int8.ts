@@ -5,15 +5,18 @@
  * - text-spam/1: `quantizeModel` (MatMul + Gather, per-tensor, uint8 table) → models/text-spam/1/model.int8.onnx;
  *   accuracy on the whole held-out SpamAssassin split (`loadSpamSplit()`) and its held-out short messages
  *   (`shortMessagesOf()`), FP32 and INT8, through ORT.
- * - ocr-rec/ppocrv4: opset 9 → 11 (`upgradeOpset`, scripts/quantize/upgrade.ts: Clip and Slice converted,
- *   every other op checked unchanged), then its MatMuls quantized (Conv stays float32, by the quantizer's
- *   design) → models/ocr-rec/ppocrv4/model.int8.onnx; character accuracy of image.ocr on the fixture images
- *   with det FP32 + rec FP32 vs det FP32 + rec INT8. The INT8 entry is written only if the drop is ≤ 1 point.
+ * - ocr-det/ppocrv4 and ocr-rec/ppocrv4: static INT8 (`quantizeStatic`, scripts/quantize/static.ts; rec first
+ *   upgraded from opset 9 to 11 by `upgradeOpset`): Conv weights int8 per-channel, activations uint8 calibrated on
+ *   models/calibration/ocr (run through image.ocr with the FP32 models), with min-max and with percentile ranges;
+ *   the one with the better fixture character accuracy is kept (a tie keeps min-max); rec's MatMul weights are
+ *   then quantized dynamically. Accuracy: image.ocr on the fixture images with the INT8 model and the other one
+ *   FP32. The INT8 entry is written only if the drop is ≤ 1 point.
  *
  * INT8 entries are placed right after their FP32 entry (the registry picks by MODEL_PRECISION, not by order).
- * Re-running the script gives byte-identical files and the same manifest.
+ * Re-running the script gives byte-identical files and the same manifest (for the static models: on the same
+ * machine type, as their ranges come from FP32 ORT runs).
  *
- *   npx tsx scripts/make-int8.ts [--only text-spam|ocr-rec] [--dry-run]
+ *   npx tsx scripts/make-int8.ts [--only text-spam|ocr|ocr-det|ocr-rec] [--dry-run]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +28,7 @@ import {
   evalOcr,
   evalText,
   findEntry,
+  type OcrEval,
   MODELS_DIR,
   ortContext,
   readManifest,
@@ -32,6 +36,10 @@ import {
 } from './lib/model-eval.ts';
 import { quantizeModel, type QuantizeOptions } from './quantize/index.ts';
 import { upgradeOpset } from './quantize/upgrade.ts';
+import type { CalibrationMethod } from './quantize/calibrate.ts';
+import { decodeModel, defaultOpset } from './quantize/onnx.ts';
+import { ocrCalibrationFeeds } from './quantize/ocr-calibration.ts';
+import { quantizeStatic, type StaticOptions, type StaticReport } from './quantize/static.ts';
 
 /** Largest accepted accuracy drop, in accuracy units (1 point = 0.01). */
 export const MAX_DROP = 0.01;
@@ -78,7 +86,7 @@ function int8Entry(
     bytes,
     precision: 'int8',
     metrics,
-    source: `INT8 dynamic quantization of ${fp32.file} (sha256 ${fp32.sha256}) by scripts/make-int8.ts: ${how}. FP32 source: ${fp32.source}`,
+    source: `INT8 ${how.startsWith('static') || how.includes(', static') ? 'static' : 'dynamic'} quantization of ${fp32.file} (sha256 ${fp32.sha256}) by scripts/make-int8.ts: ${how}. FP32 source: ${fp32.source}`,
   };
 }
 
@@ -165,22 +173,19 @@ async function textSpam(raw: RawManifest, dryRun: boolean) {
   }
 }
 
-async function ocrRec(raw: RawManifest, dryRun: boolean) {
+export const OCR_STATIC_OPTIONS: Omit<StaticOptions, 'method'> = { percentile: 99.99, ops: ['Conv'] };
+const METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile'];
+
+/** FP32 det + rec, and a way to score a replacement for one of them on the fixtures. */
+async function ocrPair() {
   const manifest = readManifest();
   const det = findEntry(manifest, 'ocr-det', 'fp32')!;
   const rec = findEntry(manifest, 'ocr-rec', 'fp32')!;
-  const [detPath, recPath] = [await verifiedPath(det), await verifiedPath(rec)];
-  const upgraded = upgradeOpset(readFileSync(recPath));
-  console.log(
-    `ocr-rec: opset ${upgraded.report.from} -> ${upgraded.report.to}, converted ${JSON.stringify(upgraded.report.converted)}`,
-  );
-  const { bytes, report } = quantizeModel(upgraded.bytes, OCR_REC_OPTIONS);
-  const file = rec.file.replace(/\.onnx$/, '.int8.onnx');
-  const written = await writeModel(file, bytes);
-  const evaluate = async (path: string) => {
+  const paths = { det: await verifiedPath(det), rec: await verifiedPath(rec) };
+  const evaluate = async (role: 'det' | 'rec', path: string) => {
     const ctx = await ortContext([
-      { entry: det, path: detPath },
-      { entry: rec, path },
+      { entry: det, path: role === 'det' ? path : paths.det },
+      { entry: rec, path: role === 'rec' ? path : paths.rec },
     ]);
     try {
       return await evalOcr(ctx);
@@ -188,20 +193,57 @@ async function ocrRec(raw: RawManifest, dryRun: boolean) {
       await ctx.release();
     }
   };
-  const f = await evaluate(recPath);
-  const q = await evaluate(written.path);
-  const drop = f.charAccuracy - q.charAccuracy;
-  console.log(
-    `ocr-rec: ${report.bytesIn} (upgraded) / ${rec.bytes} -> ${written.bytes} bytes (${((100 * written.bytes) / rec.bytes).toFixed(1)}% of FP32; ` +
-      `${report.quantized.length} MatMul weights int8, ${report.skipped.length} MatMuls of two activations and ${report.leftFloat.Conv ?? 0} Conv left float), ` +
-      `fixture character accuracy fp32 ${f.charAccuracy.toFixed(4)} int8 ${q.charAccuracy.toFixed(4)} (no spaces: ${f.charAccuracyNoSpaces.toFixed(4)} / ${q.charAccuracyNoSpaces.toFixed(4)})`,
-  );
-  for (const name of Object.keys(f.texts)) {
-    if (JSON.stringify(f.texts[name]) !== JSON.stringify(q.texts[name]))
-      console.log(`  ${name}: fp32 ${JSON.stringify(f.texts[name])} int8 ${JSON.stringify(q.texts[name])}`);
+  const fp32Ctx = await ortContext([
+    { entry: det, path: paths.det },
+    { entry: rec, path: paths.rec },
+  ]);
+  const feeds = await ocrCalibrationFeeds(fp32Ctx);
+  await fp32Ctx.release();
+  return { det, rec, paths, evaluate, feeds };
+}
+
+/**
+ * Static INT8 of one OCR model: calibrated on models/calibration/ocr with min-max and with percentile
+ * ranges, each scored on the fixtures (det or rec swapped, the other FP32); the better one is written (a tie
+ * keeps min-max), and only if it loses ≤ 1 point.
+ */
+async function ocrStatic(
+  raw: RawManifest,
+  role: 'det' | 'rec',
+  pair: Awaited<ReturnType<typeof ocrPair>>,
+  dryRun: boolean,
+) {
+  const fp32 = pair[role];
+  let src: Uint8Array = new Uint8Array(readFileSync(pair.paths[role]));
+  let how = '';
+  if ((defaultOpset(decodeModel(src)) ?? 0) < 11) {
+    const up = upgradeOpset(src);
+    src = up.bytes;
+    how = `opset ${up.report.from} upgraded to ${up.report.to} (scripts/quantize/upgrade.ts), `;
   }
+  const f = await pair.evaluate(role, pair.paths[role]);
+  const file = fp32.file.replace(/\.onnx$/, '.int8.onnx');
+  let best: { bytes: Uint8Array; report: StaticReport; acc: OcrEval } | undefined;
+  for (const method of METHODS) {
+    const q = await quantizeStatic(src, pair.feeds[role], {
+      ...OCR_STATIC_OPTIONS,
+      method,
+      dynamicMatMul: role === 'rec',
+    });
+    const path = (await writeModel(file, q.bytes)).path;
+    const acc = await pair.evaluate(role, path);
+    console.log(
+      `ocr-${role} static ${method}: ${fp32.bytes} -> ${q.bytes.byteLength} bytes (${((100 * q.bytes.byteLength) / fp32.bytes).toFixed(1)}%), ` +
+        `${q.report.qdq.quantized.length} Conv int8, ${q.report.dynamic?.quantized.length ?? 0} MatMul dynamic int8, ` +
+        `fixture character accuracy fp32 ${f.charAccuracy.toFixed(4)} int8 ${acc.charAccuracy.toFixed(4)}`,
+    );
+    if (!best || acc.charAccuracy > best.acc.charAccuracy) best = { ...q, acc };
+  }
+  const written = await writeModel(file, best!.bytes);
+  const r = best!.report;
+  const drop = f.charAccuracy - best!.acc.charAccuracy;
   if (dryRun) return;
-  const fp32Raw = raw.models.find((m) => m.name === rec.name && m.precision === 'fp32')!;
+  const fp32Raw = raw.models.find((m) => m.name === fp32.name && m.precision === 'fp32')!;
   fp32Raw.metrics = {
     ...(fp32Raw.metrics as Record<string, number>),
     fixtureCharAccuracy: round4(f.charAccuracy),
@@ -209,28 +251,22 @@ async function ocrRec(raw: RawManifest, dryRun: boolean) {
     fixtureChars: f.chars,
   };
   if (drop > MAX_DROP) {
-    console.log(`ocr-rec: INT8 drops ${(100 * drop).toFixed(2)} points (> 1): no INT8 entry`);
-    removeInt8(raw, rec.name, rec.version);
+    console.log(`ocr-${role}: static INT8 drops ${(100 * drop).toFixed(2)} points (> 1): no INT8 entry`);
+    removeInt8(raw, fp32.name, fp32.version);
     return;
   }
   const metrics = {
-    fixtureCharAccuracy: round4(q.charAccuracy),
-    fixtureCharAccuracyNoSpaces: round4(q.charAccuracyNoSpaces),
-    fixtureChars: q.chars,
+    fixtureCharAccuracy: round4(best!.acc.charAccuracy),
+    fixtureCharAccuracyNoSpaces: round4(best!.acc.charAccuracyNoSpaces),
+    fixtureChars: best!.acc.chars,
     fp32FixtureCharAccuracy: round4(f.charAccuracy),
   };
-  upsertInt8(
-    raw,
-    int8Entry(
-      rec,
-      raw,
-      file,
-      written.sha256,
-      written.bytes,
-      metrics,
-      `opset 9 upgraded to 11 (Clip, Slice converted: scripts/quantize/upgrade.ts), ${report.quantized.length} MatMul weights int8 symmetric per-tensor, Conv left float32`,
-    ),
-  );
+  how +=
+    `static QDQ: ${r.simplify.convAffineFolded} scalar affines folded into Conv and ${r.simplify.hardSwishFused} HardSwish rewritten ` +
+    `(scripts/quantize/simplify.ts), ${r.qdq.quantized.length} Conv weights int8 per-channel symmetric, activations uint8 ` +
+    `calibrated by ${r.method}${r.percentile ? ` (${r.percentile} %)` : ''} on ${r.calibrationFeeds} inputs from models/calibration/ocr` +
+    (r.dynamic ? `, ${r.dynamic.quantized.length} MatMul weights int8 dynamic` : '');
+  upsertInt8(raw, int8Entry(fp32, raw, file, written.sha256, written.bytes, metrics, how));
 }
 
 async function main() {
@@ -240,7 +276,12 @@ async function main() {
   const raw = readRaw();
   const dryRun = values['dry-run'] ?? false;
   if (!values.only || values.only === 'text-spam') await textSpam(raw, dryRun);
-  if (!values.only || values.only === 'ocr-rec') await ocrRec(raw, dryRun);
+  if (!values.only || values.only.startsWith('ocr')) {
+    const pair = await ocrPair();
+    for (const role of ['det', 'rec'] as const)
+      if (!values.only || values.only === 'ocr' || values.only === `ocr-${role}`)
+        await ocrStatic(raw, role, pair, dryRun);
+  }
   if (!dryRun) {
     writeFileSync(join(MODELS_DIR, 'manifest.json'), `${JSON.stringify(raw, null, 2)}\n`);
     readManifest(); // still valid

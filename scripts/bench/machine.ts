@@ -3,6 +3,7 @@
  * differ from it), the CPU model, cores and load average. Both benches print it with their results.
  */
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 
 export interface RunInfo {
@@ -12,6 +13,34 @@ export interface RunInfo {
   cores: number;
   loadAvg: number[];
   date: string;
+  /** the x86 features that matter for ORT's float and int8 kernels, as /proc/cpuinfo names them */
+  cpuFlags: string[];
+}
+
+/** Flags of interest (AVX2, AVX-512, VNNI, BF16) present in /proc/cpuinfo's first `flags` line. */
+export const KERNEL_FLAGS = [
+  'avx2',
+  'fma',
+  'avx512f',
+  'avx512bw',
+  'avx512vl',
+  'avx512_vnni',
+  'avx_vnni',
+  'avx512_bf16',
+];
+
+export function cpuFlags(cpuinfo?: string): string[] {
+  let text = cpuinfo;
+  if (text === undefined) {
+    try {
+      text = readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return [];
+    }
+  }
+  const line = /^flags\s*:(.*)$/m.exec(text)?.[1] ?? '';
+  const have = new Set(line.trim().split(/\s+/));
+  return KERNEL_FLAGS.filter((f) => have.has(f));
 }
 
 function git(args: string[]): string | undefined {
@@ -37,6 +66,7 @@ export function runInfo(): RunInfo {
     cores: c.length,
     loadAvg: loadavg(),
     date: new Date().toISOString(),
+    cpuFlags: cpuFlags(),
   };
 }
 

@@ -201,3 +201,75 @@ export function fp32OnlyBullet(name: string, f: VariantFacts, quantizer: Quantiz
       : quantizerSentence(quantizer, f.bytes).replace(/\.$/, '');
   return `- **${name}** has no INT8 variant in the manifest; with its default ops ${why}. FP32: ${(f.bytes / 1024 / 1024).toFixed(2)} MiB, p50 ${f2(f.batch1)} ms at batch 1.`;
 }
+
+/** What the static quantizer did to a model (from make-int8's manifest source and the run). */
+export interface StaticFacts {
+  /** latency p50s (ms) of the extra variants timed interleaved with FP32 and static INT8 */
+  simplifiedBatch1?: number;
+  dynamic?: VariantFacts;
+  /** x86 features that matter for ORT's int8 kernels, as /proc/cpuinfo names them */
+  cpuFlags: string[];
+}
+
+/**
+ * Splits the static INT8 gain into the part the exact graph simplifications give FP32 alone and the part
+ * quantization adds on top (from the interleaved p50s at batch 1).
+ */
+export function staticAttributionSentence(fp32: number, simplified: number, int8: number): string {
+  return (
+    `The graph simplifications alone take FP32 from ${f2(fp32)} to ${f2(simplified)} ms at batch 1 (${ratioPhrase(simplified / fp32)}); ` +
+    `quantization on top of them gives ${f2(int8)} ms (${f2(int8 / simplified)} × the simplified FP32), ${f2(int8 / fp32)} × the shipped FP32 overall.`
+  );
+}
+
+/** The dynamic INT8 variant beside the static one: latency and accuracy, at batch 1. */
+export function dynamicSentence(f: VariantFacts, s: VariantFacts, d: VariantFacts): string {
+  const show = (v: number) => `${(100 * v).toFixed(2)} %`;
+  return (
+    `Dynamic INT8 of the same FP32 file (MatMul weights only): ${f2(d.batch1)} ms at batch 1 (${ratioPhrase(d.batch1 / f.batch1)}), ` +
+    `${f2(d.bytes / f.bytes)} × the file, ${d.accuracy.metric} ${show(d.accuracy.value)}; static: ${f2(s.batch1)} ms (${ratioPhrase(s.batch1 / f.batch1)}), ` +
+    `${f2(s.bytes / f.bytes)} × the file, ${show(s.accuracy.value)}.`
+  );
+}
+
+/** Whether the CPU has the int8 dot-product instructions ORT's QLinearConv / u8s8 GEMM use. */
+export function cpuSentence(flags: string[]): string {
+  const has = (f: string) => flags.includes(f);
+  const vnni = ['avx512_vnni', 'avx_vnni'].filter(has);
+  return vnni.length
+    ? `This CPU has ${vnni.join(' and ')} (u8 × s8 dot products in one instruction), so the int8 kernels are not limited to AVX2's VPMADDUBSW path.`
+    : `This CPU has no VNNI (${has('avx2') ? 'AVX2 only' : 'no AVX2'}): ORT's int8 kernels use VPMADDUBSW, which caps their gain over FP32.`;
+}
+
+/** One bullet per statically quantized model. */
+export function staticBullet(
+  name: string,
+  f: VariantFacts,
+  q: VariantFacts,
+  s: StaticFacts,
+  how: string,
+): string {
+  const parts = [
+    `**${name}** (static INT8: ${how}):`,
+    sizeSentence(f, q),
+    accuracySentence(f, q) + (f.texts && q.texts ? ` ${ocrTextsSentence(f.texts, q.texts)}` : ''),
+    latencySentence(f, q),
+  ];
+  if (s.simplifiedBatch1 !== undefined)
+    parts.push(staticAttributionSentence(f.batch1, s.simplifiedBatch1, q.batch1));
+  if (s.dynamic) parts.push(dynamicSentence(f, q, s.dynamic));
+  if (f.profile && q.profile) {
+    parts.push(
+      `ORT's profile at batch 1 (share of kernel time): FP32 ${topOps(f.profile)}; INT8 ${topOps(q.profile)}.`,
+    );
+    const conv = share(f.profile, /^(Fused)?Conv$/);
+    const qconv = share(q.profile, /^QLinearConv$/);
+    const qdq = share(q.profile, /^(QuantizeLinear|DequantizeLinear)$/);
+    parts.push(
+      `Conv is ${pct(conv)} of the FP32 kernel time; in INT8 QLinearConv is ${pct(qconv)} and the float ↔ int8 conversions (QuantizeLinear, DequantizeLinear) ${pct(qdq)}, ` +
+        'the cost of the float ops (activations, Resize, ConvTranspose) that still run between the quantized Convs.',
+    );
+  }
+  parts.push(cpuSentence(s.cpuFlags));
+  return `- ${parts.join(' ')}`;
+}

@@ -86,7 +86,13 @@ export function readFloatTensor(t: TensorProto): Float32Array {
   return out;
 }
 
-function littleEndianBytes(arr: Float32Array | Int8Array | Uint8Array): Uint8Array {
+function littleEndianBytes(arr: Float32Array | Int8Array | Uint8Array | Int32Array): Uint8Array {
+  if (arr instanceof Int32Array) {
+    const bytes = new Uint8Array(arr.length * 4);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < arr.length; i++) view.setInt32(i * 4, arr[i] as number, true);
+    return bytes;
+  }
   if (arr instanceof Float32Array) {
     const bytes = new Uint8Array(arr.length * 4);
     const view = new DataView(bytes.buffer);
@@ -99,15 +105,17 @@ function littleEndianBytes(arr: Float32Array | Int8Array | Uint8Array): Uint8Arr
 /** Build a tensor with raw_data (dense, little-endian). */
 export function makeTensor(
   name: string,
-  data: Float32Array | Int8Array | Uint8Array,
+  data: Float32Array | Int8Array | Uint8Array | Int32Array,
   dims: readonly number[],
 ): TensorProto {
   const dataType =
-    data instanceof Float32Array
-      ? DataType.FLOAT
-      : data instanceof Int8Array
-        ? DataType.INT8
-        : DataType.UINT8;
+    data instanceof Int32Array
+      ? DataType.INT32
+      : data instanceof Float32Array
+        ? DataType.FLOAT
+        : data instanceof Int8Array
+          ? DataType.INT8
+          : DataType.UINT8;
   return onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: littleEndianBytes(data) });
 }
 

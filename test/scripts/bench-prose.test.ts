@@ -7,6 +7,10 @@ import { describe, test } from 'node:test';
 import {
   accuracySentence,
   addedOps,
+  cpuSentence,
+  dynamicSentence,
+  staticAttributionSentence,
+  staticBullet,
   amdahlSentence,
   int8Bullet,
   int8Heading,
@@ -18,6 +22,7 @@ import {
   type QuantizerFacts,
   type VariantFacts,
 } from '../../scripts/bench/models-prose.ts';
+import { cpuFlags } from '../../scripts/bench/machine.ts';
 import {
   allUnder,
   boundPhrase,
@@ -157,6 +162,74 @@ describe('bench:models prose', () => {
     assert.match(bullet, /MatMul kernels are 3\.0 % .*cannot reach it/);
     assert.match(bullet, /INT8 adds DynamicQuantizeMatMul/);
     assert.match(bullet, /ops left in float \(Conv\) are 69 %/);
+  });
+});
+
+describe('bench:models prose, static INT8', () => {
+  test('the attribution splits the gain between the simplifications and quantization', () => {
+    const s = staticAttributionSentence(74, 54.6, 41.8);
+    assert.match(s, /from 74\.00 to 54\.60 ms at batch 1 \(0\.74 × FP32, faster\)/);
+    assert.match(s, /41\.80 ms \(0\.77 × the simplified FP32\), 0\.56 × the shipped FP32 overall/);
+    // simplifications that change nothing are "about the same", not "faster"
+    assert.match(staticAttributionSentence(100, 104, 70), /1\.04 × FP32, about the same/);
+  });
+
+  test('dynamic beside static: latency ratios and accuracies of both', () => {
+    const f = variant({
+      bytes: 10_000_000,
+      batch1: 50,
+      accuracy: { metric: 'character accuracy', value: 0.9884 },
+    });
+    const st = variant({
+      bytes: 2_700_000,
+      batch1: 30,
+      accuracy: { metric: 'character accuracy', value: 1 },
+    });
+    const d = variant({
+      bytes: 7_200_000,
+      batch1: 51,
+      accuracy: { metric: 'character accuracy', value: 0.9884 },
+    });
+    const s = dynamicSentence(f, st, d);
+    assert.match(
+      s,
+      /51\.00 ms at batch 1 \(1\.02 × FP32, about the same\), 0\.72 × the file, character accuracy 98\.84 %/,
+    );
+    assert.match(s, /static: 30\.00 ms \(0\.60 × FP32, faster\), 0\.27 × the file, 100\.00 %/);
+  });
+
+  test('the CPU sentence names VNNI only when /proc/cpuinfo lists it', () => {
+    const epyc = cpuFlags(
+      'processor : 0\nflags : fpu sse avx2 fma avx512f avx512bw avx512vl avx512_vnni avx_vnni\n',
+    );
+    assert.deepEqual(epyc, ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx_vnni']);
+    assert.match(cpuSentence(epyc), /has avx512_vnni and avx_vnni/);
+    const old = cpuFlags('flags : fpu sse avx2 fma\n');
+    assert.match(cpuSentence(old), /no VNNI \(AVX2 only\)/);
+  });
+
+  test('a static bullet carries the size, latency and profile shares of this run', () => {
+    const f = variant({
+      bytes: 4_745_517,
+      batch1: 112,
+      batch8: 1000,
+      accuracy: { metric: 'character accuracy', value: 0.9884 },
+      profile: { Conv: 0.43, Clip: 0.25, Add: 0.1 },
+    });
+    const q = variant({
+      bytes: 1_398_795,
+      batch1: 77,
+      batch8: 650,
+      accuracy: { metric: 'character accuracy', value: 0.9961 },
+      profile: { QLinearConv: 0.28, HardSigmoid: 0.27, DequantizeLinear: 0.26, QuantizeLinear: 0.03 },
+    });
+    const b = staticBullet('ocr-det', f, q, { simplifiedBatch1: 119, cpuFlags: ['avx2'] }, '62 Conv int8');
+    assert.match(b, /^- \*\*ocr-det\*\* \(static INT8: 62 Conv int8\):/);
+    assert.match(b, /0\.29 × the FP32 file .*target ≤ 0\.3 × met/);
+    assert.match(b, /112\.00 → 77\.00 ms at batch 1 \(0\.69 × FP32, faster\)/);
+    assert.match(b, /target ≤ 0\.6 × not met/);
+    assert.match(b, /Conv is 43 % of the FP32 kernel time; in INT8 QLinearConv is 28 % and .* 29 %/);
+    assert.match(b, /no VNNI/);
   });
 });
 

@@ -13,7 +13,9 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNS } from 'onnx-proto';
 import type { ModelEntry } from '../../app/src/models/manifest.ts';
 import { DirectorySource, ModelRegistry } from '../../app/src/models/registry.ts';
-import { OCR_REC_OPTIONS, TEXT_OPTIONS } from '../../scripts/make-int8.ts';
+import { OCR_STATIC_OPTIONS, TEXT_OPTIONS } from '../../scripts/make-int8.ts';
+import { ocrCalibrationFeeds } from '../../scripts/quantize/ocr-calibration.ts';
+import { quantizeStatic } from '../../scripts/quantize/static.ts';
 import {
   evalOcr,
   evalText,
@@ -36,11 +38,12 @@ const fp32Of = (e: ModelEntry) => findEntry(manifest, e.name, 'fp32')!;
 const ACCURACY_METRICS: Record<string, string[]> = {
   'text-spam': ['heldOutAccuracy', 'heldOutShortAccuracy'],
   'ocr-rec': ['fixtureCharAccuracy'],
+  'ocr-det': ['fixtureCharAccuracy'],
 };
 
 describe('INT8 manifest entries', () => {
-  test('text-spam and ocr-rec have INT8 variants', () => {
-    assert.deepEqual(int8Entries.map((e) => e.name).sort(), ['ocr-rec', 'text-spam']);
+  test('text-spam, ocr-det and ocr-rec have INT8 variants', () => {
+    assert.deepEqual(int8Entries.map((e) => e.name).sort(), ['ocr-det', 'ocr-rec', 'text-spam']);
   });
 
   for (const entry of int8Entries) {
@@ -103,34 +106,51 @@ describe('INT8 manifest entries', () => {
     assert.ok(maxDelta < 0.05, `max |ΔP(spam)| ${maxDelta}`);
   });
 
-  test('ocr-rec int8: image.ocr re-measured on the fixture images matches the recorded character accuracy', async () => {
-    const rec = findEntry(manifest, 'ocr-rec', 'int8')!;
-    const det = findEntry(manifest, 'ocr-det', 'fp32')!;
-    const ctx = await ortContext([
-      { entry: det, path: join(MODELS_DIR, det.file) },
-      { entry: rec, path: join(MODELS_DIR, rec.file) },
-    ]);
-    try {
-      const result = await evalOcr(ctx);
-      assert.ok(
-        Math.abs(result.charAccuracy - rec.metrics.fixtureCharAccuracy!) < 1e-3,
-        `${result.charAccuracy}`,
-      );
-      assert.ok(result.charAccuracy >= 0.95);
-    } finally {
-      await ctx.release();
-    }
-  });
+  for (const role of ['det', 'rec'] as const) {
+    test(`ocr-${role} int8 (the other model FP32): image.ocr re-measured on the fixture images matches the recorded character accuracy`, async () => {
+      const det = findEntry(manifest, 'ocr-det', role === 'det' ? 'int8' : 'fp32')!;
+      const rec = findEntry(manifest, 'ocr-rec', role === 'rec' ? 'int8' : 'fp32')!;
+      const q = role === 'det' ? det : rec;
+      const ctx = await ortContext([
+        { entry: det, path: join(MODELS_DIR, det.file) },
+        { entry: rec, path: join(MODELS_DIR, rec.file) },
+      ]);
+      try {
+        const result = await evalOcr(ctx);
+        assert.ok(
+          Math.abs(result.charAccuracy - q.metrics.fixtureCharAccuracy!) < 1e-3,
+          `${result.charAccuracy}`,
+        );
+        assert.ok(result.charAccuracy >= 0.95);
+      } finally {
+        await ctx.release();
+      }
+    });
+  }
 
-  test('both INT8 files are reproduced byte for byte from the FP32 files by the make-int8 recipe', () => {
+  test('text-spam INT8 is reproduced byte for byte from the FP32 file by the make-int8 recipe', () => {
     const text = findEntry(manifest, 'text-spam', 'int8')!;
     const textBytes = quantizeModel(readFileSync(join(MODELS_DIR, fp32Of(text).file)), TEXT_OPTIONS).bytes;
     assert.equal(sha256(textBytes), text.sha256);
-    const rec = findEntry(manifest, 'ocr-rec', 'int8')!;
-    const recFp32 = readFileSync(join(MODELS_DIR, fp32Of(rec).file));
-    assert.throws(() => quantizeModel(recFp32, OCR_REC_OPTIONS), /opset 9/);
-    const recBytes = quantizeModel(upgradeOpset(recFp32).bytes, OCR_REC_OPTIONS).bytes;
-    assert.equal(sha256(recBytes), rec.sha256);
+  });
+
+  test('ocr-det static INT8 is reproduced byte for byte: same calibration images, method named in its source', async () => {
+    const det = findEntry(manifest, 'ocr-det', 'int8')!;
+    const method = /calibrated by (minmax|percentile)/.exec(det.source)?.[1] as 'minmax' | 'percentile';
+    assert.ok(method, det.source);
+    const detFp32 = fp32Of(det);
+    const recFp32 = findEntry(manifest, 'ocr-rec', 'fp32')!;
+    const ctx = await ortContext([
+      { entry: detFp32, path: join(MODELS_DIR, detFp32.file) },
+      { entry: recFp32, path: join(MODELS_DIR, recFp32.file) },
+    ]);
+    const feeds = await ocrCalibrationFeeds(ctx);
+    await ctx.release();
+    const { bytes } = await quantizeStatic(readFileSync(join(MODELS_DIR, detFp32.file)), feeds.det, {
+      ...OCR_STATIC_OPTIONS,
+      method,
+    });
+    assert.equal(sha256(bytes), det.sha256);
   });
 });
 
@@ -138,16 +158,16 @@ describe('MODEL_PRECISION selects the variant (ModelRegistry + DirectorySource o
   for (const precision of ['fp32', 'int8'] as const) {
     test(`${precision}`, async () => {
       const registry = await ModelRegistry.load(new DirectorySource(MODELS_DIR), { precision });
-      for (const name of ['text-spam', 'ocr-rec']) {
+      for (const name of ['text-spam', 'ocr-det', 'ocr-rec']) {
         const loaded = registry.get(name)!;
         assert.equal(loaded.entry.precision, precision, name);
         assert.equal(loaded.path, join(MODELS_DIR, findEntry(manifest, name, precision)!.file));
         assert.equal(loaded.entry.labels?.length, findEntry(manifest, name, 'fp32')!.labels?.length);
       }
       // models without an INT8 variant are served in FP32 either way
-      for (const name of ['silero-vad', 'ocr-det'])
-        assert.equal(registry.get(name)!.entry.precision, 'fp32', name);
+      assert.equal(registry.get('silero-vad')!.entry.precision, 'fp32');
       assert.equal(registry.forTask('image.ocr').get('rec')!.entry.precision, precision);
+      assert.equal(registry.forTask('image.ocr').get('det')!.entry.precision, precision);
     });
   }
 });

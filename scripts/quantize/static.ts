@@ -1,0 +1,76 @@
+/**
+ * Static (calibrated) INT8 quantization, end to end:
+ *
+ *   FP32 ─► ORT basic optimizations (preprocessModel) ─► exact simplifications (simplify.ts)
+ *        ─► planQdq (which Convs, which activations) ─► calibrate (ORT runs on the calibration feeds)
+ *        ─► applyQdq (QDQ graph) ─► [dynamic INT8 of the remaining MatMul weights (graph.ts)]
+ *
+ *   const { bytes, report } = await quantizeStatic(fp32Bytes, feeds, { method: 'percentile' });
+ */
+import type { CalibrationMethod } from './calibrate.ts';
+import { calibrate, preprocessModel, type Feeds } from './calibrate-ort.ts';
+import { quantizeModel, type QuantizeReport } from './graph.ts';
+import { decodeModel } from './onnx.ts';
+import { applyQdq, planQdq, type QdqReport, type StaticOp } from './qdq.ts';
+import { simplifyModel, type SimplifyReport } from './simplify.ts';
+
+export interface StaticOptions {
+  method: CalibrationMethod;
+  /** kept share of values for 'percentile' */
+  percentile?: number;
+  ops?: readonly StaticOp[];
+  /** also quantize MatMul weights dynamically (MatMuls are not part of the QDQ plan) */
+  dynamicMatMul?: boolean;
+}
+
+export interface StaticReport {
+  method: CalibrationMethod;
+  percentile?: number;
+  calibrationFeeds: number;
+  simplify: SimplifyReport;
+  qdq: QdqReport;
+  dynamic?: Pick<QuantizeReport, 'quantized' | 'skipped'>;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** The FP32 model after the same pre-processing the static path applies (for a like-for-like FP32 timing). */
+export async function simplifiedFp32(bytes: Uint8Array): Promise<Uint8Array> {
+  return simplifyModel(await preprocessModel(bytes)).bytes;
+}
+
+export async function quantizeStatic(
+  bytes: Uint8Array,
+  feeds: readonly Feeds[],
+  options: StaticOptions,
+): Promise<{ bytes: Uint8Array; report: StaticReport }> {
+  if (feeds.length === 0) throw new Error('static quantization needs at least one calibration input');
+  const simplified = simplifyModel(await preprocessModel(bytes));
+  const plan = planQdq(decodeModel(simplified.bytes), options.ops ?? ['Conv']);
+  const percentile = options.method === 'percentile' ? (options.percentile ?? 99.99) : undefined;
+  const ranges = await calibrate(simplified.bytes, plan.tensors, feeds, {
+    method: options.method,
+    percentile,
+  });
+  const qdq = applyQdq(simplified.bytes, plan, ranges);
+  let out = qdq.bytes;
+  let dynamic: StaticReport['dynamic'];
+  if (options.dynamicMatMul) {
+    const d = quantizeModel(out, { ops: ['MatMul'] });
+    out = d.bytes;
+    dynamic = { quantized: d.report.quantized, skipped: d.report.skipped };
+  }
+  return {
+    bytes: out,
+    report: {
+      method: options.method,
+      percentile,
+      calibrationFeeds: feeds.length,
+      simplify: simplified.report,
+      qdq: qdq.report,
+      dynamic,
+      bytesIn: bytes.byteLength,
+      bytesOut: out.byteLength,
+    },
+  };
+}
