@@ -134,7 +134,7 @@ describe('INT8 manifest entries', () => {
     assert.equal(sha256(textBytes), text.sha256);
   });
 
-  test('ocr-det static INT8 is reproduced byte for byte: same calibration images, method named in its source', async () => {
+  test('ocr-det static INT8 is reproduced from the same calibration images (byte for byte here; within a rounding step elsewhere)', async () => {
     const det = findEntry(manifest, 'ocr-det', 'int8')!;
     const method = /calibrated by (minmax|percentile)/.exec(det.source)?.[1] as 'minmax' | 'percentile';
     assert.ok(method, det.source);
@@ -150,9 +150,49 @@ describe('INT8 manifest entries', () => {
       ...OCR_STATIC_OPTIONS,
       method,
     });
-    assert.equal(sha256(bytes), det.sha256);
+    // Byte for byte on this CPU; ORT's FP32 kernels may round differently on another one, so a
+    // different file must still be the same graph with every initializer within a rounding step.
+    if (sha256(bytes) !== det.sha256)
+      assertSameQuantizedModel(bytes, readFileSync(join(MODELS_DIR, det.file)));
   });
 });
+
+/** Same nodes (op types, inputs, outputs) and initializers equal up to one rounding step. */
+function assertSameQuantizedModel(rebuilt: Uint8Array, shipped: Uint8Array) {
+  const [a, b] = [onnx.ModelProto.decode(rebuilt).graph!, onnx.ModelProto.decode(shipped).graph!];
+  const nodes = (g: OnnxNS.IGraphProto) =>
+    g.node!.map((n) => `${n.opType}(${n.input!.join(',')})->${n.output!.join(',')}`);
+  assert.deepEqual(nodes(a), nodes(b));
+  const inits = new Map(b.initializer!.map((t) => [t.name!, t]));
+  assert.equal(a.initializer!.length, inits.size);
+  for (const t of a.initializer!) {
+    const u = inits.get(t.name!);
+    assert.ok(u, `initializer ${t.name} is missing from the shipped file`);
+    assert.equal(t.dataType, u.dataType, t.name!);
+    assert.deepEqual(t.dims!.map(Number), u.dims!.map(Number), t.name!);
+    const [x, y] = [tensorValues(t), tensorValues(u)];
+    const float = t.dataType === T.FLOAT;
+    for (let i = 0; i < x.length; i++) {
+      const tolerance = float ? 1e-3 * Math.max(Math.abs(y[i]!), 1e-6) : 1;
+      assert.ok(Math.abs(x[i]! - y[i]!) <= tolerance, `${t.name}[${i}]: ${x[i]} vs ${y[i]}`);
+    }
+  }
+}
+
+function tensorValues(t: OnnxNS.ITensorProto): number[] {
+  const raw = t.rawData && t.rawData.length ? t.rawData : undefined;
+  if (!raw) return [...(t.floatData ?? []), ...(t.int32Data ?? []), ...(t.int64Data ?? []).map(Number)];
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const read: Partial<Record<number, [number, (o: number) => number]>> = {
+    [T.FLOAT]: [4, (o) => view.getFloat32(o, true)],
+    [T.INT32]: [4, (o) => view.getInt32(o, true)],
+    [T.INT8]: [1, (o) => view.getInt8(o)],
+    [T.UINT8]: [1, (o) => view.getUint8(o)],
+    [T.INT64]: [8, (o) => Number(view.getBigInt64(o, true))],
+  };
+  const [size, get] = read[t.dataType!] ?? [1, (o: number) => view.getUint8(o)];
+  return Array.from({ length: raw.byteLength / size }, (_, i) => get(i * size));
+}
 
 describe('MODEL_PRECISION selects the variant (ModelRegistry + DirectorySource on models/)', () => {
   for (const precision of ['fp32', 'int8'] as const) {
