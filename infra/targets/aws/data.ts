@@ -2,6 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { DB_NAME, DB_USER, POSTGRES_PORT, REDIS_PORT } from '../../workload/index.ts';
+import { assumableBy } from './iam.ts';
 import { RDS_CA_IDENTIFIER } from './rds-ca.ts';
 
 export interface ManagedDataServicesArgs {
@@ -228,12 +229,7 @@ export class ColocatedDataVolume extends pulumi.ComponentResource {
     const role = new aws.iam.Role(
       `${p}-dlm-role`,
       {
-        assumeRolePolicy: JSON.stringify({
-          Version: '2012-10-17',
-          Statement: [
-            { Effect: 'Allow', Principal: { Service: 'dlm.amazonaws.com' }, Action: 'sts:AssumeRole' },
-          ],
-        }),
+        assumeRolePolicy: assumableBy('dlm.amazonaws.com'),
         tags: args.tags,
       },
       { parent: this },

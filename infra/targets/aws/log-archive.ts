@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { assumableBy } from './iam.ts';
 import { logArchivePaths } from './log-delivery.ts';
 
 /** Firehose writes an object when this much has arrived (MiB, its maximum)… */
@@ -27,14 +28,6 @@ export interface LogArchiveArgs {
   bucketPolicy: pulumi.Resource;
 }
 
-const assumedBy = (service: string, condition: Record<string, unknown>) =>
-  JSON.stringify({
-    Version: '2012-10-17',
-    Statement: [
-      { Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole', Condition: condition },
-    ],
-  });
-
 /**
  * The logs users keep, into the bucket: a CloudWatch Logs subscription on each app log group feeds a
  * Firehose stream that decompresses CloudWatch's envelopes, keeps the log lines, and writes gzip
@@ -55,7 +48,7 @@ export class LogArchive extends pulumi.ComponentResource {
       `${p}-firehose-role`,
       {
         assumeRolePolicy: account.apply((id) =>
-          assumedBy('firehose.amazonaws.com', { StringEquals: { 'sts:ExternalId': id } }),
+          assumableBy('firehose.amazonaws.com', { StringEquals: { 'sts:ExternalId': id } }),
         ),
         tags: args.tags,
       },
@@ -124,7 +117,7 @@ export class LogArchive extends pulumi.ComponentResource {
       `${p}-logs-to-firehose-role`,
       {
         assumeRolePolicy: pulumi.all([args.region, account]).apply(([region, id]) =>
-          assumedBy('logs.amazonaws.com', {
+          assumableBy('logs.amazonaws.com', {
             StringLike: {
               'aws:SourceArn': `arn:aws:logs:${region}:${id}:log-group:/clawstack/${args.stack}/*`,
             },

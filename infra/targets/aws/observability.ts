@@ -264,39 +264,7 @@ export class Observability extends pulumi.ComponentResource {
 
     // The app's own metrics (CloudWatch agent, Prometheus → EMF): scaling that cannot keep up.
     const backlog = args.backlog;
-    new aws.cloudwatch.MetricAlarm(
-      `${p}-queue-backlog`,
-      {
-        alarmDescription: `jobs waiting per instance above ${THRESHOLDS.backlogOverTarget}× the scaling target (${backlog.target}) for 15 minutes: the fleet is at its maximum or cannot get capacity`,
-        comparisonOperator: 'GreaterThanThreshold',
-        threshold: backlog.target * THRESHOLDS.backlogOverTarget,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        treatMissingData: 'notBreaching',
-        metricQueries: [
-          ...backlog.metrics.map((m) => ({
-            id: m.id,
-            metric: {
-              namespace: m.namespace,
-              metricName: m.metricName,
-              dimensions: m.dimensions,
-              period: 300,
-              stat: m.stat,
-            },
-            returnData: false,
-          })),
-          {
-            id: 'backlog',
-            expression: backlog.expression,
-            label: 'jobs waiting per instance',
-            returnData: true,
-          },
-        ],
-        ...actions,
-        tags: args.tags,
-      },
-      parent,
-    );
+    new aws.cloudwatch.MetricAlarm(`${p}-queue-backlog`, backlogAlarm(backlog, actions, args.tags), parent);
 
     // CloudWatch alarms cannot shift a metric by a day, so a small function compares hourly.
     const fnName = `${p}-traffic-compare`;
@@ -484,6 +452,38 @@ export class Observability extends pulumi.ComponentResource {
 
     this.registerOutputs({ alarmTopicArn: this.alarmTopicArn, dashboardUrl: this.dashboardUrl });
   }
+}
+
+/** Jobs waiting per instance far above the scaling target for 15 minutes: at maxSize, or no capacity. */
+function backlogAlarm(
+  backlog: ObservabilityArgs['backlog'],
+  actions: { alarmActions: pulumi.Input<string>[]; okActions: pulumi.Input<string>[] },
+  tags: Record<string, string>,
+): aws.cloudwatch.MetricAlarmArgs {
+  return {
+    alarmDescription: `jobs waiting per instance above ${THRESHOLDS.backlogOverTarget}× the scaling target (${backlog.target}) for 15 minutes: the fleet is at its maximum or cannot get capacity`,
+    comparisonOperator: 'GreaterThanThreshold',
+    threshold: backlog.target * THRESHOLDS.backlogOverTarget,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    treatMissingData: 'notBreaching',
+    metricQueries: [
+      ...backlog.metrics.map((m) => ({
+        id: m.id,
+        metric: {
+          namespace: m.namespace,
+          metricName: m.metricName,
+          dimensions: m.dimensions,
+          period: 300,
+          stat: m.stat,
+        },
+        returnData: false,
+      })),
+      { id: 'backlog', expression: backlog.expression, label: 'jobs waiting per instance', returnData: true },
+    ],
+    ...actions,
+    tags,
+  };
 }
 
 export interface CostBudgetArgs {
