@@ -2,6 +2,7 @@
  * clawstack's Pulumi program: stack config → validated spec → the chosen target's resources.
  * `clawstack:target` picks the target (infra/targets/); see docs/infra.md for every config key.
  */
+import * as pulumi from '@pulumi/pulumi';
 import { deploy, loadSpec } from './spec/index.ts';
 
 const spec = loadSpec();
@@ -14,3 +15,5 @@ export const tier = result.tierSummary;
 export const target = spec.target;
 /** Target-specific outputs (AWS: bucket, alarm topic, dashboard; Kubernetes: namespace; …). */
 export const details = result.extras;
+/** The first API key (`pulumi stack output bootstrapApiKey --show-secrets`); always a secret. */
+export const bootstrapApiKey = result.bootstrapApiKey && pulumi.secret(result.bootstrapApiKey);

@@ -386,6 +386,41 @@ const requiredTags: Rule = {
   },
 };
 
+/** A production stack by its `stack` tag (the AWS target's `isProductionStack`, repeated to keep rules standalone). */
+const isProduction = (r: PolicyResource) =>
+  /^prod(uction)?($|-)/.test(String(awsTags(r.inputs.tags)?.stack ?? ''));
+
+const productionLogs: Rule = {
+  name: 'production-logs-and-protection',
+  description:
+    'In a production stack (tag stack = prod, production or prod-…): ALB access logs on, ALB deletion protection on, and a VPC flow log on every VPC.',
+  resource(r) {
+    if (r.type !== 'aws:lb/loadBalancer:LoadBalancer' || !isProduction(r)) return [];
+    const out: string[] = [];
+    // `enabled` is a literal, known in a preview too: absent means off.
+    if (get(r.inputs, 'accessLogs', 'enabled') !== true)
+      out.push(`${r.name}: turn on access logs (clawstack:aws.albAccessLogs) in a production stack`);
+    if (r.inputs.enableDeletionProtection === false)
+      out.push(
+        `${r.name}: turn on deletion protection (clawstack:aws.albDeletionProtection) in a production stack`,
+      );
+    return out;
+  },
+  stack: (rs) =>
+    rs
+      .filter((v) => v.type === 'aws:ec2/vpc:Vpc' && isProduction(v))
+      .filter(
+        (v) =>
+          !rs.some(
+            (f) =>
+              f.type === 'aws:ec2/flowLog:FlowLog' &&
+              ((v.id !== undefined && f.inputs.vpcId === v.id) ||
+                (!!v.urn && !!f.dependencies?.includes(v.urn))),
+          ),
+      )
+      .map((v) => `VPC ${v.name} has no flow log; turn on clawstack:aws.flowLogs in a production stack`),
+};
+
 /** Every mandatory rule, in the order the plan prints them. */
 export const RULES: Rule[] = [
   s3PublicAccess,
@@ -398,6 +433,7 @@ export const RULES: Rule[] = [
   encrypted,
   rdsPrivate,
   requiredTags,
+  productionLogs,
   ...k8sContainerRules,
 ];
 

@@ -21,6 +21,8 @@ export interface TargetResult {
   url: pulumi.Output<string>;
   tierSummary: TierSummary;
   extras: Record<string, pulumi.Input<unknown>>;
+  /** The generated bootstrap API key, when the target has one: the secret stack output `bootstrapApiKey`. */
+  bootstrapApiKey?: pulumi.Output<string>;
 }
 
 export interface TargetDefinition<S = unknown> {

@@ -188,6 +188,14 @@ function priceOf(r: RecordedResource, ctx: Ctx): CostLine[] {
       return month('CloudWatch alarm', p.alarmMonth);
     case 'aws:cloudwatch/dashboard:Dashboard':
       return month('CloudWatch dashboard', p.dashboardMonth);
+    case 'aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream': {
+      const gb = ctx.table.assumptions.archivedLogGb;
+      return month(`Firehose log archive, ${gb} GB/month (assumed)`, p.firehoseGb * gb);
+    }
+    case 'aws:ec2/flowLog:FlowLog': {
+      const gb = ctx.table.assumptions.flowLogGb;
+      return month(`VPC flow logs to S3, ${gb} GB/month (assumed)`, p.vendedLogsS3Gb * gb);
+    }
     default:
       return [];
   }

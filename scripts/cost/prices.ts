@@ -27,12 +27,22 @@ const regionSchema = z.object({
   secretMonth: usd,
   alarmMonth: usd,
   dashboardMonth: usd,
+  /** Kinesis Data Firehose ingestion, per GB (the archived app logs). */
+  firehoseGb: usd,
+  /** Vended logs (VPC flow logs) delivered to S3, per GB. */
+  vendedLogsS3Gb: usd,
 });
 const tableSchema = z.object({
   retrieved: z.string(),
   source: z.string(),
   hoursPerMonth: z.number().positive(),
-  assumptions: z.object({ spotFactor: z.number().min(0).max(1), s3StandardGb: usd, albLcu: usd }),
+  assumptions: z.object({
+    spotFactor: z.number().min(0).max(1),
+    s3StandardGb: usd,
+    albLcu: usd,
+    archivedLogGb: usd,
+    flowLogGb: usd,
+  }),
   regions: z.record(z.string(), regionSchema),
 });
 export type PriceTable = z.infer<typeof tableSchema>;

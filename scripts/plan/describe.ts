@@ -110,7 +110,7 @@ export function describe(r: RecordedResource): string {
     case 'aws:s3/bucketOwnershipControls:BucketOwnershipControls':
       return String(get(i, 'rule', 'objectOwnership'));
     case 'aws:s3/bucketPolicy:BucketPolicy':
-      return `deny: ${list(get(JSON.parse(String(i.policy)), 'Statement'))
+      return `statements: ${list(get(JSON.parse(String(i.policy)), 'Statement'))
         .map((s) => String(get(s, 'Sid')))
         .join(', ')}`;
     case 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration':
@@ -118,8 +118,9 @@ export function describe(r: RecordedResource): string {
         .map((x) => {
           const rule = x as Json;
           const t = list(rule.transitions)[0] as Json | undefined;
+          const expiry = get(rule, 'expiration', 'days');
           if (t)
-            return `${String(get(rule, 'filter', 'prefix'))}* → ${String(t.storageClass)} after ${String(t.days)} d`;
+            return `${String(get(rule, 'filter', 'prefix'))}* → ${String(t.storageClass)} after ${String(t.days)} d${expiry ? `, deleted after ${String(expiry)} d` : ''}`;
           if (rule.noncurrentVersionExpiration)
             return `noncurrent versions expire after ${String(get(rule, 'noncurrentVersionExpiration', 'noncurrentDays'))} d`;
           if (rule.abortIncompleteMultipartUpload)
@@ -128,7 +129,7 @@ export function describe(r: RecordedResource): string {
         })
         .join('; ');
     case 'aws:lb/loadBalancer:LoadBalancer':
-      return `${String(i.loadBalancerType)}, ${i.internal ? 'internal' : 'internet-facing'}, ${list(i.subnets).length} subnets`;
+      return `${String(i.loadBalancerType)}, ${i.internal ? 'internal' : 'internet-facing'}, ${list(i.subnets).length} subnets, access logs ${get(i, 'accessLogs', 'enabled') ? `to ${String(get(i, 'accessLogs', 'prefix'))}/` : 'off'}, deletion protection ${i.enableDeletionProtection ? 'on' : 'off'}`;
     case 'aws:lb/targetGroup:TargetGroup':
       return `port ${String(i.port)}, health ${String(get(i, 'healthCheck', 'path'))}, deregistration ${String(i.deregistrationDelay)} s`;
     case 'aws:lb/listener:Listener': {
@@ -161,12 +162,20 @@ export function describe(r: RecordedResource): string {
         : 'on-demand';
       return `min ${String(i.minSize)} / desired ${String(i.desiredCapacity)} / max ${String(i.maxSize)}, ${capacity}, health ${String(i.healthCheckType)}`;
     }
-    case 'aws:autoscaling/policy:Policy':
-      return `target tracking ${String(get(i, 'targetTrackingConfiguration', 'predefinedMetricSpecification', 'predefinedMetricType'))} = ${String(get(i, 'targetTrackingConfiguration', 'targetValue'))}`;
+    case 'aws:autoscaling/policy:Policy': {
+      const tt = get(i, 'targetTrackingConfiguration');
+      const custom = get(tt, 'customizedMetricSpecification');
+      const returned = list(get(custom, 'metrics')).find((m) => get(m, 'returnData') === true);
+      const metric =
+        get(tt, 'predefinedMetricSpecification', 'predefinedMetricType') ??
+        get(returned, 'label') ??
+        get(custom, 'metricName');
+      return `target tracking ${String(metric)} = ${String(get(tt, 'targetValue'))}`;
+    }
     case 'aws:autoscaling/lifecycleHook:LifecycleHook':
       return `${String(i.lifecycleTransition)}, heartbeat ${String(i.heartbeatTimeout)} s`;
     case 'aws:rds/instance:Instance':
-      return `postgres ${String(i.engineVersion)} ${String(i.instanceClass)}, ${String(i.allocatedStorage)} GB, encrypted ${String(i.storageEncrypted)}, public ${String(i.publiclyAccessible)}, backups ${String(i.backupRetentionPeriod)} d, multi-AZ ${String(i.multiAz)}`;
+      return `postgres ${String(i.engineVersion)} ${String(i.instanceClass)}, ${String(i.allocatedStorage)} GB, encrypted ${String(i.storageEncrypted)}, public ${String(i.publiclyAccessible)}, backups ${String(i.backupRetentionPeriod)} d, multi-AZ ${String(i.multiAz)}, changes ${i.applyImmediately ? 'applied at once' : 'in the maintenance window'}`;
     case 'aws:rds/parameterGroup:ParameterGroup':
       return list(i.parameters)
         .map((x) => `${String(get(x, 'name'))}=${String(get(x, 'value'))}`)
@@ -195,6 +204,18 @@ export function describe(r: RecordedResource): string {
       return String(i.policyArn).split('/').pop() ?? '';
     case 'aws:lambda/function:Function':
       return `${String(i.runtime)}, ${String(i.handler)}`;
+    case 'aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream': {
+      const s3 = get(i, 'extendedS3Configuration');
+      return `to s3 ${String(get(s3, 'prefix'))}, ${String(get(s3, 'compressionFormat'))}, buffers ${String(get(s3, 'bufferingSize'))} MiB / ${String(get(s3, 'bufferingInterval'))} s`;
+    }
+    case 'aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter':
+      return `every event of ${String(i.logGroup)} → Firehose`;
+    case 'aws:ec2/flowLog:FlowLog':
+      return `${String(i.trafficType)} traffic → ${String(i.logDestinationType)} ${String(i.logDestination)}`;
+    case 'aws:dlm/lifecyclePolicy:LifecyclePolicy': {
+      const schedule = list(get(i, 'policyDetails', 'schedules'))[0];
+      return `snapshots of volumes tagged ${JSON.stringify(get(i, 'policyDetails', 'targetTags'))} every ${String(get(schedule, 'createRule', 'interval'))} h, ${String(get(schedule, 'retainRule', 'count'))} kept`;
+    }
     case 'pulumi:providers:kubernetes':
       return `cluster from ${i.kubeconfig ? 'the kubeconfig in stack config (secret)' : 'the ambient kubeconfig'}${i.context ? `, context ${String(i.context)}` : ''}`;
     case 'docker:index/network:Network':

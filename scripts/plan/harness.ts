@@ -34,8 +34,8 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** Paths of inputs that are Pulumi secrets (e.g. `password`). */
   secrets: string[];
-  /** Resource options the engine would see: `ignoreChanges`, and the URNs it waits for (`dependsOn`, expanded). */
-  options: { ignoreChanges: string[]; dependsOn: string[] };
+  /** Resource options the engine would see: `ignoreChanges`, the URNs it waits for (`dependsOn`, expanded), `protect`. */
+  options: { ignoreChanges: string[]; dependsOn: string[]; protect?: boolean };
 }
 
 export interface RecordedInvoke {
@@ -49,6 +49,8 @@ export interface ProgramRun {
   invokes: RecordedInvoke[];
   /** Resolved stack outputs; empty when the program failed. */
   outputs: Record<string, unknown>;
+  /** Names of the stack outputs that are Pulumi secrets (shown only with `--show-secrets`). */
+  secretOutputs: string[];
   /** The first error the program raised (e.g. a StackConfigError), if any. */
   error?: Error;
 }
@@ -271,6 +273,7 @@ interface RegisterRequest {
   getParent(): string;
   getIgnorechangesList?(): string[];
   getDependenciesList?(): string[];
+  getProtect?(): boolean;
 }
 interface MonitorLike {
   registerResource(req: RegisterRequest, cb: unknown): unknown;
@@ -314,7 +317,7 @@ export async function runProgram(
   const invokes: RecordedInvoke[] = [];
   const parents = new Map<
     string,
-    { parent: string; urn: string; ignoreChanges: string[]; dependsOn: string[] }
+    { parent: string; urn: string; ignoreChanges: string[]; dependsOn: string[]; protect?: boolean }
   >();
   const current = { errors: [] as Error[] };
   active = current;
@@ -334,7 +337,11 @@ export async function runProgram(
             custom: args.custom ?? true,
             inputs,
             secrets,
-            options: { ignoreChanges: meta?.ignoreChanges ?? [], dependsOn: meta?.dependsOn ?? [] },
+            options: {
+              ignoreChanges: meta?.ignoreChanges ?? [],
+              dependsOn: meta?.dependsOn ?? [],
+              ...(meta?.protect ? { protect: true } : {}),
+            },
           });
         }
         try {
@@ -364,6 +371,7 @@ export async function runProgram(
       urn: monitor.newUrn(req.getParent(), req.getType(), req.getName()),
       ignoreChanges: req.getIgnorechangesList?.() ?? [],
       dependsOn: req.getDependenciesList?.() ?? [],
+      protect: req.getProtect?.(),
     });
     return register(req, cb);
   };
@@ -371,6 +379,7 @@ export async function runProgram(
   pulumi.runtime.setAllConfig(full, (options.secretKeys ?? []).map(qualify));
 
   let outputs: Record<string, unknown> = {};
+  let exported: Record<string, unknown> = {};
   let error: Error | undefined;
   // Pulumi records a stack trace for every internal promise; with source maps on (tsx) that is
   // most of a run's cost. Program errors keep their message; set HARNESS_STACKS=1 to debug.
@@ -381,7 +390,8 @@ export async function runProgram(
     // rejected promises behind in Pulumi's runtime (unhandled rejections fail node:test tests).
     const program = pulumi.runtime.runInPulumiStack(async () => {
       try {
-        return { ...(await import(`${PROGRAM}?run=${++runs}`)) } as Record<string, unknown>;
+        exported = { ...(await import(`${PROGRAM}?run=${++runs}`)) } as Record<string, unknown>;
+        return exported;
       } catch (e) {
         error = e instanceof Error ? e : new Error(String(e));
         return {};
@@ -419,7 +429,10 @@ export async function runProgram(
   Error.stackTraceLimit = stackTraceLimit;
   active = undefined;
   lastError = error ?? current.errors[0];
-  return { resources, invokes, outputs: error ? {} : outputs, error: lastError };
+  const secretOutputs: string[] = [];
+  for (const [name, value] of Object.entries(error ? {} : exported))
+    if (pulumi.Output.isInstance(value) && (await pulumi.isSecret(value))) secretOutputs.push(name);
+  return { resources, invokes, outputs: error ? {} : outputs, secretOutputs, error: lastError };
 }
 
 /** Every recorded resource of a type. */

@@ -36,6 +36,10 @@ test('HTTP, inference, batch, queue, job, cache and process metrics are exported
   const expectations: RegExp[] = [
     /clawstack_http_request_duration_seconds_bucket\{[^}]*method="POST",route="\/v1\/:modality\/:verb",status="200"/,
     /clawstack_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/:modality\/:verb",status="400"/,
+    // the shapes the CloudWatch agent keeps (it drops histograms)
+    /^clawstack_http_requests_total\{[^}]*route="\/v1\/:modality\/:verb",status="400"[^}]*\} 1$/m,
+    /^clawstack_http_request_latency_seconds\{[^}]*quantile="0.99"[^}]*\} \d/m,
+    /^# TYPE clawstack_http_request_latency_seconds summary$/m,
     /clawstack_inference_duration_seconds_count\{[^}]*model="text-spam",version="1"[^}]*\} [1-9]/,
     /clawstack_inference_batch_size_count\{[^}]*model="text-spam",version="1"[^}]*\} [1-9]/,
     /clawstack_job_queue_depth\{[^}]*priority="high"[^}]*\} \d+/,

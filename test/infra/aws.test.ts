@@ -72,7 +72,7 @@ for (const combo of COMBINATIONS) {
         assert.equal(asg.capacityRebalance, false);
         assert.ok(j(asg.launchTemplate).id);
       }
-      const policy = one(run, 'aws:autoscaling/policy:Policy').inputs;
+      const policy = one(run, 'aws:autoscaling/policy:Policy', 'cpu-target').inputs;
       assert.equal(policy.policyType, 'TargetTrackingScaling');
       const tt = j(policy.targetTrackingConfiguration);
       assert.equal(j(tt.predefinedMetricSpecification).predefinedMetricType, 'ASGAverageCPUUtilization');
@@ -354,8 +354,9 @@ for (const combo of COMBINATIONS) {
       );
       assert.ok(one(run, 'aws:cloudwatch/dashboard:Dashboard'));
       assert.ok(one(run, 'aws:cloudwatch/eventRule:EventRule', 'traffic-hourly'));
+      // The app-metrics (EMF) group keeps a week; every other group follows logRetentionDays.
       for (const g of ofType(run, 'aws:cloudwatch/logGroup:LogGroup'))
-        assert.equal(g.inputs.retentionInDays, 30, g.name);
+        assert.equal(g.inputs.retentionInDays, g.name.endsWith('-logs-metrics') ? 7 : 30, g.name);
     });
 
     test('secrets: random values in Secrets Manager with 90-day rotation; never in user-data', () => {
@@ -528,7 +529,8 @@ describe('aws: other settings', () => {
     });
     assert.equal(one(run, 'aws:cloudwatch/logGroup:LogGroup', 'logs-api').inputs.retentionInDays, 90);
     assert.equal(
-      j(one(run, 'aws:autoscaling/policy:Policy').inputs.targetTrackingConfiguration).targetValue,
+      j(one(run, 'aws:autoscaling/policy:Policy', 'cpu-target').inputs.targetTrackingConfiguration)
+        .targetValue,
       55,
     );
     const asg = one(run, 'aws:autoscaling/group:Group').inputs;

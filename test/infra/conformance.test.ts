@@ -96,6 +96,11 @@ for (const target of TARGET_NAMES) {
         assert.deepEqual(leaks, []);
       });
 
+      test('the generated bootstrap API key is a secret stack output (pulumi stack output --show-secrets)', () => {
+        assert.ok(String(run.outputs.bootstrapApiKey).startsWith(MOCK_SECRET_MARKER));
+        assert.ok(run.secretOutputs.includes('bootstrapApiKey'));
+      });
+
       test('every resource that carries labels/tags carries project, stack, tier and capacity', () => {
         const want = { project: 'clawstack', stack: 'test', tier: combo.tier, capacity: combo.capacity };
         const missing = adapter

@@ -97,6 +97,30 @@ describe('cost estimate', () => {
     assert.equal(est.totalUsd.toFixed(2), want.toFixed(2));
   });
 
+  test('the Firehose log archive and VPC flow logs are priced per GB at the table’s assumed volumes', () => {
+    const p = table.regions['eu-west-1']!;
+    const est = estimateCost(
+      [
+        r('aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream', {}, 'archive'),
+        r('aws:ec2/flowLog:FlowLog', {}, 'flow'),
+      ],
+      { target: 'aws', region: 'eu-west-1', table },
+    );
+    const { archivedLogGb, flowLogGb } = table.assumptions;
+    assert.ok(archivedLogGb > 0 && flowLogGb > 0);
+    assert.deepEqual(
+      est.lines.map((l) => [l.item, l.monthlyUsd.toFixed(4)]),
+      [
+        [
+          `Firehose log archive, ${archivedLogGb} GB/month (assumed)`,
+          (p.firehoseGb * archivedLogGb).toFixed(4),
+        ],
+        [`VPC flow logs to S3, ${flowLogGb} GB/month (assumed)`, (p.vendedLogsS3Gb * flowLogGb).toFixed(4)],
+      ],
+    );
+    assert.ok(est.totalUsd > 0);
+  });
+
   test('a type the table lacks is flagged, not silently free; a region it lacks is named', () => {
     const est = estimateCost([r('aws:ec2/instance:Instance', { instanceType: 'x9.huge' })], {
       target: 'aws',

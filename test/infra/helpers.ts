@@ -82,6 +82,7 @@ export const UNTAGGABLE = new Set([
   'aws:lambda/permission:Permission',
   'aws:cloudwatch/eventTarget:EventTarget',
   'aws:cloudwatch/logMetricFilter:LogMetricFilter',
+  'aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter',
   'aws:cloudwatch/dashboard:Dashboard',
   'aws:sns/topicPolicy:TopicPolicy',
   'aws:sns/topicSubscription:TopicSubscription',

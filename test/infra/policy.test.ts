@@ -397,8 +397,36 @@ describe('Kubernetes pod security', () => {
   });
 });
 
+describe('production stacks', () => {
+  const prod = { ...LABELS, stack: 'prod' };
+  const lb = (inputs: Record<string, unknown>, tags = prod) =>
+    res('aws:lb/loadBalancer:LoadBalancer', { loadBalancerType: 'application', tags, ...inputs }, 'alb');
+  const vpc = res('aws:ec2/vpc:Vpc', { cidrBlock: '10.42.0.0/16', tags: prod }, 'vpc');
+  const flow = res('aws:ec2/flowLog:FlowLog', { vpcId: vpc.id, tags: prod }, 'flow');
+  const logged = {
+    accessLogs: { bucket: 'b', prefix: 'logs/prod/alb', enabled: true },
+    enableDeletionProtection: true,
+  };
+
+  test('an ALB without access logs or deletion protection, and a VPC without a flow log, fire', () => {
+    const messages = fired([lb({ enableDeletionProtection: false }), vpc], 'production-logs-and-protection');
+    assert.equal(messages.length, 3);
+    assert.match(messages[0]!, /^alb: turn on access logs \(clawstack:aws\.albAccessLogs\)/);
+    assert.match(messages[1]!, /^alb: turn on deletion protection \(clawstack:aws\.albDeletionProtection\)/);
+    assert.match(messages[2]!, /^VPC vpc has no flow log; turn on clawstack:aws\.flowLogs/);
+  });
+
+  test('logged and protected passes; other stacks are not judged', () => {
+    assert.deepEqual(fired([lb(logged), vpc, flow], 'production-logs-and-protection'), []);
+    assert.deepEqual(
+      fired([lb({}, LABELS), { ...vpc, inputs: { tags: LABELS } }], 'production-logs-and-protection'),
+      [],
+    );
+  });
+});
+
 test('every rule has at least one deliberately bad resource above (names are unique)', () => {
   const names = RULES.map((r) => r.name);
   assert.equal(new Set(names).size, names.length);
-  assert.equal(names.length, 14);
+  assert.equal(names.length, 15);
 });

@@ -107,10 +107,11 @@ export function createApi(deps: ApiDeps): Express {
     res.once('close', () => {
       state.inFlight--;
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      metrics.httpDuration.observe(
-        { method: req.method, route, status: String(res.statusCode) },
-        Number(process.hrtime.bigint() - start) / 1e9,
-      );
+      const labels = { method: req.method, route, status: String(res.statusCode) };
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.httpDuration.observe(labels, seconds);
+      metrics.httpRequests.inc(labels);
+      metrics.httpLatency.observe(seconds);
     });
     next();
   });

@@ -15,6 +15,24 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  // The CloudWatch agent drops Prometheus histograms (it keeps counters, gauges and summaries), so
+  // the request count by status and the latency quantiles exist in those shapes too (infra/targets/aws).
+  readonly httpRequests = new client.Counter({
+    name: 'clawstack_http_requests_total',
+    help: 'HTTP requests finished, by route template and status code',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly httpLatency = new client.Summary({
+    name: 'clawstack_http_request_latency_seconds',
+    help: 'HTTP request duration quantiles over the last minute, all routes',
+    percentiles: [0.5, 0.9, 0.99],
+    maxAgeSeconds: 60,
+    ageBuckets: 5,
+    registers: [this.registry],
+  });
+
   readonly inferenceDuration = new client.Histogram({
     name: 'clawstack_inference_duration_seconds',
     help: 'Duration of one batched session.run, per model',

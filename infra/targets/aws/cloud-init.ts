@@ -24,6 +24,13 @@ import {
   systemdCommandLine,
 } from './docker-run.ts';
 import { RDS_CA_PATH } from './rds-ca.ts';
+import {
+  AGENT_CONFIG_PATH,
+  agentConfig,
+  PROMETHEUS_CONFIG_PATH,
+  prometheusConfig,
+  SCRAPE_PORTS,
+} from './metrics-agent.ts';
 
 export interface CloudInitParams {
   /** The workload: api and worker, plus redis and postgres when the data services are co-located. */
@@ -43,6 +50,8 @@ export interface CloudInitParams {
   logPrefix: string;
   /** CloudWatch log group per container role, `system` (cloud-init output) and `edge` (Caddy). */
   logGroups: Record<string, string>;
+  /** The log group of the app's metrics (the CloudWatch agent's embedded-metric-format events). */
+  metricsLogGroup: string;
   asgName: string;
   drainHookName: string;
   targetGroupArn?: string;
@@ -81,6 +90,9 @@ export function containerUnit(
     logGroup,
     publish: p.edge === 'instance' ? 'loopback' : 'all',
     readOnlyFiles: p.rdsCaPem && (c.role === 'api' || c.role === 'worker') ? [RDS_CA_PATH] : [],
+    // The CloudWatch agent scrapes the worker's /metrics here (the api's port is published anyway).
+    loopbackPorts:
+      c.role === 'worker' ? [{ host: SCRAPE_PORTS.worker, container: c.ports[0]!.port }] : undefined,
   });
   return render(file('container.service'), {
     name: containerName(c.role),
@@ -135,45 +147,6 @@ export function secretsMap(w: Workload, arns: CloudInitParams['secretArns']): st
       return `${name} ${arn}\n`;
     })
     .join('');
-}
-
-function agentConfig(p: CloudInitParams): string {
-  const files = [
-    {
-      file_path: '/var/log/cloud-init-output.log',
-      log_group_name: p.logGroups.system,
-      log_stream_name: '{instance_id}/cloud-init',
-    },
-  ];
-  if (p.logGroups.edge)
-    files.push({
-      file_path: '/var/log/clawstack/caddy/access.log',
-      log_group_name: p.logGroups.edge,
-      log_stream_name: '{instance_id}/access',
-    });
-  const metrics: Record<string, unknown> = {
-    mem: { measurement: ['mem_available', 'mem_used_percent'] },
-    disk: { measurement: ['used_percent'], resources: ['/'] },
-  };
-  if (p.workload.tier.gpu)
-    metrics.nvidia_gpu = { measurement: ['utilization_gpu', 'memory_used', 'memory_total'] };
-  return JSON.stringify(
-    {
-      agent: { metrics_collection_interval: 60, run_as_user: 'root' },
-      metrics: {
-        namespace: 'CWAgent',
-        append_dimensions: {
-          AutoScalingGroupName: '${aws:AutoScalingGroupName}',
-          InstanceId: '${aws:InstanceId}',
-        },
-        aggregation_dimensions: [['AutoScalingGroupName']],
-        metrics_collected: metrics,
-      },
-      logs: { logs_collected: { files: { collect_list: files } } },
-    },
-    null,
-    1,
-  );
 }
 
 function deployEnv(p: CloudInitParams): string {
@@ -292,10 +265,17 @@ export function renderCloudInit(p: CloudInitParams): string {
     ...edgeFiles(p),
     ...(p.rdsCaPem ? [{ path: RDS_CA_PATH, permissions: '0644', content: p.rdsCaPem }] : []),
     {
-      path: '/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
+      path: AGENT_CONFIG_PATH,
       permissions: '0644',
-      content: agentConfig(p),
+      content: agentConfig({
+        stack: w.stack,
+        clusterName: p.asgName,
+        logGroups: p.logGroups,
+        metricsLogGroup: p.metricsLogGroup,
+        gpu: !!w.tier.gpu,
+      }),
     },
+    { path: PROMETHEUS_CONFIG_PATH, permissions: '0644', content: prometheusConfig() },
   ];
   const units = [
     'clawstack-prepare.service',
@@ -319,7 +299,7 @@ export function renderCloudInit(p: CloudInitParams): string {
       'ec2',
       '-s',
       '-c',
-      'file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json',
+      `file:${AGENT_CONFIG_PATH}`,
     ],
     ['systemctl', 'daemon-reload'],
     ['systemctl', 'enable', '--now', '--no-block', ...units],

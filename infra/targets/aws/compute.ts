@@ -2,6 +2,8 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { gzipSync } from 'node:zlib';
 import type { Capacity } from '../../tiers.ts';
+import { HOST_METRICS } from './metrics-agent.ts';
+import type { MetricRef } from './metrics-agent.ts';
 
 export interface AppFleetArgs {
   /** Name prefix for every child resource (the Auto Scaling group is named `<prefix>-asg`). */
@@ -33,6 +35,10 @@ export interface AppFleetArgs {
   desiredCapacity: number;
   /** Target tracking keeps average CPU at this percentage. */
   cpuTargetPercent: number;
+  /** Target tracking keeps jobs waiting per in-service instance near `target` (metric math over the app's queue depth). */
+  backlog: { metrics: MetricRef[]; expression: string; target: number };
+  /** Tier gpu: target tracking keeps average GPU utilisation (CloudWatch agent) at this percentage. */
+  gpuTargetPercent?: number;
   /** cloud-init user-data (plain text; gzip-compressed and base64-encoded here, as EC2 caps it at 16 KB). */
   userData: pulumi.Input<string>;
   /** The models-and-logs bucket. */
@@ -69,7 +75,7 @@ export const asgName = (prefix: string) => `${prefix}-asg`;
 
 /**
  * Launch template + Auto Scaling group: IMDSv2 only, encrypted root volume, SSM instead of SSH,
- * target tracking on CPU, rolling instance refresh on every template change (so a tier switch is a
+ * target tracking on CPU, queue backlog per instance and (tier gpu) GPU utilisation, rolling instance refresh on every template change (so a tier switch is a
  * rolling replace), and on spot a price-capacity-optimized mix of instance types with capacity rebalance.
  */
 export class AppFleet extends pulumi.ComponentResource {
@@ -303,6 +309,58 @@ export class AppFleet extends pulumi.ComponentResource {
       },
       parent,
     );
+    // More than one policy: the group scales out when any asks, and in only when all agree.
+    new aws.autoscaling.Policy(
+      `${p}-backlog-target`,
+      {
+        autoscalingGroupName: group.name,
+        policyType: 'TargetTrackingScaling',
+        targetTrackingConfiguration: {
+          customizedMetricSpecification: {
+            metrics: [
+              ...args.backlog.metrics.map((m) => ({
+                id: m.id,
+                metricStat: {
+                  metric: {
+                    namespace: m.namespace,
+                    metricName: m.metricName,
+                    dimensions: Object.entries(m.dimensions).map(([name, value]) => ({ name, value })),
+                  },
+                  stat: m.stat,
+                },
+                returnData: false,
+              })),
+              {
+                id: 'backlog',
+                expression: args.backlog.expression,
+                label: 'jobs waiting per in-service instance',
+                returnData: true,
+              },
+            ],
+          },
+          targetValue: args.backlog.target,
+        },
+      },
+      parent,
+    );
+    if (args.gpuTargetPercent !== undefined)
+      new aws.autoscaling.Policy(
+        `${p}-gpu-target`,
+        {
+          autoscalingGroupName: group.name,
+          policyType: 'TargetTrackingScaling',
+          targetTrackingConfiguration: {
+            customizedMetricSpecification: {
+              namespace: 'CWAgent',
+              metricName: HOST_METRICS.gpuUtilisation,
+              metricDimensions: [{ name: 'AutoScalingGroupName', value: group.name }],
+              statistic: 'Average',
+            },
+            targetValue: args.gpuTargetPercent,
+          },
+        },
+        parent,
+      );
     // Scale-in, rebalance and refresh wait for the on-instance drain agent (see cloud-init).
     new aws.autoscaling.LifecycleHook(
       `${p}-drain`,

@@ -2,6 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 
 import { DB_NAME, DB_USER, POSTGRES_PORT, REDIS_PORT } from '../../workload/index.ts';
+import { assumableBy } from './iam.ts';
 import { RDS_CA_IDENTIFIER } from './rds-ca.ts';
 
 export interface ManagedDataServicesArgs {
@@ -31,6 +32,8 @@ export interface ManagedDataServicesArgs {
   cacheNodeType: string;
   /** Refuse deletion of the database (and take a final snapshot when it is deleted anyway). */
   deletionProtection: boolean;
+  /** Apply modifications (instance class, node type) now, not in the next maintenance window. */
+  applyImmediately: boolean;
 }
 
 /**
@@ -121,6 +124,7 @@ export class ManagedDataServices extends pulumi.ComponentResource {
         autoMinorVersionUpgrade: true,
         // The CA the app verifies against (shipped to instances by ./rds-ca.ts).
         caCertIdentifier: RDS_CA_IDENTIFIER,
+        applyImmediately: args.applyImmediately,
         tags: tags('db'),
       },
       parent,
@@ -164,6 +168,7 @@ export class ManagedDataServices extends pulumi.ComponentResource {
         atRestEncryptionEnabled: true,
         authToken: args.redisAuthToken,
         snapshotRetentionLimit: 1,
+        applyImmediately: args.applyImmediately,
         tags: tags('redis'),
       },
       parent,
@@ -185,11 +190,19 @@ export interface ColocatedDataVolumeArgs {
   availabilityZone: pulumi.Input<string>;
   /** Size in GiB (gp3, encrypted). */
   sizeGb: number;
+  /** Daily snapshots (Data Lifecycle Manager) kept. */
+  snapshotDays: number;
+  /** Pulumi refuses to delete the volume (`protect`) until this is turned off. */
+  protect: boolean;
 }
+
+/** The tag Data Lifecycle Manager finds the data volume by. */
+export const SNAPSHOT_TAG = 'clawstack-snapshot';
 
 /**
  * A persistent, encrypted EBS volume for co-located Redis and Postgres data. It outlives instances
- * (spot interruptions, instance refresh): each new instance attaches and mounts it at boot.
+ * (spot interruptions, instance refresh): each new instance attaches and mounts it at boot. Data
+ * Lifecycle Manager snapshots it daily; with deletion protection, Pulumi refuses to delete it.
  */
 export class ColocatedDataVolume extends pulumi.ComponentResource {
   readonly volumeId: pulumi.Output<string>;
@@ -197,19 +210,60 @@ export class ColocatedDataVolume extends pulumi.ComponentResource {
 
   constructor(name: string, args: ColocatedDataVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:ColocatedDataVolume', name, {}, opts);
+    const p = args.prefix;
     const volume = new aws.ebs.Volume(
-      `${args.prefix}-data`,
+      `${p}-data`,
       {
         availabilityZone: args.availabilityZone,
         size: args.sizeGb,
         type: 'gp3',
         encrypted: true,
-        tags: { ...args.tags, Name: `${args.prefix}-data` },
+        tags: { ...args.tags, Name: `${p}-data`, [SNAPSHOT_TAG]: `${p}-data` },
       },
-      { parent: this },
+      { parent: this, protect: args.protect },
     );
     this.volumeId = volume.id;
     this.volumeArn = volume.arn;
+
+    // Daily snapshots by Data Lifecycle Manager, found by tag, the oldest deleted past the count.
+    const role = new aws.iam.Role(
+      `${p}-dlm-role`,
+      {
+        assumeRolePolicy: assumableBy('dlm.amazonaws.com'),
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    const attached = new aws.iam.RolePolicyAttachment(
+      `${p}-dlm-service-role`,
+      {
+        role: role.name,
+        policyArn: 'arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole',
+      },
+      { parent: this },
+    );
+    new aws.dlm.LifecyclePolicy(
+      `${p}-data-snapshots`,
+      {
+        description: `${p}: daily snapshots of the data volume, ${args.snapshotDays} kept`,
+        executionRoleArn: role.arn,
+        state: 'ENABLED',
+        policyDetails: {
+          resourceTypes: ['VOLUME'],
+          targetTags: { [SNAPSHOT_TAG]: `${p}-data` },
+          schedules: [
+            {
+              name: `daily-${args.snapshotDays}`,
+              createRule: { interval: 24, intervalUnit: 'HOURS', times: '03:00' },
+              retainRule: { count: args.snapshotDays },
+              copyTags: true,
+            },
+          ],
+        },
+        tags: args.tags,
+      },
+      { parent: this, dependsOn: [attached] },
+    );
     this.registerOutputs({ volumeId: this.volumeId });
   }
 }

@@ -80,6 +80,19 @@ export function logGroupNames(w: Workload, edge: 'alb' | 'instance'): Record<str
   return names;
 }
 
+/** The log group of the app's metrics (embedded-metric-format events from the CloudWatch agent). */
+export function metricsLogGroupName(stack: string): string {
+  return `/clawstack/${stack}/metrics`;
+}
+
+/**
+ * Log groups whose events are archived to the bucket through Firehose: every one but `edge`, whose
+ * Caddy access log the instance archives from its own files.
+ */
+export function archivedLogGroups<T>(logGroups: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(logGroups).filter(([role]) => role !== 'edge'));
+}
+
 /** The URL clients use: the configured domain, else the load balancer's DNS name. */
 export function serviceUrl(domain: string | undefined, loadBalancerDnsName?: string): string {
   const host = domain ?? loadBalancerDnsName;

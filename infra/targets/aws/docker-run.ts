@@ -33,6 +33,8 @@ export interface InstanceContext {
   publish: 'all' | 'loopback';
   /** Host files mounted read-only at the same path (e.g. the RDS CA). */
   readOnlyFiles?: string[];
+  /** Container ports also published on 127.0.0.1 only (e.g. the worker's /metrics for the CloudWatch agent). */
+  loopbackPorts?: { host: number; container: number }[];
 }
 
 /** An argument systemd must not touch (`%H`, the host name, is meant as a specifier). */
@@ -125,6 +127,7 @@ export function dockerRunArgs(c: Container, ctx: InstanceContext): Arg[] {
     '--network',
     DOCKER_NETWORK,
     ...portFlags(c, ctx.publish),
+    ...(ctx.loopbackPorts ?? []).flatMap((p) => ['-p', `127.0.0.1:${p.host}:${p.container}`]),
     ...resourceFlags(c),
     '--user',
     String(c.runAsUser),

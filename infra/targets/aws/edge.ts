@@ -31,6 +31,10 @@ export interface LoadBalancedEdgeArgs {
   wafRateLimit: number;
   /** Seconds the target group waits for in-flight requests when a target leaves. */
   deregistrationDelaySeconds: number;
+  /** The load balancer refuses deletion (turn off before `pulumi destroy`). */
+  deletionProtection: boolean;
+  /** Access logs to this bucket and key prefix; `ready` is the bucket policy that lets the ALB write. */
+  accessLogs?: { bucket: pulumi.Input<string>; prefix: string; ready: pulumi.Resource };
 }
 
 /** An internet-facing ALB over two AZs: HTTPS only (TLS 1.2+), HTTP → HTTPS 301, optional WAF. */
@@ -96,9 +100,16 @@ export class LoadBalancedEdge extends pulumi.ComponentResource {
         enableHttp2: true,
         // Long enough for a batched GPU inference; async jobs go through /v1/jobs instead.
         idleTimeout: 120,
+        enableDeletionProtection: args.deletionProtection,
+        accessLogs: args.accessLogs && {
+          bucket: args.accessLogs.bucket,
+          prefix: args.accessLogs.prefix,
+          enabled: true,
+        },
         tags: tags('alb'),
       },
-      parent,
+      // The ALB checks that it may write its logs when they are turned on.
+      { parent: this, dependsOn: args.accessLogs ? [args.accessLogs.ready] : [] },
     );
     const tg = new aws.lb.TargetGroup(
       `${p}-tg`,

@@ -8,14 +8,19 @@ import { renderCloudInit } from './cloud-init.ts';
 import { AppFleet, asgName, drainHookName, launchImageId } from './compute.ts';
 import { ColocatedDataVolume, ManagedDataServices } from './data.ts';
 import {
+  archivedLogGroups,
   awsWiring,
   deregistrationDelaySeconds,
   healthCheckGraceSeconds,
   logGroupNames,
+  metricsLogGroupName,
   modelSource,
 } from './decisions.ts';
 import { InstanceEdge, LoadBalancedEdge } from './edge.ts';
 import { Network } from './network.ts';
+import { LogArchive } from './log-archive.ts';
+import { logArchivePaths } from './log-delivery.ts';
+import { backlogPerInstance } from './metrics-agent.ts';
 import { CostBudget, Observability } from './observability.ts';
 import { AppSecrets, SecretRotator } from './secrets.ts';
 import type { RotationKind } from './secrets.ts';
@@ -64,6 +69,10 @@ export class AwsDeployment extends pulumi.ComponentResource {
   readonly bucketName: pulumi.Output<string>;
   readonly alarmTopicArn: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
+  /** The generated bootstrap API key as created (a Pulumi secret); rotation replaces it in Secrets Manager. */
+  readonly bootstrapApiKey?: pulumi.Output<string>;
+  /** Where the current bootstrap key lives (Secrets Manager name). */
+  readonly bootstrapApiKeySecret?: string;
   readonly tierSummary: TierSummary;
 
   constructor(name: string, args: AwsDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -80,7 +89,23 @@ export class AwsDeployment extends pulumi.ComponentResource {
     const shape = buildWorkload(spec, awsWiring(colocated ? undefined : SHAPE_HOSTS, 's3://bucket/models'));
 
     const network = this.network(spec, parent);
-    const store = new ObjectStore(`${p}-storage`, { prefix: p, tags: spec.tags, ...own.storage }, parent);
+    const region = aws.getRegionOutput({}, parent).region;
+    const store = new ObjectStore(
+      `${p}-storage`,
+      {
+        prefix: p,
+        tags: spec.tags,
+        ...own.storage,
+        logDelivery: {
+          stack: spec.stack,
+          region,
+          accountId,
+          albAccessLogs: own.observability.albAccessLogs,
+          flowLogs: own.observability.flowLogs,
+        },
+      },
+      parent,
+    );
     const secrets = new AppSecrets(
       `${p}-secrets`,
       { prefix: p, tags: spec.tags, secrets: shape.secrets },
@@ -96,22 +121,27 @@ export class AwsDeployment extends pulumi.ComponentResource {
             tags: spec.tags,
             availabilityZone: network.availabilityZones[0]!,
             sizeGb: own.dataVolumeGb,
+            snapshotDays: own.data.snapshotDays,
+            protect: own.data.deletionProtection,
           },
           parent,
         )
       : undefined;
     this.rotation(spec, { secrets, managed, accountId }, parent);
-    const edge = this.edge(spec, network, parent);
+    const edge = this.edge(spec, network, store, parent);
     const logGroups = logGroupNames(shape, spec.tier.aws.edge);
+    const backlog = { ...backlogPerInstance(spec.stack, asgName(p)), target: own.scaling.backlogPerInstance };
     const observability = new Observability(
       `${p}-observability`,
       {
         prefix: p,
         tags: spec.tags,
         stack: spec.stack,
-        region: aws.getRegionOutput({}, parent).region,
+        region,
         logGroupNames: logGroups,
         logRetentionDays: own.observability.logRetentionDays,
+        metricsLogGroupName: metricsLogGroupName(spec.stack),
+        backlog,
         alertEmails: spec.alertEmails,
         asgName: asgName(p),
         alb: edge.alb && {
@@ -136,13 +166,41 @@ export class AwsDeployment extends pulumi.ComponentResource {
       },
       parent,
     );
+    new LogArchive(
+      `${p}-log-archive`,
+      {
+        prefix: p,
+        tags: spec.tags,
+        stack: spec.stack,
+        region,
+        accountId,
+        bucketArn: store.bucketArn,
+        logPrefix: own.storage.logPrefix,
+        logGroupNames: archivedLogGroups(observability.logGroupNames),
+        flowLogVpcId: own.observability.flowLogs ? network.vpcId : undefined,
+        bucketPolicy: store.policy,
+      },
+      parent,
+    );
     const userData = this.userData(spec, { store, secrets, managed, volume, edge, logGroups });
-    this.fleet(spec, { network, store, secrets, volume, edge, userData, observability, api: shape.app.api });
+    this.fleet(spec, {
+      network,
+      store,
+      secrets,
+      volume,
+      edge,
+      userData,
+      observability,
+      api: shape.app.api,
+      backlog,
+    });
 
     this.url = edge.alb ? edge.alb.url : edge.instance.url;
     this.bucketName = store.bucketName;
     this.alarmTopicArn = observability.alarmTopicArn;
     this.dashboardUrl = observability.dashboardUrl;
+    this.bootstrapApiKey = secrets.values.bootstrapApiKey;
+    this.bootstrapApiKeySecret = secrets.names.bootstrapApiKey;
     this.registerOutputs({
       url: this.url,
       bucketName: this.bucketName,
@@ -187,6 +245,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
         multiAz: data.dbMultiAz,
         cacheNodeType: data.cacheNodeType,
         deletionProtection: data.deletionProtection,
+        applyImmediately: data.applyImmediately,
       },
       parent,
     );
@@ -223,7 +282,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
     );
   }
 
-  private edge(spec: Spec, network: Network, parent: Parent): Edge {
+  private edge(spec: Spec, network: Network, store: ObjectStore, parent: Parent): Edge {
     const p = spec.prefix;
     const tls = spec.section.tls;
     if (spec.tier.aws.edge === 'instance')
@@ -249,6 +308,14 @@ export class AwsDeployment extends pulumi.ComponentResource {
           adminListener: spec.network.adminCidrs.length > 0,
           wafRateLimit: tls.wafRateLimit,
           deregistrationDelaySeconds: deregistrationDelaySeconds(spec.capacity),
+          deletionProtection: tls.albDeletionProtection,
+          accessLogs: spec.section.observability.albAccessLogs
+            ? {
+                bucket: store.bucketName,
+                prefix: logArchivePaths(spec.section.storage.logPrefix, spec.stack).alb,
+                ready: store.policy,
+              }
+            : undefined,
         },
         parent,
       ),
@@ -296,6 +363,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
           bucket: bucket!,
           logPrefix: own.storage.logPrefix,
           logGroups: r.logGroups,
+          metricsLogGroup: metricsLogGroupName(spec.stack),
           asgName: asgName(spec.prefix),
           drainHookName: drainHookName(spec.prefix),
           targetGroupArn: tgArn,
@@ -316,6 +384,11 @@ export class AwsDeployment extends pulumi.ComponentResource {
       userData: pulumi.Output<string>;
       observability: Observability;
       api: Container;
+      backlog: {
+        metrics: ReturnType<typeof backlogPerInstance>['metrics'];
+        expression: string;
+        target: number;
+      };
     },
   ): AppFleet {
     const own = spec.section;
@@ -342,6 +415,8 @@ export class AwsDeployment extends pulumi.ComponentResource {
         maxSize: spec.scaling.max,
         desiredCapacity: own.desiredCapacity,
         cpuTargetPercent: spec.scaling.cpuTargetPercent,
+        backlog: r.backlog,
+        gpuTargetPercent: own.scaling.gpuTargetPercent,
         userData: r.userData,
         bucketArn: r.store.bucketArn,
         modelPrefix: own.storage.modelPrefix,

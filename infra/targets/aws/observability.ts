@@ -2,6 +2,8 @@ import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { lambdaExecutionRole } from './iam.ts';
 import { handlerArchive, LAMBDA_RUNTIME } from './lambdas/bundle.ts';
+import { APP_METRICS, SCRAPE_JOBS, stackNamespace } from './metrics-agent.ts';
+import type { MetricRef } from './metrics-agent.ts';
 
 /** Alarm thresholds (the issue's numbers; changing them is a code review, not a config knob). */
 export const THRESHOLDS = {
@@ -13,6 +15,8 @@ export const THRESHOLDS = {
   trafficVsDayBeforePercent: 70,
   /** Every "for N minutes" alarm looks at N one-minute periods. */
   minutes: 5,
+  /** Alarm when jobs waiting per instance stay above this multiple of the scaling target for 15 minutes. */
+  backlogOverTarget: 4,
 } as const;
 
 export interface ObservabilityArgs {
@@ -27,6 +31,10 @@ export interface ObservabilityArgs {
   /** Log group names by role (created here, before any instance writes to them); `edge` holds Caddy's access log. */
   logGroupNames: Record<string, string>;
   logRetentionDays: number;
+  /** The log group of the CloudWatch agent's embedded-metric-format events (the app's metrics). */
+  metricsLogGroupName: string;
+  /** Jobs waiting per in-service instance (metric math) and the scaling target it is held at. */
+  backlog: { metrics: MetricRef[]; expression: string; target: number };
   /** Each address gets an SNS e-mail subscription (confirmed by clicking the link AWS sends). */
   alertEmails: string[];
   /** The fleet's Auto Scaling group name (fixed, so alarms do not wait for the group). */
@@ -49,12 +57,14 @@ export class Observability extends pulumi.ComponentResource {
   readonly dashboardName: pulumi.Output<string>;
   readonly dashboardUrl: pulumi.Output<string>;
   readonly logGroupArns: pulumi.Output<string>[];
+  /** Log group names by role, resolved once each group exists. */
+  readonly logGroupNames: Record<string, pulumi.Output<string>>;
 
   constructor(name: string, args: ObservabilityArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:Observability', name, {}, opts);
     const p = args.prefix;
     const parent = { parent: this };
-    const customNamespace = `Clawstack/${args.stack}`;
+    const customNamespace = stackNamespace(args.stack);
 
     const logGroups = Object.fromEntries(
       Object.entries(args.logGroupNames).map(([k, n]) => [
@@ -67,6 +77,17 @@ export class Observability extends pulumi.ComponentResource {
       ]),
     );
     this.logGroupArns = Object.values(logGroups).map((g) => g.arn);
+    this.logGroupNames = Object.fromEntries(Object.entries(logGroups).map(([k, g]) => [k, g.name]));
+    // EMF events only carry metrics: a week is enough to re-read a data point's labels.
+    new aws.cloudwatch.LogGroup(
+      `${p}-logs-metrics`,
+      {
+        name: args.metricsLogGroupName,
+        retentionInDays: Math.min(7, args.logRetentionDays),
+        tags: args.tags,
+      },
+      parent,
+    );
 
     const topic = new aws.sns.Topic(`${p}-alarms`, { tags: args.tags }, parent);
     this.alarmTopicArn = topic.arn;
@@ -241,6 +262,10 @@ export class Observability extends pulumi.ComponentResource {
       parent,
     );
 
+    // The app's own metrics (CloudWatch agent, Prometheus → EMF): scaling that cannot keep up.
+    const backlog = args.backlog;
+    new aws.cloudwatch.MetricAlarm(`${p}-queue-backlog`, backlogAlarm(backlog, actions, args.tags), parent);
+
     // CloudWatch alarms cannot shift a metric by a day, so a small function compares hourly.
     const fnName = `${p}-traffic-compare`;
     const role = lambdaExecutionRole(`${p}-traffic`, args.tags, parent);
@@ -373,6 +398,41 @@ export class Observability extends pulumi.ComponentResource {
         { period: 3600 },
       ),
     ];
+    widgets.push(
+      widget(
+        'App latency p50 / p99 (s, worst instance)',
+        [
+          [
+            customNamespace,
+            APP_METRICS.latency,
+            'job',
+            SCRAPE_JOBS.api,
+            'quantile',
+            '0.5',
+            { stat: 'Maximum' },
+          ],
+          ['...', '0.99', { stat: 'Maximum' }],
+        ],
+        0,
+        24,
+      ),
+      widget(
+        'Jobs waiting (by priority) / finished (by status)',
+        [
+          ...backlog.metrics
+            .filter((m) => m.namespace === customNamespace)
+            .map((m) => [
+              m.namespace,
+              m.metricName,
+              ...Object.entries(m.dimensions).flat(),
+              { stat: m.stat },
+            ]),
+          [customNamespace, APP_METRICS.jobs, 'job', SCRAPE_JOBS.worker, 'status', 'failed', { stat: 'Sum' }],
+        ],
+        12,
+        24,
+      ),
+    );
     if (args.gpu)
       widgets.push(
         widget(
@@ -392,6 +452,38 @@ export class Observability extends pulumi.ComponentResource {
 
     this.registerOutputs({ alarmTopicArn: this.alarmTopicArn, dashboardUrl: this.dashboardUrl });
   }
+}
+
+/** Jobs waiting per instance far above the scaling target for 15 minutes: at maxSize, or no capacity. */
+function backlogAlarm(
+  backlog: ObservabilityArgs['backlog'],
+  actions: { alarmActions: pulumi.Input<string>[]; okActions: pulumi.Input<string>[] },
+  tags: Record<string, string>,
+): aws.cloudwatch.MetricAlarmArgs {
+  return {
+    alarmDescription: `jobs waiting per instance above ${THRESHOLDS.backlogOverTarget}× the scaling target (${backlog.target}) for 15 minutes: the fleet is at its maximum or cannot get capacity`,
+    comparisonOperator: 'GreaterThanThreshold',
+    threshold: backlog.target * THRESHOLDS.backlogOverTarget,
+    evaluationPeriods: 3,
+    datapointsToAlarm: 3,
+    treatMissingData: 'notBreaching',
+    metricQueries: [
+      ...backlog.metrics.map((m) => ({
+        id: m.id,
+        metric: {
+          namespace: m.namespace,
+          metricName: m.metricName,
+          dimensions: m.dimensions,
+          period: 300,
+          stat: m.stat,
+        },
+        returnData: false,
+      })),
+      { id: 'backlog', expression: backlog.expression, label: 'jobs waiting per instance', returnData: true },
+    ],
+    ...actions,
+    tags,
+  };
 }
 
 export interface CostBudgetArgs {

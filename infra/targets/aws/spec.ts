@@ -78,7 +78,7 @@ export const AWS_KEYS = {
   dbAllocatedStorageGb: { schema: int(20, 65536), allowed: 'an integer number of GiB from 20 to 65536' },
   dbBackupRetentionDays: { schema: int(1, 35), allowed: 'an integer from 1 to 35 (backups are always on)' },
   dbMultiAz: { schema: bool, allowed: 'true | false' },
-  deletionProtection: { schema: bool, allowed: 'true | false' },
+  deletionProtection: { schema: bool, allowed: 'true | false (unset: on in production stacks)' },
   logRetentionDays: {
     schema: z.coerce.number().refine((n) => (LOG_RETENTION_DAYS as readonly number[]).includes(n)),
     allowed: LOG_RETENTION_DAYS.join(' | '),
@@ -92,7 +92,33 @@ export const AWS_KEYS = {
     allowed: 'a positive number of US dollars',
   },
   secretRotationDays: { schema: int(1, 365), allowed: 'an integer from 1 to 365' },
+  production: {
+    schema: bool,
+    allowed: 'true | false (unset: true when the stack is named prod, production or prod-…)',
+  },
+  logArchiveDays: {
+    schema: int(2, 3650),
+    allowed: 'an integer number of days from 2 to 3650, more than archiveAfterDays',
+  },
+  albAccessLogs: { schema: bool, allowed: 'true | false (unset: on in production stacks)' },
+  flowLogs: { schema: bool, allowed: 'true | false (unset: on in production stacks)' },
+  albDeletionProtection: { schema: bool, allowed: 'true | false (unset: on in production stacks)' },
+  applyImmediately: {
+    schema: bool,
+    allowed: 'true | false (unset: false in production stacks, true elsewhere)',
+  },
+  dataSnapshotDays: { schema: int(1, 1000), allowed: 'an integer from 1 to 1000 (daily snapshots kept)' },
+  backlogPerInstance: {
+    schema: int(1, 100_000),
+    allowed: 'an integer from 1 to 100000 (queued jobs per instance target tracking aims for)',
+  },
+  gpuTargetPercent: { schema: int(10, 95), allowed: 'an integer percentage from 10 to 95 (tier gpu only)' },
 } as const;
+
+/** A stack named like production gets the production defaults (see {@link AWS_KEYS}.production). */
+export function isProductionStack(stack: string): boolean {
+  return /^prod(uction)?($|-)/.test(stack);
+}
 
 export interface AwsSpec {
   instanceTypes: string[];
@@ -103,7 +129,15 @@ export interface AwsSpec {
   dataVolumeGb: number;
   desiredCapacity: number;
   network: { vpcCidr: string; highAvailabilityNat: boolean };
-  tls: { hostedZoneId?: string; certificateArn?: string; wafRateLimit: number };
+  /** Production defaults apply (access logs, flow logs, deletion protection, changes in the maintenance window). */
+  production: boolean;
+  tls: {
+    hostedZoneId?: string;
+    certificateArn?: string;
+    wafRateLimit: number;
+    /** The ALB refuses deletion. */
+    albDeletionProtection: boolean;
+  };
   data: {
     dbInstanceClass: string;
     cacheNodeType: string;
@@ -111,6 +145,10 @@ export interface AwsSpec {
     dbBackupRetentionDays: number;
     dbMultiAz: boolean;
     deletionProtection: boolean;
+    /** RDS/ElastiCache modifications (e.g. a tier switch) now instead of in the maintenance window. */
+    applyImmediately: boolean;
+    /** Daily DLM snapshots of the co-located data volume kept. */
+    snapshotDays: number;
   };
   storage: {
     archiveAfterDays: number;
@@ -118,8 +156,20 @@ export interface AwsSpec {
     noncurrentVersionDays: number;
     modelPrefix: string;
     logPrefix: string;
+    /** Archived logs (under logPrefix) are deleted after this many days. */
+    logArchiveDays: number;
   };
-  observability: { logRetentionDays: number; localLogDays: number; monthlyBudgetUsd: number };
+  observability: {
+    logRetentionDays: number;
+    localLogDays: number;
+    monthlyBudgetUsd: number;
+    /** ALB access logs to the bucket (under logPrefix). */
+    albAccessLogs: boolean;
+    /** VPC flow logs to the bucket (under logPrefix). */
+    flowLogs: boolean;
+  };
+  /** Scaling beyond CPU: queued jobs per instance, and GPU utilisation on tier gpu. */
+  scaling: { backlogPerInstance: number; gpuTargetPercent?: number };
   secretRotationDays: number;
 }
 
@@ -236,8 +286,15 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 /** Values AWS itself would reject, caught before any resource exists. */
 function checkAwsLimits(
   common: CommonSpec,
-  v: { rootVolumeGb: number; archiveAfterDays: number; archiveStorageClass: string },
+  v: { rootVolumeGb: number; archiveAfterDays: number; archiveStorageClass: string; logArchiveDays: number },
 ) {
+  if (v.logArchiveDays <= v.archiveAfterDays)
+    throw new StackConfigError(
+      awsKey('logArchiveDays'),
+      v.logArchiveDays,
+      `more than archiveAfterDays (${v.archiveAfterDays})`,
+      'S3 refuses an expiration on or before the transition to the archive class',
+    );
   if (common.tier.gpu && v.rootVolumeGb < GPU_AMI_MIN_ROOT_GB)
     throw new StackConfigError(
       awsKey('rootVolumeGb'),
@@ -278,6 +335,18 @@ function checkAwsLimits(
       );
 }
 
+/** An ALB-only switch: its value (or the production default) behind an ALB; `true` without one is an error. */
+function albOnly(alb: boolean, key: string, value: boolean | undefined, production: boolean): boolean {
+  if (alb) return value ?? production;
+  if (value)
+    throw new StackConfigError(
+      awsKey(key),
+      value,
+      'false or unset on tier lightweight (it has no load balancer)',
+    );
+  return false;
+}
+
 /** Parses `clawstack:aws` and applies the AWS rules. Pure; throws StackConfigError. */
 export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpec): AwsSpec {
   const v = readSection(section, AWS_KEYS, awsKey);
@@ -291,13 +360,23 @@ export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpe
     archiveAfterDays: v.archiveAfterDays ?? 30,
     archiveStorageClass: v.archiveStorageClass ?? 'GLACIER_IR',
   };
-  checkAwsLimits(common, { rootVolumeGb, ...archive });
+  const logArchiveDays = v.logArchiveDays ?? 365;
+  checkAwsLimits(common, { rootVolumeGb, ...archive, logArchiveDays });
+  const production = v.production ?? isProductionStack(common.stack);
+  const alb = tier.aws.edge === 'alb';
   const tls = {
     hostedZoneId: v.hostedZoneId,
     certificateArn: v.certificateArn,
     wafRateLimit: v.wafRateLimit ?? 0,
+    albDeletionProtection: albOnly(alb, 'albDeletionProtection', v.albDeletionProtection, production),
   };
   checkTls(common, tls);
+  if (v.gpuTargetPercent !== undefined && !tier.gpu)
+    throw new StackConfigError(
+      awsKey('gpuTargetPercent'),
+      v.gpuTargetPercent,
+      'unset on a tier without GPUs',
+    );
   return {
     instanceTypes,
     amiId: v.amiId,
@@ -312,18 +391,29 @@ export function parseAwsSpec(section: Record<string, unknown>, common: CommonSpe
       dbAllocatedStorageGb: v.dbAllocatedStorageGb ?? 20,
       dbBackupRetentionDays: v.dbBackupRetentionDays ?? 7,
       dbMultiAz: v.dbMultiAz ?? false,
-      deletionProtection: v.deletionProtection ?? false,
+      deletionProtection: v.deletionProtection ?? production,
+      applyImmediately: v.applyImmediately ?? !production,
+      snapshotDays: v.dataSnapshotDays ?? 7,
     },
     storage: {
       ...archive,
       noncurrentVersionDays: v.noncurrentVersionDays ?? 30,
       modelPrefix: 'models/',
       logPrefix: 'logs/',
+      logArchiveDays,
     },
     observability: {
       logRetentionDays: v.logRetentionDays ?? 30,
       localLogDays: v.localLogDays ?? 7,
       monthlyBudgetUsd: v.monthlyBudgetUsd ?? 100,
+      albAccessLogs: albOnly(alb, 'albAccessLogs', v.albAccessLogs, production),
+      flowLogs: v.flowLogs ?? production,
+    },
+    production,
+    scaling: {
+      // Two rounds of the worker's concurrency waiting per instance before another one starts.
+      backlogPerInstance: v.backlogPerInstance ?? tier.app.workerConcurrency * 2,
+      gpuTargetPercent: tier.gpu ? (v.gpuTargetPercent ?? 70) : undefined,
     },
     secretRotationDays: v.secretRotationDays ?? 90,
   };

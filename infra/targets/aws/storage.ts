@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { logArchivePaths, logDeliveryStatements } from './log-delivery.ts';
 
 export interface ObjectStoreArgs {
   /** Name prefix for every child resource. */
@@ -16,6 +17,16 @@ export interface ObjectStoreArgs {
   archiveStorageClass: string;
   /** Noncurrent object versions are deleted after this many days. */
   noncurrentVersionDays: number;
+  /** Archived logs are deleted this many days after they were written. */
+  logArchiveDays: number;
+  /** ALB access logs and VPC flow logs that may write under the log prefix (bucket-policy grants). */
+  logDelivery: {
+    stack: string;
+    region: pulumi.Input<string>;
+    accountId: pulumi.Input<string>;
+    albAccessLogs: boolean;
+    flowLogs: boolean;
+  };
 }
 
 /**
@@ -27,6 +38,8 @@ export interface ObjectStoreArgs {
 export class ObjectStore extends pulumi.ComponentResource {
   readonly bucketName: pulumi.Output<string>;
   readonly bucketArn: pulumi.Output<string>;
+  /** The bucket policy: log writers (ALB, flow logs) must wait for it. */
+  readonly policy: aws.s3.BucketPolicy;
 
   constructor(name: string, args: ObjectStoreArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:ObjectStore', name, {}, opts);
@@ -71,19 +84,31 @@ export class ObjectStore extends pulumi.ComponentResource {
       { bucket: bucket.id, rule: { objectOwnership: 'BucketOwnerEnforced' } },
       { parent: this, dependsOn: [publicAccess] },
     );
-    new aws.s3.BucketPolicy(
+    const d = args.logDelivery;
+    const delivery = pulumi.all([bucket.arn, d.region, d.accountId]).apply(([bucketArn, region, accountId]) =>
+      logDeliveryStatements({
+        bucketArn,
+        region,
+        accountId,
+        paths: logArchivePaths(args.logPrefix, d.stack),
+        albAccessLogs: d.albAccessLogs,
+        flowLogs: d.flowLogs,
+      }),
+    );
+    this.policy = new aws.s3.BucketPolicy(
       `${p}-bucket-policy`,
       {
         bucket: bucket.id,
         policy: pulumi.jsonStringify({
           Version: '2012-10-17',
-          Statement: [
+          Statement: pulumi.all([delivery, bucket.arn]).apply(([grants, arn]) => [
+            ...grants,
             {
               Sid: 'DenyInsecureTransport',
               Effect: 'Deny',
               Principal: '*',
               Action: 's3:*',
-              Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+              Resource: [arn, `${arn}/*`],
               Condition: { Bool: { 'aws:SecureTransport': 'false' } },
             },
             {
@@ -91,10 +116,10 @@ export class ObjectStore extends pulumi.ComponentResource {
               Effect: 'Deny',
               Principal: '*',
               Action: 's3:*',
-              Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
+              Resource: [arn, `${arn}/*`],
               Condition: { NumericLessThan: { 's3:TlsVersion': '1.2' } },
             },
-          ],
+          ]),
         }),
       },
       // The public-access block must exist first or S3 may evaluate the policy as public.
@@ -104,12 +129,16 @@ export class ObjectStore extends pulumi.ComponentResource {
       `${p}-bucket-lifecycle`,
       {
         bucket: bucket.id,
+        // Objects under 128 KB go to GLACIER and DEEP_ARCHIVE too; the other classes bill at least
+        // 128 KB per object, so S3 keeps smaller ones in STANDARD (Firehose's buffering makes few).
+        transitionDefaultMinimumObjectSize: 'varies_by_storage_class',
         rules: [
           {
             id: 'archive-logs',
             status: 'Enabled',
             filter: { prefix: args.logPrefix },
             transitions: [{ days: args.archiveAfterDays, storageClass: args.archiveStorageClass }],
+            expiration: { days: args.logArchiveDays },
           },
           {
             id: 'expire-noncurrent-versions',

@@ -22,7 +22,9 @@ export const awsTarget = defineTarget<AwsSpec>({
         bucket: d.bucketName,
         alarmTopic: d.alarmTopicArn,
         dashboardUrl: d.dashboardUrl,
+        ...(d.bootstrapApiKeySecret ? { bootstrapApiKeySecret: d.bootstrapApiKeySecret } : {}),
       },
+      bootstrapApiKey: d.bootstrapApiKey,
     };
   },
 });

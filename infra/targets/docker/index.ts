@@ -65,6 +65,8 @@ export function dockerWorkload(spec: DeploymentSpec<DockerSpec>): Workload {
 
 export class DockerDeployment extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
+  /** The generated bootstrap API key (a Pulumi secret): the stack output `bootstrapApiKey`. */
+  readonly bootstrapApiKey: pulumi.Output<string>;
   readonly tierSummary: TierSummary;
   readonly networkName: pulumi.Output<string>;
   readonly containerNames: Record<string, pulumi.Output<string>> = {};
@@ -77,6 +79,7 @@ export class DockerDeployment extends pulumi.ComponentResource {
     const labels = labelList(w.labels);
 
     const secrets = this.secretValues(name, w);
+    this.bootstrapApiKey = secrets.apply((v) => v.bootstrapApiKey ?? '');
     const network = new docker.Network(
       `${name}-network`,
       { name: s.network, driver: 'bridge', labels },

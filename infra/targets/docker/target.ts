@@ -17,6 +17,7 @@ export const dockerTarget = defineTarget<DockerSpec>({
       url: d.url,
       tierSummary: d.tierSummary,
       extras: { network: d.networkName, containers: d.containerNames },
+      bootstrapApiKey: d.bootstrapApiKey,
     };
   },
 });

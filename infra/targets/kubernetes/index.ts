@@ -65,6 +65,8 @@ export function tierSummary(spec: DeploymentSpec<KubernetesSpec>, w: Workload): 
 
 export class KubernetesDeployment extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
+  /** The generated bootstrap API key (a Pulumi secret): the stack output `bootstrapApiKey`. */
+  readonly bootstrapApiKey?: pulumi.Output<string>;
   readonly namespace: pulumi.Output<string>;
   readonly tierSummary: TierSummary;
 
@@ -100,6 +102,7 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     );
     const o = { parent: this, provider, dependsOn: [ns] };
     const values = secretValues(name, w, { parent: this });
+    this.bootstrapApiKey = values.bootstrapApiKey;
 
     const sa = new k8s.core.v1.ServiceAccount(
       `${name}-app-sa`,

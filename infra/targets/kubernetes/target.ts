@@ -26,6 +26,7 @@ export const kubernetesTarget = defineTarget<KubernetesSpec>({
         clusterIssuer: k.ingress.clusterIssuer,
         modelSource: k.models.source,
       },
+      bootstrapApiKey: d.bootstrapApiKey,
     };
   },
 });
