@@ -21,6 +21,7 @@ import { dashboard, ruleGroups, scaledObjectSpec, serviceMonitorSpec } from './m
 import { networkPolicies } from './network.ts';
 import { containerSpec, objectLabels } from './pod.ts';
 import type { KubernetesSpec } from './spec.ts';
+import { EksCluster } from './eks/cluster.ts';
 
 export interface KubernetesDeploymentArgs {
   spec: DeploymentSpec<KubernetesSpec>;
@@ -67,6 +68,8 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
   readonly url: pulumi.Output<string>;
   readonly namespace: pulumi.Output<string>;
   readonly tierSummary: TierSummary;
+  /** The cluster this stack created (`clawstack:kubernetes.cluster: eks`). */
+  readonly eks?: EksCluster;
 
   constructor(name: string, args: KubernetesDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:kubernetes:KubernetesDeployment', name, {}, opts);
@@ -76,14 +79,8 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     const w = buildWorkload(spec, wiringFor(spec));
     this.tierSummary = tierSummary(spec, w);
 
-    const provider = new k8s.Provider(
-      `${name}-cluster`,
-      {
-        kubeconfig: k.cluster.kubeconfig ? pulumi.secret(k.cluster.kubeconfig) : undefined,
-        context: k.cluster.context,
-      },
-      { parent: this },
-    );
+    const { provider, ready, eks } = this.cluster(name, spec, w);
+    this.eks = eks;
     const ns = new k8s.core.v1.Namespace(
       `${name}-ns`,
       {
@@ -96,7 +93,7 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, provider },
+      { parent: this, provider, dependsOn: ready },
     );
     const o = { parent: this, provider, dependsOn: [ns] };
     const values = secretValues(name, w, { parent: this });
@@ -140,6 +137,36 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     this.namespace = ns.metadata.name;
     this.url = ing.spec.rules.apply((rules) => `https://${rules[0]?.host ?? k.ingress.host}`);
     this.registerOutputs({ url: this.url, namespace: this.namespace });
+  }
+
+  /**
+   * The provider: for the cluster this stack creates (EKS, whose add-ons the namespace waits for), or
+   * for the kubeconfig's cluster.
+   */
+  private cluster(name: string, spec: DeploymentSpec<KubernetesSpec>, w: Workload) {
+    const k = spec.section;
+    if (k.cluster.eks) {
+      const eks = new EksCluster(
+        `${name}-eks`,
+        {
+          spec,
+          eks: k.cluster.eks,
+          labels: objectLabels(w, k.base),
+          appServiceAccount: { namespace: k.namespace, name: objectName(k.base, 'app') },
+        },
+        { parent: this },
+      );
+      return { provider: eks.provider, ready: eks.ready, eks };
+    }
+    const provider = new k8s.Provider(
+      `${name}-cluster`,
+      {
+        kubeconfig: k.cluster.kubeconfig ? pulumi.secret(k.cluster.kubeconfig) : undefined,
+        context: k.cluster.context,
+      },
+      { parent: this },
+    );
+    return { provider, ready: [] as pulumi.Resource[], eks: undefined };
   }
 
   /** Per role: env ConfigMap/Secret, Service, and a Deployment (+ PDB, HPA) or a StatefulSet. */
