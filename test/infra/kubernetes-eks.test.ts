@@ -8,7 +8,11 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { checkStack } from '../../infra/policy/rules.ts';
+import type { PolicyResource } from '../../infra/policy/rules.ts';
 import { parseSpec, StackConfigError } from '../../infra/spec/index.ts';
+import { estimateCost } from '../../scripts/cost/estimate.ts';
+import { loadPrices } from '../../scripts/cost/prices.ts';
 import type { DeploymentSpec } from '../../infra/targets/index.ts';
 import { CONTROL_PLANE_LOGS } from '../../infra/targets/kubernetes/eks/cluster.ts';
 import { defaultNodeBounds } from '../../infra/targets/kubernetes/eks-spec.ts';
@@ -184,11 +188,17 @@ for (const tier of TIER_NAMES)
         );
         const errors = (await Promise.all(objects.map(schemaErrors))).flat();
         assert.deepEqual(errors, []);
-        assert.equal(
-          objects.some((r) => r.type === 'kubernetes:apps/v1:DaemonSet'),
-          gpu,
-          'the NVIDIA device plugin runs on GPU stacks only',
-        );
+        // The NVIDIA device plugin (a chart) runs on GPU stacks only, on the GPU group's nodes.
+        const plugin = ofType(run, T.release).find((r) => inp(r).chart === 'nvidia-device-plugin');
+        assert.equal(!!plugin, gpu);
+        if (plugin) {
+          const node = nodeOf(one(run, T.nodeGroup, '-gpu-nodes'));
+          assert.equal(schedulable(inp(plugin).values, node), true);
+          assert.equal(
+            schedulable(inp(plugin).values, nodeOf(one(run, T.nodeGroup, '-system-nodes'))),
+            false,
+          );
+        }
       });
     });
   }
@@ -478,5 +488,100 @@ describe('eks: clawstack:kubernetes.cluster rules', () => {
     assert.deepEqual(parseS3Url('s3://b/a/b/'), { bucket: 'b', prefix: 'a/b' });
     assert.deepEqual(parseS3Url('s3://b'), { bucket: 'b', prefix: '' });
     assert.ok(!('Condition' in modelReadPolicy('s3://b').Statement[1]!));
+  });
+});
+
+describe('eks: policy pack and cost estimate', () => {
+  const res = (type: string, inputs: Json, name = 'bad'): PolicyResource => ({ type, name, inputs });
+  const fired = (r: PolicyResource, rule: string) =>
+    checkStack([r])
+      .filter((v) => v.rule === rule)
+      .map((v) => v.message);
+  const good = {
+    vpcConfig: { endpointPublicAccess: true, publicAccessCidrs: ADMIN },
+    encryptionConfig: { provider: { keyArn: 'arn:aws:kms:eu-west-1:1:key/k' }, resources: ['secrets'] },
+    enabledClusterLogTypes: CONTROL_PLANE_LOGS,
+  };
+  const cluster = (over: Json) => res(T.cluster, { ...good, ...over });
+
+  test('every EKS rule passes on the stack file and on all tiers; each fires on a bad resource, naming it', async () => {
+    for (const tier of TIER_NAMES) {
+      const run = await run1(eksConfig(tier, 'spot'));
+      assert.deepEqual(checkStack(run.resources), [], tier);
+    }
+    assert.deepEqual(fired(cluster({}), 'eks-endpoint-restricted'), []);
+    assert.match(
+      fired(cluster({ vpcConfig: { endpointPublicAccess: true } }), 'eks-endpoint-restricted')[0]!,
+      /bad: .*publicAccessCidrs/,
+    );
+    assert.match(
+      fired(
+        cluster({ vpcConfig: { endpointPublicAccess: true, publicAccessCidrs: ['0.0.0.0/0'] } }),
+        'eks-endpoint-restricted',
+      )[0]!,
+      /internet/,
+    );
+    assert.deepEqual(
+      fired(cluster({ vpcConfig: { endpointPublicAccess: false } }), 'eks-endpoint-restricted'),
+      [],
+    );
+    assert.match(
+      fired(cluster({ encryptionConfig: undefined }), 'eks-secrets-encrypted')[0]!,
+      /bad: set encryptionConfig/,
+    );
+    assert.match(
+      fired(cluster({ enabledClusterLogTypes: ['api'] }), 'eks-control-plane-logs')[0]!,
+      /add audit, authenticator/,
+    );
+    assert.match(fired(res(T.nodeGroup, { tags: {} }), 'eks-nodes-launch-template')[0]!, /no launchTemplate/);
+    const sc = (encrypted?: string) =>
+      res('kubernetes:storage.k8s.io/v1:StorageClass', {
+        provisioner: 'ebs.csi.aws.com',
+        parameters: { type: 'gp3', ...(encrypted ? { encrypted } : {}) },
+      });
+    assert.match(fired(sc(), 'storage-encrypted')[0]!, /parameters\.encrypted/);
+    assert.deepEqual(fired(sc('true'), 'storage-encrypted'), []);
+  });
+
+  test('cost: control plane $0.10/h + nodes by tier and capacity (spot factor), NLB, volumes; max bound from the node group', async () => {
+    const p = loadPrices();
+    const region = p.regions['eu-west-1']!;
+    for (const capacity of CAPACITIES) {
+      const run = await run1(eksConfig('gpu', capacity, { nodeMinSize: 1, nodeMaxSize: 3 }));
+      const est = estimateCost(run.resources, { target: 'kubernetes', region: 'eu-west-1', table: p });
+      assert.equal(est.notEstimated, undefined);
+      const item = (re: RegExp) => est.lines.find((l) => re.test(l.item))!;
+      assert.equal(item(/EKS control plane/).monthlyUsd, 0.1 * 730);
+      const factor = capacity === 'spot' ? p.assumptions.spotFactor : 1;
+      const types = TIERS.gpu.aws.instanceTypes[capacity];
+      const mean = types.reduce((a, t) => a + region.ec2Hour[t]!, 0) / types.length;
+      const gpuNodes = est.lines.find(
+        (l) => l.resource.endsWith('-gpu-nodes') && l.item.startsWith('EKS nodes'),
+      )!;
+      assert.equal(gpuNodes.monthlyUsd.toFixed(2), (mean * factor * 730).toFixed(2));
+      assert.ok(
+        est.lines.every((l) => !l.unpriced),
+        JSON.stringify(est.lines.filter((l) => l.unpriced)),
+      );
+      assert.ok(item(/NLB for ingress-nginx/).monthlyUsd > 0);
+      assert.equal(item(/PVC postgres-data/).monthlyUsd, 20 * region.ebsGbMonth.gp3!);
+      // Two more GPU nodes (compute + root volume) at the maximum.
+      const perNode = gpuNodes.monthlyUsd + TIERS.gpu.aws.rootVolumeGb * region.ebsGbMonth.gp3!;
+      assert.equal(
+        (est.atMaxUsd - est.totalUsd).toFixed(2),
+        (
+          2 * perNode +
+          2 *
+            (est.lines.find((l) => l.resource.endsWith('-system-nodes') && l.item.startsWith('EKS nodes'))!
+              .monthlyUsd +
+              TIERS.general.aws.rootVolumeGb * region.ebsGbMonth.gp3!)
+        ).toFixed(2),
+      );
+    }
+    // Without a cluster, the kubernetes target still is not estimated.
+    assert.match(
+      estimateCost([], { target: 'kubernetes', region: 'eu-west-1', table: p }).notEstimated!,
+      /existing cluster/,
+    );
   });
 });

@@ -1,7 +1,7 @@
 /**
  * What the workload needs inside a new EKS cluster, as data: the kubeconfig the Pulumi provider uses,
- * the default gp3 StorageClass, the NVIDIA device plugin, and the Helm releases (Cluster Autoscaler,
- * ingress-nginx with TLS 1.2+, cert-manager) with their values. Pure; ./cluster.ts declares them.
+ * the default gp3 StorageClass, and the Helm releases (Cluster Autoscaler, ingress-nginx with TLS 1.2+,
+ * cert-manager, the NVIDIA device plugin) with their values. Pure; ./cluster.ts declares them.
  */
 import { TLS12_CIPHERS } from '../manifests.ts';
 import { EKS_STORAGE_CLASS } from '../eks-spec.ts';
@@ -21,8 +21,6 @@ export const AUTOSCALER_SERVICE_ACCOUNT = 'cluster-autoscaler';
 /** Pods reach the EKS Pod Identity agent here (a link-local address on every node). */
 export const POD_IDENTITY_AGENT = { cidr: '169.254.170.23/32', port: 80 } as const;
 
-export const NVIDIA_DEVICE_PLUGIN_IMAGE = 'nvcr.io/nvidia/k8s-device-plugin:v0.17.1';
-
 /** Helm charts, pinned (a chart upgrade is a reviewed change, not a side effect of `pulumi up`). */
 export const CHARTS = {
   autoscaler: {
@@ -36,6 +34,11 @@ export const CHARTS = {
     repo: 'https://kubernetes.github.io/ingress-nginx',
   },
   certManager: { chart: 'cert-manager', version: 'v1.17.2', repo: 'https://charts.jetstack.io' },
+  nvidiaDevicePlugin: {
+    chart: 'nvidia-device-plugin',
+    version: '0.17.1',
+    repo: 'https://nvidia.github.io/k8s-device-plugin',
+  },
 } as const;
 
 /**
@@ -86,37 +89,18 @@ export function storageClass(labels: Record<string, string>) {
 }
 
 /**
- * NVIDIA's device plugin as a DaemonSet on the GPU nodes only: it advertises `nvidia.com/gpu` to the
- * kubelet (the NVIDIA AMI has the driver and container toolkit, not the plugin). It tolerates the GPU
- * taint; it needs the kubelet's device-plugin socket directory and nothing else.
+ * NVIDIA's device plugin (its Helm chart: a DaemonSet) on the GPU nodes only: it advertises
+ * `nvidia.com/gpu` to the kubelet (the NVIDIA AMI has the driver and container toolkit, not the
+ * plugin). It tolerates the GPU taint. Like the other node agents it runs as root with the kubelet's
+ * device-plugin directory mounted, which is why it is a chart here and not one of the workload's
+ * objects (the policy pack's pod rules are for those).
  */
-export function devicePluginDaemonSet(labels: Record<string, string>) {
-  const selector = { 'app.kubernetes.io/name': 'nvidia-device-plugin' };
+export function devicePluginValues() {
   return {
-    metadata: { name: 'nvidia-device-plugin', namespace: 'kube-system', labels: { ...labels, ...selector } },
-    spec: {
-      selector: { matchLabels: selector },
-      updateStrategy: { type: 'RollingUpdate' },
-      template: {
-        metadata: { labels: { ...labels, ...selector } },
-        spec: {
-          priorityClassName: 'system-node-critical',
-          nodeSelector: { [GPU_LABEL]: 'true' },
-          tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
-          containers: [
-            {
-              name: 'nvidia-device-plugin',
-              image: NVIDIA_DEVICE_PLUGIN_IMAGE,
-              env: [{ name: 'FAIL_ON_INIT_ERROR', value: 'false' }],
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-              resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '128Mi' } },
-              volumeMounts: [{ name: 'device-plugin', mountPath: '/var/lib/kubelet/device-plugins' }],
-            },
-          ],
-          volumes: [{ name: 'device-plugin', hostPath: { path: '/var/lib/kubelet/device-plugins' } }],
-        },
-      },
-    },
+    nodeSelector: { [GPU_LABEL]: 'true' },
+    tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+    priorityClassName: 'system-node-critical',
+    failOnInitError: false,
   };
 }
 

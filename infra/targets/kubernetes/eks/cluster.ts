@@ -20,7 +20,7 @@ import {
   CHARTS,
   certManagerValues,
   clusterIssuer,
-  devicePluginDaemonSet,
+  devicePluginValues,
   EBS_CSI_SERVICE_ACCOUNT,
   eksKubeconfig,
   ingressNginxValues,
@@ -331,7 +331,7 @@ export class EksCluster extends pulumi.ComponentResource {
       );
     const sc = new k8s.storage.v1.StorageClass(`${name}-gp3`, storageClass(labels), o);
     if (spec.tier.gpu)
-      new k8s.apps.v1.DaemonSet(`${name}-nvidia-device-plugin`, devicePluginDaemonSet(labels), o);
+      release('nvidia-device-plugin', CHARTS.nvidiaDevicePlugin, 'kube-system', devicePluginValues());
     const autoscaler = release(
       'cluster-autoscaler',
       CHARTS.autoscaler,
