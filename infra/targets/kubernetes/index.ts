@@ -22,6 +22,8 @@ import { networkPolicies } from './network.ts';
 import { containerSpec, objectLabels } from './pod.ts';
 import type { KubernetesSpec } from './spec.ts';
 import { EksCluster } from './eks/cluster.ts';
+import { nodeGroupPlans } from './eks/nodes.ts';
+import type { EksSpec } from './eks-spec.ts';
 
 export interface KubernetesDeploymentArgs {
   spec: DeploymentSpec<KubernetesSpec>;
@@ -61,6 +63,18 @@ export function tierSummary(spec: DeploymentSpec<KubernetesSpec>, w: Workload): 
     scaling: `HPA ${Math.max(1, w.scaling.min)}–${w.scaling.max} replicas per role, CPU target ${w.scaling.cpuTargetPercent}%${spec.section.keda ? ', workers on queue depth (KEDA)' : ''}`,
     executionProvider: spec.tier.app.executionProvider,
     modelPrecision: spec.tier.app.modelPrecision,
+    ...(spec.section.cluster.eks ? eksSummary(spec, spec.section.cluster.eks) : {}),
+  };
+}
+
+/** The cluster and node groups a `cluster: eks` stack creates. */
+export function eksSummary(spec: DeploymentSpec<KubernetesSpec>, eks: EksSpec): TierSummary {
+  return {
+    cluster: `EKS ${eks.version}, ${eks.endpoint.access} endpoint`,
+    nodeGroups: nodeGroupPlans(spec.tier, spec.capacity, eks).map(
+      (p) =>
+        `${p.role}: ${p.capacityType} ${p.instanceTypes.join('/')} × ${p.scaling.minSize}–${p.scaling.maxSize}`,
+    ),
   };
 }
 
