@@ -5,27 +5,11 @@
  * ingress-nginx's Service gets, and the gp3 volumes of the data StatefulSets. Pure.
  */
 import type { RecordedResource } from '../plan/harness.ts';
+// estimate.ts imports this module too; the helpers are only called after both have loaded.
+import { hourly as line, label } from './estimate.ts';
 import type { CostLine, PriceContext } from './estimate.ts';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-const label = (r: RecordedResource) => `${r.type.split(':').pop()} ${r.name}`;
-
-function line(
-  item: string,
-  r: RecordedResource,
-  hourly: number | undefined,
-  n: number,
-  ctx: PriceContext,
-): CostLine {
-  return hourly === undefined
-    ? {
-        item,
-        resource: label(r),
-        monthlyUsd: 0,
-        unpriced: `no price for ${item} in ${ctx.table.retrieved} table`,
-      }
-    : { item, resource: label(r), monthlyUsd: hourly * n * ctx.hours };
-}
 
 /** A node group at its minimum size; `perNode` prices the nodes the autoscaler may add up to max. */
 function nodeGroup(r: RecordedResource, ctx: PriceContext): { lines: CostLine[]; extraAtMax: number } {

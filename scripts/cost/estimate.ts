@@ -40,7 +40,7 @@ type Ctx = PriceContext;
 const get = (o: unknown, ...keys: string[]): unknown =>
   keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const label = (r: RecordedResource) => `${r.type.split(':').pop()} ${r.name}`;
+export const label = (r: RecordedResource) => `${r.type.split(':').pop()} ${r.name}`;
 
 export interface PriceContext {
   p: RegionPrices;
@@ -50,7 +50,13 @@ export interface PriceContext {
   s3Gb: number;
 }
 
-function hourly(item: string, r: RecordedResource, price: number | undefined, n: number, ctx: Ctx): CostLine {
+export function hourly(
+  item: string,
+  r: RecordedResource,
+  price: number | undefined,
+  n: number,
+  ctx: Ctx,
+): CostLine {
   return price === undefined
     ? {
         item,

@@ -52,15 +52,10 @@ export const EKS_KEYS = {
   },
 } as const;
 
-/** Keys that only mean something when this stack creates the cluster. */
-const EKS_ONLY = [
-  'eksVersion',
-  'endpointAccess',
-  'vpcCidr',
-  'natGateways',
-  'nodeMinSize',
-  'nodeMaxSize',
-] as const;
+/** Keys that only mean something when this stack creates the cluster (all but `cluster`). */
+const EKS_ONLY = (Object.keys(EKS_KEYS) as (keyof typeof EKS_KEYS)[]).filter(
+  (k): k is Exclude<keyof typeof EKS_KEYS, 'cluster'> => k !== 'cluster',
+);
 
 export interface EksSpec {
   version: string;

@@ -133,7 +133,6 @@ export function ingressNginxValues(c: { className: string; allowedCidrs: string[
   return {
     controller: {
       ingressClassResource: { name: c.className, default: false },
-      ingressClass: c.className,
       replicaCount: 2,
       config: {
         'ssl-protocols': 'TLSv1.2 TLSv1.3',
