@@ -8,6 +8,7 @@
  * only judge what is known, and the offline plan (whose mocks resolve everything) sees it all.
  */
 import { k8sContainerRules, k8sLabelRule, k8sNetworkPolicyWorldPorts, k8sIngressTls } from './kubernetes.ts';
+import { EKS_RULES } from './eks.ts';
 import { asList, get, isWorld, type Json, type PolicyResource, type Rule } from './resource.ts';
 
 export type { PolicyResource, Rule } from './resource.ts';
@@ -322,6 +323,10 @@ function unencryptedVolumes(r: PolicyResource): string[] {
       return truthy(i.storageEncrypted) ? [] : ['storage (storageEncrypted)'];
     case 'aws:elasticache/replicationGroup:ReplicationGroup':
       return truthy(i.atRestEncryptionEnabled) ? [] : ['data at rest (atRestEncryptionEnabled)'];
+    case 'kubernetes:storage.k8s.io/v1:StorageClass':
+      return i.provisioner === 'ebs.csi.aws.com' && !truthy(get(i, 'parameters', 'encrypted'))
+        ? ['the EBS volumes it provisions (parameters.encrypted)']
+        : [];
     default:
       return [];
   }
@@ -329,7 +334,8 @@ function unencryptedVolumes(r: PolicyResource): string[] {
 
 const encrypted: Rule = {
   name: 'storage-encrypted',
-  description: 'EBS volumes, RDS storage and ElastiCache data are encrypted at rest.',
+  description:
+    'EBS volumes (and EBS StorageClasses), RDS storage and ElastiCache data are encrypted at rest.',
   resource: (r) =>
     unencryptedVolumes(r).map((what) => `${r.name}: ${what} is not encrypted; set encrypted: true`),
 };
@@ -364,6 +370,9 @@ const MUST_TAG_AWS = new Set([
   'aws:elasticache/replicationGroup:ReplicationGroup',
   'aws:secretsmanager/secret:Secret',
   'aws:cloudwatch/logGroup:LogGroup',
+  'aws:eks/cluster:Cluster',
+  'aws:eks/nodeGroup:NodeGroup',
+  'aws:kms/key:Key',
 ]);
 
 /** Tags as a map; an Auto Scaling group lists them as [{key, value, propagateAtLaunch}]. */
@@ -435,6 +444,7 @@ export const RULES: Rule[] = [
   requiredTags,
   productionLogs,
   ...k8sContainerRules,
+  ...EKS_RULES,
 ];
 
 export interface Violation {

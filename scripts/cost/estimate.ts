@@ -4,6 +4,7 @@
  * LCU traffic, log ingestion, requests) are not in it, and the output says so.
  */
 import type { RecordedResource } from '../plan/harness.ts';
+import { priceEks } from './eks.ts';
 import type { PriceTable, RegionPrices } from './prices.ts';
 
 export interface CostLine {
@@ -35,12 +36,13 @@ export const NOT_ESTIMATED: Record<string, string> = {
 };
 
 type Json = Record<string, unknown>;
+type Ctx = PriceContext;
 const get = (o: unknown, ...keys: string[]): unknown =>
   keys.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Json)[k] : undefined), o);
 const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const label = (r: RecordedResource) => `${r.type.split(':').pop()} ${r.name}`;
+export const label = (r: RecordedResource) => `${r.type.split(':').pop()} ${r.name}`;
 
-interface Ctx {
+export interface PriceContext {
   p: RegionPrices;
   table: PriceTable;
   hours: number;
@@ -48,7 +50,13 @@ interface Ctx {
   s3Gb: number;
 }
 
-function hourly(item: string, r: RecordedResource, price: number | undefined, n: number, ctx: Ctx): CostLine {
+export function hourly(
+  item: string,
+  r: RecordedResource,
+  price: number | undefined,
+  n: number,
+  ctx: Ctx,
+): CostLine {
   return price === undefined
     ? {
         item,
@@ -207,7 +215,10 @@ export function estimateCost(
   opts: { target: string; region: string; table: PriceTable; s3Gb?: number },
 ): CostEstimate {
   const empty = { region: opts.region, lines: [], totalUsd: 0, atMaxUsd: 0 };
-  if (NOT_ESTIMATED[opts.target]) return { ...empty, notEstimated: NOT_ESTIMATED[opts.target] };
+  // `kubernetes` with cluster: eks creates the cluster, so there is a bill after all.
+  const createsCluster = resources.some((r) => r.type === 'aws:eks/cluster:Cluster');
+  if (NOT_ESTIMATED[opts.target] && !createsCluster)
+    return { ...empty, notEstimated: NOT_ESTIMATED[opts.target] };
   const p = opts.table.regions[opts.region];
   if (!p)
     return {
@@ -224,6 +235,12 @@ export function estimateCost(
   const lines: CostLine[] = [];
   let extraAtMax = 0;
   for (const r of resources.filter((x) => x.custom)) {
+    const eks = priceEks(r, ctx);
+    if (eks) {
+      lines.push(...eks.lines);
+      extraAtMax += eks.extraAtMax;
+      continue;
+    }
     if (r.type !== 'aws:autoscaling/group:Group') {
       lines.push(...priceOf(r, ctx));
       continue;

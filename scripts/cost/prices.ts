@@ -17,6 +17,8 @@ const regionSchema = z.object({
   publicIpv4Hour: usd,
   albHour: usd,
   albLcuHour: usd,
+  nlbHour: usd,
+  eksClusterHour: usd,
   interfaceEndpointHour: usd,
   rdsHour: perKey,
   rdsStorageGbMonth: usd,

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import { describeEks } from './describe-eks.ts';
 import { describeKubernetes } from './describe-kubernetes.ts';
 import type { ProgramRun, RecordedResource } from './harness.ts';
 
@@ -83,6 +84,8 @@ function ports(r: Json): string {
 /** One line of the settings a reviewer checks for this resource type. */
 export function describe(r: RecordedResource): string {
   const i = r.inputs;
+  const eks = describeEks(r);
+  if (eks !== undefined) return eks;
   if (r.type.startsWith('kubernetes:')) return describeKubernetes(r);
   switch (r.type) {
     case 'aws:ec2/vpc:Vpc':

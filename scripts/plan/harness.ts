@@ -190,6 +190,27 @@ function mockState(
           dashboardArn: `arn:aws:cloudwatch::${MOCK_ACCOUNT}:dashboard/${String(inputs.dashboardName)}`,
         },
       };
+    case 'aws:eks/cluster:Cluster':
+      return {
+        id: String(state.name),
+        state: {
+          ...state,
+          arn: `arn:aws:eks:${region}:${MOCK_ACCOUNT}:cluster/${String(state.name)}`,
+          endpoint: `https://${h.toUpperCase()}0000.gr7.${region}.eks.amazonaws.com`,
+          certificateAuthority: { data: Buffer.from(`mock CA of ${name}`).toString('base64') },
+          vpcConfig: { ...(inputs.vpcConfig as object), clusterSecurityGroupId: `sg-0${h}` },
+          status: 'ACTIVE',
+        },
+      };
+    case 'aws:kms/key:Key':
+      return {
+        id: `${h}-0000-4000-8000-000000000000`,
+        state: {
+          ...state,
+          keyId: `${h}-0000-4000-8000-000000000000`,
+          arn: `arn:aws:kms:${region}:${MOCK_ACCOUNT}:key/${h}-0000-4000-8000-000000000000`,
+        },
+      };
     case 'aws:iam/role:Role':
       return { id, state: { ...state, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${String(state.name)}` } };
     default:

@@ -43,8 +43,7 @@ test('every built target has a conformance adapter', () => {
   );
 });
 
-for (const target of TARGET_NAMES) {
-  const adapter = ADAPTERS[target]!;
+for (const [target, adapter] of Object.entries(ADAPTERS)) {
   for (const combo of COMBOS) {
     describe(`${target}: ${combo.tier} × ${combo.capacity} × ${combo.dataServices}`, () => {
       let run: ProgramRun;

@@ -1,7 +1,8 @@
 /**
  * Validates recorded Kubernetes objects against the upstream schemas: the Kubernetes OpenAPI
  * (kubernetes-models) and the published CRD schemas of the Prometheus Operator and KEDA
- * (@kubernetes-models/prometheus-operator, @kubernetes-models/keda). A type with no validator is an
+ * (@kubernetes-models/prometheus-operator, @kubernetes-models/keda) and cert-manager
+ * (@kubernetes-models/cert-manager, for the ClusterIssuer of `cluster: eks`). A type with no validator is an
  * error, so a new kind of object cannot go unchecked.
  */
 import type { RecordedResource } from '../../scripts/plan/harness.ts';
@@ -20,6 +21,7 @@ export function modelModule(type: string): string {
   if (group === 'monitoring.coreos.com')
     return `@kubernetes-models/prometheus-operator/${group}/${version}/${kind}`;
   if (group === 'keda.sh') return `@kubernetes-models/keda/${group}/${version}/${kind}`;
+  if (group === 'cert-manager.io') return `@kubernetes-models/cert-manager/${group}/${version}/${kind}`;
   return `kubernetes-models/${group}/${version}/${kind}`;
 }
 

@@ -425,8 +425,56 @@ describe('production stacks', () => {
   });
 });
 
+describe('EKS rules (clawstack:kubernetes.cluster: eks)', () => {
+  const good = {
+    tags: LABELS,
+    vpcConfig: { endpointPublicAccess: true, publicAccessCidrs: ['192.0.2.10/32'] },
+    encryptionConfig: { provider: { keyArn: 'arn:aws:kms:eu-west-1:1:key/k' }, resources: ['secrets'] },
+    enabledClusterLogTypes: ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'],
+  };
+  const cluster = (over: Record<string, unknown>) => [res('aws:eks/cluster:Cluster', { ...good, ...over })];
+
+  test('public endpoint: CIDRs required and never the internet; a private endpoint passes', () => {
+    assert.deepEqual(checkStack(cluster({})), []);
+    assert.match(
+      fired(cluster({ vpcConfig: { endpointPublicAccess: true } }), 'eks-endpoint-restricted')[0]!,
+      /bad: .*publicAccessCidrs/,
+    );
+    const world = { endpointPublicAccess: true, publicAccessCidrs: ['0.0.0.0/0'] };
+    assert.match(fired(cluster({ vpcConfig: world }), 'eks-endpoint-restricted')[0]!, /internet/);
+    assert.deepEqual(
+      fired(cluster({ vpcConfig: { endpointPublicAccess: false } }), 'eks-endpoint-restricted'),
+      [],
+    );
+  });
+
+  test('secrets encryption, control-plane logs, node launch template, encrypted EBS StorageClass', () => {
+    assert.match(
+      fired(cluster({ encryptionConfig: undefined }), 'eks-secrets-encrypted')[0]!,
+      /bad: set encryptionConfig/,
+    );
+    assert.match(
+      fired(cluster({ enabledClusterLogTypes: ['api'] }), 'eks-control-plane-logs')[0]!,
+      /add audit, authenticator/,
+    );
+    assert.match(
+      fired([res('aws:eks/nodeGroup:NodeGroup', { tags: LABELS })], 'eks-nodes-launch-template')[0]!,
+      /bad: no launchTemplate/,
+    );
+    const sc = (encrypted?: string) => [
+      res('kubernetes:storage.k8s.io/v1:StorageClass', {
+        metadata: { labels: LABELS },
+        provisioner: 'ebs.csi.aws.com',
+        parameters: { type: 'gp3', ...(encrypted ? { encrypted } : {}) },
+      }),
+    ];
+    assert.match(fired(sc(), 'storage-encrypted')[0]!, /parameters\.encrypted/);
+    assert.deepEqual(checkStack(sc('true')), []);
+  });
+});
+
 test('every rule has at least one deliberately bad resource above (names are unique)', () => {
   const names = RULES.map((r) => r.name);
   assert.equal(new Set(names).size, names.length);
-  assert.equal(names.length, 15);
+  assert.equal(names.length, 19);
 });

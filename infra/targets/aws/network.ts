@@ -25,6 +25,11 @@ export interface NetworkArgs {
   nat: 'none' | 'single' | 'per-az';
   /** The instances are the edge (Caddy on tier lightweight) rather than an ALB. */
   instanceIsEdge: boolean;
+  /**
+   * Extra tags on the subnets (e.g. the `kubernetes.io/role/elb` tags an EKS cluster's load
+   * balancers are placed by); none by default.
+   */
+  subnetTags?: { public?: Record<string, string>; private?: Record<string, string> };
 }
 
 /** Splits a CIDR into `2^extraBits` equal subnets. */
@@ -88,7 +93,7 @@ export class Network extends pulumi.ComponentResource {
             availabilityZone: this.availabilityZones[i],
             // Only the lightweight instance needs a public address (it also gets the Elastic IP).
             mapPublicIpOnLaunch: args.instanceIsEdge,
-            tags: { ...tag(`${p}-public-${i}`), subnet: 'public' },
+            tags: { ...tag(`${p}-public-${i}`), subnet: 'public', ...args.subnetTags?.public },
           },
           parent,
         ),
@@ -102,7 +107,7 @@ export class Network extends pulumi.ComponentResource {
             cidrBlock: cidr,
             availabilityZone: this.availabilityZones[i],
             mapPublicIpOnLaunch: false,
-            tags: { ...tag(`${p}-private-${i}`), subnet: 'private' },
+            tags: { ...tag(`${p}-private-${i}`), subnet: 'private', ...args.subnetTags?.private },
           },
           parent,
         ),

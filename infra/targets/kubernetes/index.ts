@@ -21,6 +21,9 @@ import { dashboard, ruleGroups, scaledObjectSpec, serviceMonitorSpec } from './m
 import { networkPolicies } from './network.ts';
 import { containerSpec, objectLabels } from './pod.ts';
 import type { KubernetesSpec } from './spec.ts';
+import { EksCluster } from './eks/cluster.ts';
+import { nodeGroupPlans } from './eks/nodes.ts';
+import type { EksSpec } from './eks-spec.ts';
 
 export interface KubernetesDeploymentArgs {
   spec: DeploymentSpec<KubernetesSpec>;
@@ -60,6 +63,18 @@ export function tierSummary(spec: DeploymentSpec<KubernetesSpec>, w: Workload): 
     scaling: `HPA ${Math.max(1, w.scaling.min)}–${w.scaling.max} replicas per role, CPU target ${w.scaling.cpuTargetPercent}%${spec.section.keda ? ', workers on queue depth (KEDA)' : ''}`,
     executionProvider: spec.tier.app.executionProvider,
     modelPrecision: spec.tier.app.modelPrecision,
+    ...(spec.section.cluster.eks ? eksSummary(spec, spec.section.cluster.eks) : {}),
+  };
+}
+
+/** The cluster and node groups a `cluster: eks` stack creates. */
+export function eksSummary(spec: DeploymentSpec<KubernetesSpec>, eks: EksSpec): TierSummary {
+  return {
+    cluster: `EKS ${eks.version}, ${eks.endpoint.access} endpoint`,
+    nodeGroups: nodeGroupPlans(spec.tier, spec.capacity, eks).map(
+      (p) =>
+        `${p.role}: ${p.capacityType} ${p.instanceTypes.join('/')} × ${p.scaling.minSize}–${p.scaling.maxSize}`,
+    ),
   };
 }
 
@@ -69,6 +84,8 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
   readonly bootstrapApiKey?: pulumi.Output<string>;
   readonly namespace: pulumi.Output<string>;
   readonly tierSummary: TierSummary;
+  /** The cluster this stack created (`clawstack:kubernetes.cluster: eks`). */
+  readonly eks?: EksCluster;
 
   constructor(name: string, args: KubernetesDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:kubernetes:KubernetesDeployment', name, {}, opts);
@@ -78,14 +95,8 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     const w = buildWorkload(spec, wiringFor(spec));
     this.tierSummary = tierSummary(spec, w);
 
-    const provider = new k8s.Provider(
-      `${name}-cluster`,
-      {
-        kubeconfig: k.cluster.kubeconfig ? pulumi.secret(k.cluster.kubeconfig) : undefined,
-        context: k.cluster.context,
-      },
-      { parent: this },
-    );
+    const { provider, ready, eks } = this.cluster(name, spec, w);
+    this.eks = eks;
     const ns = new k8s.core.v1.Namespace(
       `${name}-ns`,
       {
@@ -98,7 +109,7 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
           },
         },
       },
-      { parent: this, provider },
+      { parent: this, provider, dependsOn: ready },
     );
     const o = { parent: this, provider, dependsOn: [ns] };
     const values = secretValues(name, w, { parent: this });
@@ -143,6 +154,36 @@ export class KubernetesDeployment extends pulumi.ComponentResource {
     this.namespace = ns.metadata.name;
     this.url = ing.spec.rules.apply((rules) => `https://${rules[0]?.host ?? k.ingress.host}`);
     this.registerOutputs({ url: this.url, namespace: this.namespace });
+  }
+
+  /**
+   * The provider: for the cluster this stack creates (EKS, whose add-ons the namespace waits for), or
+   * for the kubeconfig's cluster.
+   */
+  private cluster(name: string, spec: DeploymentSpec<KubernetesSpec>, w: Workload) {
+    const k = spec.section;
+    if (k.cluster.eks) {
+      const eks = new EksCluster(
+        `${name}-eks`,
+        {
+          spec,
+          eks: k.cluster.eks,
+          labels: objectLabels(w, k.base),
+          appServiceAccount: { namespace: k.namespace, name: objectName(k.base, 'app') },
+        },
+        { parent: this },
+      );
+      return { provider: eks.provider, ready: eks.ready, eks };
+    }
+    const provider = new k8s.Provider(
+      `${name}-cluster`,
+      {
+        kubeconfig: k.cluster.kubeconfig ? pulumi.secret(k.cluster.kubeconfig) : undefined,
+        context: k.cluster.context,
+      },
+      { parent: this },
+    );
+    return { provider, ready: [] as pulumi.Resource[], eks: undefined };
   }
 
   /** Per role: env ConfigMap/Secret, Service, and a Deployment (+ PDB, HPA) or a StatefulSet. */

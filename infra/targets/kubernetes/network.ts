@@ -8,6 +8,7 @@ import type { Workload } from '../../workload/index.ts';
 import { REDIS_PORT, POSTGRES_PORT } from '../../workload/index.ts';
 import { INSTANCE_LABEL, ROLE_LABEL, selectorLabels } from './pod.ts';
 import type { KubernetesSpec } from './spec.ts';
+import { POD_IDENTITY_AGENT } from './eks/addons.ts';
 import { APP_CONTAINER_PORT } from '../../../app/src/api/paths.ts';
 
 export interface Policy {
@@ -103,6 +104,15 @@ export function networkPolicies(w: Workload, k: KubernetesSpec, base: string): P
         policyTypes: ['Egress'],
         egress: [
           { to: k.models.objectStorageCidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: [tcp(443)] },
+          // On a cluster this stack creates, the bucket credentials come from the Pod Identity agent.
+          ...(k.cluster.eks
+            ? [
+                {
+                  to: [{ ipBlock: { cidr: POD_IDENTITY_AGENT.cidr } }],
+                  ports: [tcp(POD_IDENTITY_AGENT.port)],
+                },
+              ]
+            : []),
         ],
       },
     });

@@ -16,6 +16,8 @@ import {
   record,
   StackConfigError,
 } from '../../spec/schema.ts';
+import { EKS_KEYS, EKS_STORAGE_CLASS, parseEksSpec } from './eks-spec.ts';
+import type { EksSpec } from './eks-spec.ts';
 
 /** A DNS-1123 label (namespaces, object names). */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -35,6 +37,7 @@ const secretUrl = (scheme: RegExp, example: string) => ({
 });
 
 export const KUBERNETES_KEYS = {
+  ...EKS_KEYS,
   namespace: {
     schema: z.string().regex(DNS_LABEL),
     allowed: 'a DNS-1123 label (lowercase letters, digits, -; at most 63 characters)',
@@ -89,7 +92,8 @@ export interface KubernetesSpec {
   /** The stack prefix as a DNS label: every object name starts with it. */
   base: string;
   namespace: string;
-  cluster: { kubeconfig?: string; context?: string };
+  /** `eks`: this stack creates the cluster (and its network); otherwise the kubeconfig's cluster. */
+  cluster: { kubeconfig?: string; context?: string; eks?: EksSpec };
   ingress: { className: string; namespace: string; clusterIssuer: string; host: string };
   data: { storageClass?: string; redisSizeGb: number; postgresSizeGb: number };
   /** dataServices managed: the external URLs (secret values). */
@@ -177,6 +181,7 @@ export function parseKubernetesSpec(
       KUBERNETES_KEYS.kubeconfig.allowed,
       'a kubeconfig holds credentials',
     );
+  const eks = parseEksSpec(v, common);
   const source = v.modelSource ?? BAKED_MODEL_DIR;
   const fromObjectStorage = source.startsWith('s3://');
   if (v.objectStorageCidrs && !fromObjectStorage)
@@ -197,7 +202,7 @@ export function parseKubernetesSpec(
   return {
     base,
     namespace: v.namespace ?? base,
-    cluster: { kubeconfig: v.kubeconfig, context: v.context },
+    cluster: { kubeconfig: v.kubeconfig, context: v.context, eks },
     ingress: {
       className: v.ingressClassName ?? 'nginx',
       namespace: v.ingressNamespace ?? 'ingress-nginx',
@@ -205,7 +210,7 @@ export function parseKubernetesSpec(
       host: common.tls.domain,
     },
     data: {
-      storageClass: v.storageClass,
+      storageClass: v.storageClass ?? (eks ? EKS_STORAGE_CLASS : undefined),
       redisSizeGb: v.redisSizeGb ?? 5,
       postgresSizeGb: v.postgresSizeGb ?? 20,
     },

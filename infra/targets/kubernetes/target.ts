@@ -10,7 +10,7 @@ export const KUBERNETES_MAX_SIZE = 10;
 export const kubernetesTarget = defineTarget<KubernetesSpec>({
   name: 'kubernetes',
   summary:
-    'Deployments + HPA behind an ingress-nginx Ingress (cert-manager TLS), NetworkPolicies, in-cluster or external Redis/Postgres, optional Prometheus Operator and KEDA',
+    'Deployments + HPA behind an ingress-nginx Ingress (cert-manager TLS), NetworkPolicies, in-cluster or external Redis/Postgres, optional Prometheus Operator and KEDA; on an existing cluster or an EKS cluster it creates',
   keys: KUBERNETES_KEYS,
   defaults: { maxSize: (_tier, _data, min) => Math.max(min, KUBERNETES_MAX_SIZE) },
   parse: (section, common, secret) => parseKubernetesSpec(section, common, secret),
@@ -25,6 +25,7 @@ export const kubernetesTarget = defineTarget<KubernetesSpec>({
         ingressClassName: k.ingress.className,
         clusterIssuer: k.ingress.clusterIssuer,
         modelSource: k.models.source,
+        ...(d.eks ? { clusterName: d.eks.clusterName, clusterEndpoint: d.eks.endpoint } : {}),
       },
       bootstrapApiKey: d.bootstrapApiKey,
     };

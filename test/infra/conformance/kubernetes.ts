@@ -1,5 +1,6 @@
 /** The Kubernetes target read as containers: the api/worker Deployments with their ConfigMaps. */
 import type { ProgramRun, RecordedResource } from '../../../scripts/plan/harness.ts';
+import { UNTAGGABLE } from '../helpers.ts';
 import type { ConformanceAdapter, DeclaredContainer } from './types.ts';
 
 type Json = Record<string, unknown>;
@@ -81,5 +82,37 @@ export const kubernetesAdapter: ConformanceAdapter = {
         resource: `${r.type} ${r.name}`,
         labels: ((r.inputs.metadata as Json | undefined)?.labels ?? {}) as Record<string, string>,
       }));
+  },
+};
+
+/** AWS resources of `cluster: eks` that take no tags. */
+const EKS_UNTAGGABLE = new Set([...UNTAGGABLE, 'aws:kms/alias:Alias']);
+/** Helm releases carry no object metadata of their own (their charts label what they install). */
+const HELM_RELEASE = 'kubernetes:helm.sh/v3:Release';
+
+/**
+ * The same target with `clawstack:kubernetes.cluster: eks`: the stack also creates the EKS cluster,
+ * so its AWS resources must carry the stack's tags as well as its Kubernetes objects the labels.
+ */
+export const kubernetesEksAdapter: ConformanceAdapter = {
+  ...kubernetesAdapter,
+  config: (c, extra = {}) => {
+    const { kubernetes, ...rest } = extra as { kubernetes?: Json };
+    return kubernetesConfig(c, {
+      'aws:region': 'us-east-1',
+      adminCidrs: ['192.0.2.10/32'],
+      ...rest,
+      kubernetes: { cluster: 'eks', modelSource: 's3://clawstack-models/models', ...kubernetes },
+    });
+  },
+  labelled(run) {
+    const aws = run.resources
+      .filter((r) => r.custom && r.type.startsWith('aws:') && !EKS_UNTAGGABLE.has(r.type))
+      .map((r) => ({
+        resource: `${r.type} ${r.name}`,
+        labels: (r.inputs.tags ?? {}) as Record<string, string>,
+      }));
+    const k8s = kubernetesAdapter.labelled(run).filter((r) => !r.resource.startsWith(`${HELM_RELEASE} `));
+    return [...aws, ...k8s];
   },
 };
