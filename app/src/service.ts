@@ -19,7 +19,7 @@ import { bullConnection, JobQueue, JobWorker } from './jobs/queue.ts';
 import { TASK_MODULES } from './modalities/index.ts';
 import { ResultCache, TaskRunner } from './modalities/runner.ts';
 import { DirectorySource, ModelRegistry, type ModelSource } from './models/registry.ts';
-import { createPool, migrate, type Db } from './store/db.ts';
+import { createPool, DbCredentials, migrate, type Db } from './store/db.ts';
 import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -82,7 +82,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
 
   try {
-    const db = createPool(config.DATABASE_URL, Math.max(10, config.WORKER_CONCURRENCY + 4));
+    const credentials = new DbCredentials(config.DATABASE_URL, config.DATABASE_URL_FILE);
+    const db = createPool(credentials, Math.max(10, config.WORKER_CONCURRENCY + 4), () =>
+      log.warn(
+        { file: credentials.file },
+        'postgres refused the login: new connections use the credentials re-read from the file',
+      ),
+    );
     closers.push(() => db.end());
     const source = opts.modelSource ?? (await modelSourceFor(config, log));
     // Start-up path: inference threads spawn (loading onnxruntime-node) while the manifest's files are
