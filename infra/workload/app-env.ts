@@ -41,6 +41,8 @@ export const SECRET_PLACEHOLDERS = {
 export interface AppWiring {
   redisUrl?: string;
   databaseUrl?: string;
+  /** A file holding the Postgres URL, kept current by the target (DATABASE_URL_FILE). */
+  databaseUrlFile?: string;
   /** Directory or s3://bucket/prefix holding manifest.json and the models. */
   modelSource: string;
   bootstrapApiKey?: string;
@@ -57,6 +59,7 @@ export function appSettings(spec: CommonSpec, wiring: AppWiring): AppSettings {
     PORT: wiring.port,
     REDIS_URL: wiring.redisUrl,
     DATABASE_URL: wiring.databaseUrl,
+    DATABASE_URL_FILE: wiring.databaseUrlFile,
     MODEL_SOURCE: wiring.modelSource,
     CLAWSTACK_DATA_DIR: wiring.dataDir,
     MODELS: spec.app.models.length ? spec.app.models.join(',') : undefined,

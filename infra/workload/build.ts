@@ -70,7 +70,13 @@ export function inStackPostgresUrl(host: string): string {
 /** How a target connects the app; URLs may hold secret references (`secretRef`). */
 export interface WorkloadWiring {
   redisUrl: string;
-  databaseUrl: string;
+  /** The Postgres URL; absent when `databaseUrlFile` is given instead. */
+  databaseUrl?: string;
+  /**
+   * A file inside the app containers holding the Postgres URL, which the target keeps current while
+   * the credentials rotate (the app re-reads it when a login is refused). Replaces `databaseUrl`.
+   */
+  databaseUrlFile?: string;
   modelSource: string;
   /** Run Redis and Postgres as roles of this workload (the target places them). */
   inStackData: boolean;
@@ -101,6 +107,7 @@ function appContainers(spec: CommonSpec, wiring: WorkloadWiring) {
       port: APP_CONTAINER_PORT,
       redisUrl: wiring.redisUrl,
       databaseUrl: wiring.databaseUrl,
+      databaseUrlFile: wiring.databaseUrlFile,
       modelSource: wiring.modelSource,
       bootstrapApiKey: secretRef('bootstrapApiKey'),
       dataDir: APP_DATA_DIR,
