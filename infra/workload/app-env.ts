@@ -46,6 +46,8 @@ export interface AppWiring {
   /** Directory or s3://bucket/prefix holding manifest.json and the models. */
   modelSource: string;
   bootstrapApiKey?: string;
+  /** TRUST_PROXY: hops of proxies in front of the api (absent: none). */
+  trustProxy?: string;
   host: string;
   port: number;
   dataDir?: string;
@@ -72,6 +74,7 @@ export function appSettings(spec: CommonSpec, wiring: AppWiring): AppSettings {
     DRAIN_TIMEOUT_MS: spec.app.drainTimeoutMs,
     LOG_LEVEL: spec.app.logLevel,
     BOOTSTRAP_API_KEY: wiring.bootstrapApiKey,
+    TRUST_PROXY: wiring.trustProxy,
     ...(spec.app.extraEnv as AppSettings),
   };
 }

@@ -82,6 +82,12 @@ export interface WorkloadWiring {
   inStackData: boolean;
   /** Secrets the wiring's URLs refer to beyond the generated ones (e.g. external URLs from config). */
   secrets?: Partial<Record<SecretName, SecretSource>>;
+  /**
+   * Proxies in front of the api that append the client to X-Forwarded-For (a load balancer, an
+   * ingress, Caddy): the app trusts that many hops (TRUST_PROXY), so its per-client limits see the
+   * client, not the proxy. Absent: clients connect directly.
+   */
+  trustedProxyHops?: number;
 }
 
 /** Splits an environment into plain values and values that refer to secrets. */
@@ -108,6 +114,7 @@ function appContainers(spec: CommonSpec, wiring: WorkloadWiring) {
       redisUrl: wiring.redisUrl,
       databaseUrl: wiring.databaseUrl,
       databaseUrlFile: wiring.databaseUrlFile,
+      trustProxy: wiring.trustedProxyHops === undefined ? undefined : String(wiring.trustedProxyHops),
       modelSource: wiring.modelSource,
       bootstrapApiKey: secretRef('bootstrapApiKey'),
       dataDir: APP_DATA_DIR,

@@ -27,6 +27,9 @@ export function modelSource(bucket: string, modelPrefix: string): string {
   return `s3://${bucket}/${modelPrefix.replace(/\/$/, '')}`;
 }
 
+/** Every AWS tier has one proxy in front of the api: the ALB, or Caddy on the instance. */
+const EDGE_HOPS = 1;
+
 /** The app's Postgres logins on RDS (alternating users): a group that owns the objects, two logins. */
 export const DB_APP = { group: 'clawstack_app', user: 'clawstack_app_user' } as const;
 /** Where the instance keeps the app's Postgres URL (a directory: mounted so replacements show). */
@@ -53,12 +56,14 @@ export function awsWiring(managed: ManagedHosts | undefined, models: string): Wo
       databaseUrl: inStackPostgresUrl(containerName('postgres')),
       modelSource: models,
       inStackData: true,
+      trustedProxyHops: EDGE_HOPS,
     };
   return {
     redisUrl: `rediss://:${secretRef('redisPassword')}@${managed.redisHost}:${REDIS_PORT}`,
     databaseUrlFile: DB_URL_FILE,
     modelSource: models,
     inStackData: false,
+    trustedProxyHops: EDGE_HOPS,
     // The RDS master password: generated and rotated, never given to the app.
     secrets: { dbPassword: { kind: 'generated', length: 32 } },
   };
