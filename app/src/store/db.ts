@@ -108,7 +108,14 @@ export function createPool(
   // A connection attempt is bounded, so a request never waits on a Postgres that is down: it fails
   // fast and the API answers 503.
   const pool = new RecoveringPool(
-    { max, idleTimeoutMillis: 30_000, connectionTimeoutMillis: 5_000, keepAlive: true },
+    // connectionString: the URL at creation (readers of pool.options); each client takes the current one.
+    {
+      connectionString: credentials.url,
+      max,
+      idleTimeoutMillis: 30_000,
+      connectionTimeoutMillis: 5_000,
+      keepAlive: true,
+    },
     credentials,
     onRefresh,
   );
