@@ -31,6 +31,12 @@ export const envSchema = z.object({
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   /** Postgres for jobs, results, keys and audit. Unset with role `all`: a local Postgres is started. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /**
+   * A file holding the Postgres URL, which the host may rewrite (rotated credentials): the app reads it
+   * at start-up and again whenever a new connection is refused for its password (SQLSTATE 28P01/28000).
+   * DATABASE_URL, when also set, wins at start-up.
+   */
+  DATABASE_URL_FILE: z.string().min(1).optional(),
   /** Where local Redis/Postgres data, the model cache and local keys live. */
   CLAWSTACK_DATA_DIR: z.string().min(1).default('.clawstack'),
   /** Directory holding manifest.json and the model files, or an s3://bucket/prefix URL. */

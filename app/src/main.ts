@@ -14,6 +14,7 @@ import {
   type LocalService,
 } from './local/services.ts';
 import { startService, type Service } from './service.ts';
+import { DbCredentials } from './store/db.ts';
 import { createLogger, wantsPrettyLogs } from './telemetry/logger.ts';
 
 function roleFromArgs(argv: string[]): string | undefined {
@@ -87,11 +88,13 @@ async function main() {
 
   try {
     let redisUrl = config.REDIS_URL;
-    let databaseUrl = config.DATABASE_URL;
+    let databaseUrl =
+      config.DATABASE_URL ??
+      (config.DATABASE_URL_FILE ? (await DbCredentials.fromFile(config.DATABASE_URL_FILE)).url : undefined);
     if (!redisUrl || !databaseUrl) {
       if (config.CLAWSTACK_ROLE !== 'all') {
         throw new ConfigError(
-          `role ${config.CLAWSTACK_ROLE} needs REDIS_URL and DATABASE_URL (only role "all" starts local ones)`,
+          `role ${config.CLAWSTACK_ROLE} needs REDIS_URL and DATABASE_URL or DATABASE_URL_FILE (only role "all" starts local ones)`,
         );
       }
       mkdirSync(dataDir, { recursive: true });

@@ -18,8 +18,8 @@ import { InferenceEngine } from './inference/engine.ts';
 import { bullConnection, JobQueue, JobWorker } from './jobs/queue.ts';
 import { TASK_MODULES } from './modalities/index.ts';
 import { ResultCache, TaskRunner } from './modalities/runner.ts';
-import { DirectorySource, ModelRegistry, type ModelSource } from './models/registry.ts';
-import { createPool, migrate, type Db } from './store/db.ts';
+import { DirectorySource, ModelIntegrityError, ModelRegistry, type ModelSource } from './models/registry.ts';
+import { createPool, DbCredentials, migrate, type Db } from './store/db.ts';
 import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
@@ -82,7 +82,13 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   };
 
   try {
-    const db = createPool(config.DATABASE_URL, Math.max(10, config.WORKER_CONCURRENCY + 4));
+    const credentials = new DbCredentials(config.DATABASE_URL, config.DATABASE_URL_FILE);
+    const db = createPool(credentials, Math.max(10, config.WORKER_CONCURRENCY + 4), () =>
+      log.warn(
+        { file: credentials.file },
+        'postgres refused the login: new connections use the credentials re-read from the file',
+      ),
+    );
     closers.push(() => db.end());
     const source = opts.modelSource ?? (await modelSourceFor(config, log));
     // Start-up path: inference threads spawn (loading onnxruntime-node) while the manifest's files are
@@ -105,6 +111,14 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     if (migrated.status === 'rejected') throw migrated.reason;
     if (engine.status === 'rejected') throw engine.reason;
     const registry = await registryReady;
+    for (const m of registry.unavailable)
+      log.error(
+        { model: m.name, version: m.version, file: m.file, publish: registry.publishHint, why: m.reason },
+        `model ${m.name} is unavailable (${m.file}); publish the models: ${registry.publishHint}`,
+      );
+    // A worker would fail every job of that model: it stays down, saying why, until the models are there.
+    if (config.CLAWSTACK_ROLE === 'worker' && registry.unavailable.length)
+      throw new ModelIntegrityError(registry.unavailable.map((m) => m.reason).join('; '));
     return await serve(opts, { db, registry, engine: engine.value, state, metrics, closers, closeAll });
   } catch (err) {
     await closeAll();

@@ -41,9 +41,13 @@ export const SECRET_PLACEHOLDERS = {
 export interface AppWiring {
   redisUrl?: string;
   databaseUrl?: string;
+  /** A file holding the Postgres URL, kept current by the target (DATABASE_URL_FILE). */
+  databaseUrlFile?: string;
   /** Directory or s3://bucket/prefix holding manifest.json and the models. */
   modelSource: string;
   bootstrapApiKey?: string;
+  /** TRUST_PROXY: hops of proxies in front of the api (absent: none). */
+  trustProxy?: string;
   host: string;
   port: number;
   dataDir?: string;
@@ -57,6 +61,7 @@ export function appSettings(spec: CommonSpec, wiring: AppWiring): AppSettings {
     PORT: wiring.port,
     REDIS_URL: wiring.redisUrl,
     DATABASE_URL: wiring.databaseUrl,
+    DATABASE_URL_FILE: wiring.databaseUrlFile,
     MODEL_SOURCE: wiring.modelSource,
     CLAWSTACK_DATA_DIR: wiring.dataDir,
     MODELS: spec.app.models.length ? spec.app.models.join(',') : undefined,
@@ -69,6 +74,7 @@ export function appSettings(spec: CommonSpec, wiring: AppWiring): AppSettings {
     DRAIN_TIMEOUT_MS: spec.app.drainTimeoutMs,
     LOG_LEVEL: spec.app.logLevel,
     BOOTSTRAP_API_KEY: wiring.bootstrapApiKey,
+    TRUST_PROXY: wiring.trustProxy,
     ...(spec.app.extraEnv as AppSettings),
   };
 }

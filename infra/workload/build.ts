@@ -70,12 +70,24 @@ export function inStackPostgresUrl(host: string): string {
 /** How a target connects the app; URLs may hold secret references (`secretRef`). */
 export interface WorkloadWiring {
   redisUrl: string;
-  databaseUrl: string;
+  /** The Postgres URL; absent when `databaseUrlFile` is given instead. */
+  databaseUrl?: string;
+  /**
+   * A file inside the app containers holding the Postgres URL, which the target keeps current while
+   * the credentials rotate (the app re-reads it when a login is refused). Replaces `databaseUrl`.
+   */
+  databaseUrlFile?: string;
   modelSource: string;
   /** Run Redis and Postgres as roles of this workload (the target places them). */
   inStackData: boolean;
   /** Secrets the wiring's URLs refer to beyond the generated ones (e.g. external URLs from config). */
   secrets?: Partial<Record<SecretName, SecretSource>>;
+  /**
+   * Proxies in front of the api that append the client to X-Forwarded-For (a load balancer, an
+   * ingress, Caddy): the app trusts that many hops (TRUST_PROXY), so its per-client limits see the
+   * client, not the proxy. Absent: clients connect directly.
+   */
+  trustedProxyHops?: number;
 }
 
 /** Splits an environment into plain values and values that refer to secrets. */
@@ -101,6 +113,8 @@ function appContainers(spec: CommonSpec, wiring: WorkloadWiring) {
       port: APP_CONTAINER_PORT,
       redisUrl: wiring.redisUrl,
       databaseUrl: wiring.databaseUrl,
+      databaseUrlFile: wiring.databaseUrlFile,
+      trustProxy: wiring.trustedProxyHops === undefined ? undefined : String(wiring.trustedProxyHops),
       modelSource: wiring.modelSource,
       bootstrapApiKey: secretRef('bootstrapApiKey'),
       dataDir: APP_DATA_DIR,

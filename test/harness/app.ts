@@ -22,8 +22,10 @@ export interface TestApp {
 export async function startTestApp(
   services: TestServices,
   env: Record<string, string> = {},
+  /** A database URL to use instead of a fresh database of the harness cluster. */
+  opts: { databaseUrl?: string } = {},
 ): Promise<TestApp> {
-  const databaseUrl = await services.database();
+  const databaseUrl = opts.databaseUrl ?? (await services.database());
   const config = loadConfig({
     PORT: '0',
     MODELS: 'text-spam',

@@ -8,6 +8,8 @@ import { describe, test } from 'node:test';
 import { parseSpec } from '../../infra/spec/index.ts';
 import {
   awsWiring,
+  databaseUrlTemplate,
+  DB_URL_FILE,
   deregistrationDelaySeconds,
   healthCheckGraceSeconds,
   logGroupNames,
@@ -45,11 +47,26 @@ describe('aws decisions', () => {
     const local = awsWiring(undefined, 's3://b/models');
     assert.equal(local.inStackData, true);
     assert.match(local.redisUrl, /@clawstack-redis:6379$/);
-    assert.match(local.databaseUrl, /@clawstack-postgres:5432\/clawstack$/);
+    assert.match(local.databaseUrl!, /@clawstack-postgres:5432\/clawstack$/);
     const managed = awsWiring({ dbHost: 'db.x', redisHost: 'r.x' }, 's3://b/models');
     assert.equal(managed.inStackData, false);
     assert.equal(managed.redisUrl, `rediss://:${secretRef('redisPassword')}@r.x:6379`);
-    assert.match(managed.databaseUrl, /@db\.x:5432\/clawstack\?sslmode=/);
+    // Managed: the app reads its URL from a file the instance keeps current; the master password
+    // is a workload secret for RDS only, referred to by no container.
+    assert.equal(managed.databaseUrl, undefined);
+    assert.equal(managed.databaseUrlFile, DB_URL_FILE);
+    assert.deepEqual(managed.secrets, { dbPassword: { kind: 'generated', length: 32 } });
+    assert.equal(
+      databaseUrlTemplate('db.x'),
+      'postgres://{{username}}:{{password}}@db.x:5432/clawstack?sslmode=verify-full&sslrootcert=/etc/clawstack/rds-ca.pem',
+    );
+    const w = workloadFor(GPU);
+    assert.equal(w.app.api.env.DATABASE_URL_FILE, DB_URL_FILE);
+    assert.equal(w.app.api.env.DATABASE_URL, undefined);
+    assert.ok(
+      !JSON.stringify(w.app.api.secretEnv).includes('dbPassword'),
+      'the app never gets the master password',
+    );
     assert.equal(modelSource('bkt', 'models/'), 's3://bkt/models');
   });
 

@@ -206,6 +206,87 @@ describe('secret rotation handler', () => {
   });
 });
 
+describe('secret rotation handler: the app database login (alternating users)', () => {
+  const appSecret = {
+    engine: 'postgres',
+    host: 'db.example.internal',
+    port: 5432,
+    dbname: 'clawstack',
+    username: 'clawstack_app_user',
+    password: 'OldPassword1',
+    masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:clawstack-prod/db-password',
+  };
+  const appConfig = rotationConfig({
+    SECRET_KINDS: JSON.stringify({ 'clawstack-prod/db-app': 'rds-app-user' }),
+    DB_MASTER_USER: 'clawstack',
+    DB_APP_GROUP: 'clawstack_app',
+  });
+  const stages = { 'token-1': ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] };
+  const answers = (values: Record<string, string>) =>
+    new Map<CommandClass, Answer>([
+      [DescribeSecretCommand, () => ({ ...describeAnswer(stages)(), Name: 'clawstack-prod/db-app' })],
+      [
+        GetSecretValueCommand,
+        (input) => {
+          const v = values[`${String(input.SecretId)}:${String(input.VersionStage)}`];
+          if (v === undefined) notFound();
+          return { SecretString: v };
+        },
+      ],
+      [GetRandomPasswordCommand, () => ({ RandomPassword: 'NewPassword2' })],
+    ]);
+
+  test('createSecret flips to the other login with a new password and keeps the rest', async () => {
+    const secrets = fakeClient(answers({ [`${SECRET}:AWSCURRENT`]: JSON.stringify(appSecret) }));
+    await rotate(event('createSecret'), { secrets, rds: fakeClient(), elasticache: fakeClient() }, appConfig);
+    const put = secrets.sent.find((s) => s.command === PutSecretValueCommand.name)!;
+    assert.deepEqual(JSON.parse(String(put.input.SecretString)), {
+      ...appSecret,
+      username: 'clawstack_app_user_clone',
+      password: 'NewPassword2',
+    });
+  });
+
+  test('setSecret logs in as the master from masterarn and never touches the RDS master password', async () => {
+    const pending = { ...appSecret, username: 'clawstack_app_user_clone', password: 'NewPassword2' };
+    const secrets = fakeClient(
+      answers({
+        [`${SECRET}:AWSCURRENT`]: JSON.stringify(appSecret),
+        [`${SECRET}:AWSPENDING`]: JSON.stringify(pending),
+        [`${appSecret.masterarn}:AWSCURRENT`]: 'MasterPassword9',
+      }),
+    );
+    const logins: unknown[] = [];
+    const rds = fakeClient();
+    // The session refuses at once: what matters here is whom the function logs in as.
+    const postgres = async (login: unknown) => {
+      logins.push(login);
+      throw Object.assign(new Error('refused'), { code: '28P01' });
+    };
+    await assert.rejects(
+      rotate(event('setSecret'), { secrets, rds, elasticache: fakeClient(), postgres }, appConfig),
+      /refused/,
+    );
+    assert.deepEqual(logins, [{ ...appSecret, username: 'clawstack', password: 'MasterPassword9' }]);
+    assert.equal(rds.sent.length, 0);
+  });
+
+  test('a value that is not the documented JSON shape, or a missing DB_APP_GROUP, is a named error', async () => {
+    const secrets = fakeClient(answers({ [`${SECRET}:AWSCURRENT`]: '{"username":"x"}' }));
+    await assert.rejects(
+      rotate(event('createSecret'), { secrets, rds: fakeClient(), elasticache: fakeClient() }, appConfig),
+      /has no host/,
+    );
+    const unset = rotationConfig({
+      SECRET_KINDS: JSON.stringify({ 'clawstack-prod/db-app': 'rds-app-user' }),
+    });
+    await assert.rejects(
+      rotate(event('setSecret'), { secrets, rds: fakeClient(), elasticache: fakeClient() }, unset),
+      /DB_MASTER_USER and DB_APP_GROUP/,
+    );
+  });
+});
+
 describe('traffic comparison handler', () => {
   const cfg = trafficConfig({
     SOURCE_METRIC: JSON.stringify({ Namespace: 'AWS/ApplicationELB', MetricName: 'RequestCount' }),
@@ -271,6 +352,11 @@ describe('handler bundles', () => {
       assert.doesNotMatch(code, /node_modules\/@aws-sdk/);
     });
   }
+  test('secret-rotation carries its Postgres client (pg is bundled, its native binding is not)', () => {
+    const code = bundleHandler('secret-rotation');
+    assert.doesNotMatch(code, /from "pg"/);
+    assert.match(code, /ALTER ROLE/);
+  });
   test('the runtime is a Node.js LTS Lambda still creates functions on (not nodejs20.x)', () => {
     assert.match(LAMBDA_RUNTIME, /^nodejs(2[2-9]|[3-9]\d)\.x$/);
   });

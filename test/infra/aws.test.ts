@@ -178,7 +178,7 @@ for (const combo of COMBINATIONS) {
       ]);
       assert.equal(ofType(run, 'aws:ec2/natGateway:NatGateway').length, alb ? 1 : 0);
       assert.equal(
-        one(run, 'aws:ec2/vpcEndpoint:VpcEndpoint').inputs.serviceName,
+        one(run, 'aws:ec2/vpcEndpoint:VpcEndpoint', '-s3-endpoint').inputs.serviceName,
         'com.amazonaws.us-east-1.s3',
       );
     });
@@ -290,7 +290,7 @@ for (const combo of COMBINATIONS) {
           assert.equal(redis.atRestEncryptionEnabled, true);
           assert.ok(String(redis.authToken).length >= 16);
           const dataRules = ofType(run, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule').filter(
-            (r) => r.name.includes('-data-'),
+            (r) => r.name.includes('-data-') && r.name.endsWith('-from-app'),
           );
           assert.deepEqual(
             dataRules.map((r) => Number(r.inputs.fromPort)).sort((a, b) => a - b),
@@ -360,15 +360,18 @@ for (const combo of COMBINATIONS) {
     });
 
     test('secrets: random values in Secrets Manager with 90-day rotation; never in user-data', () => {
-      assert.equal(ofType(run, 'random:index/randomPassword:RandomPassword').length, 3);
-      assert.equal(ofType(run, 'aws:secretsmanager/secret:Secret').length, 3);
+      // Managed Postgres adds the app's own login (alternating users) to the three generated secrets.
+      const count = managed ? 4 : 3;
+      assert.equal(ofType(run, 'random:index/randomPassword:RandomPassword').length, count);
+      assert.equal(ofType(run, 'aws:secretsmanager/secret:Secret').length, count);
       const rotations = ofType(run, 'aws:secretsmanager/secretRotation:SecretRotation');
-      assert.equal(rotations.length, 3);
+      assert.equal(rotations.length, count);
       for (const r of rotations) assert.equal(j(r.inputs.rotationRules).automaticallyAfterDays, 90);
       const userData = userDataOf(run);
       // Only references and ARNs may reach user-data; boot resolves them (clawstack-secrets).
       assert.ok(!userData.includes(MOCK_SECRET_MARKER), 'a secret value leaked into user-data');
-      assert.match(userData, /__CLAWSTACK_SECRET__dbPassword__/);
+      if (managed) assert.doesNotMatch(userData, /dbPassword/, 'instances never get the RDS master password');
+      else assert.match(userData, /__CLAWSTACK_SECRET__dbPassword__/);
       assert.match(userData, /^\s*bootstrapApiKey arn:aws:secretsmanager:/m);
       const secretKinds = JSON.parse(
         String(
@@ -378,6 +381,114 @@ for (const combo of COMBINATIONS) {
       ) as Json;
       assert.equal(secretKinds['clawstack-test/db-password'], managed ? 'rds' : 'instance');
     });
+
+    test(
+      managed
+        ? "db rotation: the app's own login rotates by alternating users in a VPC function that may read the master secret"
+        : 'db rotation: co-located Postgres takes its password at boot (no login function)',
+      () => {
+        const fns = ofType(run, 'aws:lambda/function:Function').filter((f) =>
+          f.name.endsWith('-db-login-rotator'),
+        );
+        if (!managed) {
+          assert.equal(fns.length, 0);
+          assert.doesNotMatch(userDataOf(run), /DB_APP_SECRET_ARN=|clawstack-db-url\.timer/);
+          return;
+        }
+        const secretArn = (suffix: string) =>
+          `arn:aws:secretsmanager:us-east-1:123456789012:clawstack-test-${suffix}`;
+        const login = one(run, 'aws:secretsmanager/secretVersion:SecretVersion', '-db-app-login-initial');
+        assert.ok(login.secrets.includes('secretString'), 'the login is a Pulumi secret');
+        const value = JSON.parse(String(login.inputs.secretString)) as Json;
+        assert.deepEqual(
+          { ...value, host: undefined, password: undefined },
+          {
+            engine: 'postgres',
+            port: 5432,
+            dbname: 'clawstack',
+            username: 'clawstack_app_user',
+            masterarn: secretArn('db-password'),
+            host: undefined,
+            password: undefined,
+          },
+        );
+        assert.ok(String(value.password).startsWith(MOCK_SECRET_MARKER));
+        const fn = one(run, 'aws:lambda/function:Function', '-db-login-rotator').inputs;
+        const vars = j(j(fn.environment).variables);
+        assert.deepEqual(JSON.parse(String(vars.SECRET_KINDS)), {
+          'clawstack-test/db-app-login': 'rds-app-user',
+        });
+        assert.equal(vars.DB_MASTER_USER, 'clawstack');
+        assert.equal(vars.DB_APP_GROUP, 'clawstack_app');
+        assert.match(String(vars.DB_CA_PEM), /^-----BEGIN CERTIFICATE-----/);
+        assert.equal(arr(j(fn.vpcConfig).subnetIds).length, 2, 'in the private subnets');
+        // IAM: the login's secret read/write, the master's read only; the other function never sees the login.
+        const policy = (suffix: string) =>
+          arr(
+            j(JSON.parse(String(one(run, 'aws:iam/rolePolicy:RolePolicy', suffix).inputs.policy))).Statement,
+          );
+        const loginPolicy = policy('-db-login-rotator-policy');
+        const readMaster = loginPolicy.find((st) => String(j(st).Resource) === secretArn('db-password'));
+        assert.equal(j(readMaster).Action, 'secretsmanager:GetSecretValue');
+        assert.deepEqual(arr(j(loginPolicy[0]).Resource), [secretArn('db-app-login')]);
+        assert.ok(!JSON.stringify(policy('test-rotator-policy')).includes('db-app-login'));
+        assert.ok(
+          ofType(run, 'aws:iam/rolePolicyAttachment:RolePolicyAttachment').some(
+            (a) =>
+              a.name.endsWith('-db-login-rotator-vpc-access') &&
+              /AWSLambdaVPCAccessExecutionRole$/.test(String(a.inputs.policyArn)),
+          ),
+        );
+        const fromFn = one(
+          run,
+          'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule',
+          '-data-postgres-from-rotator',
+        );
+        assert.equal(fromFn.inputs.fromPort, 5432);
+        assert.match(String(fromFn.inputs.referencedSecurityGroupId), /db-login-rotator-sg/);
+        // Without NAT (instance edge) Secrets Manager is reached through an interface endpoint.
+        const endpoints = ofType(run, 'aws:ec2/vpcEndpoint:VpcEndpoint').filter((e) =>
+          e.name.endsWith('-secrets-endpoint'),
+        );
+        assert.equal(endpoints.length, alb ? 0 : 1);
+        if (!alb) assert.equal(endpoints[0]!.inputs.serviceName, 'com.amazonaws.us-east-1.secretsmanager');
+        // The first rotation runs at once: it creates the logins in Postgres.
+        const rotation = one(
+          run,
+          'aws:secretsmanager/secretRotation:SecretRotation',
+          '-db-app-login-rotation',
+        ).inputs;
+        assert.equal(rotation.rotateImmediately, true);
+        assert.match(String(rotation.rotationLambdaArn), /db-login-rotator/);
+        // Instances: the URL file from the login's secret at boot and on a timer, mounted into the app.
+        const userData = userDataOf(run);
+        assert.match(userData, /^\s*DB_APP_SECRET_ARN=arn:aws:secretsmanager:.*db-app-login$/m);
+        assert.match(userData, /path: \/usr\/local\/bin\/clawstack-db-url$/m);
+        assert.match(userData, /OnUnitActiveSec=5min/);
+        assert.match(userData, /enable.*clawstack-db-url\.timer/s);
+        for (const role of ['api', 'worker'])
+          assert.match(
+            userData,
+            new RegExp(`--name clawstack-${role} .*-v /run/clawstack/db:/run/clawstack/db:ro`),
+          );
+        const read = arr(
+          j(
+            arr(
+              j(
+                JSON.parse(
+                  String(one(run, 'aws:iam/rolePolicy:RolePolicy', 'instance-policy').inputs.policy),
+                ),
+              ).Statement,
+            ).find((st) => j(st).Sid === 'ReadSecrets'),
+          ).Resource,
+        );
+        assert.ok(read.map(String).includes(secretArn('db-app-login')));
+        assert.ok(
+          !read.map(String).includes(secretArn('db-password')),
+          'instances cannot read the master password',
+        );
+      },
+    );
 
     test('budget: monthly limit with alerts at 80 % and 100 %', () => {
       const budget = one(run, 'aws:budgets/budget:Budget').inputs;
@@ -427,12 +538,14 @@ for (const combo of COMBINATIONS) {
         String(value('REDIS_URL')),
         managed ? /^rediss:\/\// : /^redis:\/\/:__CLAWSTACK_SECRET__redisPassword__@clawstack-redis:6379$/,
       );
-      assert.match(
-        String(value('DATABASE_URL')),
-        managed
-          ? /\?sslmode=verify-full&sslrootcert=\/etc\/clawstack\/rds-ca\.pem$/
-          : /@clawstack-postgres:5432\/clawstack$/,
-      );
+      if (managed) {
+        assert.equal(value('DATABASE_URL'), undefined);
+        assert.equal(value('DATABASE_URL_FILE'), '/run/clawstack/db/database-url');
+        assert.match(
+          env,
+          /postgres:\/\/\{\{username\}\}:\{\{password\}\}@.*\?sslmode=verify-full&sslrootcert=\/etc\/clawstack\/rds-ca\.pem$/m,
+        );
+      } else assert.match(String(value('DATABASE_URL')), /@clawstack-postgres:5432\/clawstack$/);
       const image =
         combo.tier === 'gpu' ? 'ghcr.io/clawstack/clawstack:0.1.0-cuda' : 'ghcr.io/clawstack/clawstack:0.1.0';
       for (const role of ['api', 'worker'])

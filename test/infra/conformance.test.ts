@@ -84,6 +84,12 @@ for (const [target, adapter] of Object.entries(ADAPTERS)) {
         }
       });
 
+      test('behind a proxy the app trusts exactly its hops (TRUST_PROXY), else none', () => {
+        const hops = adapter.proxyHops(combo);
+        for (const c of adapter.containers(run))
+          assert.equal(c.env.TRUST_PROXY, hops === undefined ? undefined : String(hops), c.role);
+      });
+
       test('no secret value in plain text in any declared resource', () => {
         const leaks = run.resources.flatMap((r) =>
           plainStrings(r.inputs, '', r.secrets, [])

@@ -172,6 +172,9 @@ describe('docker target under mocks', () => {
     assert.match(upload.content, /remote_ip 192\.0\.2\.10\/32/);
     assert.equal(one(run, 'docker:index/remoteImage:RemoteImage', '-edge-image').inputs.name, 'caddy:2');
     assert.equal(run.outputs.url, 'https://api.example.com');
+    // Behind Caddy the app trusts one hop of X-Forwarded-For (its failed-auth throttle sees clients).
+    for (const role of ['-api', '-worker'])
+      assert.ok((one(run, CONTAINER, role).inputs.envs as string[]).includes('TRUST_PROXY=1'), role);
   });
 
   test('build: false pulls clawstack:image; dataImages and hostAddress/hostPort are used as given', async () => {

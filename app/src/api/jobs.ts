@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { jsonBody } from './json.ts';
 import { z } from 'zod';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, UnavailableError } from '../errors.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { parseWith } from '../modalities/decode.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
@@ -82,6 +82,7 @@ export function jobsRouter(opts: {
     try {
       served = runner.get(body.task);
     } catch (err) {
+      if (err instanceof UnavailableError) throw err; // its models are missing here: 503, not the client's fault
       throw new BadRequestError(`task: ${(err as Error).message}`);
     }
     await served.module.decodeJobInput(body.input); // reject bad input now, not in the worker

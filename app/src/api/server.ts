@@ -121,9 +121,20 @@ export function createApi(deps: ApiDeps): Express {
   });
   app.get(HEALTH_READY_PATH, (_req, res) => {
     const ready = state.ready && !state.draining;
+    // Models missing here do not make the instance unready (the others serve); readiness names them.
+    const missing = deps.serving?.registry.unavailable.map(({ name, version, file }) => ({
+      name,
+      version,
+      file,
+    }));
+    const unavailableModels = missing?.length ? { unavailableModels: missing } : {};
     res
       .status(ready ? 200 : 503)
-      .json(ready ? { ready } : { ready, reason: state.draining ? 'draining' : state.reason });
+      .json(
+        ready
+          ? { ready, ...unavailableModels }
+          : { ready, reason: state.draining ? 'draining' : state.reason, ...unavailableModels },
+      );
   });
   app.get(METRICS_PATH, async (_req, res) => {
     await deps.beforeScrape?.().catch((err: Error) => log.warn({ err }, 'metrics collection failed'));

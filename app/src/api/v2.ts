@@ -309,6 +309,8 @@ export function v2Router(opts: {
     const name = String(req.params.model);
     const version = req.params.version === undefined ? undefined : String(req.params.version);
     const model = registry.get(name, version);
+    const unavailable = registry.unavailableModel(name);
+    if (!model && unavailable) throw new UnavailableError(registry.unavailableMessage([unavailable]));
     if (!model) {
       throw new NotFoundError(
         registry.get(name) ? `model "${name}" has no version "${version}"` : `unknown model "${name}"`,

@@ -4,7 +4,7 @@
  */
 import type { Logger } from '../telemetry/logger.ts';
 
-/** Error codes of a connection that failed or broke (Node sockets, Postgres SQLSTATE class 57/08). */
+/** Error codes of a connection that failed, broke or was refused (Node sockets, Postgres SQLSTATE 57/08/28). */
 const DOWN_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -18,6 +18,10 @@ const DOWN_CODES = new Set([
   '08000',
   '08003',
   '08006',
+  // A refused login: the password rotated and this process has not got the new one yet. The pool
+  // re-reads its credentials; until the host has written them, clients should come back shortly.
+  '28P01',
+  '28000',
 ]);
 
 /** Messages of pg / ioredis / BullMQ errors that mean the server is unreachable, not that a query was wrong. */

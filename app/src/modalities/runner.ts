@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError, UnavailableError } from '../errors.ts';
 import type { InferenceEngine } from '../inference/engine.ts';
 import type { ModelEntry } from '../models/manifest.ts';
 import type { ModelRegistry } from '../models/registry.ts';
@@ -48,6 +48,8 @@ export class ResultCache {
 
 export class TaskRunner {
   private readonly tasks = new Map<string, ServedTask>();
+  /** Tasks whose models are in the manifest but missing or corrupted here: task → 503 message. */
+  private readonly unavailable = new Map<string, string>();
 
   constructor(
     modules: TaskModule[],
@@ -56,6 +58,12 @@ export class TaskRunner {
     private readonly cache?: ResultCache,
   ) {
     for (const module of modules) {
+      const missing = registry.unavailable.filter((m) => m.task === module.task);
+      // A task with any model missing (OCR needs det and rec) answers 503 naming it, not a 500 later.
+      if (missing.length) {
+        this.unavailable.set(module.task, registry.unavailableMessage(missing));
+        continue;
+      }
       const loaded = registry.forTask(module.task);
       if (loaded.size === 0) continue;
       const models = new Map([...loaded].map(([role, m]) => [role, m.entry]));
@@ -88,6 +96,8 @@ export class TaskRunner {
 
   get(task: string): ServedTask {
     const served = this.tasks.get(task);
+    const unavailable = this.unavailable.get(task);
+    if (unavailable) throw new UnavailableError(`task ${task}: ${unavailable}`);
     if (!served) {
       throw new NotFoundError(
         `unknown task "${task}"; served: ${[...this.tasks.keys()].join(', ') || 'none'}`,

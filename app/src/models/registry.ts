@@ -19,9 +19,23 @@ export interface LoadedModel {
   assets: Record<string, string>;
 }
 
+/** A manifest model this process cannot serve: its file is missing or fails its checksum. */
+export interface UnavailableModel {
+  name: string;
+  version: string;
+  task: string;
+  /** Where the file should be: a path, or an s3:// URL (bucket and key). */
+  file: string;
+  reason: string;
+}
+
 /** Where model files come from: a local directory, or a cache filled from object storage. */
 export interface ModelSource {
   readonly description: string;
+  /** The one command (or step) that puts the models where this source reads them. */
+  readonly publishHint: string;
+  /** Where a manifest-relative file lives in this source (path or s3:// URL), for messages. */
+  where(file: string): string;
   /** Returns the manifest text. */
   manifest(): Promise<string>;
   /** Returns a local path holding `file` with the given sha256, fetching it if needed. */
@@ -40,8 +54,20 @@ export class DirectorySource implements ModelSource {
   get description() {
     return this.dir;
   }
-  manifest() {
-    return readFile(join(this.dir, 'manifest.json'), 'utf8');
+  get publishHint() {
+    return `copy the repository's models/ (manifest.json and the files it lists) to ${this.dir}`;
+  }
+  where(file: string) {
+    return join(this.dir, file);
+  }
+  async manifest() {
+    try {
+      return await readFile(join(this.dir, 'manifest.json'), 'utf8');
+    } catch (err) {
+      throw new ModelIntegrityError(
+        `no model manifest at ${join(this.dir, 'manifest.json')} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); ${this.publishHint}`,
+      );
+    }
   }
   async localFile(file: string, sha256: string) {
     const path = join(this.dir, file);
@@ -86,6 +112,10 @@ export class ModelRegistry {
     readonly source: string,
     /** Manifest models this process does not serve (left out by MODELS), for the repository index. */
     readonly unserved: { name: string; version: string }[] = [],
+    /** Chosen models whose file is missing or corrupted: named in readiness and in 503 answers. */
+    readonly unavailable: UnavailableModel[] = [],
+    /** How to publish the models to this source. */
+    readonly publishHint = '',
   ) {}
 
   static async load(source: ModelSource, options: RegistryOptions): Promise<ModelRegistry> {
@@ -101,20 +131,53 @@ export class ModelRegistry {
     for (const name of options.only ?? []) {
       if (!chosen.has(name)) throw new ModelIntegrityError(`MODELS names "${name}", which the manifest does not have`);
     }
-    const loaded = await Promise.all(
-      [...chosen.values()].map(async (entry): Promise<LoadedModel> => {
-        const path = await source.localFile(entry.file, entry.sha256);
-        const assets: Record<string, string> = {};
-        for (const asset of entry.assets) assets[asset.file] = await source.localFile(asset.file, asset.sha256);
-        return { entry, path, assets };
+    const unavailable: UnavailableModel[] = [];
+    const results = await Promise.all(
+      [...chosen.values()].map(async (entry): Promise<LoadedModel | undefined> => {
+        let file = entry.file;
+        try {
+          const path = await source.localFile(entry.file, entry.sha256);
+          const assets: Record<string, string> = {};
+          for (const asset of entry.assets) {
+            file = asset.file;
+            assets[asset.file] = await source.localFile(asset.file, asset.sha256);
+          }
+          return { entry, path, assets };
+        } catch (err) {
+          // One model's missing or corrupted file must not take the others down with it.
+          if (!(err instanceof ModelIntegrityError)) throw err;
+          const { name, version, task } = entry;
+          unavailable.push({ name, version, task, file: source.where(file), reason: err.message });
+          return undefined;
+        }
       }),
     );
+    const loaded = results.filter((m): m is LoadedModel => m !== undefined);
+    if (loaded.length === 0 && unavailable.length > 0)
+      throw new ModelIntegrityError(
+        `no model can be served: ${unavailable.map((u) => u.reason).join('; ')}; ${source.publishHint}`,
+      );
     const unserved = new Map(
       manifest.models.filter((e) => !chosen.has(e.name)).map((e) => [e.name, { name: e.name, version: e.version }]),
     );
-    return new ModelRegistry(new Map(loaded.map((m) => [m.entry.name, m])), source.description, [
-      ...unserved.values(),
-    ]);
+    return new ModelRegistry(
+      new Map(loaded.map((m) => [m.entry.name, m])),
+      source.description,
+      [...unserved.values()],
+      unavailable,
+      source.publishHint,
+    );
+  }
+
+  /** Why `name` cannot be served (its file is missing or corrupted), or undefined. */
+  unavailableModel(name: string): UnavailableModel | undefined {
+    return this.unavailable.find((u) => u.name === name);
+  }
+
+  /** The message of a 503 for a model (or a task's models) that cannot be served. */
+  unavailableMessage(models: UnavailableModel[]): string {
+    const what = models.map((m) => `model "${m.name}" is unavailable (${m.file}: missing or failed its checksum)`);
+    return `${what.join('; ')}; the operator must publish the models (${this.publishHint}) and restart`;
   }
 
   all(): LoadedModel[] {

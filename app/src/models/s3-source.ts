@@ -79,13 +79,25 @@ export class S3Source implements ModelSource {
     return this.url.replace(/\/+$/, '');
   }
 
+  /** The command that publishes the repository's models/ (manifest and checksummed files) here. */
+  get publishHint() {
+    return `aws s3 sync models/ ${this.description}/ --delete`;
+  }
+
+  where(file: string) {
+    return this.uri(file);
+  }
+
   /** Object key of a manifest-relative file. */
   key(file: string): string {
     return this.location.prefix ? `${this.location.prefix}/${file}` : file;
   }
 
   async manifest(): Promise<string> {
-    const body = await this.get('manifest.json');
+    // An empty prefix (a fresh stack nobody published to) ends here: say how to publish.
+    const body = await this.get('manifest.json').catch((err: Error) => {
+      throw new ModelIntegrityError(`${err.message}; publish the models with: ${this.publishHint}`);
+    });
     return Buffer.from(await body.transformToByteArray()).toString('utf8');
   }
 

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import Mustache from 'mustache';
 import { stringify } from 'yaml';
 import { renderCaddyfile, CADDY_IMAGE } from '../../edge/caddy.ts';
-import { containersOf, DB_NAME, DB_USER, secretRef } from '../../workload/index.ts';
+import { containersOf, DB_NAME, DB_USER, secretRef, secretRefsIn } from '../../workload/index.ts';
 import type { Container, SecretName, Workload } from '../../workload/index.ts';
 import {
   containerName,
@@ -23,6 +23,7 @@ import {
   INSTANCE_PATHS,
   systemdCommandLine,
 } from './docker-run.ts';
+import { DB_URL_DIR } from './decisions.ts';
 import { RDS_CA_PATH } from './rds-ca.ts';
 import {
   AGENT_CONFIG_PATH,
@@ -58,6 +59,11 @@ export interface CloudInitParams {
   localLogDays: number;
   /** PEM of the RDS CA (managed Postgres): written to RDS_CA_PATH and mounted into the app containers. */
   rdsCaPem?: string;
+  /**
+   * The app's rotated database login (managed Postgres): its secret, and the URL template the
+   * instance fills from it into DB_URL_FILE at boot and every few minutes (files/clawstack-db-url.sh).
+   */
+  dbLogin?: { secretArn: string; urlTemplate: string };
 }
 
 interface WriteFile {
@@ -80,7 +86,7 @@ function envFile(vars: Record<string, string | number | boolean | undefined>): s
 /** The systemd unit that runs one container. */
 export function containerUnit(
   c: Container,
-  p: Pick<CloudInitParams, 'region' | 'logGroups' | 'edge' | 'rdsCaPem'>,
+  p: Pick<CloudInitParams, 'region' | 'logGroups' | 'edge' | 'rdsCaPem' | 'dbLogin'>,
   after: string[],
 ): string {
   const logGroup = p.logGroups[c.role];
@@ -89,7 +95,10 @@ export function containerUnit(
     region: p.region,
     logGroup,
     publish: p.edge === 'instance' ? 'loopback' : 'all',
-    readOnlyFiles: p.rdsCaPem && (c.role === 'api' || c.role === 'worker') ? [RDS_CA_PATH] : [],
+    readOnlyFiles:
+      c.role === 'api' || c.role === 'worker'
+        ? [...(p.rdsCaPem ? [RDS_CA_PATH] : []), ...(p.dbLogin ? [DB_URL_DIR] : [])]
+        : [],
     // The CloudWatch agent scrapes the worker's /metrics here (the api's port is published anyway).
     loopbackPorts:
       c.role === 'worker' ? [{ host: SCRAPE_PORTS.worker, container: c.ports[0]!.port }] : undefined,
@@ -139,7 +148,10 @@ export function volumeDirectories(w: Workload): string {
 
 /** `<secret name> <ARN>` for each secret the containers refer to; an unknown ARN is an error. */
 export function secretsMap(w: Workload, arns: CloudInitParams['secretArns']): string {
-  return Object.keys(w.secrets)
+  // Only what a container uses: a secret the workload holds for the platform (the RDS master
+  // password) never reaches the instance.
+  const used = new Set(containersOf(w).flatMap((c) => Object.values(c.secretEnv).flatMap(secretRefsIn)));
+  return [...used]
     .sort()
     .map((name) => {
       const arn = arns[name as SecretName];
@@ -162,6 +174,8 @@ function deployEnv(p: CloudInitParams): string {
     DATA_VOLUME_ID: p.dataVolumeId,
     EIP_ALLOCATION_ID: p.eipAllocationId,
     LOCAL_LOG_DAYS: p.localLogDays,
+    DB_APP_SECRET_ARN: p.dbLogin?.secretArn,
+    APP_UID: p.dbLogin ? p.workload.app.api.runAsUser : undefined,
   });
 }
 
@@ -246,6 +260,29 @@ function scriptFiles(edge: CloudInitParams['edge']): WriteFile[] {
   ];
 }
 
+/** The URL template, the script that fills it from the login's secret, and its timer. */
+function dbLoginFiles(p: CloudInitParams): WriteFile[] {
+  if (!p.dbLogin) return [];
+  return [
+    {
+      path: `${INSTANCE_PATHS.config}/database-url.template`,
+      permissions: '0600',
+      content: `${p.dbLogin.urlTemplate}\n`,
+    },
+    { path: '/usr/local/bin/clawstack-db-url', permissions: '0700', content: file('clawstack-db-url.sh') },
+    {
+      path: '/etc/systemd/system/clawstack-db-url.service',
+      permissions: '0644',
+      content: file('clawstack-db-url.service'),
+    },
+    {
+      path: '/etc/systemd/system/clawstack-db-url.timer',
+      permissions: '0644',
+      content: file('clawstack-db-url.timer'),
+    },
+  ];
+}
+
 /** Renders the `#cloud-config` document for one instance of the fleet. */
 export function renderCloudInit(p: CloudInitParams): string {
   const w = p.workload;
@@ -264,6 +301,7 @@ export function renderCloudInit(p: CloudInitParams): string {
     ...containerFiles(p),
     ...edgeFiles(p),
     ...(p.rdsCaPem ? [{ path: RDS_CA_PATH, permissions: '0644', content: p.rdsCaPem }] : []),
+    ...dbLoginFiles(p),
     {
       path: AGENT_CONFIG_PATH,
       permissions: '0644',
@@ -284,6 +322,7 @@ export function renderCloudInit(p: CloudInitParams): string {
     'clawstack-drain.service',
     'clawstack-cleanup.timer',
     ...(p.edge === 'instance' ? ['clawstack-health.timer'] : []),
+    ...(p.dbLogin ? ['clawstack-db-url.timer'] : []),
   ];
   const runcmd: string[][] = [];
   // The NVIDIA-driver AMI ships the container toolkit; register its runtime with Docker.

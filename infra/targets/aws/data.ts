@@ -47,6 +47,8 @@ export class ManagedDataServices extends pulumi.ComponentResource {
   readonly redisAddress: pulumi.Output<string>;
   readonly replicationGroupId: pulumi.Output<string>;
   readonly replicationGroupArn: pulumi.Output<string>;
+  /** The data services' security group (the database-login rotation function is admitted to it). */
+  readonly securityGroupId: pulumi.Output<string>;
 
   constructor(name: string, args: ManagedDataServicesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawstack:aws:ManagedDataServices', name, {}, opts);
@@ -63,6 +65,7 @@ export class ManagedDataServices extends pulumi.ComponentResource {
       },
       parent,
     );
+    this.securityGroupId = sg.id;
     for (const [n, port] of [
       ['postgres', POSTGRES_PORT],
       ['redis', REDIS_PORT],

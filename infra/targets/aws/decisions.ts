@@ -5,7 +5,6 @@
  */
 import {
   DB_NAME,
-  DB_USER,
   inStackPostgresUrl,
   inStackRedisUrl,
   POSTGRES_PORT,
@@ -28,10 +27,27 @@ export function modelSource(bucket: string, modelPrefix: string): string {
   return `s3://${bucket}/${modelPrefix.replace(/\/$/, '')}`;
 }
 
+/** Every AWS tier has one proxy in front of the api: the ALB, or Caddy on the instance. */
+const EDGE_HOPS = 1;
+
+/** The app's Postgres logins on RDS (alternating users): a group that owns the objects, two logins. */
+export const DB_APP = { group: 'clawstack_app', user: 'clawstack_app_user' } as const;
+/** Where the instance keeps the app's Postgres URL (a directory: mounted so replacements show). */
+export const DB_URL_DIR = '/run/clawstack/db';
+export const DB_URL_FILE = `${DB_URL_DIR}/database-url`;
+
+/**
+ * The app's Postgres URL on RDS with `{{username}}` and `{{password}}` left for the instance to
+ * fill from the app login's secret (files/clawstack-db-url.sh), verified against the RDS CA.
+ */
+export function databaseUrlTemplate(dbHost: string): string {
+  return `postgres://{{username}}:{{password}}@${dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_PATH}`;
+}
+
 /**
  * How the app reaches Redis, Postgres and the models: the managed endpoints over TLS (Postgres
- * verified against the RDS CA, ./rds-ca.ts), or the in-stack containers by name on the instance's
- * docker network.
+ * through a URL file the instance keeps current while the app login rotates; the master password
+ * is only RDS's), or the in-stack containers by name on the instance's docker network.
  */
 export function awsWiring(managed: ManagedHosts | undefined, models: string): WorkloadWiring {
   if (!managed)
@@ -40,12 +56,16 @@ export function awsWiring(managed: ManagedHosts | undefined, models: string): Wo
       databaseUrl: inStackPostgresUrl(containerName('postgres')),
       modelSource: models,
       inStackData: true,
+      trustedProxyHops: EDGE_HOPS,
     };
   return {
     redisUrl: `rediss://:${secretRef('redisPassword')}@${managed.redisHost}:${REDIS_PORT}`,
-    databaseUrl: `postgres://${DB_USER}:${secretRef('dbPassword')}@${managed.dbHost}:${POSTGRES_PORT}/${DB_NAME}?sslmode=verify-full&sslrootcert=${RDS_CA_PATH}`,
+    databaseUrlFile: DB_URL_FILE,
     modelSource: models,
     inStackData: false,
+    trustedProxyHops: EDGE_HOPS,
+    // The RDS master password: generated and rotated, never given to the app.
+    secrets: { dbPassword: { kind: 'generated', length: 32 } },
   };
 }
 

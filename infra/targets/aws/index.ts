@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { buildWorkload } from '../../workload/index.ts';
+import { buildWorkload, DB_NAME, DB_USER, POSTGRES_PORT } from '../../workload/index.ts';
 import type { Container, SecretName } from '../../workload/index.ts';
 import type { DeploymentSpec, TierSummary } from '../types.ts';
 import type { AwsSpec } from './spec.ts';
@@ -10,6 +10,8 @@ import { ColocatedDataVolume, ManagedDataServices } from './data.ts';
 import {
   archivedLogGroups,
   awsWiring,
+  databaseUrlTemplate,
+  DB_APP,
   deregistrationDelaySeconds,
   healthCheckGraceSeconds,
   logGroupNames,
@@ -22,7 +24,7 @@ import { LogArchive } from './log-archive.ts';
 import { logArchivePaths } from './log-delivery.ts';
 import { backlogPerInstance } from './metrics-agent.ts';
 import { CostBudget, Observability } from './observability.ts';
-import { AppSecrets, SecretRotator } from './secrets.ts';
+import { AppSecrets, DbAppLogin, SecretRotator } from './secrets.ts';
 import type { RotationKind } from './secrets.ts';
 import { rdsCaCertificate } from './rds-ca.ts';
 import { ObjectStore } from './storage.ts';
@@ -127,7 +129,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
           parent,
         )
       : undefined;
-    this.rotation(spec, { secrets, managed, accountId }, parent);
+    const dbLogin = this.rotation(spec, { secrets, managed, network, accountId }, parent);
     const edge = this.edge(spec, network, store, parent);
     const logGroups = logGroupNames(shape, spec.tier.aws.edge);
     const backlog = { ...backlogPerInstance(spec.stack, asgName(p)), target: own.scaling.backlogPerInstance };
@@ -182,11 +184,18 @@ export class AwsDeployment extends pulumi.ComponentResource {
       },
       parent,
     );
-    const userData = this.userData(spec, { store, secrets, managed, volume, edge, logGroups });
+    const userData = this.userData(spec, { store, secrets, managed, dbLogin, volume, edge, logGroups });
+    // Instances read the secrets their containers use; the RDS master password is not one of them.
+    const secretArns = [
+      ...Object.entries(secrets.arns)
+        .filter(([n]) => !(managed && n === 'dbPassword'))
+        .map(([, arn]) => arn!),
+      ...(dbLogin ? [dbLogin.arn] : []),
+    ];
     this.fleet(spec, {
       network,
       store,
-      secrets,
+      secretArns,
       volume,
       edge,
       userData,
@@ -251,14 +260,38 @@ export class AwsDeployment extends pulumi.ComponentResource {
     );
   }
 
-  /** Rotation of the generated credentials (config secrets change with the config instead). */
+  /**
+   * Rotation of the generated credentials (config secrets change with the config instead); with
+   * managed Postgres also the app's own login (alternating users), which it returns.
+   */
   private rotation(
     spec: Spec,
-    r: { secrets: AppSecrets; managed?: ManagedDataServices; accountId: pulumi.Output<string> },
+    r: {
+      secrets: AppSecrets;
+      managed?: ManagedDataServices;
+      network: Network;
+      accountId: pulumi.Output<string>;
+    },
     parent: Parent,
-  ) {
+  ): DbAppLogin | undefined {
     const { secrets, managed } = r;
-    const kinds: Partial<Record<SecretName, RotationKind>> = {
+    const dbLogin = managed
+      ? new DbAppLogin(
+          `${spec.prefix}-db-app-login`,
+          {
+            prefix: spec.prefix,
+            tags: spec.tags,
+            host: managed.dbAddress,
+            port: POSTGRES_PORT,
+            dbname: DB_NAME,
+            username: DB_APP.user,
+            masterSecretArn: secrets.arns.dbPassword!,
+          },
+          parent,
+        )
+      : undefined;
+    const region = aws.getRegionOutput({}, parent).region;
+    const kinds: Partial<Record<SecretName, Exclude<RotationKind, 'rds-app-user'>>> = {
       dbPassword: managed ? 'rds' : 'instance',
       redisPassword: managed ? 'elasticache' : 'instance',
       bootstrapApiKey: 'instance',
@@ -277,9 +310,23 @@ export class AwsDeployment extends pulumi.ComponentResource {
         replicationGroupArn: managed?.replicationGroupArn,
         logRetentionDays: spec.section.observability.logRetentionDays,
         accountId: r.accountId,
+        dbLogin: dbLogin && {
+          secret: { name: dbLogin.name, arn: dbLogin.arn },
+          masterSecretArn: secrets.arns.dbPassword!,
+          masterUser: DB_USER,
+          group: DB_APP.group,
+          vpcId: r.network.vpcId,
+          subnetIds: r.network.privateSubnetIds,
+          dbSecurityGroupId: managed!.securityGroupId,
+          port: POSTGRES_PORT,
+          caPem: region.apply((name) => rdsCaCertificate(name)),
+          // Without NAT (instance edge) the private subnets reach Secrets Manager through an endpoint.
+          secretsEndpointRegion: spec.tier.aws.edge === 'alb' ? undefined : region,
+        },
       },
       parent,
     );
+    return dbLogin;
   }
 
   private edge(spec: Spec, network: Network, store: ObjectStore, parent: Parent): Edge {
@@ -329,6 +376,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
       store: ObjectStore;
       secrets: AppSecrets;
       managed?: ManagedDataServices;
+      dbLogin?: DbAppLogin;
       volume?: ColocatedDataVolume;
       edge: Edge;
       logGroups: Record<string, string>;
@@ -343,34 +391,44 @@ export class AwsDeployment extends pulumi.ComponentResource {
       volumeId: r.volume?.volumeId,
       allocationId: r.edge.instance?.allocationId,
       tgArn: r.edge.alb?.targetGroupArn,
+      dbLoginArn: r.dbLogin?.arn,
     };
     const arns = r.secrets.arns as Record<string, pulumi.Output<string>>;
     return pulumi
       .all([pulumi.all(resolved), pulumi.all(arns)])
-      .apply(([{ region, bucket, dbHost, redisHost, volumeId, allocationId, tgArn }, secretArns]) => {
-        const hosts = dbHost && redisHost ? { dbHost, redisHost } : undefined;
-        const workload = buildWorkload(spec, awsWiring(hosts, modelSource(bucket!, own.storage.modelPrefix)));
-        return renderCloudInit({
-          workload,
-          region: region!,
-          edge: spec.tier.aws.edge,
-          domain: spec.tls.domain,
-          acmeEmail: spec.tls.acmeEmail,
-          adminCidrs: spec.network.adminCidrs,
-          eipAllocationId: allocationId,
-          dataVolumeId: volumeId,
-          secretArns,
-          bucket: bucket!,
-          logPrefix: own.storage.logPrefix,
-          logGroups: r.logGroups,
-          metricsLogGroup: metricsLogGroupName(spec.stack),
-          asgName: asgName(spec.prefix),
-          drainHookName: drainHookName(spec.prefix),
-          targetGroupArn: tgArn,
-          localLogDays: own.observability.localLogDays,
-          rdsCaPem: hosts ? rdsCaCertificate(region!) : undefined,
-        });
-      });
+      .apply(
+        ([{ region, bucket, dbHost, redisHost, volumeId, allocationId, tgArn, dbLoginArn }, secretArns]) => {
+          const hosts = dbHost && redisHost ? { dbHost, redisHost } : undefined;
+          const workload = buildWorkload(
+            spec,
+            awsWiring(hosts, modelSource(bucket!, own.storage.modelPrefix)),
+          );
+          return renderCloudInit({
+            workload,
+            region: region!,
+            edge: spec.tier.aws.edge,
+            domain: spec.tls.domain,
+            acmeEmail: spec.tls.acmeEmail,
+            adminCidrs: spec.network.adminCidrs,
+            eipAllocationId: allocationId,
+            dataVolumeId: volumeId,
+            secretArns,
+            bucket: bucket!,
+            logPrefix: own.storage.logPrefix,
+            logGroups: r.logGroups,
+            metricsLogGroup: metricsLogGroupName(spec.stack),
+            asgName: asgName(spec.prefix),
+            drainHookName: drainHookName(spec.prefix),
+            targetGroupArn: tgArn,
+            localLogDays: own.observability.localLogDays,
+            rdsCaPem: hosts ? rdsCaCertificate(region!) : undefined,
+            dbLogin:
+              hosts && dbLoginArn
+                ? { secretArn: dbLoginArn, urlTemplate: databaseUrlTemplate(hosts.dbHost) }
+                : undefined,
+          });
+        },
+      );
   }
 
   private fleet(
@@ -378,7 +436,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
     r: {
       network: Network;
       store: ObjectStore;
-      secrets: AppSecrets;
+      secretArns: pulumi.Output<string>[];
       volume?: ColocatedDataVolume;
       edge: Edge;
       userData: pulumi.Output<string>;
@@ -421,7 +479,7 @@ export class AwsDeployment extends pulumi.ComponentResource {
         bucketArn: r.store.bucketArn,
         modelPrefix: own.storage.modelPrefix,
         logPrefix: own.storage.logPrefix,
-        secretArns: r.secrets.secretArns,
+        secretArns: r.secretArns,
         eipAllocationArn: r.edge.instance?.allocationArn,
         dataVolumeArn: r.volume?.volumeArn,
         drainSeconds: api.stopGraceSeconds,

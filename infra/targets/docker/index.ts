@@ -54,6 +54,8 @@ export function dockerWorkload(spec: DeploymentSpec<DockerSpec>): Workload {
     databaseUrl: ext ? secretRef('appEnv.DATABASE_URL') : inStackPostgresUrl('postgres'),
     modelSource: IMAGE_MODEL_DIR,
     inStackData: !ext,
+    // With a domain, Caddy fronts the api (one hop); without, clients connect to it directly.
+    trustedProxyHops: spec.tls.domain ? 1 : undefined,
     secrets: ext
       ? {
           'appEnv.REDIS_URL': { kind: 'config', value: ext.redisUrl },

@@ -29,6 +29,12 @@ export interface KubernetesDeploymentArgs {
   spec: DeploymentSpec<KubernetesSpec>;
 }
 
+/**
+ * Clients reach the api through the Ingress controller, which appends them to X-Forwarded-For (a cloud
+ * load balancer in front of the controller is the controller's own setting, e.g. proxy protocol).
+ */
+const INGRESS_HOPS = 1;
+
 /** How the app reaches Redis/Postgres: the in-namespace Services, or the external URLs (secrets). */
 export function wiringFor(spec: DeploymentSpec<KubernetesSpec>): WorkloadWiring {
   const k = spec.section;
@@ -39,12 +45,14 @@ export function wiringFor(spec: DeploymentSpec<KubernetesSpec>): WorkloadWiring 
       databaseUrl: inStackPostgresUrl(objectName(k.base, 'postgres')),
       modelSource,
       inStackData: true,
+      trustedProxyHops: INGRESS_HOPS,
     };
   return {
     redisUrl: secretRef('redisUrl'),
     databaseUrl: secretRef('databaseUrl'),
     modelSource,
     inStackData: false,
+    trustedProxyHops: INGRESS_HOPS,
     secrets: {
       redisUrl: { kind: 'config', value: k.external.redisUrl },
       databaseUrl: { kind: 'config', value: k.external.databaseUrl },

@@ -55,6 +55,8 @@ function tagsOf(tags: unknown): Record<string, string> {
 }
 
 export const awsAdapter: ConformanceAdapter = {
+  // The ALB, or Caddy on the instance: every AWS tier has exactly one.
+  proxyHops: () => 1,
   target: 'aws',
   config: (c, extra) => configFor(c, extra),
   containers(run) {

@@ -34,6 +34,8 @@ function declared(r: RecordedResource): DeclaredContainer {
 }
 
 export const dockerAdapter: ConformanceAdapter = {
+  // These configs set no domain, so no Caddy: clients reach the api directly.
+  proxyHops: () => undefined,
   target: 'docker',
   config: (c, extra) => dockerConfig(c, extra),
   // The app roles (the data roles' grace is their own, not the app's drain).

@@ -70,6 +70,8 @@ export function kubernetesConfig(
 }
 
 export const kubernetesAdapter: ConformanceAdapter = {
+  // The Ingress controller.
+  proxyHops: () => 1,
   target: 'kubernetes',
   config: (c, extra) => kubernetesConfig(c, extra),
   // With managed data the section holds the external URLs, so it is set with --secret.

@@ -39,4 +39,6 @@ export interface ConformanceAdapter {
   secretKeys?(c: Combination): string[];
   /** Texts the resources carry encoded (e.g. gzipped user-data), decoded, with where they come from. */
   texts?(run: ProgramRun): [string, string][];
+  /** Proxies in front of the api in this combination (load balancer, ingress, Caddy); undefined: none. */
+  proxyHops(c: Combination): number | undefined;
 }

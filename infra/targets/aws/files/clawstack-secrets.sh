@@ -27,3 +27,7 @@ for template in /etc/clawstack/*.secret-env; do
   fi
   printf '%s\n' "$text" > "/run/clawstack/$role.env"
 done
+# Managed Postgres: the app's database URL comes from its rotated login (kept current by a timer).
+if [ -n "${DB_APP_SECRET_ARN:-}" ]; then
+  /usr/local/bin/clawstack-db-url
+fi

@@ -19,7 +19,8 @@ export function bundleHandler(name: 'secret-rotation' | 'traffic-compare'): stri
     platform: 'node',
     format: 'esm',
     target: 'node24',
-    external: ['@aws-sdk/*'],
+    // pg's optional native binding is never used (pure-JS client).
+    external: ['@aws-sdk/*', 'pg-native'],
     write: false,
     legalComments: 'none',
     logLevel: 'silent',
