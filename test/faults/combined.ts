@@ -7,17 +7,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { breakModel, type Fault, type FaultStack } from './stack.ts';
 
-/** Starts a process that must not come up; stops it if it did. Returns why it did not. */
-async function refusedStart(stack: FaultStack, role: 'api' | 'worker'): Promise<string> {
-  try {
-    await stack.spawn(role);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  await stack.signal(role, 'SIGTERM');
-  return 'started';
-}
-
 export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
   const say = (cond: boolean, what: string) => cond || problems.push(what);
   return [
@@ -35,8 +24,7 @@ export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
       name: 'Postgres immediate shutdown, then SIGTERM of the api while it is down',
       dependency: true,
       inject: async () => {
-        process.kill(stack.postgres.pid, 'SIGQUIT');
-        await stack.postgres.stop();
+        await stack.crash('postgres', 'SIGQUIT');
         await sleep(1500); // the api answers 503 meanwhile; now it is told to drain
         const code = await stack.signal('api', 'SIGTERM');
         say(code === 0, `api drained with Postgres down: exit ${code} (want 0)`);
@@ -47,14 +35,12 @@ export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
       name: 'kill -9 of api, worker and Postgres while Redis is down (killed without a save)',
       dependency: true,
       inject: async () => {
-        process.kill(stack.redis.pid, 'SIGKILL');
-        await stack.redis.stop();
+        await stack.crash('redis', 'SIGKILL');
         await sleep(1500);
-        process.kill(stack.postgres.pid, 'SIGKILL');
         await Promise.all([
+          stack.crash('postgres', 'SIGKILL'),
           stack.signal('api', 'SIGKILL'),
           stack.signal('worker', 'SIGKILL'),
-          stack.postgres.stop(),
         ]);
         // Everything is started again at once, as after a host's reboot.
         await Promise.all([
@@ -72,9 +58,9 @@ export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
         const [, code] = await Promise.all([stack.postgres.stop(), stack.signal('worker', 'SIGTERM')]);
         say(code === 0, `worker drained with Postgres stopping: exit ${code} (want 0)`);
         const model = breakModel(stack.modelDir, 'corrupt');
-        const whileDown = await refusedStart(stack, 'worker');
+        const whileDown = await stack.refusedStart('worker');
         await stack.startPostgres();
-        const corrupted = await refusedStart(stack, 'worker');
+        const corrupted = await stack.refusedStart('worker');
         model.restore();
         await stack.supervise('worker');
         say(whileDown !== 'started', 'a worker with a corrupted model started while Postgres was down');

@@ -137,8 +137,7 @@ const FAULTS: Fault[] = [
     name: 'Redis kill -9 (no save)',
     dependency: true,
     inject: async () => {
-      process.kill(stack.redis.pid, 'SIGKILL');
-      await stack.redis.stop();
+      await stack.crash('redis', 'SIGKILL');
       await sleep(1500);
       await stack.startRedis();
     },
@@ -156,8 +155,7 @@ const FAULTS: Fault[] = [
     name: 'Postgres immediate shutdown (crash recovery)',
     dependency: true,
     inject: async () => {
-      process.kill(stack.postgres.pid, 'SIGQUIT');
-      await stack.postgres.stop();
+      await stack.crash('postgres', 'SIGQUIT');
       await sleep(1500);
       await stack.startPostgres();
     },
@@ -167,16 +165,10 @@ const FAULTS: Fault[] = [
     inject: async () => {
       await stack.signal('worker', 'SIGTERM');
       const gone = breakModel(stack.modelDir, 'missing');
-      const missing = await stack.spawn('worker').then(
-        () => 'started',
-        (err: Error) => err.message,
-      );
+      const missing = await stack.refusedStart('worker');
       gone.restore();
       const bad = breakModel(stack.modelDir, 'corrupt');
-      const corrupted = await stack.spawn('worker').then(
-        () => 'started',
-        (err: Error) => err.message,
-      );
+      const corrupted = await stack.refusedStart('worker');
       bad.restore();
       if (!/cannot be read/.test(missing))
         problems.push(`worker with a missing model: ${missing.slice(0, 300)}`);

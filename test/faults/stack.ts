@@ -155,6 +155,26 @@ export class FaultStack {
     }
   }
 
+  /** Starts a process that must not come up (it is stopped if it did); returns why it did not, or 'started'. */
+  async refusedStart(role: Role): Promise<string> {
+    try {
+      await this.spawn(role);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    await this.signal(role, 'SIGTERM');
+    return 'started';
+  }
+
+  /**
+   * Kills a server with `signal` and waits until it is gone: SIGKILL (Redis: no save; Postgres: no
+   * shutdown at all) or SIGQUIT (Postgres's immediate shutdown, crash recovery at the next start).
+   */
+  async crash(server: 'redis' | 'postgres', signal: 'SIGKILL' | 'SIGQUIT') {
+    process.kill(this[server].pid, signal);
+    await this[server].stop();
+  }
+
   /** Sends `signal` to a role's process and waits for it to exit; returns its exit code or signal. */
   async signal(role: Role, signal: NodeJS.Signals) {
     const app = this.procs[role];
