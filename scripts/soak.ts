@@ -19,7 +19,7 @@ import { runLoad } from './bench/load.ts';
 import { cleanup, installSignalCleanup, onCleanup, rssMb } from './bench/procs.ts';
 import { writeSection } from './lib/doc-section.ts';
 import { lineChart } from './soak/svg.ts';
-import { bucketStats, metricValue, record, rssGrowthPercent, type Bucket } from './soak/stats.ts';
+import { metricValue, record, rssGrowthPercent, windowStats, type Bucket } from './soak/stats.ts';
 
 const BUCKET_S = 5;
 const CONNECTIONS = 16;
@@ -150,6 +150,7 @@ async function main() {
 
   const t0 = Date.now();
   const buckets: Bucket[] = [];
+  const window = { startS: Infinity, endS: 0 };
   const samples = sampler(server.url, server.child.pid, t0);
   const jobs = jobStream(server.url, env.apiKey, 5);
   const soak = await runLoad({
@@ -160,7 +161,12 @@ async function main() {
     connections: CONNECTIONS,
     seconds: minutes * 60,
     overallRate: rate,
-    onResponse: (status, ms) => record(buckets, t0, BUCKET_S, status >= 200 && status < 300, ms),
+    onResponse: (status, ms) => {
+      const now = Date.now();
+      window.startS = Math.min(window.startS, (now - t0) / 1000);
+      window.endS = (now - t0) / 1000;
+      record(buckets, t0, BUCKET_S, status >= 200 && status < 300, ms, now);
+    },
   });
   await jobs.stop();
   samples.stop();
@@ -170,8 +176,9 @@ async function main() {
     maxRps: max.rps,
     rate,
     soak,
-    buckets,
-    samples: samples.samples,
+    stats: windowStats(buckets, BUCKET_S, window),
+    // Samples taken while the load ran (after it, the job stream drains and the server idles).
+    samples: samples.samples.filter((x) => x.t <= window.endS),
     jobs: jobs.tally,
     queue,
     write: !values['no-docs'],
@@ -185,17 +192,14 @@ function report(r: {
   maxRps: number;
   rate: number;
   soak: Awaited<ReturnType<typeof runLoad>>;
-  buckets: Bucket[];
+  stats: ReturnType<typeof windowStats>;
   samples: Sample[];
   jobs: { accepted: number; refused: number };
   queue: Awaited<ReturnType<typeof jobFigures>>;
   write: boolean;
 }) {
   const warmupS = Math.min(60, (r.minutes * 60) / 5);
-  // Only whole buckets: the last one is cut short when the load stops.
-  const stats = r.buckets
-    .filter((b) => b.t + BUCKET_S <= r.minutes * 60)
-    .map((b) => bucketStats(b, BUCKET_S));
+  const { stats } = r;
   const growth = rssGrowthPercent(r.samples, warmupS);
   const lags = r.samples.map((s) => s.lagP99Ms).filter(Number.isFinite);
   const errors = r.soak.non2xx + r.soak.errors + r.jobs.refused + r.queue.reduce((a, q) => a + q.failed, 0);

@@ -33,6 +33,19 @@ export function bucketStats(b: Bucket, widthS: number) {
 }
 
 /**
+ * The buckets to plot: those the load's own window (seconds since t0 of its first and last response)
+ * covers whole. Counting a bucket the window cuts over its whole width drew a false dip at the end of
+ * the soak (the load stops mid-bucket, and requests in flight at the stop are never answered) and at
+ * its start; rated over the part covered instead, a second or two of ramp or tail is noise that looks
+ * like a spike, so cut buckets are left out.
+ */
+export function windowStats(buckets: Bucket[], widthS: number, window: { startS: number; endS: number }) {
+  return buckets
+    .filter((b) => b.t >= window.startS && b.t + widthS <= window.endS)
+    .map((b) => bucketStats(b, widthS));
+}
+
+/**
  * RSS growth after warm-up, in percent: the mean of the last quarter of samples against the mean of the
  * first quarter after `warmupS` (means, so one GC's swing does not decide it).
  */

@@ -1,21 +1,10 @@
 /** Open Inference Protocol v2: exact paths and JSON shapes, against the real service. */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { hashTextFeatures, parseHashedFeatureSpec } from '../../app/src/modalities/text/features.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
-let services: TestServices;
-let app: TestApp;
-
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services);
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp();
 
 function featuresOf(text: string) {
   const entry = app.service.registry.get('text-spam')!.entry;

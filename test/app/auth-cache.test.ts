@@ -6,26 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { loadConfig } from '../../app/src/config.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
 /** The production default: startTestApp passes no AUTH_CACHE_MS, so the app runs with this value. */
 const CACHE_MS = loadConfig({}).AUTH_CACHE_MS;
 /** Timer granularity between the test's clock and the app's (Date.now, whole ms). */
 const CLOCK_SLACK_MS = 50;
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services);
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp();
 
 const classify = async (key: string) => {
   const res = await app.call('/v1/text/classify', { method: 'POST', json: { text: 'hello there' }, key });

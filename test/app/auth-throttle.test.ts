@@ -1,19 +1,9 @@
 /** Brute force: failed authentications are throttled per client address; valid keys are unaffected. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { test } from 'node:test';
+import { startTestApp, useTestApp } from '../harness/app.ts';
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, { AUTH_FAILURES_PER_MINUTE: '5', AUTH_CACHE_MS: '0' });
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp({ AUTH_FAILURES_PER_MINUTE: '5', AUTH_CACHE_MS: '0' });
 
 const classify = (key: string | null) =>
   app.call('/v1/text/classify', { method: 'POST', json: { text: 'hello' }, key });
@@ -39,7 +29,10 @@ test('after 5 failed attempts from one address, it gets 429 with Retry-After, ev
 });
 
 test('behind a trusted proxy (TRUST_PROXY), each forwarded client address is throttled on its own', async () => {
-  const proxied = await startTestApp(services, { AUTH_FAILURES_PER_MINUTE: '3', TRUST_PROXY: 'loopback' });
+  const proxied = await startTestApp(app.services, {
+    AUTH_FAILURES_PER_MINUTE: '3',
+    TRUST_PROXY: 'loopback',
+  });
   try {
     const from = (ip: string, key: string) =>
       proxied.call('/v1/text/classify', {

@@ -2,24 +2,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { hashKey } from '../../app/src/store/keys.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, {
-    AUTH_CACHE_MS: '0',
-    RATE_LIMIT_REQUESTS: '5',
-    RATE_LIMIT_WINDOW_SECONDS: '3',
-  });
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
+const app = useTestApp({
+  AUTH_CACHE_MS: '0',
+  RATE_LIMIT_REQUESTS: '5',
+  RATE_LIMIT_WINDOW_SECONDS: '3',
 });
 
 const classify = (key: string | null, headers: Record<string, string> = {}) =>

@@ -1,19 +1,9 @@
 /** Bad input gets a 4xx JSON error and loses nothing; the process keeps serving. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { test } from 'node:test';
+import { useTestApp } from '../harness/app.ts';
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, { BODY_LIMIT_BYTES: '65536' });
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp({ BODY_LIMIT_BYTES: '65536' });
 
 async function expectError(res: Response, status: number, message: RegExp) {
   assert.equal(res.status, status);

@@ -4,10 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { expectedCalibrationError } from '../../scripts/lib/calibration.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../fixtures/text-heldout.json', import.meta.url), 'utf8'),
@@ -16,16 +15,7 @@ const fixture = JSON.parse(
   shortSamples: { text: string; label: 'ham' | 'spam' }[];
 };
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, { RESULT_CACHE_TTL_SECONDS: '60', RATE_LIMIT_REQUESTS: '100000' });
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp({ RESULT_CACHE_TTL_SECONDS: '60', RATE_LIMIT_REQUESTS: '100000' });
 
 interface Classified {
   label: string;

@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { probe } from '../../app/src/api/console.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
 describe('probe', () => {
   test('a check that resolves is ready, with its latency', async () => {
@@ -34,16 +33,7 @@ describe('probe', () => {
 });
 
 describe('console API', () => {
-  let services: TestServices;
-  let app: TestApp;
-  before(async () => {
-    services = await startTestServices();
-    app = await startTestApp(services);
-  });
-  after(async () => {
-    await app?.close();
-    await services?.stop();
-  });
+  const app = useTestApp();
 
   test('page assets are public; every data call needs the key', async () => {
     const html = await app.call('/console/', { key: null });
@@ -124,8 +114,7 @@ describe('console API', () => {
   });
 
   test('queue depth counts the jobs waiting per priority (an API-only process: no worker takes them)', async () => {
-    await app.close();
-    app = await startTestApp(services, { CLAWSTACK_ROLE: 'api' });
+    await app.restart({ CLAWSTACK_ROLE: 'api' });
     for (const priority of ['high', 'high', 'low']) {
       const res = await app.call('/v1/jobs', {
         method: 'POST',

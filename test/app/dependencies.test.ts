@@ -86,3 +86,18 @@ test('the monitor reports Redis down while it is stopped and up again once it is
   redis.disconnect();
   await server.stop();
 });
+
+test('a blocked event loop is not a dependency timing out: the answer that arrived meanwhile wins', async () => {
+  const server = await startRedis(join(dir, 'blocked'));
+  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  try {
+    await redis.ping(); // connected
+    const probe = withTimeout(redis.ping(), 50);
+    const until = Date.now() + 300; // Redis answers within this; our loop reads it only afterwards
+    while (Date.now() < until);
+    assert.equal(await probe, 'PONG');
+  } finally {
+    redis.disconnect();
+    await server.stop();
+  }
+});

@@ -10,8 +10,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import sharp from 'sharp';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 import {
   imageBodies,
   jsonRequests,
@@ -26,30 +25,25 @@ const REQUEST_TIMEOUT_MS = 20_000;
 /** Requests per property; the sum is what the file reports (and must be ≥ 10,000). */
 const RUNS = { json: 3000, v2: 2000, wav: 1500, image: 1500, paths: 1500, auth: 500 };
 
-let services: TestServices;
-let app: TestApp;
+const app = useTestApp({
+  MODELS: 'text-spam,silero-vad,ocr-det,ocr-rec',
+  BODY_LIMIT_BYTES: String(256 * 1024),
+  RATE_LIMIT_REQUESTS: '1000000',
+  AUTH_FAILURES_PER_MINUTE: '100000',
+  LOG_LEVEL: 'warn',
+  RESULT_CACHE_TTL_SECONDS: '0',
+});
 let sent = 0;
 let validPng: Buffer;
 let validJpeg: Buffer;
 const statuses = new Map<number, number>();
 
 before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, {
-    MODELS: 'text-spam,silero-vad,ocr-det,ocr-rec',
-    BODY_LIMIT_BYTES: String(256 * 1024),
-    RATE_LIMIT_REQUESTS: '1000000',
-    AUTH_FAILURES_PER_MINUTE: '100000',
-    LOG_LEVEL: 'warn',
-    RESULT_CACHE_TTL_SECONDS: '0',
-  });
   const img = sharp({ create: { width: 64, height: 24, channels: 3, background: '#fff' } });
   validPng = await img.clone().png().toBuffer();
   validJpeg = await img.clone().jpeg().toBuffer();
 });
-after(async () => {
-  await app?.close();
-  await services?.stop();
+after(() => {
   const counts = [...statuses].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`);
   console.log(`fuzz: ${sent} requests; answers ${counts.join(' ')}`);
 });

@@ -1,20 +1,10 @@
 /** /metrics exposes what the alarms and dashboards read, with the labels they filter by. */
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, test } from 'node:test';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { test } from 'node:test';
+import { useTestApp } from '../harness/app.ts';
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services);
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp();
 
 test('HTTP, inference, batch, queue, job, cache and process metrics are exported', async () => {
   await app.call('/v1/text/classify', { method: 'POST', json: { text: 'metrics please' } });

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { describe, test } from 'node:test';
+import { useTestApp } from '../harness/app.ts';
 import { editDistance } from '../../scripts/lib/model-eval.ts';
 
 const fixture = (p: string) => readFileSync(new URL(`../fixtures/${p}`, import.meta.url));
@@ -16,16 +15,7 @@ const expected = JSON.parse(fixture('expected.json').toString()) as {
   ocr: Record<string, string[]>;
 };
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, { MODELS: '', INFERENCE_THREADS: '2' });
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp({ MODELS: '', INFERENCE_THREADS: '2' });
 
 const post = (path: string, body: Buffer, type: string) =>
   app.call(path, { method: 'POST', body, headers: { 'content-type': type } });

@@ -4,23 +4,13 @@
  * without a key, with every asset the page loads.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { openApiDocument } from '../../app/src/api/openapi.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services);
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
-});
+const app = useTestApp();
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };

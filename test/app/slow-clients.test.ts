@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { serverTimeouts } from '../../app/src/api/timeouts.ts';
-import { startTestApp, type TestApp } from '../harness/app.ts';
-import { startTestServices, type TestServices } from '../harness/services.ts';
+import { useTestApp } from '../harness/app.ts';
 
 describe('serverTimeouts', () => {
   test('headers never get longer than the whole request; Node checks often enough to honour both', () => {
@@ -33,19 +32,10 @@ describe('serverTimeouts', () => {
   });
 });
 
-let services: TestServices;
-let app: TestApp;
-before(async () => {
-  services = await startTestServices();
-  app = await startTestApp(services, {
-    HTTP_HEADERS_TIMEOUT_MS: '1000',
-    HTTP_REQUEST_TIMEOUT_MS: '2000',
-    HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
-  });
-});
-after(async () => {
-  await app?.close();
-  await services?.stop();
+const app = useTestApp({
+  HTTP_HEADERS_TIMEOUT_MS: '1000',
+  HTTP_REQUEST_TIMEOUT_MS: '2000',
+  HTTP_KEEPALIVE_TIMEOUT_MS: '1000',
 });
 
 /** Opens a raw connection; resolves with what the server sent once it closes the connection. */

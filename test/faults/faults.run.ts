@@ -1,19 +1,18 @@
 /**
  * Fault injection (`npm run test:faults`): under steady load of sync requests and jobs of every priority,
- * one fault at a time against a stack of real Redis (AOF), real Postgres and separate api and worker
- * processes, healed the way a supervisor would heal it. After each: every accepted job reached exactly
+ * one fault at a time, then several at once (combined.ts), against a stack of real Redis (AOF), real
+ * Postgres and separate api and worker processes, healed the way a supervisor would heal it. After each: every accepted job reached exactly
  * one terminal state in Postgres, no request hung (client timeout), every 503 carried Retry-After,
  * readiness followed the dependencies, and service resumed with no manual step. The table goes to
  * docs/reliability.md; the logs of the whole run must not contain any secret.
  */
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { CLIENT_TIMEOUT_MS, startLoad, submitJob, type LoadTally } from './load.ts';
 import { outcomes, renderTable, summarize, writeSection, type FaultRow } from './report.ts';
-import { FaultStack } from './stack.ts';
+import { combinedFaults } from './combined.ts';
+import { breakModel, FaultStack, type Fault } from './stack.ts';
 import { killWholeNpmStart } from './npm-start.ts';
 
 const rows: FaultRow[] = [];
@@ -69,14 +68,6 @@ async function lastFinished(ids: string[]): Promise<number> {
     [ids],
   );
   return r.rows[0]?.t?.getTime() ?? 0;
-}
-
-interface Fault {
-  name: string;
-  /** A dependency goes away: readiness must have said 503 meanwhile. */
-  dependency?: boolean;
-  /** Breaks something and heals it; resolves once healed. */
-  inject(): Promise<void>;
 }
 
 async function runFault(fault: Fault) {
@@ -146,8 +137,7 @@ const FAULTS: Fault[] = [
     name: 'Redis kill -9 (no save)',
     dependency: true,
     inject: async () => {
-      process.kill(stack.redis.pid, 'SIGKILL');
-      await stack.redis.stop();
+      await stack.crash('redis', 'SIGKILL');
       await sleep(1500);
       await stack.startRedis();
     },
@@ -165,8 +155,7 @@ const FAULTS: Fault[] = [
     name: 'Postgres immediate shutdown (crash recovery)',
     dependency: true,
     inject: async () => {
-      process.kill(stack.postgres.pid, 'SIGQUIT');
-      await stack.postgres.stop();
+      await stack.crash('postgres', 'SIGQUIT');
       await sleep(1500);
       await stack.startPostgres();
     },
@@ -174,23 +163,13 @@ const FAULTS: Fault[] = [
   {
     name: 'model file missing, then corrupted, between restarts',
     inject: async () => {
-      const file = join(stack.modelDir, 'text-spam/1/model.int8.onnx');
-      const good = readFileSync(file);
       await stack.signal('worker', 'SIGTERM');
-      renameSync(file, `${file}.away`);
-      const missing = await stack.spawn('worker').then(
-        () => 'started',
-        (err: Error) => err.message,
-      );
-      renameSync(`${file}.away`, file);
-      const bad = Buffer.from(good);
-      bad.fill(0x5a, 1000, 2000);
-      writeFileSync(file, bad);
-      const corrupted = await stack.spawn('worker').then(
-        () => 'started',
-        (err: Error) => err.message,
-      );
-      writeFileSync(file, good);
+      const gone = breakModel(stack.modelDir, 'missing');
+      const missing = await stack.refusedStart('worker');
+      gone.restore();
+      const bad = breakModel(stack.modelDir, 'corrupt');
+      const corrupted = await stack.refusedStart('worker');
+      bad.restore();
       if (!/cannot be read/.test(missing))
         problems.push(`worker with a missing model: ${missing.slice(0, 300)}`);
       if (!/refusing it/.test(corrupted))
@@ -200,14 +179,25 @@ const FAULTS: Fault[] = [
   },
 ];
 
+/** The table so far into docs/reliability.md (each test adds its rows, so a failing one still reports). */
+function publish() {
+  console.log(`\n${renderTable(rows)}\n`);
+  writeSection('docs/reliability.md', 'faults', renderTable(rows));
+}
+
 test('faults, one at a time: nothing accepted is lost or finished twice, and service resumes by itself', async () => {
   for (const fault of FAULTS) await runFault(fault);
   const npm = await killWholeNpmStart();
   rows.push(npm.row);
   problems.push(...npm.problems);
-  console.log(`\n${renderTable(rows)}\n`);
-  writeSection('docs/reliability.md', 'faults', renderTable(rows));
-  assert.deepEqual(problems, []);
+  publish();
+  assert.deepEqual(problems.splice(0), []);
+});
+
+test('faults combined (a second one while the first is unhealed): the same invariants hold', async () => {
+  for (const fault of combinedFaults(stack, problems)) await runFault(fault);
+  publish();
+  assert.deepEqual(problems.splice(0), []);
 });
 
 test('no API key, bootstrap key or password appears in any log line of the fault run', () => {

@@ -5,9 +5,19 @@
  * Every line any process prints is kept for the secret scan.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import pino from 'pino';
 import {
@@ -22,6 +32,28 @@ import { ApiKeyStore } from '../../app/src/store/keys.ts';
 import { spawnApp, type SpawnedApp } from '../harness/app.ts';
 
 export type Role = 'api' | 'worker';
+
+export interface Fault {
+  name: string;
+  /** A dependency goes away: readiness must have said 503 meanwhile. */
+  dependency?: boolean;
+  /** Breaks something and heals it; resolves once healed. */
+  inject(): Promise<void>;
+}
+
+/** The text model's file in a stack's model directory, moved away or corrupted until `restore()`. */
+export function breakModel(modelDir: string, how: 'missing' | 'corrupt') {
+  const file = join(modelDir, 'text-spam/1/model.int8.onnx');
+  const good = readFileSync(file);
+  if (how === 'missing') renameSync(file, `${file}.away`);
+  else writeFileSync(file, Buffer.from(good).fill(0x5a, 1000, 2000));
+  return {
+    restore() {
+      if (how === 'missing') renameSync(`${file}.away`, file);
+      else writeFileSync(file, good);
+    },
+  };
+}
 
 export class FaultStack {
   readonly dir = mkdtempSync(join(tmpdir(), 'clawstack-faults-'));
@@ -101,6 +133,46 @@ export class FaultStack {
     this.outputs.push(app.output);
     this.procs[role] = app;
     return app;
+  }
+
+  /**
+   * Starts a role's process the way systemd's `Restart=always` or a Kubernetes Deployment would: a
+   * process that exits during start-up (a dependency is down, a model file fails its check) is started
+   * again a second later, until one is ready. Returns the start-up errors it went through.
+   */
+  async supervise(role: Role, timeoutMs = 120_000): Promise<string[]> {
+    const failures: string[] = [];
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await this.spawn(role);
+        return failures;
+      } catch (err) {
+        failures.push((err as Error).message);
+        if (Date.now() > deadline) throw err;
+        await sleep(1000);
+      }
+    }
+  }
+
+  /** Starts a process that must not come up (it is stopped if it did); returns why it did not, or 'started'. */
+  async refusedStart(role: Role): Promise<string> {
+    try {
+      await this.spawn(role);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    await this.signal(role, 'SIGTERM');
+    return 'started';
+  }
+
+  /**
+   * Kills a server with `signal` and waits until it is gone: SIGKILL (Redis: no save; Postgres: no
+   * shutdown at all) or SIGQUIT (Postgres's immediate shutdown, crash recovery at the next start).
+   */
+  async crash(server: 'redis' | 'postgres', signal: 'SIGKILL' | 'SIGQUIT') {
+    process.kill(this[server].pid, signal);
+    await this[server].stop();
   }
 
   /** Sends `signal` to a role's process and waits for it to exit; returns its exit code or signal. */

@@ -1,13 +1,14 @@
 /**
- * Runs the real service for tests: in-process (`startTestApp`) or as a child process running
- * app/src/main.ts (`spawnApp`) for restarts and signals.
+ * Runs the real service for tests: in-process (`startTestApp`, or `useTestApp` for a whole file or
+ * `describe`) or as a child process running app/src/main.ts (`spawnApp`) for restarts and signals.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Writable } from 'node:stream';
+import { after, before } from 'node:test';
 import pino from 'pino';
 import { loadConfig } from '../../app/src/config.ts';
 import { startService, type Service } from '../../app/src/service.ts';
-import type { TestServices } from './services.ts';
+import { startTestServices, type TestServices } from './services.ts';
 
 export interface TestApp {
   url: string;
@@ -56,6 +57,61 @@ export async function startTestApp(
     call: (path, init = {}) => call(service.url, path, init, key),
     close: async () => {
       await service.drain(5000);
+    },
+  };
+}
+
+export interface UsedTestApp extends TestApp {
+  /** The Redis and Postgres behind the app, for starting another app beside it. */
+  readonly services: TestServices;
+  /** Closes the app and starts a new one with `env` on the same services. */
+  restart(env?: Record<string, string>): Promise<void>;
+}
+
+/**
+ * The app of a test file (or of the `describe` it is called in): real Redis and Postgres and an app
+ * started with `env` before the first test, closed and removed after the last. Use the returned
+ * object as the app from inside tests; touching it before the `before` hook ran throws.
+ */
+export function useTestApp(env: Record<string, string> = {}): UsedTestApp {
+  let services: TestServices | undefined;
+  let app: TestApp | undefined;
+  before(async () => {
+    services = await startTestServices();
+    app = await startTestApp(services, env);
+  });
+  after(async () => {
+    await app?.close();
+    await services?.stop();
+  });
+  const started = () => {
+    if (!app || !services)
+      throw new Error('useTestApp: the app is started in a before hook; use it in tests');
+    return { app, services };
+  };
+  return {
+    get url() {
+      return started().app.url;
+    },
+    get key() {
+      return started().app.key;
+    },
+    get service() {
+      return started().app.service;
+    },
+    get logs() {
+      return started().app.logs;
+    },
+    get services() {
+      return started().services;
+    },
+    call: (path, init) => started().app.call(path, init),
+    close: () => started().app.close(),
+    async restart(next = {}) {
+      const current = started();
+      await current.app.close();
+      app = undefined;
+      app = await startTestApp(current.services, next);
     },
   };
 }

@@ -1,7 +1,14 @@
 /** The soak's arithmetic and its figure. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bucketStats, metricValue, record, rssGrowthPercent, type Bucket } from '../../scripts/soak/stats.ts';
+import {
+  bucketStats,
+  metricValue,
+  record,
+  rssGrowthPercent,
+  windowStats,
+  type Bucket,
+} from '../../scripts/soak/stats.ts';
 import { lineChart } from '../../scripts/soak/svg.ts';
 
 test('responses land in their time bucket; errors are counted apart from latencies', () => {
@@ -14,6 +21,23 @@ test('responses land in their time bucket; errors are counted apart from latenci
   assert.deepEqual(bucketStats(buckets[0]!, 5), { t: 0, rps: 0.4, p50: 10, p99: 30 });
   assert.equal(buckets[1]!.ok, 0);
   assert.equal(buckets[2]!.errors, 1);
+});
+
+test('only buckets the load covered whole are plotted: those its start or end cut are left out', () => {
+  // A steady 10 req/s from 1.2 s to 21.5 s after t0, bucketed by 5 s: the first bucket sees 3.8 s of
+  // load, the last (20–25 s) only 1.5 s; both are left out.
+  const buckets: Bucket[] = [];
+  const t0 = 0;
+  for (let ms = 1200; ms < 21_500; ms += 100) record(buckets, t0, 5, true, 20, t0 + ms);
+  assert.equal(buckets.length, 5);
+  const stats = windowStats(buckets, 5, { startS: 1.2, endS: 21.4 });
+  assert.deepEqual(
+    stats.map((s) => s.t),
+    [5, 10, 15],
+  );
+  for (const s of stats) assert.ok(Math.abs(s.rps - 10) < 0.3, `bucket ${s.t}: ${s.rps} req/s, not a dip`);
+  // Counted over its whole width, the cut last bucket is the false dip the old figure drew.
+  assert.ok(bucketStats(buckets[4]!, 5).rps < 4);
 });
 
 test('RSS growth compares the last quarter after warm-up with the first, ignoring the warm-up', () => {

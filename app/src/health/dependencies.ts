@@ -56,11 +56,17 @@ export interface DependencyCheck {
   probe(): Promise<unknown>;
 }
 
-/** Rejects after `ms` unless `p` settles first. */
+/**
+ * Rejects after `ms` unless `p` settles first. When the timer fires it first lets pending I/O through
+ * (setImmediate runs after the poll phase): after the event loop was blocked (a huge body parsed, a
+ * starved CPU) the timer fires before the answer that arrived meanwhile is read, and a slow loop must
+ * not make a healthy dependency look down (the fuzz run saw 503s "postgres unreachable" from that).
+ */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, rej) => {
-    timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for a dependency`)), ms);
+    const fail = () => rej(new Error(`timed out after ${ms} ms waiting for a dependency`));
+    timer = setTimeout(() => setImmediate(fail), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
