@@ -97,6 +97,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       provider: config.EXECUTION_PROVIDER,
       maxBatchSize: config.MAX_BATCH_SIZE,
       maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
+      prepareInThreads: config.PREPARE_IN_THREADS,
       log,
       metrics,
     });
