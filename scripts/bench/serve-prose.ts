@@ -389,3 +389,88 @@ export function settingsLine(config: Record<string, unknown>, varied: string[]):
     `. The sweep varies ${varied.join(', ')}; the all-models run sets MODELS='' (every model in the manifest).`
   );
 }
+
+// ------------------------------------------------------------------------------------------------------
+// Issue 13 targets
+
+export interface Issue13Input {
+  c64Rps: number;
+  naiveC64Rps: number;
+  /** server CPU ms per request at c=64 (all threads) */
+  cpuMsPerReq: number;
+  naiveCpuMsPerReq: number;
+  c1P50: number;
+  naiveC1P50: number;
+  /** texts/s through the batch path, and raw featurize + session.run items/s (best batch, one thread) */
+  batchItemsPerSec?: number;
+  rawTotalItemsPerSec: number;
+  jobsPerSec: number;
+  rawQueueJobsPerSec?: number;
+}
+
+const status = (met: boolean) => (met ? 'met' : '**missed**');
+
+/** Rows [target, reached, ratio, status] for issue 13's serving and queue targets, from the run's numbers. */
+export function issue13Rows(x: Issue13Input): string[][] {
+  const rows: string[][] = [
+    [
+      '(c) c=64 ≥ 2.0 × (b) naive c=64',
+      `${f0(x.c64Rps)} vs ${f0(x.naiveC64Rps)} req/s`,
+      `${f2(x.c64Rps / x.naiveC64Rps)} ×`,
+      status(x.c64Rps >= 2 * x.naiveC64Rps),
+    ],
+    [
+      '(c) server CPU per request ≤ (b) naive',
+      `${f2(x.cpuMsPerReq)} vs ${f2(x.naiveCpuMsPerReq)} ms`,
+      `${f2(x.cpuMsPerReq / x.naiveCpuMsPerReq)} ×`,
+      status(x.cpuMsPerReq <= x.naiveCpuMsPerReq),
+    ],
+    [
+      '(c) c=1 p50 ≤ (b) naive p50 + 0.3 ms',
+      `${f2(x.c1P50)} vs ${f2(x.naiveC1P50)} ms (${x.c1P50 >= x.naiveC1P50 ? '+' : '−'}${f2(Math.abs(x.c1P50 - x.naiveC1P50))} ms)`,
+      '–',
+      status(x.c1P50 <= x.naiveC1P50 + 0.3),
+    ],
+  ];
+  if (x.batchItemsPerSec !== undefined)
+    rows.push([
+      '(c) batch path ≥ 0.8 × raw featurize + run items/s',
+      `${f0(x.batchItemsPerSec)} vs ${f0(x.rawTotalItemsPerSec)} texts/s`,
+      `${f2(x.batchItemsPerSec / x.rawTotalItemsPerSec)} ×`,
+      status(x.batchItemsPerSec >= 0.8 * x.rawTotalItemsPerSec),
+    ]);
+  if (x.rawQueueJobsPerSec !== undefined)
+    rows.push([
+      '(d) clawstack jobs/s ≥ 0.5 × raw BullMQ (text.classify jobs; no no-op task measured)',
+      `${f0(x.jobsPerSec)} vs ${f0(x.rawQueueJobsPerSec)} jobs/s`,
+      `${f2(x.jobsPerSec / x.rawQueueJobsPerSec)} ×`,
+      status(x.jobsPerSec >= 0.5 * x.rawQueueJobsPerSec),
+    ]);
+  return rows;
+}
+
+export interface PrepareRow {
+  threads: number;
+  inThreads: boolean;
+  rps: number;
+}
+
+/**
+ * What featurizing in the inference threads gave: for each thread count measured both ways, the c=64
+ * throughput in the threads against on the event loop, with differences under NOISE called noise.
+ */
+export function prepareSentence(rows: PrepareRow[]): string | undefined {
+  const parts: string[] = [];
+  for (const threads of [...new Set(rows.map((r) => r.threads))].sort()) {
+    const inT = rows.find((r) => r.threads === threads && r.inThreads);
+    const onMain = rows.find((r) => r.threads === threads && !r.inThreads);
+    if (!inT || !onMain) continue;
+    const ratio = inT.rps / onMain.rps;
+    const verdict = Math.abs(ratio - 1) < NOISE ? 'within noise' : ratio > 1 ? 'faster' : 'slower';
+    parts.push(
+      `with ${threads} inference thread${threads > 1 ? 's' : ''}, ${f0(inT.rps)} req/s featurizing in the threads against ${f0(onMain.rps)} on the event loop (${f2(ratio)} ×, ${verdict})`,
+    );
+  }
+  if (parts.length === 0) return undefined;
+  return `Featurizing where the model runs (PREPARE_IN_THREADS) at c=64: ${parts.join('; ')}.`;
+}

@@ -33,6 +33,8 @@ import {
   startRows,
   startSentence,
   sweepSentence,
+  issue13Rows,
+  prepareSentence,
   type C1Input,
   type Shares,
 } from '../../scripts/bench/serve-prose.ts';
@@ -355,5 +357,49 @@ describe('bench:serve prose', () => {
     assert.ok(
       Math.abs(s.featurizer - 0.35) < 1e-9 && Math.abs(s.http - 0.25) < 1e-9 && Math.abs(s.rest - 0.3) < 1e-9,
     );
+  });
+});
+
+describe('bench:serve issue 13 targets', () => {
+  const base = {
+    c64Rps: 1500,
+    naiveC64Rps: 1000,
+    cpuMsPerReq: 1.2,
+    naiveCpuMsPerReq: 1.0,
+    c1P50: 1.5,
+    naiveC1P50: 1.3,
+    rawTotalItemsPerSec: 1800,
+    jobsPerSec: 240,
+  };
+  test('each row is a ratio of the run’s numbers, met or missed against the issue’s bound', () => {
+    const rows = issue13Rows({ ...base, batchItemsPerSec: 1500, rawQueueJobsPerSec: 2000 });
+    assert.deepEqual(
+      rows.map((r) => [r[2], r[3]]),
+      [
+        ['1.50 ×', '**missed**'],
+        ['1.20 ×', '**missed**'],
+        ['–', 'met'],
+        ['0.83 ×', 'met'],
+        ['0.12 ×', '**missed**'],
+      ],
+    );
+    assert.equal(rows[2]![1], '1.50 vs 1.30 ms (+0.20 ms)');
+    const fast = issue13Rows({ ...base, c64Rps: 2100, cpuMsPerReq: 0.9, c1P50: 1.7 });
+    assert.deepEqual(
+      fast.map((r) => r[3]),
+      ['met', 'met', '**missed**'],
+      'without batch path or raw queue figures, their rows are left out',
+    );
+  });
+  test('featurizing in the threads is compared per thread count, small differences called noise', () => {
+    assert.equal(prepareSentence([{ threads: 1, inThreads: true, rps: 900 }]), undefined);
+    const s = prepareSentence([
+      { threads: 1, inThreads: true, rps: 1200 },
+      { threads: 1, inThreads: false, rps: 900 },
+      { threads: 2, inThreads: true, rps: 950 },
+      { threads: 2, inThreads: false, rps: 900 },
+    ])!;
+    assert.match(s, /with 1 inference thread, 1,200 req\/s .* against 900 .* \(1\.33 ×, faster\)/);
+    assert.match(s, /with 2 inference threads, 950 req\/s .* \(1\.06 ×, within noise\)/);
   });
 });
