@@ -220,7 +220,7 @@ describe('bench:serve prose', () => {
     const printed = numbered(list);
     assert.equal(printed.length, 3);
     assert.match(printed[0]!, /^1\. Featurize in the inference thread.*up to 1\.56 ×.*has headroom/);
-    assert.match(printed[1]!, /^2\. The rate limiter off the hot path/);
+    assert.match(printed[1]!, /^2\. The rate limiter off the hot path: Redis client work/);
     const advice = c1Bullets(C1, list).at(-1)!;
     assert.match(advice, /rate limiter off the request path \(change 2,/);
     assert.match(advice, /featurizing in the thread \(change 1\)/);
