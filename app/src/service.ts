@@ -199,7 +199,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
           db,
           redis,
           verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
-          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE),
+          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE, config.AUTH_CACHE_MS),
           rateLimit: {
             requests: config.RATE_LIMIT_REQUESTS,
             windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
