@@ -151,8 +151,14 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const runner = new TaskRunner(TASK_MODULES, registry, engine, cache);
 
   if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
-    await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
-    log.info('created the bootstrap API key');
+    try {
+      await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
+      log.info('created the bootstrap API key');
+    } catch (err) {
+      // Processes starting together (api + worker) race between exists() and create(): the loser finds
+      // the key created by the other (unique violation on its hash), which is what it wanted.
+      if ((err as { code?: string }).code !== '23505') throw err;
+    }
   }
 
   let worker: JobWorker | undefined;

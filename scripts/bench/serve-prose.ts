@@ -158,7 +158,7 @@ export function changes(s: Shares, mainBusy: number, inferBusy: number[], redisP
   if (s.redis >= 0.01) {
     out.push({
       id: 'rate-limiter',
-      text: `The rate limiter off the hot path: Redis client work is ${pct(s.redis)} of main-thread time (a round trip p50 ${f2(redisP50)} ms); the rate limit leases tokens in blocks (\`app/src/auth/budget.ts\`), but the failed-auth throttle (\`app/src/auth/failed-auth.ts\` \`check()\`) still reads Redis on every request; an in-process copy of the blocked addresses would remove it.`,
+      text: `The rate limiter off the hot path: Redis client work is ${pct(s.redis)} of main-thread time (a round trip p50 ${f2(redisP50)} ms). The rate limit leases tokens in blocks (\`app/src/auth/budget.ts\`) and the failed-auth throttle remembers unblocked addresses for AUTH_CACHE_MS (\`app/src/auth/failed-auth.ts\`), so no request waits on Redis for them; what is left is lease refills and BullMQ.`,
     });
   }
   const top = largestShare(s);
@@ -200,7 +200,7 @@ export interface C1Input {
 export function c1Bullets(x: C1Input, list: Change[]): string[] {
   const out = [
     `- p50 budget: raw featurize + session.run ${f2(x.rawTotalP50)} ms; the naive server answers in ${f2(x.naiveP50)} ms, so HTTP + JSON over loopback (client and server) adds ${f2(x.naiveP50 - x.rawTotalP50)} ms; ` +
-      `clawstack answers in ${f2(x.c1P50)} ms, ${f2(x.c1P50 - x.naiveP50)} ms ${x.c1P50 >= x.naiveP50 ? 'more' : 'less'} than naive. Measured pieces of that difference: one Redis round trip (the failed-auth throttle check, every request) p50 ${f2(x.redisP50)} ms, ` +
+      `clawstack answers in ${f2(x.c1P50)} ms, ${f2(x.c1P50 - x.naiveP50)} ms ${x.c1P50 >= x.naiveP50 ? 'more' : 'less'} than naive. Measured pieces of that difference: one Redis round trip (no longer on every request: rate-limit leases and failed-auth reads are per block / per AUTH_CACHE_MS) p50 ${f2(x.redisP50)} ms, ` +
       `one worker-thread round trip with ${x.medianFeatures} features (the engine hand-off) p50 ${f2(x.threadP50)} ms; the rest is middleware CPU (auth, pino-http, helmet, metrics, zod) and scheduling between the processes involved ` +
       `(autocannon, server main thread, inference thread, redis-server) on ${x.cpus} cores shared with other work.`,
   ];
