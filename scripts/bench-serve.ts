@@ -38,6 +38,7 @@ import { hashTextFeatures, loadMessages, loadModel } from './bench/inputs.ts';
 import { redisRoundTrip, threadRoundTrip } from './bench/probes.ts';
 import { runJobs, type JobsResult } from './bench/jobs.ts';
 import { rawBullmq, type RawQueueResult } from './bench/raw-bullmq.ts';
+import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
 import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startChild } from './bench/procs.ts';
 import {
@@ -114,6 +115,9 @@ const SWEEP: ServerSettings[] = [
 /** The batch path: texts per request ({"texts": [...]}) and concurrent requests. */
 const BATCH_TEXTS = 32;
 const BATCH_CONNECTIONS = 4;
+/** The plot's concurrencies: 1, this, CONNECTIONS_HIGH. */
+const PLOT_MIDDLE = 8;
+const PLOT_FILE = 'docs/benchmarks-serve.svg';
 
 const log = (msg: string) =>
   process.stderr.write(`[bench:serve ${((performance.now() - t0) / 1000).toFixed(1)}s] ${msg}\n`);
@@ -142,6 +146,8 @@ interface Machine {
 interface ServeRun {
   settings: ServerSettings;
   c1?: LoadResult;
+  /** the plot's middle point (best settings only) */
+  c8?: LoadResult;
   c64?: LoadResult;
   peakRssMb: number;
 }
@@ -159,7 +165,7 @@ interface Results {
   rawB1: RawBatch1;
   rawBatched: (RawBatched & { intraOp: number })[];
   rawPeakRssMb: number;
-  naive: { c1: LoadResult; c64: LoadResult; peakRssMb: number };
+  naive: { c1: LoadResult; c8?: LoadResult; c64: LoadResult; peakRssMb: number };
   startColdMs: number;
   startMs: number[];
   /** load average just before the measured starts */
@@ -406,8 +412,9 @@ async function main() {
     }
     const server = { child: naive, url: `http://127.0.0.1:${port}`, port, settings: {} };
     const c1 = await load(server, bodies, '', 1, T.c1);
+    const c8 = await load(server, bodies, '', PLOT_MIDDLE, T.sweep);
     const c64 = await load(server, bodies, '', CONNECTIONS_HIGH, T.c64);
-    results.naive = { c1, c64, peakRssMb: peakRssMb(naive.pid) };
+    results.naive = { c1, c8, c64, peakRssMb: peakRssMb(naive.pid) };
     await naive.stop();
   }
 
@@ -484,8 +491,9 @@ async function main() {
     log(`(c) clawstack best settings again: ${settingsLabel(bestSettings)}`);
     const server = await startServer(env, bestSettings, texts[0]!);
     const c1 = await load(server, bodies, env.apiKey, 1, T.c1);
+    const c8 = await load(server, bodies, env.apiKey, PLOT_MIDDLE, T.sweep);
     const c64 = await load(server, bodies, env.apiKey, CONNECTIONS_HIGH, T.c64);
-    results.best = { settings: bestSettings, c1, c64, peakRssMb: peakRssMb(server.child.pid) };
+    results.best = { settings: bestSettings, c1, c8, c64, peakRssMb: peakRssMb(server.child.pid) };
     results.batchPath = await batchPath(server, texts, env.apiKey);
     log(`(c) batch path: ${f0(results.batchPath.itemsPerSec)} texts/s`);
     await server.child.stop();
@@ -582,6 +590,7 @@ async function main() {
   process.stdout.write(`\n${report.console}\n`);
   if (WRITE_DOCS && !QUICK) {
     writeDocs(report.markdown, report.historyRow);
+    writeFileSync(PLOT_FILE, report.svg);
     log('wrote docs/benchmarks.md (section "Serving (bench:serve)")');
   }
 }
@@ -593,6 +602,7 @@ interface Rendered {
   console: string;
   markdown: string;
   historyRow: string;
+  svg: string;
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -900,6 +910,22 @@ function render(r: Results): Rendered {
   const machineMd = `commit ${m.commit}; ${m.cpus} CPUs (\`nproc\`), ${m.model}, ${m.memGb} GB RAM, CPU features ${m.features ?? 'not recorded'}, Node ${m.node}, onnxruntime-node ${m.ort}; load average at start ${m.loadStart.map(f2).join(' ')}, at end ${m.loadEnd.map(f2).join(' ')} (other engineers' tests share this machine). ${m.date}.`;
   const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). Each load run (a)–(c) follows a ${r.windows.warmup} s warm-up at the same concurrency, discarded; (d) follows ${r.windows.jobsWarmup} warm-up jobs, discarded. (c) runs last ${r.windows.c1} s (c=1) and ${r.windows.c64} s (c=64), the sweep and the MODELS='' run ${r.windows.sweep} s.${r.extendedWindows?.length ? ` Quick mode: windows in which no response completed were measured again for longer (${r.extendedWindows.join(', ')}).` : ''}`;
 
+  const point = (c: number, l?: LoadResult) => ({ c, rps: l?.rps ?? NaN, p50: l?.p50 ?? NaN });
+  const svg = servingPlot(
+    [
+      {
+        name: '(b) naive Express',
+        color: '#888',
+        points: [point(1, r.naive.c1), point(PLOT_MIDDLE, r.naive.c8), point(CONNECTIONS_HIGH, r.naive.c64)],
+      },
+      {
+        name: `(c) clawstack ${settingsLabel(best.settings)}`,
+        color: '#c0392b',
+        points: [point(1, c1), point(PLOT_MIDDLE, best.c8), point(CONNECTIONS_HIGH, c64)],
+      },
+    ],
+    `bench:serve ${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.commit}, load average ${m.loadStart.map(f2).join(' ')}`,
+  );
   const markdown = [
     '## Serving (bench:serve)',
     '',
@@ -925,6 +951,8 @@ function render(r: Results): Rendered {
       (r.jobs.submit.rps > r.jobs.jobsPerSec * 1.2
         ? 'Jobs were submitted faster than they ran, so the submit→finish latency is mostly time spent queued (it grows with N); jobs/s is the number to compare.'
         : 'Jobs ran about as fast as they were submitted, so the latency is close to the per-job cost.'),
+    '',
+    `![Throughput and p50 latency against concurrency, naive Express and clawstack](${PLOT_FILE.replace('docs/', '')})`,
     '',
     '### Engine settings at concurrency 64',
     '',
@@ -986,7 +1014,7 @@ function render(r: Results): Rendered {
     '',
     ...analysisMd,
   ].join('\n');
-  return { console: consoleOut, markdown, historyRow };
+  return { console: consoleOut, markdown, historyRow, svg };
 }
 
 function analysis(

@@ -403,3 +403,39 @@ describe('bench:serve issue 13 targets', () => {
     assert.match(s, /with 2 inference threads, 950 req\/s .* \(1\.06 ×, within noise\)/);
   });
 });
+
+describe('bench:serve plot', () => {
+  test('one line and one marker per measured point in each panel, unmeasured points left out', async () => {
+    const { servingPlot } = await import('../../scripts/bench/plot.ts');
+    const svg = servingPlot(
+      [
+        {
+          name: 'naive',
+          color: '#888',
+          points: [
+            { c: 1, rps: 400, p50: 1.3 },
+            { c: 8, rps: 900, p50: 8 },
+            { c: 64, rps: 1000, p50: 60 },
+          ],
+        },
+        {
+          name: 'clawstack',
+          color: '#c00',
+          points: [
+            { c: 1, rps: 350, p50: 1.6 },
+            { c: 8, rps: NaN, p50: NaN },
+            { c: 64, rps: 1500, p50: 40 },
+          ],
+        },
+      ],
+      'caption <test>',
+    );
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal(svg.match(/<polyline/g)?.length, 4, 'two series × two panels');
+    assert.equal(svg.match(/<circle/g)?.length, 10, '(3 + 2 measured points) × two panels');
+    assert.match(svg, /<title>clawstack: c=64, 1500<\/title>/);
+    assert.match(svg, /<title>naive: c=1, 1\.3<\/title>/);
+    assert.match(svg, />1500<\/text>/, 'throughput axis ends at the largest value');
+    assert.match(svg, /caption &lt;test>/);
+  });
+});
