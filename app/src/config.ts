@@ -69,6 +69,11 @@ export const envSchema = z.object({
   /** Dynamic batching: largest batch, and how long a request may wait for others to join it. */
   MAX_BATCH_SIZE: int(1, 1024).default(32),
   MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2),
+  /**
+   * Featurize (a model's prepare step, e.g. text hashing) in the inference threads, beside the model,
+   * instead of on the event loop. `false` only to compare (bench:serve).
+   */
+  PREPARE_IN_THREADS: bool.default(true),
   /** Jobs a worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 1024).default(16),
   /** Result cache time-to-live; 0 disables the cache. */

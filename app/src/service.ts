@@ -103,6 +103,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       provider: config.EXECUTION_PROVIDER,
       maxBatchSize: config.MAX_BATCH_SIZE,
       maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
+      prepareInThreads: config.PREPARE_IN_THREADS,
       log,
       metrics,
     });
@@ -168,8 +169,14 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const runner = new TaskRunner(TASK_MODULES, registry, engine, cache);
 
   if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
-    await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
-    log.info('created the bootstrap API key');
+    try {
+      await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
+      log.info('created the bootstrap API key');
+    } catch (err) {
+      // Processes starting together (api + worker) race between exists() and create(): the loser finds
+      // the key created by the other (unique violation on its hash), which is what it wanted.
+      if ((err as { code?: string }).code !== '23505') throw err;
+    }
   }
 
   let worker: JobWorker | undefined;
@@ -216,7 +223,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
           db,
           redis,
           verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
-          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE),
+          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE, config.AUTH_CACHE_MS),
           rateLimit: {
             requests: config.RATE_LIMIT_REQUESTS,
             windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,

@@ -40,6 +40,8 @@ export interface ServerSettings {
   ORT_INTRA_OP_THREADS?: number;
   MAX_BATCH_SIZE?: number;
   MAX_BATCH_DELAY_MS?: number;
+  /** false: featurize on the event loop (the behaviour before the prepare step), to compare. */
+  PREPARE_IN_THREADS?: boolean;
   WORKER_CONCURRENCY?: number;
   /** Comma-separated; '' loads every model in the manifest. */
   MODELS?: string;

@@ -53,3 +53,27 @@ test('behind a trusted proxy (TRUST_PROXY), each forwarded client address is thr
     await proxied.close();
   }
 });
+
+test('with a clear-cache, an unblocked address costs no Redis read per request; a block elsewhere arrives within the cache time', async () => {
+  const { Redis } = await import('ioredis');
+  const { FailedAuthThrottle } = await import('../../app/src/auth/failed-auth.ts');
+  const [ra, rb] = [new Redis(services.redisUrl), new Redis(services.redisUrl)];
+  try {
+    const CACHE_MS = 400;
+    const a = new FailedAuthThrottle(ra, 3, CACHE_MS); // two API processes sharing Redis
+    const b = new FailedAuthThrottle(rb, 3, CACHE_MS);
+    const req = { ip: '198.51.100.77' } as unknown as Parameters<typeof a.check>[0];
+    const reads = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await rb.info('commandstats'))?.[1] ?? 0);
+    const before = await reads();
+    for (let i = 0; i < 50; i++) await b.check(req);
+    assert.ok((await reads()) - before <= 2, 'one Redis read for 50 checks of an unblocked address');
+    for (let i = 0; i < 3; i++) await a.failed(req);
+    await assert.rejects(a.check(req), /too many failed authentications/, 'blocked at once where it failed');
+    // b cached the address as clear at its last check, before the block: that entry ends within CACHE_MS.
+    await new Promise((r) => setTimeout(r, CACHE_MS + 10));
+    await assert.rejects(b.check(req), /too many failed authentications/, 'the other process sees the block');
+  } finally {
+    ra.disconnect();
+    rb.disconnect();
+  }
+});

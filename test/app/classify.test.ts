@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { MAX_BATCH_TEXTS } from '../../app/src/modalities/text/classify.ts';
 import { expectedCalibrationError } from '../../scripts/lib/calibration.ts';
 import { useTestApp } from '../harness/app.ts';
 
@@ -95,5 +96,46 @@ describe('text classify', () => {
     const other = await app.call('/v1/text/classify', { method: 'POST', json: { text: '--- ,;: ***' } });
     assert.equal(other.status, 200);
     assert.deepEqual(((await other.json()) as Classified).scores, body.scores, 'no tokens, same features');
+  });
+
+  test('a batch ({"texts": [...]}) answers one result per text, in order, matching single requests (same label, scores within 0.01)', async () => {
+    const samples = fixture.samples.slice(0, 40);
+    const res = await app.call('/v1/text/classify', {
+      method: 'POST',
+      json: { texts: samples.map((s) => s.text) },
+    });
+    assert.equal(res.status, 200);
+    const { results } = (await res.json()) as { results: Classified[] };
+    assert.equal(results.length, samples.length);
+    for (const [i, r] of results.entries()) {
+      assertClassified(r);
+      const one = await app.call('/v1/text/classify', { method: 'POST', json: { text: samples[i]!.text } });
+      const single = (await one.json()) as Classified;
+      assert.equal(r.label, single.label, `text ${i}`);
+      // The INT8 model quantizes activations dynamically, with one scale per batch: a text's scores move
+      // slightly with its batch-mates (as they do under dynamic batching of single requests).
+      const diff = Math.abs(r.scores.spam! - single.scores.spam!);
+      assert.ok(diff < 0.01, `text ${i}: ${r.scores.spam} vs ${single.scores.spam}`);
+    }
+    const correct = results.filter((r, i) => r.label === samples[i]!.label).length;
+    assert.ok(correct >= 0.9 * samples.length, `${correct} of ${samples.length} right`);
+  });
+
+  test('batch limits and shape errors are 400s naming the problem', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ texts: [] }, /^texts: must hold at least one text/],
+      [
+        { texts: Array(MAX_BATCH_TEXTS + 1).fill('x') },
+        new RegExp(`^texts: at most ${MAX_BATCH_TEXTS} texts`),
+      ],
+      [{ texts: ['ok', ''] }, /^texts\.1: must not be empty/],
+      [{ texts: ['ok'], text: 'both' }, /^body: Unrecognized key/],
+      [{ texts: 'not a list' }, /^texts: /],
+    ];
+    for (const [json, message] of cases) {
+      const res = await app.call('/v1/text/classify', { method: 'POST', json });
+      assert.equal(res.status, 400, JSON.stringify(json).slice(0, 80));
+      assert.match(((await res.json()) as { error: string }).error, message);
+    }
   });
 });

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import ort from 'onnxruntime-node';
 import pino from 'pino';
-import { InferenceEngine } from '../../app/src/inference/engine.ts';
+import { InferenceEngine, takeBatch } from '../../app/src/inference/engine.ts';
 import { collate, split } from '../../app/src/inference/tensors.ts';
 import { hashTextFeatures, parseHashedFeatureSpec } from '../../app/src/modalities/text/features.ts';
 import type { TensorMap } from '../../app/src/modalities/types.ts';
@@ -43,6 +43,25 @@ describe('collate and split', () => {
       ],
     );
     assert.deepEqual(parts[1]!.y!.dims, [1, 2]);
+  });
+});
+
+describe('takeBatch', () => {
+  const feeds = { f: 1 };
+  test('takes up to max requests of the kind of the first (feeds or raw inputs)', () => {
+    const q = [{ feeds }, { feeds }, {}, { feeds }, {}, {}];
+    assert.equal(takeBatch(q, 8).length, 2);
+    assert.equal(takeBatch(q, 8).length, 1);
+    assert.equal(takeBatch(q, 8).length, 1);
+    assert.equal(takeBatch(q, 1).length, 1);
+    assert.equal(takeBatch(q, 8).length, 1);
+    assert.deepEqual(takeBatch(q, 8), []);
+  });
+  test('a request marked alone runs alone and ends the batch before it', () => {
+    const q = [{ alone: true }, {}, {}, { alone: true }];
+    assert.equal(takeBatch(q, 8).length, 1);
+    assert.equal(takeBatch(q, 8).length, 2);
+    assert.equal(takeBatch(q, 8).length, 1);
   });
 });
 
@@ -107,6 +126,46 @@ describe('engine', () => {
     await engine.close();
     engine = undefined;
   });
+
+  for (const prepareInThreads of [true, false]) {
+    test(`raw texts through the model's prepare step (${prepareInThreads ? 'in the inference threads' : 'on the event loop'}) give the answers of featurized feeds`, async () => {
+      const metrics = new Metrics('test');
+      engine = await InferenceEngine.start(registry, {
+        threads: 2,
+        intraOpThreads: 1,
+        provider: 'cpu',
+        maxBatchSize: 16,
+        maxBatchDelayMs: 2,
+        prepareInThreads,
+        log: pino({ level: 'silent' }),
+        metrics,
+      });
+      assert.equal(engine.hasPrepare('text-spam'), true);
+      const fromFeeds = await Promise.all(feeds.map((f) => engine!.infer('text-spam', f)));
+      const fromTexts = await Promise.all(texts.map((t) => engine!.inferInput('text-spam', t)));
+      fromTexts.forEach((out, i) => {
+        assert.deepEqual(out.probabilities!.dims, [1, 2]);
+        const want = fromFeeds[i]!.probabilities!.data[1] as number;
+        assert.ok(Math.abs((out.probabilities!.data[1] as number) - want) < 1e-5, `text ${i}`);
+      });
+      const hist = await metrics.batchSize.get();
+      const count = hist.values.find((v) => v.metricName === 'clawstack_inference_batch_size_count')!.value;
+      assert.ok(count < 128, `128 concurrent requests ran in ${count} batches`);
+      // A bad raw input fails alone; its batch-mates are answered.
+      const mixed = await Promise.allSettled([
+        engine.inferInput('text-spam', texts[0]),
+        engine.inferInput('text-spam', 42),
+        engine.inferInput('text-spam', texts[1]),
+      ]);
+      assert.deepEqual(
+        mixed.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.match(String((mixed[1] as PromiseRejectedResult).reason), /input must be a string/);
+      await engine.close();
+      engine = undefined;
+    });
+  }
 
   test('an unknown model is an error, not a hang', async () => {
     engine = await InferenceEngine.start(registry, {

@@ -38,6 +38,8 @@ import {
   startRows,
   startSentence,
   sweepSentence,
+  issue13Rows,
+  prepareSentence,
   type C1Input,
   type Shares,
 } from '../../scripts/bench/serve-prose.ts';
@@ -291,7 +293,7 @@ describe('bench:serve prose', () => {
     const printed = numbered(list);
     assert.equal(printed.length, 3);
     assert.match(printed[0]!, /^1\. Featurize in the inference thread.*up to 1\.56 ×.*has headroom/);
-    assert.match(printed[1]!, /^2\. The rate limiter off the hot path/);
+    assert.match(printed[1]!, /^2\. The rate limiter off the hot path: Redis client work/);
     const advice = c1Bullets(C1, list).at(-1)!;
     assert.match(advice, /rate limiter off the request path \(change 2,/);
     assert.match(advice, /featurizing in the thread \(change 1\)/);
@@ -428,5 +430,85 @@ describe('bench:serve prose', () => {
     assert.ok(
       Math.abs(s.featurizer - 0.35) < 1e-9 && Math.abs(s.http - 0.25) < 1e-9 && Math.abs(s.rest - 0.3) < 1e-9,
     );
+  });
+});
+
+describe('bench:serve issue 13 targets', () => {
+  const base = {
+    c64Rps: 1500,
+    naiveC64Rps: 1000,
+    cpuMsPerReq: 1.2,
+    naiveCpuMsPerReq: 1.0,
+    c1P50: 1.5,
+    naiveC1P50: 1.3,
+    rawTotalItemsPerSec: 1800,
+    jobsPerSec: 240,
+  };
+  test('each row is a ratio of the run’s numbers, met or missed against the issue’s bound', () => {
+    const rows = issue13Rows({ ...base, batchItemsPerSec: 1500, rawQueueJobsPerSec: 2000 });
+    assert.deepEqual(
+      rows.map((r) => [r[2], r[3]]),
+      [
+        ['1.50 ×', '**missed**'],
+        ['1.20 ×', '**missed**'],
+        ['–', 'met'],
+        ['0.83 ×', 'met'],
+        ['0.12 ×', '**missed**'],
+      ],
+    );
+    assert.equal(rows[2]![1], '1.50 vs 1.30 ms (+0.20 ms)');
+    const fast = issue13Rows({ ...base, c64Rps: 2100, cpuMsPerReq: 0.9, c1P50: 1.7 });
+    assert.deepEqual(
+      fast.map((r) => r[3]),
+      ['met', 'met', '**missed**'],
+      'without batch path or raw queue figures, their rows are left out',
+    );
+  });
+  test('featurizing in the threads is compared per thread count, small differences called noise', () => {
+    assert.equal(prepareSentence([{ threads: 1, inThreads: true, rps: 900 }]), undefined);
+    const s = prepareSentence([
+      { threads: 1, inThreads: true, rps: 1200 },
+      { threads: 1, inThreads: false, rps: 900 },
+      { threads: 2, inThreads: true, rps: 950 },
+      { threads: 2, inThreads: false, rps: 900 },
+    ])!;
+    assert.match(s, /with 1 inference thread, 1,200 req\/s .* against 900 .* \(1\.33 ×, faster\)/);
+    assert.match(s, /with 2 inference threads, 950 req\/s .* \(1\.06 ×, within noise\)/);
+  });
+});
+
+describe('bench:serve plot', () => {
+  test('one line and one marker per measured point in each panel, unmeasured points left out', async () => {
+    const { servingPlot } = await import('../../scripts/bench/plot.ts');
+    const svg = servingPlot(
+      [
+        {
+          name: 'naive',
+          color: '#888',
+          points: [
+            { c: 1, rps: 400, p50: 1.3 },
+            { c: 8, rps: 900, p50: 8 },
+            { c: 64, rps: 1000, p50: 60 },
+          ],
+        },
+        {
+          name: 'clawstack',
+          color: '#c00',
+          points: [
+            { c: 1, rps: 350, p50: 1.6 },
+            { c: 8, rps: NaN, p50: NaN },
+            { c: 64, rps: 1500, p50: 40 },
+          ],
+        },
+      ],
+      'caption <test>',
+    );
+    assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    assert.equal(svg.match(/<polyline/g)?.length, 4, 'two series × two panels');
+    assert.equal(svg.match(/<circle/g)?.length, 10, '(3 + 2 measured points) × two panels');
+    assert.match(svg, /<title>clawstack: c=64, 1500<\/title>/);
+    assert.match(svg, /<title>naive: c=1, 1\.3<\/title>/);
+    assert.match(svg, />1500<\/text>/, 'throughput axis ends at the largest value');
+    assert.match(svg, /caption &lt;test>/);
   });
 });

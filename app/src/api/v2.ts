@@ -214,8 +214,19 @@ function sliceBatch(t: TensorData, i: number): TensorData {
   return { type: t.type, data: t.data.subarray(i * stride, (i + 1) * stride), dims: [1, ...t.dims.slice(1)] };
 }
 
-/** One feed map per batch row: from the `text` input through the task's featurizer, or from tensors. */
-export function requestFeeds(entry: ModelEntry, body: InferRequest, binary: Buffer | undefined): TensorMap[] {
+/** A batch row: its feeds, or a text the engine featurizes in an inference thread (the model's prepare step). */
+export type Row = TensorMap | { text: string };
+
+/**
+ * One row per batch row: from the `text` input (as texts, or featurized here with `prepareHere`), or from
+ * tensors.
+ */
+export function requestFeeds(
+  entry: ModelEntry,
+  body: InferRequest,
+  binary: Buffer | undefined,
+  prepareHere = true,
+): Row[] {
   const slices = sliceBinaryInputs(body.inputs, binary);
   const names = body.inputs.map((input) => input.name);
   const textFeeds = textFeedsOf(entry);
@@ -227,7 +238,7 @@ export function requestFeeds(entry: ModelEntry, body: InferRequest, binary: Buff
       );
     const texts = textValues(body.inputs[t]!, slices[t], `inputs[${t}]`);
     if (texts.length === 0) throw new BadRequestError('inputs: batch size is 0');
-    return texts.map((text) => textFeeds(entry, text));
+    return texts.map((text) => (prepareHere ? textFeeds(entry, text) : { text }));
   }
   const allowed = [...(textFeeds ? [TEXT_INPUT] : []), ...entry.inputs.map((s) => s.name)];
   for (const name of names) {
@@ -286,9 +297,13 @@ export function inferResponse(entry: ModelEntry, body: InferRequest, parts: Tens
   return { headerJson: toJson(header), binaryParts };
 }
 
-async function runRows(engine: InferenceEngine, entry: ModelEntry, rows: TensorMap[]): Promise<TensorMap[]> {
+async function runRows(engine: InferenceEngine, entry: ModelEntry, rows: Row[]): Promise<TensorMap[]> {
+  const run = (row: Row) =>
+    typeof row.text === 'string'
+      ? engine.inferInput(entry.name, row.text)
+      : engine.infer(entry.name, row as TensorMap);
   try {
-    return await Promise.all(rows.map((feeds) => engine.infer(entry.name, feeds)));
+    return await Promise.all(rows.map(run));
   } catch (err) {
     // Shapes and types were checked above; what ONNX Runtime still rejects is this input's values.
     if (err instanceof InferenceError)
@@ -367,7 +382,12 @@ export function v2Router(opts: {
       const engine = opts.engine();
       if (!engine) throw new UnavailableError('models are not loaded yet');
       const body = parseWith(inferRequestSchema, req.body);
-      const rows = requestFeeds(entry, body, res.locals.binary as Buffer | undefined);
+      const rows = requestFeeds(
+        entry,
+        body,
+        res.locals.binary as Buffer | undefined,
+        !engine.hasPrepare(entry.name),
+      );
       // Check the requested outputs before running anything.
       for (const o of body.outputs ?? []) {
         if (!entry.outputs.some((s) => s.name === o.name))

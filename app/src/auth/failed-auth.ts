@@ -17,10 +17,18 @@ export function clientAddress(req: Request): string {
 
 export class FailedAuthThrottle {
   private readonly limiter: RateLimiterRedis;
+  /** Addresses Redis said were not blocked, until when (ms): no Redis read per request for them. */
+  private readonly clear = new Map<string, number>();
 
+  /**
+   * `clearCacheMs`: how long an address found unblocked is not asked about again. A block set by this
+   * process applies at once (its failures drop the address from the cache); one set by another API
+   * process reaches this one within `clearCacheMs` (the app passes AUTH_CACHE_MS, the key cache's bound).
+   */
   constructor(
     redis: Redis,
     readonly failuresPerWindow: number,
+    private readonly clearCacheMs = 0,
   ) {
     this.limiter = new RateLimiterRedis({
       storeClient: redis,
@@ -33,12 +41,23 @@ export class FailedAuthThrottle {
 
   /** Throws 429 (with Retry-After) when this address is blocked. */
   async check(req: Request): Promise<void> {
-    const res = await this.limiter.get(clientAddress(req));
-    if (res && res.consumedPoints >= this.failuresPerWindow) throw this.blocked(res);
+    const address = clientAddress(req);
+    const now = Date.now();
+    if ((this.clear.get(address) ?? 0) > now) return;
+    const res = await this.limiter.get(address);
+    if (res && res.consumedPoints >= this.failuresPerWindow) {
+      this.clear.delete(address);
+      throw this.blocked(res);
+    }
+    if (this.clearCacheMs > 0) {
+      if (this.clear.size > 10_000) this.clear.clear();
+      this.clear.set(address, now + this.clearCacheMs);
+    }
   }
 
   /** Counts one failure for this address. */
   async failed(req: Request): Promise<void> {
+    this.clear.delete(clientAddress(req));
     try {
       await this.limiter.consume(clientAddress(req), 1);
     } catch (err) {

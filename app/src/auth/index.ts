@@ -3,8 +3,8 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
-import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { TooManyRequestsError, UnauthorizedError } from '../errors.ts';
+import { LeasedRateLimiter } from './budget.ts';
 import type { ApiKeyInfo, ApiKeyStore } from '../store/keys.ts';
 import { hashKey } from '../store/keys.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -78,46 +78,31 @@ export function requireApiKey(verifier: KeyVerifier, throttle?: FailedAuthThrott
   };
 }
 
-/** Per-key fixed-window limit; a key's own `rateLimit` overrides the default. */
+/**
+ * Per-key fixed-window limit; a key's own `rateLimit` overrides the default. Tokens are leased from Redis
+ * in blocks (budget.ts), so most requests are decided in-process: never more than the limit per window
+ * across processes; refused early by at most (processes − 1) × the lease size.
+ */
 export function rateLimit(
   redis: Redis,
   defaults: { requests: number; windowSeconds: number },
   metrics?: Metrics,
 ) {
-  const limiters = new Map<number, RateLimiterRedis>();
-  const limiterFor = (points: number) => {
-    let l = limiters.get(points);
-    if (!l) {
-      l = new RateLimiterRedis({
-        storeClient: redis,
-        points,
-        duration: defaults.windowSeconds,
-        keyPrefix: `clawstack:rl:${points}`,
-      });
-      limiters.set(points, l);
-    }
-    return l;
-  };
+  const limiter = new LeasedRateLimiter(redis, defaults.windowSeconds * 1000);
   return async (req: Request, res: Response, next: NextFunction) => {
     const key = req.apiKey;
     if (!key) return next();
     const points = key.rateLimit ?? defaults.requests;
-    try {
-      const r = await limiterFor(points).consume(key.id, 1);
-      res.setHeader('RateLimit-Limit', String(points));
-      res.setHeader('RateLimit-Remaining', String(r.remainingPoints));
-      next();
-    } catch (err) {
-      if (!(err instanceof RateLimiterRes)) throw err;
-      const retry = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
-      metrics?.rateLimited.inc();
-      res.setHeader('Retry-After', String(retry));
-      res.setHeader('RateLimit-Limit', String(points));
-      res.setHeader('RateLimit-Remaining', '0');
-      throw new TooManyRequestsError(
-        `rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`,
-        retry,
-      );
-    }
+    const d = await limiter.consume(key.id, points);
+    res.setHeader('RateLimit-Limit', String(points));
+    res.setHeader('RateLimit-Remaining', String(d.remaining));
+    if (d.allowed) return next();
+    const retry = Math.max(1, Math.ceil(d.resetMs / 1000));
+    metrics?.rateLimited.inc();
+    res.setHeader('Retry-After', String(retry));
+    throw new TooManyRequestsError(
+      `rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`,
+      retry,
+    );
   };
 }

@@ -14,6 +14,7 @@ import type { LoadedModel, ModelRegistry } from '../models/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+import { hasPrepare, prepareFor, type Prepare } from './prepare.ts';
 import { collate, split } from './tensors.ts';
 
 export interface EngineOptions {
@@ -22,12 +23,19 @@ export interface EngineOptions {
   provider: ExecutionProvider;
   maxBatchSize: number;
   maxBatchDelayMs: number;
+  /**
+   * Run models' prepare steps (featurizing) in the inference threads (default) rather than on the
+   * event loop before the hand-off; `false` is kept to measure the difference (bench:serve).
+   */
+  prepareInThreads?: boolean;
   log: Logger;
   metrics?: Metrics;
 }
 
 interface Pending {
-  feeds: TensorMap;
+  /** Feeds (batch dimension 1), or a raw input the thread prepares (`prepared: false`). */
+  feeds?: TensorMap;
+  input?: unknown;
   /** Run without batch-mates: set after a batch failed, so one bad input cannot fail the others. */
   alone?: boolean;
   enqueuedAt: number;
@@ -41,6 +49,10 @@ interface ModelQueue {
   maxBatch: number;
   queue: Pending[];
   running: number;
+  /** The model's prepare step, run on this thread when the engine does not prepare in its threads. */
+  prepareHere?: Prepare;
+  /** Whether the model has a prepare step at all. */
+  prepares: boolean;
 }
 
 interface InferenceThread {
@@ -93,7 +105,9 @@ export class InferenceEngine {
       key: m.entry.name,
       path: m.path,
       dynamicShapes: m.entry.inputs.some((i) => i.shape.slice(1).includes(-1)),
+      entry: m.entry,
     }));
+    const inThreads = options.prepareInThreads ?? true;
     for (const m of registry.all()) {
       engine.queues.set(m.entry.name, {
         model: m,
@@ -101,6 +115,8 @@ export class InferenceEngine {
         maxBatch: m.entry.batching === 'none' ? 1 : options.maxBatchSize,
         queue: [],
         running: 0,
+        prepares: hasPrepare(m.entry),
+        prepareHere: inThreads ? undefined : prepareFor(m.entry),
       });
     }
     try {
@@ -140,6 +156,36 @@ export class InferenceEngine {
     });
   }
 
+  /**
+   * Runs one raw input (e.g. a text) of model `name` through the model's prepare step and the model:
+   * the prepare step runs in the inference thread with the rest of its batch (or here, when the engine
+   * was started with `prepareInThreads: false`). Fails for a model without a prepare step.
+   */
+  inferInput(name: string, input: unknown): Promise<TensorMap> {
+    const q = this.queues.get(name);
+    if (!q) return Promise.reject(new InferenceError(`model ${name} is not loaded`));
+    if (!q.prepares) return Promise.reject(new InferenceError(`model ${name} has no prepare step`));
+    if (q.prepareHere) {
+      let feeds: TensorMap;
+      try {
+        feeds = q.prepareHere(input);
+      } catch (err) {
+        return Promise.reject(new InferenceError((err as Error).message));
+      }
+      return this.infer(name, feeds);
+    }
+    if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
+    return new Promise((resolve, reject) => {
+      q.queue.push({ input, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Whether model `name` takes raw inputs through `inferInput`. */
+  hasPrepare(name: string): boolean {
+    return this.queues.get(name)?.prepares ?? false;
+  }
+
   private schedule() {
     if (this.timer) {
       clearTimeout(this.timer);
@@ -170,23 +216,29 @@ export class InferenceEngine {
   }
 
   private dispatch(q: ModelQueue, thread: InferenceThread) {
-    const batch = q.queue[0]!.alone ? q.queue.splice(0, 1) : q.queue.splice(0, q.maxBatch);
+    const batch = takeBatch(q.queue, q.maxBatch);
     const start = performance.now();
     const { entry } = q.model;
     for (const p of batch)
       this.options.metrics?.inferenceQueueWait.observe({ model: entry.name }, (start - p.enqueuedAt) / 1000);
-    let feeds: TensorMap;
-    try {
-      feeds = collate(batch.map((p) => p.feeds));
-    } catch (err) {
-      for (const p of batch) p.reject(err as Error);
-      return;
+    const id = this.nextId++;
+    let msg: ToThread;
+    let transfer: ArrayBuffer[] = [];
+    if (batch[0]!.feeds === undefined) {
+      msg = { type: 'run', id, key: q.key, inputs: batch.map((p) => p.input) };
+    } else {
+      try {
+        const feeds = collate(batch.map((p) => p.feeds!));
+        msg = { type: 'run', id, key: q.key, feeds };
+        if (batch.length > 1) transfer = Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer);
+      } catch (err) {
+        for (const p of batch) p.reject(err as Error);
+        return;
+      }
     }
     thread.busy = true;
     q.running++;
-    const id = this.nextId++;
-    const transfer = batch.length > 1 ? Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer) : [];
-    call(thread, { type: 'run', id, key: q.key, feeds }, transfer, id)
+    call(thread, msg, transfer, id)
       .then((reply) => {
         if (reply.type !== 'result')
           throw new InferenceError(reply.type === 'run-failed' ? reply.message : 'unexpected reply');
@@ -235,6 +287,19 @@ export class InferenceEngine {
       }),
     );
   }
+}
+
+/**
+ * The next batch of a queue: its first request alone when that one failed in a batch before, otherwise
+ * up to `max` requests of the same kind as the first (feeds, or raw inputs the thread prepares).
+ */
+export function takeBatch<P extends { feeds?: unknown; alone?: boolean }>(queue: P[], max: number): P[] {
+  const first = queue[0];
+  if (!first || first.alone) return queue.splice(0, 1);
+  const raw = first.feeds === undefined;
+  let n = 1;
+  while (n < max && n < queue.length && (queue[n]!.feeds === undefined) === raw && !queue[n]!.alone) n++;
+  return queue.splice(0, n);
 }
 
 function spawnThread(log: Logger): InferenceThread {

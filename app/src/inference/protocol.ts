@@ -1,17 +1,22 @@
 /** Messages between the engine (main thread) and its inference threads. */
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorMap } from '../modalities/types.ts';
+import type { ModelEntry } from '../models/manifest.ts';
 
 export interface SessionSpec {
   key: string;
   path: string;
   /** Dynamic non-batch dims: ORT's memory-pattern cache would grow with every new shape. */
   dynamicShapes: boolean;
+  /** The model's manifest entry: the thread builds the model's prepare step from it (prepare.ts). */
+  entry: ModelEntry;
 }
 
 export type ToThread =
   | { type: 'load'; sessions: SessionSpec[]; provider: ExecutionProvider; intraOpThreads: number }
+  /** `feeds`: a collated batch; `inputs`: raw inputs the thread prepares and collates itself. */
   | { type: 'run'; id: number; key: string; feeds: TensorMap }
+  | { type: 'run'; id: number; key: string; inputs: unknown[] }
   | { type: 'close' };
 
 export type FromThread =

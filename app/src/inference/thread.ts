@@ -8,12 +8,15 @@ import ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorData, TensorMap, TypedArray } from '../modalities/types.ts';
 import type { TensorType } from '../models/manifest.ts';
+import { prepareFor, type Prepare } from './prepare.ts';
 import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+import { collate } from './tensors.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inference thread must run in a worker_thread');
 
 const sessions = new Map<string, ort.InferenceSession>();
+const prepares = new Map<string, Prepare>();
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 
 async function createSession(spec: SessionSpec, provider: ExecutionProvider, intraOpThreads: number) {
@@ -32,6 +35,8 @@ async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpT
   let provider = requested;
   const warnings: string[] = [];
   for (const spec of specs) {
+    const prepare = prepareFor(spec.entry);
+    if (prepare) prepares.set(spec.key, prepare);
     try {
       sessions.set(spec.key, await createSession(spec, provider, intraOpThreads));
     } catch (err) {
@@ -48,6 +53,14 @@ async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpT
 
 function toTensorData(t: ort.Tensor): TensorData {
   return { type: t.type as TensorType, data: t.data as TypedArray, dims: [...t.dims] };
+}
+
+/** The run's feeds: as sent, or its raw inputs through the model's prepare step, collated. */
+function batchFeeds(msg: Extract<ToThread, { type: 'run' }>): TensorMap {
+  if ('feeds' in msg) return msg.feeds;
+  const prepare = prepares.get(msg.key);
+  if (!prepare) throw new Error(`model ${msg.key} has no prepare step`);
+  return collate(msg.inputs.map(prepare));
 }
 
 port.on('message', async (msg: ToThread) => {
@@ -74,7 +87,8 @@ port.on('message', async (msg: ToThread) => {
   }
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(msg.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+    for (const [name, t] of Object.entries(batchFeeds(msg)))
+      feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
     const start = performance.now();
     const results = await session.run(feeds);
     const ms = performance.now() - start;

@@ -80,6 +80,7 @@ export class TaskRunner {
           return entry;
         },
         infer: (role, feeds) => engine.infer(context.model(role).name, feeds),
+        inferInput: (role, input) => engine.inferInput(context.model(role).name, input),
       };
       const modelTag = [...models.values()]
         .map((m) => `${m.name}@${m.version}.${m.precision}`)

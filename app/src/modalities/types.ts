@@ -24,6 +24,12 @@ export interface InferenceContext {
   asset(file: string): string;
   /** Runs one request (batch dimension 1) through the engine; dynamic batching happens behind it. */
   infer(role: string, feeds: TensorMap): Promise<TensorMap>;
+  /**
+   * Runs one raw input (e.g. a text) through the model's prepare step (app/src/inference/prepare.ts),
+   * which runs in an inference thread beside the model, and then the model. Optional: a context
+   * without it (plain ORT sessions in tests and scripts) gets the feeds from the task module instead.
+   */
+  inferInput?(role: string, input: unknown): Promise<TensorMap>;
 }
 
 /** A request body as received by a sync task endpoint. */

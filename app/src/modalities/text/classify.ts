@@ -1,16 +1,40 @@
-/** `text.classify`: a message → label and class probabilities (spam/ham with the bundled model). */
+/**
+ * `text.classify`: a message → label and class probabilities (spam/ham with the bundled model), or
+ * many messages in one request (`{"texts": [...]}`, at most MAX_BATCH_TEXTS) → one result per message.
+ */
 import { z } from 'zod';
 import { InferenceError } from '../../inference/engine.ts';
 import { parseJsonBody, parseWith } from '../decode.ts';
 import type { ModelEntry } from '../../models/manifest.ts';
-import type { InferenceContext, TaskModule, TensorMap } from '../types.ts';
-import { hashTextFeatures, parseHashedFeatureSpec, type HashedFeatureSpec } from './features.ts';
+import type { InferenceContext, TaskModule } from '../types.ts';
+import { textFeeds } from './feeds.ts';
 
-const inputSchema = z
-  .object({ text: z.string().min(1, 'must not be empty').max(1_000_000) })
+export { textFeeds };
+
+/** Most texts in one batch request (`{"texts": [...]}`); the body limit (BODY_LIMIT_BYTES) applies too. */
+export const MAX_BATCH_TEXTS = 256;
+
+const text = z.string().min(1, 'must not be empty').max(1_000_000);
+const singleSchema = z
+  .object({ text })
   .strict()
   .meta({ id: 'TextClassifyInput', examples: [{ text: 'WIN a FREE cruise! Click now' }] });
-type Input = z.infer<typeof inputSchema>;
+const batchSchema = z
+  .object({
+    texts: z
+      .array(text)
+      .min(1, 'must hold at least one text')
+      .max(MAX_BATCH_TEXTS, `at most ${MAX_BATCH_TEXTS} texts per request`),
+  })
+  .strict()
+  .meta({
+    id: 'TextClassifyBatchInput',
+    description: `Many messages in one request (at most ${MAX_BATCH_TEXTS}); results come in the same order.`,
+    examples: [{ texts: ['WIN a FREE cruise! Click now', 'Minutes of the design review attached'] }],
+  });
+type Single = z.infer<typeof singleSchema>;
+type Batch = z.infer<typeof batchSchema>;
+type Input = Single | Batch;
 
 export interface ClassifyResult {
   label: string;
@@ -18,7 +42,7 @@ export interface ClassifyResult {
   model: { name: string; version: string; precision: string };
 }
 
-const resultSchema = z
+const singleResult = z
   .object({
     label: z.string(),
     scores: z.record(z.string(), z.number().min(0).max(1)).describe('probability per label'),
@@ -34,54 +58,57 @@ const resultSchema = z
       },
     ],
   });
+const batchResult = z
+  .object({ results: z.array(singleResult).describe('one result per text, in request order') })
+  .meta({ id: 'TextClassifyBatchResult' });
 
-const specs = new WeakMap<object, HashedFeatureSpec>();
+/** The schema for a value: the batch form when it has `texts`, the single form otherwise. */
+const schemaFor = (value: unknown): z.ZodType<Input> =>
+  typeof value === 'object' && value !== null && 'texts' in value ? batchSchema : singleSchema;
 
-/**
- * The feeds for one text (batch dimension 1): the same featurizer for this task and for BYTES
- * inputs sent to the model through the v2 protocol.
- */
-export function textFeeds(model: ModelEntry, text: string): TensorMap {
-  let spec = specs.get(model);
-  if (!spec) {
-    spec = parseHashedFeatureSpec(model.preprocess);
-    specs.set(model, spec);
-  }
-  const f = hashTextFeatures(text, spec);
-  const n = Math.max(1, f.ids.length); // an input with no tokens is one padding feature
-  const ids = f.ids.length ? f.ids : new BigInt64Array(1);
-  const weights = f.weights.length ? f.weights : new Float32Array(1);
+async function classifyOne(text: string, ctx: InferenceContext): Promise<ClassifyResult> {
+  const model = ctx.model();
+  const out = ctx.inferInput
+    ? await ctx.inferInput('main', text)
+    : await ctx.infer('main', textFeeds(model, text));
+  return toResult(model, out[model.outputs[0]!.name]?.data as Float32Array | undefined);
+}
+
+function toResult(model: ModelEntry, probs: Float32Array | undefined): ClassifyResult {
+  const labels = model.labels ?? [];
+  if (!probs || probs.length !== labels.length)
+    throw new InferenceError(`model ${model.name} returned an unexpected output`);
+  let best = 0;
+  const scores: Record<string, number> = {};
+  labels.forEach((label, i) => {
+    scores[label] = probs[i]!;
+    if (probs[i]! > probs[best]!) best = i;
+  });
   return {
-    ids: { type: 'int64', data: ids, dims: [1, n] },
-    weights: { type: 'float32', data: weights, dims: [1, n] },
+    label: labels[best]!,
+    scores,
+    model: { name: model.name, version: model.version, precision: model.precision },
   };
 }
 
-export const textClassify: TaskModule<Input, ClassifyResult> = {
+export const textClassify: TaskModule<Input, ClassifyResult | { results: ClassifyResult[] }> = {
   task: 'text.classify',
   contentTypes: ['application/json'],
-  schemas: { request: inputSchema, jobInput: inputSchema, result: resultSchema },
-  decodeRequest: (req) => parseJsonBody(req, inputSchema),
-  decodeJobInput: (input) => parseWith(inputSchema, input, 'input'),
-  fingerprint: (input) => input.text,
+  schemas: {
+    request: z.union([singleSchema, batchSchema]),
+    jobInput: z.union([singleSchema, batchSchema]),
+    result: z.union([singleResult, batchResult]),
+  },
+  decodeRequest(req) {
+    const json = parseJsonBody(req, z.unknown());
+    return parseWith(schemaFor(json), json);
+  },
+  decodeJobInput: (input) => parseWith(schemaFor(input), input, 'input'),
+  // Prefixed so that no single text has the fingerprint of a batch.
+  fingerprint: (input) => ('texts' in input ? `b:${JSON.stringify(input.texts)}` : `t:${input.text}`),
   textFeeds,
-  async run(input: Input, ctx: InferenceContext): Promise<ClassifyResult> {
-    const model = ctx.model();
-    const out = await ctx.infer('main', textFeeds(model, input.text));
-    const probs = out[model.outputs[0]!.name]?.data as Float32Array | undefined;
-    const labels = model.labels ?? [];
-    if (!probs || probs.length !== labels.length)
-      throw new InferenceError(`model ${model.name} returned an unexpected output`);
-    let best = 0;
-    const scores: Record<string, number> = {};
-    labels.forEach((label, i) => {
-      scores[label] = probs[i]!;
-      if (probs[i]! > probs[best]!) best = i;
-    });
-    return {
-      label: labels[best]!,
-      scores,
-      model: { name: model.name, version: model.version, precision: model.precision },
-    };
+  async run(input, ctx) {
+    if ('text' in input) return classifyOne(input.text, ctx);
+    return { results: await Promise.all(input.texts.map((t) => classifyOne(t, ctx))) };
   },
 };

@@ -1,0 +1,99 @@
+/**
+ * The leased rate-limit budget (app/src/auth/budget.ts) against real Redis, with several limiters standing
+ * in for several API processes (each with its own connection). Pins the documented bound: never more than
+ * the limit per window across processes; with one process exactly the limit; refused early by at most
+ * (processes − 1) × the lease; and far fewer Redis round trips than requests.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { LeasedRateLimiter, leaseSize } from '../../app/src/auth/budget.ts';
+import { startTestServices, type TestServices } from '../harness/services.ts';
+
+let services: TestServices;
+const clients: Redis[] = [];
+before(async () => {
+  services = await startTestServices();
+});
+after(async () => {
+  for (const c of clients) c.disconnect();
+  await services?.stop();
+});
+
+const connect = () => {
+  const c = new Redis(services.redisUrl);
+  clients.push(c);
+  return c;
+};
+
+/** Sends `n` consumes spread round-robin over the limiters, in waves of `wave` concurrent requests. */
+async function admitted(limiters: LeasedRateLimiter[], id: string, limit: number, n: number, wave = 16) {
+  let ok = 0;
+  for (let i = 0; i < n; i += wave) {
+    const batch = Array.from({ length: Math.min(wave, n - i) }, (_, k) =>
+      limiters[(i + k) % limiters.length]!.consume(id, limit),
+    );
+    for (const d of await Promise.all(batch)) if (d.allowed) ok++;
+  }
+  return ok;
+}
+
+async function evalCalls(redis: Redis): Promise<number> {
+  const info = await redis.info('commandstats');
+  return Number(/cmdstat_eval:calls=(\d+)/.exec(info)?.[1] ?? 0);
+}
+
+describe('leaseSize', () => {
+  test('1 for small limits (exact per request), about 1 % of larger ones, at most 64', () => {
+    assert.equal(leaseSize(1), 1);
+    assert.equal(leaseSize(199), 1);
+    assert.equal(leaseSize(1000), 10);
+    assert.equal(leaseSize(6000), 60);
+    assert.equal(leaseSize(10_000_000), 64);
+  });
+});
+
+describe('LeasedRateLimiter on real Redis', () => {
+  test('one process admits exactly the limit in a window, with far fewer Redis calls than requests', async () => {
+    const redis = connect();
+    const clock = { t: 1_000_000 * 60_000 };
+    const limiter = new LeasedRateLimiter(redis, 60_000, () => clock.t);
+    const before = await evalCalls(redis);
+    assert.equal(await admitted([limiter], 'one', 1000, 1100), 1000);
+    const calls = (await evalCalls(redis)) - before;
+    assert.ok(calls <= 1000 / leaseSize(1000) + 20, `${calls} Redis calls for 1100 requests`);
+    const denied = await limiter.consume('one', 1000);
+    assert.equal(denied.allowed, false);
+    assert.equal(denied.remaining, 0);
+    assert.ok(denied.resetMs > 0 && denied.resetMs <= 60_000);
+  });
+
+  test('three processes never pass the limit together and are refused early by at most 2 × the lease', async () => {
+    const clock = { t: 2_000_000 * 60_000 };
+    const limiters = [0, 1, 2].map(() => new LeasedRateLimiter(connect(), 60_000, () => clock.t));
+    for (const limit of [1000, 50, 6400]) {
+      const id = `three-${limit}`;
+      const ok = await admitted(limiters, id, limit, limit + 300);
+      assert.ok(ok <= limit, `${ok} admitted over a limit of ${limit}`);
+      assert.ok(ok >= limit - 2 * leaseSize(limit), `${ok} admitted of ${limit} (lease ${leaseSize(limit)})`);
+    }
+  });
+
+  test('a new window starts a new budget; remaining counts down within one', async () => {
+    const clock = { t: 3_000_000 * 60_000 + 59_000 };
+    const limiter = new LeasedRateLimiter(connect(), 60_000, () => clock.t);
+    const first = await limiter.consume('win', 3);
+    assert.deepEqual([first.allowed, first.remaining, first.resetMs], [true, 2, 1000]);
+    assert.equal(await admitted([limiter], 'win', 3, 5), 2);
+    clock.t += 1000;
+    assert.equal(await admitted([limiter], 'win', 3, 5), 3);
+  });
+
+  test('keys and limits are budgeted separately', async () => {
+    const clock = { t: 4_000_000 * 60_000 };
+    const limiter = new LeasedRateLimiter(connect(), 60_000, () => clock.t);
+    assert.equal(await admitted([limiter], 'a', 2, 4), 2);
+    assert.equal(await admitted([limiter], 'b', 2, 4), 2);
+    assert.equal(await admitted([limiter], 'a', 5, 6), 5);
+  });
+});
