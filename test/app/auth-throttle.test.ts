@@ -57,7 +57,7 @@ test('behind a trusted proxy (TRUST_PROXY), each forwarded client address is thr
 test('with a clear-cache, an unblocked address costs no Redis read per request; a block elsewhere arrives within the cache time', async () => {
   const { Redis } = await import('ioredis');
   const { FailedAuthThrottle } = await import('../../app/src/auth/failed-auth.ts');
-  const [ra, rb] = [new Redis(services.redisUrl), new Redis(services.redisUrl)];
+  const [ra, rb] = [new Redis(app.services.redisUrl), new Redis(app.services.redisUrl)];
   try {
     const CACHE_MS = 400;
     const a = new FailedAuthThrottle(ra, 3, CACHE_MS); // two API processes sharing Redis

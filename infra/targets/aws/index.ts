@@ -92,110 +92,24 @@ export class AwsDeployment extends pulumi.ComponentResource {
 
     const network = this.network(spec, parent);
     const region = aws.getRegionOutput({}, parent).region;
-    const store = new ObjectStore(
-      `${p}-storage`,
-      {
-        prefix: p,
-        tags: spec.tags,
-        ...own.storage,
-        logDelivery: {
-          stack: spec.stack,
-          region,
-          accountId,
-          albAccessLogs: own.observability.albAccessLogs,
-          flowLogs: own.observability.flowLogs,
-        },
-      },
-      parent,
-    );
+    const store = this.store(spec, { region, accountId }, parent);
     const secrets = new AppSecrets(
       `${p}-secrets`,
       { prefix: p, tags: spec.tags, secrets: shape.secrets },
       parent,
     );
     const managed = colocated ? undefined : this.managedData(spec, network, secrets, parent);
-    // Co-located data lives on a volume in the first AZ; the single instance is pinned there.
-    const volume = colocated
-      ? new ColocatedDataVolume(
-          `${p}-data`,
-          {
-            prefix: p,
-            tags: spec.tags,
-            availabilityZone: network.availabilityZones[0]!,
-            sizeGb: own.dataVolumeGb,
-            snapshotDays: own.data.snapshotDays,
-            protect: own.data.deletionProtection,
-          },
-          parent,
-        )
-      : undefined;
+    const volume = colocated ? this.dataVolume(spec, network, parent) : undefined;
     const dbLogin = this.rotation(spec, { secrets, managed, network, accountId }, parent);
     const edge = this.edge(spec, network, store, parent);
     const logGroups = logGroupNames(shape, spec.tier.aws.edge);
     const backlog = { ...backlogPerInstance(spec.stack, asgName(p)), target: own.scaling.backlogPerInstance };
-    const observability = new Observability(
-      `${p}-observability`,
-      {
-        prefix: p,
-        tags: spec.tags,
-        stack: spec.stack,
-        region,
-        logGroupNames: logGroups,
-        logRetentionDays: own.observability.logRetentionDays,
-        metricsLogGroupName: metricsLogGroupName(spec.stack),
-        backlog,
-        alertEmails: spec.alertEmails,
-        asgName: asgName(p),
-        alb: edge.alb && {
-          loadBalancerArnSuffix: edge.alb.loadBalancerArnSuffix,
-          targetGroupArnSuffix: edge.alb.targetGroupArnSuffix,
-        },
-        gpu: !!spec.tier.gpu,
-        accountId,
-      },
-      parent,
-    );
-    new CostBudget(
-      `${p}-budget`,
-      {
-        prefix: p,
-        tags: spec.tags,
-        stack: spec.stack,
-        monthlyUsd: own.observability.monthlyBudgetUsd,
-        topicArn: observability.alarmTopicArn,
-        alertEmails: spec.alertEmails,
-        topicPolicy: observability.topicPolicy,
-      },
-      parent,
-    );
-    new LogArchive(
-      `${p}-log-archive`,
-      {
-        prefix: p,
-        tags: spec.tags,
-        stack: spec.stack,
-        region,
-        accountId,
-        bucketArn: store.bucketArn,
-        logPrefix: own.storage.logPrefix,
-        logGroupNames: archivedLogGroups(observability.logGroupNames),
-        flowLogVpcId: own.observability.flowLogs ? network.vpcId : undefined,
-        bucketPolicy: store.policy,
-      },
-      parent,
-    );
+    const observability = this.observe(spec, { region, accountId, logGroups, backlog, edge, store, network });
     const userData = this.userData(spec, { store, secrets, managed, dbLogin, volume, edge, logGroups });
-    // Instances read the secrets their containers use; the RDS master password is not one of them.
-    const secretArns = [
-      ...Object.entries(secrets.arns)
-        .filter(([n]) => !(managed && n === 'dbPassword'))
-        .map(([, arn]) => arn!),
-      ...(dbLogin ? [dbLogin.arn] : []),
-    ];
     this.fleet(spec, {
       network,
       store,
-      secretArns,
+      secretArns: instanceSecretArns(secrets, managed, dbLogin),
       volume,
       edge,
       userData,
@@ -216,6 +130,117 @@ export class AwsDeployment extends pulumi.ComponentResource {
       alarmTopicArn: this.alarmTopicArn,
       dashboardUrl: this.dashboardUrl,
     });
+  }
+
+  private store(
+    spec: Spec,
+    r: { region: pulumi.Output<string>; accountId: pulumi.Output<string> },
+    parent: Parent,
+  ) {
+    const own = spec.section;
+    return new ObjectStore(
+      `${spec.prefix}-storage`,
+      {
+        prefix: spec.prefix,
+        tags: spec.tags,
+        ...own.storage,
+        logDelivery: {
+          stack: spec.stack,
+          region: r.region,
+          accountId: r.accountId,
+          albAccessLogs: own.observability.albAccessLogs,
+          flowLogs: own.observability.flowLogs,
+        },
+      },
+      parent,
+    );
+  }
+
+  /** Co-located data lives on a volume in the first AZ; the single instance is pinned there. */
+  private dataVolume(spec: Spec, network: Network, parent: Parent) {
+    const own = spec.section;
+    return new ColocatedDataVolume(
+      `${spec.prefix}-data`,
+      {
+        prefix: spec.prefix,
+        tags: spec.tags,
+        availabilityZone: network.availabilityZones[0]!,
+        sizeGb: own.dataVolumeGb,
+        snapshotDays: own.data.snapshotDays,
+        protect: own.data.deletionProtection,
+      },
+      parent,
+    );
+  }
+
+  /** Log groups, alarms and dashboard; the cost budget; the log archive (CloudWatch → Firehose → S3). */
+  private observe(
+    spec: Spec,
+    r: {
+      region: pulumi.Output<string>;
+      accountId: pulumi.Output<string>;
+      logGroups: Record<string, string>;
+      backlog: Parameters<AwsDeployment['fleet']>[1]['backlog'];
+      edge: Edge;
+      store: ObjectStore;
+      network: Network;
+    },
+  ): Observability {
+    const own = spec.section;
+    const p = spec.prefix;
+    const { region, accountId, logGroups, backlog, edge, store, network } = r;
+    const observability = new Observability(
+      `${p}-observability`,
+      {
+        prefix: p,
+        tags: spec.tags,
+        stack: spec.stack,
+        region,
+        logGroupNames: logGroups,
+        logRetentionDays: own.observability.logRetentionDays,
+        metricsLogGroupName: metricsLogGroupName(spec.stack),
+        backlog,
+        alertEmails: spec.alertEmails,
+        asgName: asgName(p),
+        alb: edge.alb && {
+          loadBalancerArnSuffix: edge.alb.loadBalancerArnSuffix,
+          targetGroupArnSuffix: edge.alb.targetGroupArnSuffix,
+        },
+        gpu: !!spec.tier.gpu,
+        accountId,
+      },
+      { parent: this },
+    );
+    new CostBudget(
+      `${p}-budget`,
+      {
+        prefix: p,
+        tags: spec.tags,
+        stack: spec.stack,
+        monthlyUsd: own.observability.monthlyBudgetUsd,
+        topicArn: observability.alarmTopicArn,
+        alertEmails: spec.alertEmails,
+        topicPolicy: observability.topicPolicy,
+      },
+      { parent: this },
+    );
+    new LogArchive(
+      `${p}-log-archive`,
+      {
+        prefix: p,
+        tags: spec.tags,
+        stack: spec.stack,
+        region,
+        accountId,
+        bucketArn: store.bucketArn,
+        logPrefix: own.storage.logPrefix,
+        logGroupNames: archivedLogGroups(observability.logGroupNames),
+        flowLogVpcId: own.observability.flowLogs ? network.vpcId : undefined,
+        bucketPolicy: store.policy,
+      },
+      { parent: this },
+    );
+    return observability;
   }
 
   private network(spec: Spec, parent: Parent): Network {
@@ -490,4 +515,18 @@ export class AwsDeployment extends pulumi.ComponentResource {
       { parent: this, dependsOn: [r.observability] },
     );
   }
+}
+
+/** Instances read the secrets their containers use; the RDS master password is not one of them. */
+function instanceSecretArns(
+  secrets: AppSecrets,
+  managed: ManagedDataServices | undefined,
+  dbLogin: DbAppLogin | undefined,
+): pulumi.Output<string>[] {
+  return [
+    ...Object.entries(secrets.arns)
+      .filter(([n]) => !(managed && n === 'dbPassword'))
+      .map(([, arn]) => arn!),
+    ...(dbLogin ? [dbLogin.arn] : []),
+  ];
 }
