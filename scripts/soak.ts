@@ -19,7 +19,7 @@ import { runLoad } from './bench/load.ts';
 import { cleanup, installSignalCleanup, onCleanup, rssMb } from './bench/procs.ts';
 import { writeSection } from './lib/doc-section.ts';
 import { lineChart } from './soak/svg.ts';
-import { metricValue, record, rssGrowthPercent, windowStats, type Bucket } from './soak/stats.ts';
+import { metricValue, record, rssGrowth, windowStats, type Bucket } from './soak/stats.ts';
 
 const BUCKET_S = 5;
 const CONNECTIONS = 16;
@@ -200,7 +200,7 @@ function report(r: {
 }) {
   const warmupS = Math.min(60, (r.minutes * 60) / 5);
   const { stats } = r;
-  const growth = rssGrowthPercent(r.samples, warmupS);
+  const growth = rssGrowth(r.samples, warmupS);
   const lags = r.samples.map((s) => s.lagP99Ms).filter(Number.isFinite);
   const errors = r.soak.non2xx + r.soak.errors + r.jobs.refused + r.queue.reduce((a, q) => a + q.failed, 0);
   const lines = [
@@ -208,7 +208,7 @@ function report(r: {
     `| soak rate (80 %), duration | ${r.rate} req/s for ${r.minutes} min, + ${(r.jobs.accepted / (r.minutes * 60)).toFixed(1)} jobs/s (high/normal/low) |`,
     `| held | ${r.soak.rps.toFixed(0)} req/s, p50 ${r.soak.p50.toFixed(1)} ms, p99 ${r.soak.p99.toFixed(1)} ms |`,
     `| errors (non-2xx, socket errors, refused or failed jobs) | ${errors} |`,
-    `| RSS after ${warmupS} s warm-up → end | ${growth.toFixed(1)} % (${r.samples.at(0)?.rssMb.toFixed(0)} → ${r.samples.at(-1)?.rssMb.toFixed(0)} MB) |`,
+    `| RSS growth after ${warmupS} s warm-up (mean of the first quarter → of the last quarter) | ${growth.percent.toFixed(1)} % (${growth.startMb.toFixed(0)} → ${growth.endMb.toFixed(0)} MB; ${r.samples.at(0)?.rssMb.toFixed(0)} MB at the start of the load) |`,
     `| event-loop lag p99 (worst 5 s window / median) | ${Math.max(...lags).toFixed(1)} ms / ${lags.sort((a, b) => a - b)[Math.floor(lags.length / 2)]?.toFixed(1)} ms |`,
     ...r.queue.map(
       (q) =>

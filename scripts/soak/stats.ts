@@ -47,15 +47,18 @@ export function windowStats(buckets: Bucket[], widthS: number, window: { startS:
 
 /**
  * RSS growth after warm-up, in percent: the mean of the last quarter of samples against the mean of the
- * first quarter after `warmupS` (means, so one GC's swing does not decide it).
+ * first quarter after `warmupS` (means, so one GC's swing does not decide it), with the two means.
  */
-export function rssGrowthPercent(samples: { t: number; rssMb: number }[], warmupS: number): number {
+export function rssGrowth(
+  samples: { t: number; rssMb: number }[],
+  warmupS: number,
+): { percent: number; startMb: number; endMb: number } {
   const after = samples.filter((s) => s.t >= warmupS);
-  if (after.length < 4) return NaN;
+  if (after.length < 4) return { percent: NaN, startMb: NaN, endMb: NaN };
   const q = Math.max(1, Math.floor(after.length / 4));
   const mean = (xs: { rssMb: number }[]) => xs.reduce((a, s) => a + s.rssMb, 0) / xs.length;
-  const start = mean(after.slice(0, q));
-  return ((mean(after.slice(-q)) - start) / start) * 100;
+  const [startMb, endMb] = [mean(after.slice(0, q)), mean(after.slice(-q))];
+  return { percent: ((endMb - startMb) / startMb) * 100, startMb, endMb };
 }
 
 /** The value of an unlabelled metric in Prometheus text (NaN when absent). */

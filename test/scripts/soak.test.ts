@@ -5,7 +5,7 @@ import {
   bucketStats,
   metricValue,
   record,
-  rssGrowthPercent,
+  rssGrowth,
   windowStats,
   type Bucket,
 } from '../../scripts/soak/stats.ts';
@@ -45,8 +45,8 @@ test('RSS growth compares the last quarter after warm-up with the first, ignorin
     { t: 0, rssMb: 50 }, // warm-up: ignored
     ...[100, 100, 102, 102, 104, 104, 105, 105].map((rssMb, i) => ({ t: 10 + i, rssMb })),
   ];
-  assert.equal(rssGrowthPercent(samples, 5), 5);
-  assert.ok(Number.isNaN(rssGrowthPercent(samples.slice(0, 3), 5)), 'too few samples');
+  assert.deepEqual(rssGrowth(samples, 5), { percent: 5, startMb: 100, endMb: 105 });
+  assert.ok(Number.isNaN(rssGrowth(samples.slice(0, 3), 5).percent), 'too few samples');
 });
 
 test('metricValue reads an unlabelled metric from Prometheus text', () => {
