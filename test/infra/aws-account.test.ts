@@ -130,14 +130,12 @@ for (const combo of [LIGHT, GENERAL]) {
 
     test('creation order: rotation after the rotator may act, budget after the topic policy, bucket settings one at a time, instances after the network', () => {
       // each rotation waits for its own function's policy (the app-login rotator has its own)
-      const policies = ofType(run, 'aws:iam/rolePolicy:RolePolicy').filter((r) =>
-        r.name.endsWith('rotator-policy'),
-      );
-      for (const r of ofType(run, 'aws:secretsmanager/secretRotation:SecretRotation'))
-        assert.ok(
-          policies.some((policy) => dependsOn(r, policy)),
-          r.name,
-        );
+      const policy = (name: string) =>
+        ofType(run, 'aws:iam/rolePolicy:RolePolicy').find((r) => r.name === `clawstack-test-${name}`)!;
+      for (const r of ofType(run, 'aws:secretsmanager/secretRotation:SecretRotation')) {
+        const own = r.name.includes('-db-app-login-') ? 'db-login-rotator-policy' : 'rotator-policy';
+        assert.ok(policy(own) && dependsOn(r, policy(own)), `${r.name} waits for ${own}`);
+      }
       assert.ok(
         dependsOn(one(run, 'aws:budgets/budget:Budget'), one(run, 'aws:sns/topicPolicy:TopicPolicy')),
       );

@@ -171,6 +171,12 @@ function assertSameQuantizedModel(rebuilt: Uint8Array, shipped: Uint8Array) {
     assert.equal(t.dataType, u.dataType, t.name!);
     assert.deepEqual(t.dims!.map(Number), u.dims!.map(Number), t.name!);
     const [x, y] = [tensorValues(t), tensorValues(u)];
+    assert.equal(x.length, y.length, `${t.name}: value count`);
+    assert.equal(
+      x.length,
+      t.dims!.map(Number).reduce((a, d) => a * d, 1),
+      `${t.name}: values read`,
+    );
     const float = t.dataType === T.FLOAT;
     for (let i = 0; i < x.length; i++) {
       const tolerance = float ? 1e-3 * Math.max(Math.abs(y[i]!), 1e-6) : 1;
