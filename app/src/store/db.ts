@@ -53,7 +53,11 @@ async function readUrlFile(file: string): Promise<string> {
   return (await readFile(file, 'utf8')).split('\n')[0]!.trim();
 }
 
-type ConnectCallback = (err: Error | undefined, client: pg.PoolClient | undefined, done: () => void) => void;
+type ConnectCallback = (
+  err: Error | undefined,
+  client: pg.PoolClient | undefined,
+  done: (release?: Error | boolean) => void,
+) => void;
 
 /**
  * A pool whose new connections log in with the current credentials, and which, when a login is
@@ -92,7 +96,7 @@ class RecoveringPool extends pg.Pool {
     const connected = this.connectRecovering();
     if (!callback) return connected;
     connected.then(
-      (client) => callback(undefined, client, () => client.release()),
+      (client) => callback(undefined, client, (release) => client.release(release)),
       (err: Error) => callback(err, undefined, () => {}),
     );
   }
