@@ -78,9 +78,10 @@ function renderStatus(s) {
         { 'data-model': m.name, 'data-ready': m.ready },
         el('td', {}, m.name),
         el('td', {}, m.version),
-        el('td', {}, m.precision),
+        el('td', {}, m.precision ?? ''),
         el('td', {}, m.task),
         el('td', {}, yesNo(m.ready)),
+        el('td', {}, m.error ?? ''),
       ),
     ),
   );

@@ -14,6 +14,7 @@ import { DirectorySource, ModelRegistry } from '../../app/src/models/registry.ts
 import { S3Source } from '../../app/src/models/s3-source.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
+import { assertDocumented } from './helpers/openapi-responses.ts';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -105,10 +106,10 @@ describe('a serving app with one model missing', () => {
     assert.equal(res.status, 200, await res.text());
   });
 
-  test('readiness stays ready and names the missing model and its file', async () => {
+  test('readiness stays ready and names the missing model and its file (as /openapi.json says)', async () => {
     const res = await fetch(`${app.url}/v2/health/ready`);
     assert.equal(res.status, 200);
-    assert.deepEqual(await res.json(), {
+    assert.deepEqual(await assertDocumented('GET', '/v2/health/ready', res), {
       ready: true,
       unavailableModels: [{ name: 'silero-vad', version: 'v6-16k-op15', file: join(dir, VAD) }],
     });
@@ -116,29 +117,64 @@ describe('a serving app with one model missing', () => {
 
   test('the task endpoint, OIP v2 and a job for it answer 503 JSON naming the model', async () => {
     const wav = readFileSync('test/fixtures/speech/speech-16k-mono-s16.wav');
-    const answers = [
-      await app.call('/v1/speech/detect', {
-        method: 'POST',
-        body: wav,
-        headers: { 'content-type': 'audio/wav' },
-      }),
-      await app.call('/v2/models/silero-vad/infer', {
-        method: 'POST',
-        json: {
-          inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 512], data: new Array(512).fill(0) }],
+    const calls: [path: string, init: Parameters<TestApp['call']>[1]][] = [
+      ['/v1/speech/detect', { method: 'POST', body: wav, headers: { 'content-type': 'audio/wav' } }],
+      [
+        '/v2/models/silero-vad/infer',
+        {
+          method: 'POST',
+          json: {
+            inputs: [{ name: 'input', datatype: 'FP32', shape: [1, 512], data: new Array(512).fill(0) }],
+          },
         },
-      }),
-      await app.call('/v1/jobs', {
-        method: 'POST',
-        json: { task: 'speech.detect', input: { audio: wav.toString('base64') } },
-      }),
+      ],
+      ['/v2/models/silero-vad', { method: 'GET' }],
+      ['/v2/models/silero-vad/ready', { method: 'GET' }],
+      [
+        '/v1/jobs',
+        { method: 'POST', json: { task: 'speech.detect', input: { audio: wav.toString('base64') } } },
+      ],
     ];
-    for (const res of answers) {
-      const body = (await res.json()) as { error: string };
-      assert.equal(res.status, 503, body.error);
+    for (const [path, init] of calls) {
+      const res = await app.call(path, init);
+      assert.equal(res.status, 503, `${path}: ${await res.clone().text()}`);
+      const body = (await assertDocumented(init!.method!, path, res)) as { error: string };
       assert.match(body.error, /model "silero-vad" is unavailable/);
       assert.ok(body.error.includes(join(dir, VAD)), body.error);
     }
+  });
+
+  test('the repository index lists the missing model UNAVAILABLE, with the reason naming its file', async () => {
+    const res = await app.call('/v2/repository/index', { method: 'POST' });
+    const index = (await assertDocumented('POST', '/v2/repository/index', res)) as {
+      name: string;
+      state: string;
+      reason: string;
+    }[];
+    assert.deepEqual(
+      index.map((m) => [m.name, m.state]),
+      [
+        ['text-spam', 'READY'],
+        ['silero-vad', 'UNAVAILABLE'],
+      ],
+    );
+    assert.ok(index[1]!.reason.includes(join(dir, VAD)), index[1]!.reason);
+  });
+
+  test('the console lists the missing model as not ready, with the reason naming its file', async () => {
+    const res = await app.call('/console/api/status');
+    const body = (await assertDocumented('GET', '/console/api/status', res)) as {
+      models: { name: string; ready: boolean; error?: string }[];
+    };
+    assert.deepEqual(
+      body.models.map((m) => [m.name, m.ready]),
+      [
+        ['text-spam', true],
+        ['silero-vad', false],
+      ],
+    );
+    const vad = body.models.find((m) => m.name === 'silero-vad')!;
+    assert.ok(vad.error?.includes(join(dir, VAD)), vad.error);
   });
 
   test('one error log line names the model, its file and how to publish the models', () => {

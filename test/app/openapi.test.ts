@@ -9,6 +9,7 @@ import { compileErrors, validate } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { openApiDocument } from '../../app/src/api/openapi.ts';
 import { useTestApp } from '../harness/app.ts';
+import { assertDocumented, documentedPath } from './helpers/openapi-responses.ts';
 
 const app = useTestApp();
 
@@ -118,6 +119,7 @@ test('the request examples are accepted by the real routes', async () => {
     ['InferRequest', '/v2/models/text-spam/infer', 200],
     ['JobSubmission', '/v1/jobs', 202],
     ['TextClassifyInput', '/v1/text/classify', 200],
+    ['TextClassifyBatchInput', '/v1/text/classify', 200],
     ['RepositoryIndexRequest', '/v2/repository/index', 200],
   ];
   for (const [schema, path, status] of routes) {
@@ -149,4 +151,73 @@ test('/openapi.json and /docs are served without a key, with every asset the pag
   for (const path of ['/docs/index.css', '/docs/swagger-initializer.js', '/docs/..%2Fpackage.json']) {
     assert.equal((await app.call(path, { key: null })).status, 404, path);
   }
+});
+
+test('real answers of every route, successes and errors, are documented as they are', async () => {
+  const submitted = await app.call('/v1/jobs', {
+    method: 'POST',
+    json: { task: 'text.classify', input: { text: 'lunch at noon?' } },
+  });
+  const job = (await assertDocumented('POST', '/v1/jobs', submitted)) as { id: string };
+  const text = { inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], data: ['lunch at noon?'] }] };
+  const binaryOut = { ...text, parameters: { binary_data_output: true } };
+  const calls: [method: string, path: string, init?: Parameters<typeof app.call>[1], status?: number][] = [
+    ['GET', '/v2/health/live'],
+    ['GET', '/v2/health/ready'],
+    ['GET', '/metrics'],
+    ['GET', '/openapi.json'],
+    ['GET', '/docs'],
+    ['GET', '/docs/swagger-ui-bundle.js'],
+    ['GET', '/docs/nope.js', {}, 404],
+    ['POST', '/v1/text/classify', { json: { text: 'lunch at noon?' } }],
+    ['POST', '/v1/text/classify', { json: { texts: ['lunch at noon?', 'WIN a FREE cruise'] } }],
+    ['POST', '/v1/text/classify', { json: { texts: [] } }, 400],
+    ['POST', '/v1/text/classify', { body: 'x', headers: { 'content-type': 'text/plain' } }, 415],
+    ['POST', '/v1/text/classify', { json: { text: 'x' }, key: null }, 401],
+    ['POST', '/v1/text/nope', { json: { text: 'x' } }, 404],
+    ['POST', '/v1/jobs', { json: { task: 'text.classify', input: { text: '' } } }, 400],
+    ['GET', '/v1/jobs?limit=5'],
+    ['GET', '/v1/jobs?limit=0', {}, 400],
+    ['GET', `/v1/jobs/${job.id}`],
+    ['GET', '/v1/jobs/00000000-0000-4000-8000-000000000000', {}, 404],
+    ['DELETE', '/v1/jobs/00000000-0000-4000-8000-000000000000', {}, 404],
+    ['GET', '/v2'],
+    ['GET', '/v2/models'],
+    ['POST', '/v2/repository/index'],
+    ['POST', '/v2/repository/index', { json: { nope: 1 } }, 400],
+    ['GET', '/v2/models/text-spam'],
+    ['GET', '/v2/models/nope', {}, 404],
+    ['GET', '/v2/models/text-spam/ready'],
+    ['POST', '/v2/models/text-spam/infer', { json: text }],
+    ['POST', '/v2/models/text-spam/infer', { json: binaryOut }],
+    ['POST', '/v2/models/text-spam/infer', { json: { inputs: [] } }, 400],
+    ['GET', '/v2/models/text-spam/versions/1'],
+    ['GET', '/v2/models/text-spam/versions/1/ready'],
+    ['POST', '/v2/models/text-spam/versions/1/infer', { json: text }],
+    ['GET', '/console/api/status'],
+    ['GET', '/console/api/jobs?limit=5'],
+    ['GET', '/console/api/jobs?nope=1', {}, 400],
+  ];
+  const seen = new Set<string>();
+  for (const [method, path, init = {}, status = 200] of calls) {
+    const res = await app.call(path, { ...init, method });
+    assert.equal(res.status, status, `${method} ${path}: ${await res.clone().text()}`);
+    await assertDocumented(method, path, res);
+    seen.add(`${method} ${documentedPath(path)}`);
+  }
+  // the cancel route answers 200 or 409 depending on the worker's speed: either must be documented
+  const cancel = await app.call(`/v1/jobs/${job.id}`, { method: 'DELETE' });
+  await assertDocumented('DELETE', `/v1/jobs/${job.id}`, cancel);
+  seen.add('DELETE /v1/jobs/{id}');
+  seen.add('POST /v1/jobs');
+  assert.deepEqual(
+    documentedRoutes(openApiDocument()).filter((r) => !seen.has(r)),
+    [],
+    'documented operations this test did not call',
+  );
+  // and the check can fail: an undocumented field in a strict response is caught
+  const lying = new Response(JSON.stringify({ live: true, extra: 1 }), {
+    headers: { 'content-type': 'application/json' },
+  });
+  await assert.rejects(assertDocumented('GET', '/v2/health/live', lying), /does not match/);
 });

@@ -99,15 +99,25 @@ export function consoleApi(deps: ConsoleApiDeps): Router {
     res.json({
       service: deps.service(),
       dependencies,
-      models: deps.registry.all().map(({ entry }) => ({
-        name: entry.name,
-        version: entry.version,
-        precision: entry.precision,
-        task: entry.task,
-        role: entry.role,
-        bytes: entry.bytes,
-        ready: engine,
-      })),
+      models: [
+        ...deps.registry.all().map(({ entry }) => ({
+          name: entry.name,
+          version: entry.version,
+          precision: entry.precision,
+          task: entry.task,
+          role: entry.role,
+          bytes: entry.bytes,
+          ready: engine,
+        })),
+        // Chosen models whose file is missing or corrupted here: shown not ready, with the reason.
+        ...deps.registry.unavailable.map((u) => ({
+          name: u.name,
+          version: u.version,
+          task: u.task,
+          ready: false,
+          error: u.reason,
+        })),
+      ],
       queue: depth ?? null,
     });
   });

@@ -14,13 +14,16 @@ const ERROR_MEANING: Record<number, string> = {
   413: 'the body is too large',
   415: 'wrong media type',
   429: 'rate limited; see Retry-After',
-  503: 'draining, or not ready',
+  503: 'draining or not ready (with Retry-After), or a model this needs is missing or corrupted here',
 };
 
-/** Error responses: `{"error": …}` with the given statuses (401 and 429 apply to every keyed route). */
+/**
+ * Error responses: `{"error": …}` with the given statuses. 401, 429 and 503 apply to every keyed route:
+ * a bad key, the rate limit, and a draining or not-ready instance are checked before any route.
+ */
 export function errors(...codes: number[]): ZodOpenApiResponsesObject {
   return Object.fromEntries(
-    [...new Set([...codes, 401, 429])].map((c) => [
+    [...new Set([...codes, 401, 429, 503])].map((c) => [
       String(c),
       { description: ERROR_MEANING[c]!, content: { 'application/json': { schema: errorSchema } } },
     ]),

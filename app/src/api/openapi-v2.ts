@@ -89,7 +89,7 @@ function modelPaths(base: string, params: z.ZodObject): ZodOpenApiPathsObject {
         requestParams: { path: params },
         responses: {
           '200': json(z.object({ name: z.string(), ready: z.boolean() }), 'ready'),
-          ...errors(404, 503),
+          ...errors(404),
         },
       },
     },
@@ -117,7 +117,7 @@ function modelPaths(base: string, params: z.ZodObject): ZodOpenApiPathsObject {
               'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) },
             },
           },
-          ...errors(400, 404, 413, 415, 503),
+          ...errors(400, 404, 413, 415),
         },
       },
     },
@@ -158,7 +158,8 @@ export function v2Paths(): ZodOpenApiPathsObject {
     '/v2/repository/index': {
       post: {
         tags: ['v2'],
-        summary: 'Repository index: served models and the manifest models this instance leaves out',
+        summary:
+          'Repository index: served models, then as UNAVAILABLE those whose file is missing or corrupted here and those this instance leaves out',
         requestBody: { required: false, content: { 'application/json': { schema: repositoryIndexSchema } } },
         responses: {
           '200': json(

@@ -18,6 +18,11 @@ import { SERVER_VERSION } from './v2.ts';
 const open = (op: ZodOpenApiOperationObject): ZodOpenApiOperationObject => ({ ...op, security: [] });
 
 function publicPaths(): ZodOpenApiPathsObject {
+  // Models whose file is missing or corrupted here: the instance still serves the others.
+  const unavailableModels = z
+    .array(z.object({ name: z.string(), version: z.string(), file: z.string() }))
+    .optional()
+    .describe('models this instance cannot serve (file missing or failed its checksum); absent when none');
   return {
     '/v2/health/live': {
       get: open({
@@ -31,10 +36,10 @@ function publicPaths(): ZodOpenApiPathsObject {
         tags: ['health'],
         summary: 'Readiness: models loaded, stores connected, not draining',
         responses: {
-          '200': json(z.object({ ready: z.literal(true) }), 'ready'),
+          '200': json(z.object({ ready: z.literal(true), unavailableModels }), 'ready'),
           '503': json(
             z
-              .object({ ready: z.literal(false), reason: z.string() })
+              .object({ ready: z.literal(false), reason: z.string(), unavailableModels })
               .meta({ examples: [{ ready: false, reason: 'draining' }] }),
             'not ready, with the reason',
           ),
@@ -106,8 +111,13 @@ function consolePaths(): ZodOpenApiPathsObject {
               .object({
                 service: z.object({}).loose(),
                 dependencies: z.array(dependency),
-                models: z.array(z.object({ name: z.string(), ready: z.boolean() }).loose()),
-                queue: z.record(z.string(), z.number()),
+                models: z.array(
+                  z.object({ name: z.string(), ready: z.boolean(), error: z.string().optional() }).loose(),
+                ),
+                queue: z
+                  .record(z.string(), z.number())
+                  .nullable()
+                  .describe('null when the queue did not answer'),
               })
               .loose(),
             'status',
@@ -160,7 +170,7 @@ function taskPaths(tasks: TaskModule[]): ZodOpenApiPathsObject {
             description: "the task's result (`x-cache: hit` when it came from the result cache)",
             content: { 'application/json': { schema: z.union(tasks.map((t) => t.schemas.result)) } },
           },
-          ...errors(400, 404, 413, 415, 503),
+          ...errors(400, 404, 413, 415),
         },
       },
     },

@@ -364,7 +364,13 @@ export function v2Router(opts: {
         state: 'UNAVAILABLE',
         reason: 'not served by this instance (MODELS)',
       }));
-      const index = [...served, ...unserved];
+      const missing = registry.unavailable.map((u) => ({
+        name: u.name,
+        version: u.version,
+        state: 'UNAVAILABLE',
+        reason: u.reason,
+      }));
+      const index = [...served, ...missing, ...unserved];
       res.json(ready ? index.filter((m) => m.state === 'READY') : index);
     },
   );
