@@ -41,15 +41,19 @@ describe('startLocalServices without redis-server', () => {
     assert.equal(existsSync(join(scratch, 'pg')), false, 'Postgres was not initialised');
   });
 
-  test('a test file that starts services (S3 + Redis + Postgres) fails and exits, printing the hint', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/app/s3-source.test.ts'], {
-      // NODE_TEST_CONTEXT would make the child report into this run instead of exiting on its own
-      env: { ...process.env, PATH: pathWithoutRedis(), NODE_TEST_CONTEXT: undefined },
-      encoding: 'utf8',
-      timeout: 90_000, // a hang is the defect; the file itself exits in a few seconds
+  // The harness (S3 + Redis + Postgres), and the fault runner's own stack (Redis and Postgres on fixed
+  // ports, started side by side): each test file's process must end on its own, with the hint.
+  for (const file of ['test/app/s3-source.test.ts', 'test/faults/faults.run.ts']) {
+    test(`${file}, which starts services, fails and exits, printing the hint`, () => {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', file], {
+        // NODE_TEST_CONTEXT would make the child report into this run instead of exiting on its own
+        env: { ...process.env, PATH: pathWithoutRedis(), NODE_TEST_CONTEXT: undefined },
+        encoding: 'utf8',
+        timeout: 90_000, // a hang is the defect; the file itself exits in a few seconds
+      });
+      assert.equal(r.signal, null, `killed after the timeout: the file hung\n${r.stdout}`);
+      assert.notEqual(r.status, 0);
+      assert.match(r.stdout + r.stderr, /apt-get install -y redis-server/);
     });
-    assert.equal(r.signal, null, `killed after the timeout: the file hung\n${r.stdout}`);
-    assert.notEqual(r.status, 0);
-    assert.match(r.stdout + r.stderr, /apt-get install -y redis-server/);
-  });
+  }
 });
