@@ -48,7 +48,14 @@ import {
   summarizeProfile,
   type ProfileSummary,
 } from './bench/profile.ts';
-import { createSession, rawBatch1, rawBatched, type RawBatch1, type RawBatched } from './bench/raw.ts';
+import {
+  createSession,
+  rawBatch1,
+  rawBatched,
+  RAW_WARMUP_BATCHES,
+  type RawBatch1,
+  type RawBatched,
+} from './bench/raw.ts';
 import { gitCommit } from './bench/machine.ts';
 import {
   bundleAdvice,
@@ -65,7 +72,9 @@ import {
   startSentence,
   sweepSentence,
   issue13Rows,
+  jobsSentence,
   prepareSentence,
+  windowsSentence,
   type StartTimes,
 } from './bench/serve-prose.ts';
 
@@ -88,6 +97,8 @@ const T = {
   c64: QUICK ? 2 : 6,
   sweep: QUICK ? 2 : 5,
   rawIterations: QUICK ? 500 : 3000,
+  rawWarmupCalls: 300,
+  rawWarmupBatches: RAW_WARMUP_BATCHES,
   rawBatchedSeconds: QUICK ? 1 : 2,
   jobs: QUICK ? 300 : 2000,
   /** jobs submitted and finished before the measured jobs run, discarded */
@@ -368,7 +379,10 @@ async function main() {
   // --- (a) raw --------------------------------------------------------------------------------------
   log('(a) raw onnxruntime-node: batch 1');
   const s1 = await createSession(model, 1);
-  results.rawB1 = await rawBatch1(s1, model, texts, { warmup: 300, iterations: T.rawIterations });
+  results.rawB1 = await rawBatch1(s1, model, texts, {
+    warmup: T.rawWarmupCalls,
+    iterations: T.rawIterations,
+  });
   results.rawBatched = [];
   for (const intraOp of [1, 2]) {
     const s = intraOp === 1 ? s1 : await createSession(model, intraOp);
@@ -908,7 +922,7 @@ function render(r: Results): Rendered {
   ]);
   const m = r.machine;
   const machineMd = `commit ${m.commit}; ${m.cpus} CPUs (\`nproc\`), ${m.model}, ${m.memGb} GB RAM, CPU features ${m.features ?? 'not recorded'}, Node ${m.node}, onnxruntime-node ${m.ort}; load average at start ${m.loadStart.map(f2).join(' ')}, at end ${m.loadEnd.map(f2).join(' ')} (other engineers' tests share this machine). ${m.date}.`;
-  const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). Each load run (a)–(c) follows a ${r.windows.warmup} s warm-up at the same concurrency, discarded; (d) follows ${r.windows.jobsWarmup} warm-up jobs, discarded. (c) runs last ${r.windows.c1} s (c=1) and ${r.windows.c64} s (c=64), the sweep and the MODELS='' run ${r.windows.sweep} s.${r.extendedWindows?.length ? ` Quick mode: windows in which no response completed were measured again for longer (${r.extendedWindows.join(', ')}).` : ''}`;
+  const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). ${windowsSentence(r.windows, !!r.rawQueue)}${r.extendedWindows?.length ? ` Quick mode: windows in which no response completed were measured again for longer (${r.extendedWindows.join(', ')}).` : ''}`;
 
   const point = (c: number, l?: LoadResult) => ({ c, rps: l?.rps ?? NaN, p50: l?.p50 ?? NaN });
   const svg = servingPlot(
@@ -948,9 +962,7 @@ function render(r: Results): Rendered {
     `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time: ` +
       `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${r.windows.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
     `(d): ${r.jobs.submitted} jobs submitted at ${f0(r.jobs.submit.rps)} submits/s (submit p50 ${f2(r.jobs.submit.p50)} ms, p99 ${f2(r.jobs.submit.p99)} ms); jobs/s = finished jobs / (last finished_at − first created_at); latency = finished_at − created_at from the job records; WORKER_CONCURRENCY=${r.jobs.workerConcurrency}; measured after ${r.jobs.warmup} warm-up jobs that were submitted, run and discarded. ` +
-      (r.jobs.submit.rps > r.jobs.jobsPerSec * 1.2
-        ? 'Jobs were submitted faster than they ran, so the submit→finish latency is mostly time spent queued (it grows with N); jobs/s is the number to compare.'
-        : 'Jobs ran about as fast as they were submitted, so the latency is close to the per-job cost.'),
+      jobsSentence(r.jobs.submit.rps, r.jobs.jobsPerSec),
     '',
     `![Throughput and p50 latency against concurrency, naive Express and clawstack](${PLOT_FILE.replace('docs/', '')})`,
     '',

@@ -3,6 +3,7 @@
  * on a measurement (or, for changes applied in earlier commits, marked as history). Pure functions,
  * tested in test/scripts/bench-prose.test.ts.
  */
+import { leaseSize } from '../../app/src/auth/budget.ts';
 
 const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
@@ -158,7 +159,10 @@ export function changes(s: Shares, mainBusy: number, inferBusy: number[], redisP
   if (s.redis >= 0.01) {
     out.push({
       id: 'rate-limiter',
-      text: `The rate limiter off the hot path: Redis client work is ${pct(s.redis)} of main-thread time (a round trip p50 ${f2(redisP50)} ms). The rate limit leases tokens in blocks (\`app/src/auth/budget.ts\`) and the failed-auth throttle remembers unblocked addresses for AUTH_CACHE_MS (\`app/src/auth/failed-auth.ts\`), so no request waits on Redis for them; what is left is lease refills and BullMQ.`,
+      text:
+        `Less Redis client work on the main thread: it is still ${pct(s.redis)} of main-thread time (a round trip p50 ${f2(redisP50)} ms), ` +
+        'although the rate limit already leases its tokens in blocks (`app/src/auth/budget.ts`) and the failed-auth throttle reads an address once per AUTH_CACHE_MS (`app/src/auth/failed-auth.ts`). ' +
+        "This profile does not say which calls remain (lease refills, the worker's BullMQ connection in role `all`, …); counting Redis commands per request would.",
     });
   }
   const top = largestShare(s);
@@ -217,7 +221,7 @@ export function c1Bullets(x: C1Input, list: Change[]): string[] {
   const rl = changeRef(list, 'rate-limiter');
   const ft = changeRef(list, 'featurize-in-thread');
   const moves = [
-    rl && `the rate limiter off the request path (${rl}, also saves its ${f2(x.redisP50)} ms round trip)`,
+    rl && `less Redis client work (${rl})`,
     ft &&
       `featurizing in the thread (${ft}) moves work off the event loop but does not shorten a lone request`,
   ].filter(Boolean);
@@ -380,7 +384,7 @@ export function settingsLine(config: Record<string, unknown>, varied: string[]):
   if (config.RESULT_CACHE_TTL_SECONDS === 0) why.push('result cache off, so every request runs inference');
   if (Number(config.RATE_LIMIT_REQUESTS) >= 1_000_000)
     why.push(
-      'rate limit out of reach; the limiter leases its tokens from Redis in blocks (one round trip per 64 requests at this limit)',
+      `rate limit out of reach; the limiter leases its tokens from Redis in blocks (one round trip per ${leaseSize(Number(config.RATE_LIMIT_REQUESTS))} requests at this limit)`,
     );
   return (
     `Server settings of the first measured clawstack run, as app/src/config.ts loaded them (defaults included): ` +
@@ -475,4 +479,39 @@ export function prepareSentence(rows: PrepareRow[]): string | undefined {
   }
   if (parts.length === 0) return undefined;
   return `Featurizing where the model runs (PREPARE_IN_THREADS) at c=64: ${parts.join('; ')}.`;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// How each measurement was warmed up and how long it ran
+
+export interface RunWindows {
+  /** seconds of load at the same concurrency before each (b)/(c) load window, discarded */
+  warmup: number;
+  c1: number;
+  c64: number;
+  sweep: number;
+  /** jobs submitted, run and finished before the measured (d) jobs, discarded */
+  jobsWarmup: number;
+  /** (a) session.run calls before the batch-1 timing, and batches before each batched run (undefined: not recorded) */
+  rawWarmupCalls?: number;
+  rawWarmupBatches?: number;
+}
+
+/** What was warmed up and how, and how long each window lasted, as this run did it (raw BullMQ: not warmed up). */
+export function windowsSentence(w: RunWindows, rawQueue: boolean): string {
+  const n = (x: number | undefined, what: string) =>
+    x === undefined ? `(not recorded) ${what}` : `${x} ${what}`;
+  return (
+    `Warm-up, discarded: (a) ${n(w.rawWarmupCalls, 'session.run calls')} before the batch-1 timing and ${n(w.rawWarmupBatches, 'batches')} before each batched run; ` +
+    `(b) and (c) ${w.warmup} s of load at the same concurrency before each load window; (d) ${w.jobsWarmup} jobs submitted, run and finished before the measured ones` +
+    (rawQueue ? '; the raw BullMQ row is not warmed up (a fresh queue and worker).' : '.') +
+    ` Windows: c=1 ${w.c1} s and c=64 ${w.c64} s for (b) and (c); the other sweep rows, the c=8 points, the batch path and the MODELS='' run ${w.sweep} s each.`
+  );
+}
+
+/** (d): whether submit→finish latency is queueing or per-job cost, from the submit and finish rates. */
+export function jobsSentence(submitRps: number, jobsPerSec: number): string {
+  return submitRps > jobsPerSec * 1.2
+    ? `Jobs were submitted faster than they ran (${f0(submitRps)} submits/s against ${f0(jobsPerSec)} jobs/s), so submit→finish latency includes time spent queued behind earlier jobs; jobs/s is the number to compare.`
+    : `Jobs ran about as fast as they were submitted (${f0(submitRps)} submits/s, ${f0(jobsPerSec)} jobs/s), so little of the submit→finish latency is queueing.`;
 }
