@@ -8,6 +8,8 @@ import {
   accuracySentence,
   addedOps,
   cpuSentence,
+  floatOpsPhrase,
+  ratioCell,
   dynamicSentence,
   staticAttributionSentence,
   staticBullet,
@@ -207,9 +209,37 @@ describe('bench:models prose, static INT8', () => {
       'processor : 0\nflags : fpu sse avx2 fma avx512f avx512bw avx512vl avx512_vnni avx_vnni\n',
     );
     assert.deepEqual(epyc, ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512_vnni', 'avx_vnni']);
-    assert.match(cpuSentence(epyc), /has avx512_vnni and avx_vnni/);
+    assert.match(cpuSentence(epyc), /lists avx512_vnni and avx_vnni on this CPU/);
     const old = cpuFlags('flags : fpu sse avx2 fma\n');
-    assert.match(cpuSentence(old), /no VNNI \(AVX2 only\)/);
+    assert.match(cpuSentence(old), /lists no VNNI on this CPU \(AVX2 only\)/);
+    // What ORT does with them is not measured: said as background, in both cases.
+    for (const s of [cpuSentence(epyc), cpuSentence(old)])
+      assert.match(s, /\(Background, not measured by this run: .*VPMADDUBSW otherwise\.\)$/);
+  });
+
+  test('a latency target is ticked only when the interleaved and the separate runs are both within it', () => {
+    assert.equal(ratioCell(0.54, 0.58, 0.6), '0.54 (separate: 0.58) ✓');
+    assert.equal(ratioCell(0.54, 0.71, 0.6), '0.54 (separate: 0.71) ✗ (1 of 2)');
+    assert.equal(ratioCell(0.81, 0.9, 0.6), '0.81 (separate: 0.90) ✗');
+    assert.equal(ratioCell(0.5, undefined, 0.6), '0.50 ✓');
+  });
+
+  test('the float ops named in a static bullet are those of the INT8 profile, not a fixed list', () => {
+    assert.equal(
+      floatOpsPhrase({
+        Add: 0.34,
+        Mul: 0.29,
+        QLinearConv: 0.26,
+        DequantizeLinear: 0.04,
+        HardSigmoid: 0.022,
+        Div: 0.005,
+      }),
+      "the ops still in float in INT8's profile, between which values are converted: Add 34 %, Mul 29 %, HardSigmoid 2.2 %",
+    );
+    assert.equal(
+      floatOpsPhrase({ QLinearConv: 0.9, QuantizeLinear: 0.1 }),
+      "no float op takes 1 % of INT8's kernel time",
+    );
   });
 
   test('a static bullet carries the size, latency and profile shares of this run', () => {
@@ -233,6 +263,11 @@ describe('bench:models prose, static INT8', () => {
     assert.match(b, /112\.00 → 77\.00 ms at batch 1 \(0\.69 × FP32, faster\)/);
     assert.match(b, /target ≤ 0\.6 × not met/);
     assert.match(b, /Conv is 43 % of the FP32 kernel time; in INT8 QLinearConv is 28 % and .* 29 %/);
+    assert.match(
+      b,
+      /still in float in INT8's profile, between which values are converted: HardSigmoid 27 %\./,
+    );
+    assert.doesNotMatch(b, /Resize|ConvTranspose/, 'ops this profile does not have');
     assert.match(b, /no VNNI/);
   });
 });
