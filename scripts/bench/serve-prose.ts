@@ -204,7 +204,11 @@ export interface C1Input {
 export function c1Bullets(x: C1Input, list: Change[]): string[] {
   const out = [
     `- p50 budget: raw featurize + session.run ${f2(x.rawTotalP50)} ms; the naive server answers in ${f2(x.naiveP50)} ms, so HTTP + JSON over loopback (client and server) adds ${f2(x.naiveP50 - x.rawTotalP50)} ms; ` +
-      `clawstack answers in ${f2(x.c1P50)} ms, ${f2(x.c1P50 - x.naiveP50)} ms ${x.c1P50 >= x.naiveP50 ? 'more' : 'less'} than naive. Measured pieces of that difference: one Redis round trip (no longer on every request: rate-limit leases and failed-auth reads are per block / per AUTH_CACHE_MS) p50 ${f2(x.redisP50)} ms, ` +
+      `clawstack answers in ${f2(x.c1P50)} ms, ${f2(Math.abs(x.c1P50 - x.naiveP50))} ms ${x.c1P50 >= x.naiveP50 ? 'more' : 'less'} than naive. ` +
+      (x.c1P50 >= x.naiveP50
+        ? 'Measured pieces of that difference: '
+        : 'clawstack does more per request than naive, so a lower p50 is run-to-run noise or contention, not something the pieces below explain; measured: ') +
+      `one Redis round trip (no longer on every request: rate-limit leases and failed-auth reads are per block / per AUTH_CACHE_MS) p50 ${f2(x.redisP50)} ms, ` +
       `one worker-thread round trip with ${x.medianFeatures} features (the engine hand-off) p50 ${f2(x.threadP50)} ms; the rest is middleware CPU (auth, pino-http, helmet, metrics, zod) and scheduling between the processes involved ` +
       `(autocannon, server main thread, inference thread, redis-server) on ${x.cpus} cores shared with other work.`,
   ];
@@ -254,8 +258,8 @@ export function sweepSentence(rows: SweepRow[], best: { label: string; rps: numb
       (Math.abs(rel) < NOISE
         ? `a difference of ${pct(Math.abs(rel))}, within run-to-run noise.`
         : rel < 0
-          ? `${pct(-rel)} fewer: a second inference thread competes with the main thread for the ${cpus} cores.`
-          : `${pct(rel)} more: inference was part of the bound.`);
+          ? `${pct(-rel)} fewer on ${cpus} cores (not tested by this run: a second inference thread competing with the main thread for them would explain it).`
+          : `${pct(rel)} more, consistent with inference being part of the bound.`);
   }
   const spread = Math.max(...rows.map((r) => r.rps)) / Math.min(...rows.map((r) => r.rps)) - 1;
   return (
@@ -514,4 +518,19 @@ export function jobsSentence(submitRps: number, jobsPerSec: number): string {
   return submitRps > jobsPerSec * 1.2
     ? `Jobs were submitted faster than they ran (${f0(submitRps)} submits/s against ${f0(jobsPerSec)} jobs/s), so submit→finish latency includes time spent queued behind earlier jobs; jobs/s is the number to compare.`
     : `Jobs ran about as fast as they were submitted (${f0(submitRps)} submits/s, ${f0(jobsPerSec)} jobs/s), so little of the submit→finish latency is queueing.`;
+}
+
+/**
+ * Status of the peak-RSS target under text + OCR + speech load: a claim about RSS "under load" holds only
+ * if OCR and speech responses completed in the window; otherwise the row says what was not loaded.
+ */
+export function loadedRssStatus(
+  rssMb: number,
+  limitMb: number,
+  completed: { ocr: number; speech: number },
+): string {
+  const idle = (['ocr', 'speech'] as const).filter((k) => !(completed[k] > 0));
+  if (idle.length)
+    return `not shown: no ${idle.map((k) => (k === 'ocr' ? 'OCR' : k)).join(' or ')} response completed in the window`;
+  return status(rssMb <= limitMb);
 }
