@@ -24,7 +24,7 @@ import {
   type QuantizerFacts,
   type VariantFacts,
 } from '../../scripts/bench/models-prose.ts';
-import { cpuFlags } from '../../scripts/bench/machine.ts';
+import { cpuFlags, runLine } from '../../scripts/bench/machine.ts';
 import {
   allUnder,
   boundPhrase,
@@ -203,6 +203,24 @@ describe('bench:models prose, static INT8', () => {
       /51\.00 ms at batch 1 \(1\.02 × FP32, about the same\), 0\.72 × the file, character accuracy 98\.84 %/,
     );
     assert.match(s, /static: 30\.00 ms \(0\.60 × FP32, faster\), 0\.27 × the file, 100\.00 %/);
+  });
+
+  test('the machine line written with the fault and soak results carries commit, CPU, features and load', () => {
+    const line = runLine(
+      {
+        commit: 'abc1234-dirty',
+        cpuModel: 'AMD EPYC 7B13',
+        cores: 2,
+        loadAvg: [1.5, 2, 3],
+        date: '2026-11-30T22:10:00.000Z',
+        cpuFlags: ['avx2', 'avx512_vnni'],
+      },
+      [4, 5, 6],
+    );
+    assert.equal(
+      line,
+      'Measured at commit abc1234-dirty, 2026-11-30 22:10 UTC, on AMD EPYC 7B13 (2 cores, shared with other work; CPU features avx2, avx512_vnni); load average 1.50 2.00 3.00 at the start, 4.00 5.00 6.00 at the end.',
+    );
   });
 
   test('the CPU sentence names VNNI only when /proc/cpuinfo lists it', () => {
