@@ -1004,7 +1004,7 @@ function render(r: Results): Rendered {
     ...startupMd,
   ].join('\n');
 
-  const historyRow = `| ${m.date.slice(0, 16).replace('T', ' ')} | ${m.loadStart.map(f1).join('/')} | ${f2(r.rawB1.run.p50)} | ${f0(rawLimit.runItemsPerSec)} | ${f0(r.naive.c64.rps)} | ${f2(c1.p50)} | ${f0(c64.rps)} | ${f2(c64.p99)} | ${f0(best.peakRssMb)} / ${f0(r.allModels.peakRssMb)} | ${f0(r.startColdMs)} / ${f0(Math.min(...r.startMs))}–${f0(Math.max(...r.startMs))} | ${f0(r.jobs.jobsPerSec)} | ${settingsLabel(best.settings)} | ${m.commit} |`;
+  const historyRow = `| ${m.date.slice(0, 16).replace('T', ' ')} | ${m.loadStart.map(f1).join('/')} | ${f2(r.rawB1.run.p50)} | ${f0(rawLimit.runItemsPerSec)} | ${f0(r.naive.c64.rps)} | ${f2(c1.p50)} | ${f0(c64.rps)} | ${f2(c64.p99)} | ${f0(best.peakRssMb)} / ${f0(r.allModels.peakRssMb)} | ${f0(r.startColdMs)} / ${f0(Math.min(...r.startMs))}–${f0(Math.max(...r.startMs))} | ${f0(r.jobs.jobsPerSec)} | ${settingsLabel(best.settings)} | ${m.commit} | ${m.model}; ${m.features ?? 'features not recorded'} |`;
 
   const consoleOut = [
     `Machine: ${machineMd}`,
@@ -1177,8 +1177,8 @@ function autocannonVersion(): string {
 const HISTORY_START = '<!-- bench:serve history start -->';
 const HISTORY_END = '<!-- bench:serve history end -->';
 const HISTORY_HEADER = [
-  '| run (UTC) | load avg | raw p50 ms | raw batched /s | (b) c=64 /s | (c) c=1 p50 ms | (c) c=64 /s | (c) c=64 p99 ms | RSS MB text-spam / all | start ms (rows before commit was recorded: median of warm restarts; since: first / warm min–max) | jobs/s | best settings | commit |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| run (UTC) | load avg | raw p50 ms | raw batched /s | (b) c=64 /s | (c) c=1 p50 ms | (c) c=64 /s | (c) c=64 p99 ms | RSS MB text-spam / all | start ms (rows before commit was recorded: median of warm restarts; since: first / warm min–max) | jobs/s | best settings | commit | CPU model; features |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 
 /** Replaces the "Serving (bench:serve)" section of docs/benchmarks.md, keeping other sections and the run history. */
@@ -1204,10 +1204,11 @@ function writeDocs(section: string, historyRow: string) {
           .slice(h0 + HISTORY_START.length, h1)
           .split('\n')
           .filter((l) => l.startsWith('| ') && !l.startsWith('| run') && !l.startsWith('| ---'))
-          // rows from before the commit column: say so instead of leaving the cell empty
-          .map((l) =>
-            l.split('|').length - 2 < HISTORY_HEADER[1]!.split('|').length - 2 ? `${l} not recorded |` : l,
-          )
+          // rows from before the commit or CPU columns: say so instead of leaving the cells empty
+          .map((l) => {
+            const missing = HISTORY_HEADER[1]!.split('|').length - l.split('|').length;
+            return missing > 0 ? `${l}${' not recorded |'.repeat(missing)}` : l;
+          })
       : [];
   const rows = [...previous, historyRow].slice(-10);
   const history = [
