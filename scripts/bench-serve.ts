@@ -903,6 +903,8 @@ function render(r: Results): Rendered {
     issue13Rows({
       c64Rps: c64.rps,
       naiveC64Rps: r.naive.c64.rps,
+      c64RpsMin: c64.rpsMin,
+      naiveC64RpsMax: r.naive.c64.rpsMax,
       cpuMsPerReq: serverCpuMsPerReq,
       naiveCpuMsPerReq,
       c1P50: c1.p50,
