@@ -703,7 +703,7 @@ async function markdown(
       'Latency: p50 of one `session.run` (after 3 warm-up runs); for models with both precisions FP32 and INT8 are timed in one process with their runs ' +
       'interleaved, so that load from other work hits both alike. Peak RSS: VmHWM of a child process that loaded only this variant and ran the timed ' +
       "batches (node + ORT baseline in parentheses). Accuracy: through the app's own task modules. Every sentence below is computed from this run's numbers " +
-      "and the quantizer's report on the FP32 files.",
+      "and the quantizer's report on the FP32 files, except those marked as background.",
     '',
   );
   lines.push(
