@@ -48,7 +48,14 @@ import {
   summarizeProfile,
   type ProfileSummary,
 } from './bench/profile.ts';
-import { createSession, rawBatch1, rawBatched, type RawBatch1, type RawBatched } from './bench/raw.ts';
+import {
+  createSession,
+  rawBatch1,
+  rawBatched,
+  RAW_WARMUP_BATCHES,
+  type RawBatch1,
+  type RawBatched,
+} from './bench/raw.ts';
 import { gitCommit } from './bench/machine.ts';
 import {
   bundleAdvice,
@@ -65,7 +72,10 @@ import {
   startSentence,
   sweepSentence,
   issue13Rows,
+  jobsSentence,
+  loadedRssStatus,
   prepareSentence,
+  windowsSentence,
   type StartTimes,
 } from './bench/serve-prose.ts';
 
@@ -88,6 +98,8 @@ const T = {
   c64: QUICK ? 2 : 6,
   sweep: QUICK ? 2 : 5,
   rawIterations: QUICK ? 500 : 3000,
+  rawWarmupCalls: 300,
+  rawWarmupBatches: RAW_WARMUP_BATCHES,
   rawBatchedSeconds: QUICK ? 1 : 2,
   jobs: QUICK ? 300 : 2000,
   /** jobs submitted and finished before the measured jobs run, discarded */
@@ -368,7 +380,10 @@ async function main() {
   // --- (a) raw --------------------------------------------------------------------------------------
   log('(a) raw onnxruntime-node: batch 1');
   const s1 = await createSession(model, 1);
-  results.rawB1 = await rawBatch1(s1, model, texts, { warmup: 300, iterations: T.rawIterations });
+  results.rawB1 = await rawBatch1(s1, model, texts, {
+    warmup: T.rawWarmupCalls,
+    iterations: T.rawIterations,
+  });
   results.rawBatched = [];
   for (const intraOp of [1, 2]) {
     const s = intraOp === 1 ? s1 : await createSession(model, intraOp);
@@ -837,7 +852,10 @@ function render(r: Results): Rendered {
         `${f0(r.allModels.peakRssMb)} MB`,
         `${f2(r.allModels.peakRssMb / 600)} ×`,
         '–',
-        ok(r.allModels.peakRssMb <= 600),
+        loadedRssStatus(r.allModels.peakRssMb, 600, {
+          ocr: r.allModels.ocr?.ok ?? 0,
+          speech: r.allModels.speech?.ok ?? 0,
+        }),
       ],
       ...startRows(starts, START_TARGET_MS),
     ],
@@ -885,6 +903,8 @@ function render(r: Results): Rendered {
     issue13Rows({
       c64Rps: c64.rps,
       naiveC64Rps: r.naive.c64.rps,
+      c64RpsMin: c64.rpsMin,
+      naiveC64RpsMax: r.naive.c64.rpsMax,
       cpuMsPerReq: serverCpuMsPerReq,
       naiveCpuMsPerReq,
       c1P50: c1.p50,
@@ -908,7 +928,7 @@ function render(r: Results): Rendered {
   ]);
   const m = r.machine;
   const machineMd = `commit ${m.commit}; ${m.cpus} CPUs (\`nproc\`), ${m.model}, ${m.memGb} GB RAM, CPU features ${m.features ?? 'not recorded'}, Node ${m.node}, onnxruntime-node ${m.ort}; load average at start ${m.loadStart.map(f2).join(' ')}, at end ${m.loadEnd.map(f2).join(' ')} (other engineers' tests share this machine). ${m.date}.`;
-  const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). Each load run (a)–(c) follows a ${r.windows.warmup} s warm-up at the same concurrency, discarded; (d) follows ${r.windows.jobsWarmup} warm-up jobs, discarded. (c) runs last ${r.windows.c1} s (c=1) and ${r.windows.c64} s (c=64), the sweep and the MODELS='' run ${r.windows.sweep} s.${r.extendedWindows?.length ? ` Quick mode: windows in which no response completed were measured again for longer (${r.extendedWindows.join(', ')}).` : ''}`;
+  const inputsMd = `Model: text-spam \`models/${r.modelFile}\` (${r.modelPrecision}) in every setup. Inputs: the ${r.messages} held-out messages of \`test/fixtures/text-heldout.json\` (raw e-mails, mean ${f0(r.meanChars)} characters), rotated per request; featurized with the app's \`hashTextFeatures\`. Load generator: autocannon ${autocannonVersion()}, in the bench process, latency percentiles from its per-response timings (float ms). ${windowsSentence(r.windows, !!r.rawQueue)}${r.extendedWindows?.length ? ` Quick mode: windows in which no response completed were measured again for longer (${r.extendedWindows.join(', ')}).` : ''}`;
 
   const point = (c: number, l?: LoadResult) => ({ c, rps: l?.rps ?? NaN, p50: l?.p50 ?? NaN });
   const svg = servingPlot(
@@ -948,9 +968,7 @@ function render(r: Results): Rendered {
     `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time: ` +
       `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${r.windows.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
     `(d): ${r.jobs.submitted} jobs submitted at ${f0(r.jobs.submit.rps)} submits/s (submit p50 ${f2(r.jobs.submit.p50)} ms, p99 ${f2(r.jobs.submit.p99)} ms); jobs/s = finished jobs / (last finished_at − first created_at); latency = finished_at − created_at from the job records; WORKER_CONCURRENCY=${r.jobs.workerConcurrency}; measured after ${r.jobs.warmup} warm-up jobs that were submitted, run and discarded. ` +
-      (r.jobs.submit.rps > r.jobs.jobsPerSec * 1.2
-        ? 'Jobs were submitted faster than they ran, so the submit→finish latency is mostly time spent queued (it grows with N); jobs/s is the number to compare.'
-        : 'Jobs ran about as fast as they were submitted, so the latency is close to the per-job cost.'),
+      jobsSentence(r.jobs.submit.rps, r.jobs.jobsPerSec),
     '',
     `![Throughput and p50 latency against concurrency, naive Express and clawstack](${PLOT_FILE.replace('docs/', '')})`,
     '',
@@ -988,7 +1006,7 @@ function render(r: Results): Rendered {
     ...startupMd,
   ].join('\n');
 
-  const historyRow = `| ${m.date.slice(0, 16).replace('T', ' ')} | ${m.loadStart.map(f1).join('/')} | ${f2(r.rawB1.run.p50)} | ${f0(rawLimit.runItemsPerSec)} | ${f0(r.naive.c64.rps)} | ${f2(c1.p50)} | ${f0(c64.rps)} | ${f2(c64.p99)} | ${f0(best.peakRssMb)} / ${f0(r.allModels.peakRssMb)} | ${f0(r.startColdMs)} / ${f0(Math.min(...r.startMs))}–${f0(Math.max(...r.startMs))} | ${f0(r.jobs.jobsPerSec)} | ${settingsLabel(best.settings)} | ${m.commit} |`;
+  const historyRow = `| ${m.date.slice(0, 16).replace('T', ' ')} | ${m.loadStart.map(f1).join('/')} | ${f2(r.rawB1.run.p50)} | ${f0(rawLimit.runItemsPerSec)} | ${f0(r.naive.c64.rps)} | ${f2(c1.p50)} | ${f0(c64.rps)} | ${f2(c64.p99)} | ${f0(best.peakRssMb)} / ${f0(r.allModels.peakRssMb)} | ${f0(r.startColdMs)} / ${f0(Math.min(...r.startMs))}–${f0(Math.max(...r.startMs))} | ${f0(r.jobs.jobsPerSec)} | ${settingsLabel(best.settings)} | ${m.commit} | ${m.model}; ${m.features ?? 'features not recorded'} |`;
 
   const consoleOut = [
     `Machine: ${machineMd}`,
@@ -1161,8 +1179,8 @@ function autocannonVersion(): string {
 const HISTORY_START = '<!-- bench:serve history start -->';
 const HISTORY_END = '<!-- bench:serve history end -->';
 const HISTORY_HEADER = [
-  '| run (UTC) | load avg | raw p50 ms | raw batched /s | (b) c=64 /s | (c) c=1 p50 ms | (c) c=64 /s | (c) c=64 p99 ms | RSS MB text-spam / all | start ms (rows before commit was recorded: median of warm restarts; since: first / warm min–max) | jobs/s | best settings | commit |',
-  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  '| run (UTC) | load avg | raw p50 ms | raw batched /s | (b) c=64 /s | (c) c=1 p50 ms | (c) c=64 /s | (c) c=64 p99 ms | RSS MB text-spam / all | start ms (rows before commit was recorded: median of warm restarts; since: first / warm min–max) | jobs/s | best settings | commit | CPU model; features |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
 ];
 
 /** Replaces the "Serving (bench:serve)" section of docs/benchmarks.md, keeping other sections and the run history. */
@@ -1188,10 +1206,11 @@ function writeDocs(section: string, historyRow: string) {
           .slice(h0 + HISTORY_START.length, h1)
           .split('\n')
           .filter((l) => l.startsWith('| ') && !l.startsWith('| run') && !l.startsWith('| ---'))
-          // rows from before the commit column: say so instead of leaving the cell empty
-          .map((l) =>
-            l.split('|').length - 2 < HISTORY_HEADER[1]!.split('|').length - 2 ? `${l} not recorded |` : l,
-          )
+          // rows from before the commit or CPU columns: say so instead of leaving the cells empty
+          .map((l) => {
+            const missing = HISTORY_HEADER[1]!.split('|').length - l.split('|').length;
+            return missing > 0 ? `${l}${' not recorded |'.repeat(missing)}` : l;
+          })
       : [];
   const rows = [...previous, historyRow].slice(-10);
   const history = [

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { loadMessages } from './bench/inputs.ts';
 import { runLoad } from './bench/load.ts';
 import { cleanup, installSignalCleanup, onCleanup, rssMb } from './bench/procs.ts';
 import { writeSection } from './lib/doc-section.ts';
+import { runInfo, runLine, type RunInfo } from './bench/machine.ts';
 import { lineChart } from './soak/svg.ts';
 import { metricValue, record, rssGrowth, windowStats, type Bucket } from './soak/stats.ts';
 
@@ -128,6 +129,7 @@ async function main() {
   const minutes = Number(values.minutes);
   if (!(minutes > 0)) throw new Error('--minutes must be a positive number');
   installSignalCleanup();
+  const run = runInfo(); // commit, CPU, load at the start: written with the result
   buildBundle();
   const env = await stack();
   const texts = loadMessages();
@@ -182,6 +184,7 @@ async function main() {
     jobs: jobs.tally,
     queue,
     write: !values['no-docs'],
+    run,
   });
   await server.child.stop();
   await cleanup();
@@ -197,6 +200,7 @@ function report(r: {
   jobs: { accepted: number; refused: number };
   queue: Awaited<ReturnType<typeof jobFigures>>;
   write: boolean;
+  run: RunInfo;
 }) {
   const warmupS = Math.min(60, (r.minutes * 60) / 5);
   const { stats } = r;
@@ -216,7 +220,8 @@ function report(r: {
     ),
   ];
   const table = ['| soak | |', '|---|---|', ...lines].join('\n');
-  console.log(`\n${table}\n`);
+  const machine = runLine(r.run, loadavg());
+  console.log(`\n${table}\n\n${machine}\n`);
   if (!r.write) return;
   const svg = lineChart([
     {
@@ -244,7 +249,7 @@ function report(r: {
     },
   ]);
   writeFileSync('docs/soak.svg', svg);
-  writeSection('docs/reliability.md', 'soak', table);
+  writeSection('docs/reliability.md', 'soak', `${table}\n\n${machine}`);
 }
 
 main().catch(async (err: unknown) => {

@@ -16,6 +16,9 @@ export interface LoadResult {
   errors: number;
   /** 2xx responses per second. */
   rps: number;
+  /** autocannon's per-second samples of completed responses (any status): slowest and fastest second */
+  rpsMin?: number;
+  rpsMax?: number;
   p50: number;
   p99: number;
   /** CPU cores used on average by the server process (all its threads) and by the bench process (autocannon). */
@@ -90,6 +93,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     non2xx: result.non2xx,
     errors: result.errors,
     rps: latencies.length / result.duration,
+    rpsMin: result.requests.min,
+    rpsMax: result.requests.max,
     p50: s.p50,
     p99: s.p99,
     serverCores: spec.serverPid ? (server1 - server0) / wall : NaN,

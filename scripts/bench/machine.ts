@@ -72,3 +72,15 @@ export function runInfo(): RunInfo {
 
 /** "1.47 1.24 1.48" */
 export const formatLoad = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');
+
+/**
+ * The line written under a result in the docs: what was measured, on what, under which load.
+ * `loadEnd`: the load average when the run finished (the start's is in `info`).
+ */
+export function runLine(info: RunInfo, loadEnd: number[]): string {
+  return (
+    `Measured at commit ${info.commit}, ${info.date.slice(0, 16).replace('T', ' ')} UTC, on ${info.cpuModel} ` +
+    `(${info.cores} cores, shared with other work; CPU features ${info.cpuFlags.join(', ') || 'unknown'}); ` +
+    `load average ${formatLoad(info.loadAvg)} at the start, ${formatLoad(loadEnd)} at the end.`
+  );
+}

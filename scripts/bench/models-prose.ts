@@ -232,13 +232,32 @@ export function dynamicSentence(f: VariantFacts, s: VariantFacts, d: VariantFact
   );
 }
 
-/** Whether the CPU has the int8 dot-product instructions ORT's QLinearConv / u8s8 GEMM use. */
+/**
+ * Which int8 dot-product instructions /proc/cpuinfo lists (measured); what ORT's kernels do with them is
+ * background knowledge, not something this run measures, and the sentence says so.
+ */
 export function cpuSentence(flags: string[]): string {
   const has = (f: string) => flags.includes(f);
   const vnni = ['avx512_vnni', 'avx_vnni'].filter(has);
+  const background =
+    "(Background, not measured by this run: ORT's u8 × s8 GEMM and QLinearConv kernels use VNNI dot products where the CPU has them, AVX2's VPMADDUBSW otherwise.)";
   return vnni.length
-    ? `This CPU has ${vnni.join(' and ')} (u8 × s8 dot products in one instruction), so the int8 kernels are not limited to AVX2's VPMADDUBSW path.`
-    : `This CPU has no VNNI (${has('avx2') ? 'AVX2 only' : 'no AVX2'}): ORT's int8 kernels use VPMADDUBSW, which caps their gain over FP32.`;
+    ? `/proc/cpuinfo lists ${vnni.join(' and ')} on this CPU. ${background}`
+    : `/proc/cpuinfo lists no VNNI on this CPU (${has('avx2') ? 'AVX2 only' : 'no AVX2 either'}). ${background}`;
+}
+
+/** Ops that are neither quantized nor conversions: what still runs in float in the INT8 model. */
+const INT8_OR_CONVERSION =
+  /^(QLinear|QuantizeLinear$|DequantizeLinear$|DynamicQuantize|MatMulInteger$|ConvInteger$)/;
+
+/** The float ops of an INT8 profile with ≥ 1 % of its kernel time, largest first (at most five). */
+export function floatOpsPhrase(int8: OpProfile): string {
+  const ops = Object.entries(int8)
+    .filter(([op, v]) => v >= 0.01 && !INT8_OR_CONVERSION.test(op))
+    .slice(0, 5);
+  return ops.length
+    ? `the ops still in float in INT8's profile, between which values are converted: ${ops.map(([op, v]) => `${op} ${pct(v)}`).join(', ')}`
+    : "no float op takes 1 % of INT8's kernel time";
 }
 
 /** One bullet per statically quantized model. */
@@ -266,10 +285,22 @@ export function staticBullet(
     const qconv = share(q.profile, /^QLinearConv$/);
     const qdq = share(q.profile, /^(QuantizeLinear|DequantizeLinear)$/);
     parts.push(
-      `Conv is ${pct(conv)} of the FP32 kernel time; in INT8 QLinearConv is ${pct(qconv)} and the float ↔ int8 conversions (QuantizeLinear, DequantizeLinear) ${pct(qdq)}, ` +
-        'the cost of the float ops (activations, Resize, ConvTranspose) that still run between the quantized Convs.',
+      `Conv is ${pct(conv)} of the FP32 kernel time; in INT8 QLinearConv is ${pct(qconv)} and the float ↔ int8 conversions (QuantizeLinear, DequantizeLinear) ${pct(qdq)}; ` +
+        `${floatOpsPhrase(q.profile)}.`,
     );
   }
   parts.push(cpuSentence(s.cpuFlags));
   return `- ${parts.join(' ')}`;
+}
+
+/**
+ * A latency-ratio cell of the targets table with its spread: the interleaved run's ratio and, when the
+ * variants were also timed in processes of their own, that ratio too. ✓ only when every measurement is
+ * within the target; "✗ (1 of 2)" when one is not.
+ */
+export function ratioCell(interleaved: number, separate: number | undefined, limit: number): string {
+  const all = separate === undefined ? [interleaved] : [interleaved, separate];
+  const over = all.filter((r) => !(r <= limit)).length;
+  const mark = over === 0 ? '✓' : over === all.length ? '✗' : `✗ (${over} of ${all.length})`;
+  return `${f2(interleaved)}${separate === undefined ? '' : ` (separate: ${f2(separate)})`} ${mark}`;
 }

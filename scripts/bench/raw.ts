@@ -92,6 +92,9 @@ export async function rawBatch1(
   };
 }
 
+/** Batches run before each batched measurement, discarded. */
+export const RAW_WARMUP_BATCHES = 3;
+
 export async function rawBatched(
   session: ort.InferenceSession,
   model: BenchModel,
@@ -108,7 +111,7 @@ export async function rawBatched(
     ids: new ort.Tensor('int64', p.ids, p.dims),
     weights: new ort.Tensor('float32', p.weights, p.dims),
   });
-  for (const b of batches.slice(0, 3)) await session.run(toFeeds(b)); // warm-up
+  for (const b of batches.slice(0, RAW_WARMUP_BATCHES)) await session.run(toFeeds(b)); // warm-up
 
   // Model only: pre-packed batches, rotated.
   const runMs: number[] = [];

@@ -121,6 +121,9 @@ describe('rate limits', () => {
   test('past the per-key limit → 429 with Retry-After, other keys unaffected, allowed again after the window', async () => {
     const { key } = await app.service.keys.create('limited');
     const { key: other } = await app.service.keys.create('other');
+    // Windows are fixed (3 s here): start the 7 requests at the beginning of one, or a loaded machine
+    // can spread them over two windows and every one of them is admitted.
+    await sleep(3000 - (Date.now() % 3000) + 20);
     const statuses: number[] = [];
     let limited: Response | undefined;
     for (let i = 0; i < 7; i++) {
@@ -139,6 +142,7 @@ describe('rate limits', () => {
 
   test('a key with its own limit uses it', async () => {
     const { key } = await app.service.keys.create('tight', { rateLimit: 2 });
+    await sleep(3000 - (Date.now() % 3000) + 20); // all three in one fixed window
     const s = [];
     for (let i = 0; i < 3; i++) s.push((await classify(key)).status);
     assert.deepEqual(s, [200, 200, 429]);

@@ -8,6 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { LeasedRateLimiter, leaseSize } from '../../app/src/auth/budget.ts';
+import { loadConfig } from '../../app/src/config.ts';
+import { startTestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
 let services: TestServices;
@@ -95,5 +97,41 @@ describe('LeasedRateLimiter on real Redis', () => {
     assert.equal(await admitted([limiter], 'a', 2, 4), 2);
     assert.equal(await admitted([limiter], 'b', 2, 4), 2);
     assert.equal(await admitted([limiter], 'a', 5, 6), 5);
+  });
+});
+
+describe('through the app, as it runs in production (default RATE_LIMIT_WINDOW_SECONDS, leases > 1)', () => {
+  test('a key with a limit of 500 (lease 5) gets exactly 500 requests per window, then 429 with Retry-After', async () => {
+    const windowMs = loadConfig({}).RATE_LIMIT_WINDOW_SECONDS * 1000;
+    const limit = 500;
+    assert.ok(leaseSize(limit) > 1, 'the leased path, not one Redis call per request');
+    const app = await startTestApp(services);
+    try {
+      // All requests in one fixed window: start early in one if the current one is nearly over.
+      const left = windowMs - (Date.now() % windowMs);
+      if (left < windowMs / 4) await new Promise((r) => setTimeout(r, left + 50));
+      const { key } = await app.service.keys.create('leased', { rateLimit: limit });
+      const statuses: number[] = [];
+      let refused: Response | undefined;
+      for (let i = 0; i < limit + 40; i += 20) {
+        const wave = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            app.call('/v1/text/classify', { method: 'POST', json: { text: 'hello' }, key }),
+          ),
+        );
+        for (const res of wave) {
+          statuses.push(res.status);
+          if (res.status === 429) refused = res;
+          await res.arrayBuffer();
+        }
+      }
+      const count = (s: number) => statuses.filter((x) => x === s).length;
+      assert.deepEqual([count(200), count(429)], [limit, 40], 'one process admits exactly the limit');
+      assert.equal(refused!.headers.get('ratelimit-remaining'), '0');
+      const retry = Number(refused!.headers.get('retry-after'));
+      assert.ok(retry >= 1 && retry <= windowMs / 1000, `Retry-After ${retry}`);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -14,8 +14,12 @@ import { outcomes, renderTable, summarize, writeSection, type FaultRow } from '.
 import { combinedFaults } from './combined.ts';
 import { breakModel, FaultStack, type Fault } from './stack.ts';
 import { killWholeNpmStart } from './npm-start.ts';
+import { loadavg } from 'node:os';
+import { runInfo, runLine } from '../../scripts/bench/machine.ts';
 
 const rows: FaultRow[] = [];
+/** Commit, CPU and load of this run, written with its table. */
+const run = runInfo();
 const problems: string[] = [];
 let stack: FaultStack;
 
@@ -182,7 +186,7 @@ const FAULTS: Fault[] = [
 /** The table so far into docs/reliability.md (each test adds its rows, so a failing one still reports). */
 function publish() {
   console.log(`\n${renderTable(rows)}\n`);
-  writeSection('docs/reliability.md', 'faults', renderTable(rows));
+  writeSection('docs/reliability.md', 'faults', `${renderTable(rows)}\n\n${runLine(run, loadavg())}`);
 }
 
 test('faults, one at a time: nothing accepted is lost or finished twice, and service resumes by itself', async () => {

@@ -3,7 +3,7 @@
  * stack files, and docs/infra.md documenting every key.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { isMap, isScalar, parseDocument, type Scalar, type YAMLMap } from 'yaml';
 import { CONFIG_KEYS, isCidr, parseSpec } from '../../infra/spec/index.ts';
@@ -187,6 +187,19 @@ describe('stack files', () => {
       assert.deepEqual(uncommentedKeys(text), []);
     });
   }
+
+  test('every Pulumi.<stack>.yaml (all targets) starts with a comment and has a comment for every config key', () => {
+    const stacks = readdirSync(ROOT).filter((f) => /^Pulumi\.[\w-]+\.yaml$/.test(f));
+    assert.ok(stacks.length >= 6, stacks.join(', '));
+    const uncommented = stacks.flatMap((f) => {
+      const text = readFileSync(`${ROOT}${f}`, 'utf8');
+      return [
+        ...(/^# /.test(text) ? [] : [`${f}: no leading comment`]),
+        ...uncommentedKeys(text).map((k) => `${f}: ${k}`),
+      ];
+    });
+    assert.deepEqual(uncommented, []);
+  });
 
   test('Pulumi.yaml: project clawstack, nodejs, main infra/', () => {
     const text = readFileSync(`${ROOT}Pulumi.yaml`, 'utf8');
