@@ -15,7 +15,8 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing).
+ * the current prose; measures nothing), --only=start,serve,cluster (a short run of those parts, printed only:
+ * scripts/bench/partial.ts).
  */
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -48,6 +49,7 @@ import {
   summarizeProfile,
   type ProfileSummary,
 } from './bench/profile.ts';
+import { partialRun, PARTS, type Part } from './bench/partial.ts';
 import { createSession, rawBatch1, rawBatched, type RawBatch1, type RawBatched } from './bench/raw.ts';
 import { gitCommit } from './bench/machine.ts';
 import {
@@ -78,6 +80,8 @@ const argValue = (name: string) => process.argv.find((a) => a.startsWith(`${name
 const JSON_OUT = argValue('--json');
 const RENDER_FROM = argValue('--render');
 /** --profiles-dir=PATH keeps the .cpuprofile files (open them in Chrome DevTools); default: a temp dir, removed. */
+/** --only=start,serve,cluster: a short run of those parts (scripts/bench/partial.ts); prints, writes no docs. */
+const ONLY = argValue('--only')?.split(',') as Part[] | undefined;
 const PROFILES_DIR = process.argv
   .find((a) => a.startsWith('--profiles-dir='))
   ?.slice('--profiles-dir='.length);
@@ -331,6 +335,20 @@ async function main() {
     process.stdout.write(`${render(saved).console}\n`);
     return;
   }
+  if (ONLY) {
+    const unknown = ONLY.filter((p) => !PARTS.includes(p));
+    if (unknown.length)
+      throw new Error(`--only: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+    const [warmupSeconds, seconds, starts] = [T.warmup, T.c1, Number(argValue('--starts') ?? T.starts)];
+    return partialRun({
+      parts: ONLY,
+      warmupSeconds,
+      seconds,
+      starts,
+      baselineDir: argValue('--baseline'),
+      log,
+    });
+  }
   const results: Partial<Results> = {};
   results.machine = machine();
   results.windows = T;
@@ -467,7 +485,7 @@ async function main() {
       profileStartMs: p.startMs,
       spawnedAtUs: p.spawnedAtUs,
       summaries: summaries.sort((a, b) => b.busyMs - a.busyMs),
-      bundle: bundleComposition(join(BUNDLE_DIR, 'main.js.map')),
+      bundle: bundleComposition(join(BUNDLE_DIR, 'server.cjs.map')),
     };
   }
 
