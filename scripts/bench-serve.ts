@@ -15,7 +15,7 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing), --only=start,serve,cluster (a short run of those parts, printed only:
+ * the current prose; measures nothing), --only=start,serve (a short run of those parts, printed only:
  * scripts/bench/partial.ts).
  */
 import { execSync } from 'node:child_process';
@@ -80,7 +80,7 @@ const argValue = (name: string) => process.argv.find((a) => a.startsWith(`${name
 const JSON_OUT = argValue('--json');
 const RENDER_FROM = argValue('--render');
 /** --profiles-dir=PATH keeps the .cpuprofile files (open them in Chrome DevTools); default: a temp dir, removed. */
-/** --only=start,serve,cluster: a short run of those parts (scripts/bench/partial.ts); prints, writes no docs. */
+/** --only=start,serve: a short run of those parts (scripts/bench/partial.ts); prints, writes no docs. */
 const ONLY = argValue('--only')?.split(',') as Part[] | undefined;
 const PROFILES_DIR = process.argv
   .find((a) => a.startsWith('--profiles-dir='))
@@ -1135,7 +1135,7 @@ function startupBullets(r: Results): string[] {
       `the inference thread was spawned ${f0(workerAt)} ms after the process, and its start (thread bootstrap, loading onnxruntime-node, creating the session) then took up to ${f0(engineMs)} ms (thread lifetime in that run, profiler on).`,
     `- dist/main.js is ${f1(r.startup.bundle.bytes / 1024 / 1024)} MB of source that Node reads and compiles at every start (largest inputs by source size: ${top}; AWS SDK for the S3 model source ${f0(aws)} KB).`,
     '',
-    '**Start-up changes applied earlier** (history, same commit as above): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.',
+    '**Start-up changes applied earlier** (history, same commit as above): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js, now .cjs) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.',
     '',
     '**What would move start-up further:**',
     `1. ${compileCacheAdvice(r.machine.node)}`,

@@ -26,10 +26,17 @@ const common = {
 // import.meta.url (which finds the thread, migrations, console and docs beside it) is the file's URL.
 await build({
   ...common,
-  entryPoints: { server: 'app/src/main.ts' },
+  entryPoints: {
+    server: 'app/src/main.ts',
+    // loaded by server.cjs only for an s3:// MODEL_SOURCE (see app/src/service.ts)
+    's3-source': 'app/src/models/s3-source.ts',
+  },
   outdir,
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
+  // import() becomes require(): a vm.Script (Node 20's code cache) has no module loader for import()
+  // without an experimental flag.
+  supported: { 'dynamic-import': false },
   define: { 'import.meta.url': '__clawstack_file_url' },
   // Strict mode as the ESM sources had it: the directive must come first, before the banner's code.
   banner: {
@@ -42,8 +49,6 @@ await build({
     main: 'app/src/launch.ts',
     'inference-thread': 'app/src/inference/thread.ts',
     keys: 'app/src/cli/keys.ts',
-    // loaded by server.cjs only for an s3:// MODEL_SOURCE (see app/src/service.ts)
-    's3-source': 'app/src/models/s3-source.ts',
   },
   outdir,
   format: 'esm',

@@ -8,7 +8,8 @@
  * - Node 20 (no enableCompileCache): V8's code cache by hand, as v8-compile-cache does: the bundle is
  *   compiled with `vm.Script` from the cached data when there is one, and the cache is written after the
  *   bundle's top level ran (so it holds the functions start-up compiled, not only the top level).
- *   Dynamic `import()` in the bundle goes to Node's default loader.
+ *   Such a script has no module loader for `import()` (not without an experimental flag): the bundle
+ *   uses require() only (scripts/build.mjs turns its import() calls into require()).
  *
  * A cache that does not fit (another Node or V8 flags, another bundle) is refused by V8 or by its name
  * and the bundle compiles as if there were none; a cache directory that is not writable only costs the
@@ -20,7 +21,7 @@ import { createRequire } from 'node:module';
 import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { constants, Script } from 'node:vm';
+import { Script } from 'node:vm';
 
 export interface CacheKeyInput {
   file: string;
@@ -85,7 +86,7 @@ export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): C
   // The same wrapper as Node's CommonJS loader, so the bundle sees exports, require, module, …
   const script = new Script(
     `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`,
-    { filename: file, cachedData, importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER },
+    { filename: file, cachedData },
   );
   const outcome: CacheOutcome = !cachedData ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit';
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;

@@ -47,8 +47,6 @@ export interface ServerSettings {
   MODELS?: string;
   /** Only for the start-up timeline run (the measured runs use FIXED_SETTINGS.LOG_LEVEL). */
   LOG_LEVEL?: string;
-  /** Serving processes (node:cluster) sharing the port; 1 = no cluster. */
-  CLUSTER_WORKERS?: number;
 }
 
 export interface BenchEnv {

@@ -1,12 +1,11 @@
 /**
- * `npm run bench:serve -- --only=start,serve[,cluster]`: a short run of a part of bench:serve, to measure
+ * `npm run bench:serve -- --only=start,serve`: a short run of a part of bench:serve, to measure
  * one change side by side without the full ~8 min run. Prints numbers (never writes docs):
  *
  *   start   process start → first 200 from classify: a first start (fresh database), warm restarts,
  *           and the app's own start-up timeline (LOG_LEVEL=info timestamps);
  *   serve   the naive Express server and clawstack, one after the other at c=1 and c=64, with CPU per
- *           request (server CPU seconds / responses);
- *   cluster as serve, for clawstack with CLUSTER_WORKERS=2 beside CLUSTER_WORKERS=1.
+ *           request (server CPU seconds / responses).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,7 +19,7 @@ import { runLoad, type LoadResult } from './load.ts';
 import { onCleanup, startChild } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
 
-export const PARTS = ['start', 'serve', 'cluster'] as const;
+export const PARTS = ['start', 'serve'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface PartialOptions {
@@ -28,7 +27,7 @@ export interface PartialOptions {
   warmupSeconds: number;
   seconds: number;
   starts: number;
-  /** --baseline=DIR: a build of another commit, started alternately with this one (part start) */
+  /** --baseline=DIR: a build of another commit, measured next to this one */
   baselineDir?: string;
   log: (msg: string) => void;
 }
@@ -85,8 +84,9 @@ async function clawstack(
   bodies: string[],
   probe: string,
   o: PartialOptions,
+  bundleDir?: string,
 ) {
-  const s = await startServer(env, settings, probe);
+  const s = await startServer(env, settings, probe, { bundleDir });
   const out = [];
   for (const c of [1, 64])
     out.push(loadLine(label, await measure(s.url, s.child.pid, bodies, env.apiKey, c, o)));
@@ -181,12 +181,8 @@ export async function partialRun(o: PartialOptions): Promise<void> {
   if (o.parts.includes('serve')) {
     say(await naive(bodies, o));
     say(await clawstack(env, '(c) clawstack', {}, bodies, texts[0]!, o));
-  }
-  if (o.parts.includes('cluster')) {
-    say(await clawstack(env, '(c) clawstack 1 process', {}, bodies, texts[0]!, o));
-    say(
-      await clawstack(env, '(c) clawstack CLUSTER_WORKERS=2', { CLUSTER_WORKERS: 2 }, bodies, texts[0]!, o),
-    );
+    if (o.baselineDir)
+      say(await clawstack(env, `(c) baseline ${o.baselineDir}`, {}, bodies, texts[0]!, o, o.baselineDir));
   }
   lines.push(`load average at end ${loadavg().map((x) => x.toFixed(2))}`);
   process.stdout.write(`\n${lines.join('\n')}\n`);
