@@ -1,5 +1,5 @@
 // Bundles the app with esbuild into dist/: main.js (the entry: app/src/launch.ts), server.cjs (the
-// server, all roles: app/src/main.ts), inference-thread.js (the ONNX Runtime thread), keys.js (key CLI),
+// server, all roles: app/src/main.ts), inference-thread.cjs (the ONNX Runtime thread), keys.js (key CLI),
 // migrations/, console/ (the operator console's static page) and docs/ (the /docs page and its assets). Native packages stay external: the bundle runs with only
 // onnxruntime-node (and sharp, for OCR) installed beside it, plus the models.
 import { build } from 'esbuild';
@@ -30,6 +30,9 @@ await build({
     server: 'app/src/main.ts',
     // loaded by server.cjs only for an s3:// MODEL_SOURCE (see app/src/service.ts)
     's3-source': 'app/src/models/s3-source.ts',
+    // CommonJS, so that it require()s onnxruntime-node: imported from ESM, Node would first scan the
+    // package's CommonJS files for their export names (cjs-module-lexer), seen in the start-up profile.
+    'inference-thread': 'app/src/inference/thread.ts',
   },
   outdir,
   format: 'cjs',
@@ -47,7 +50,6 @@ await build({
   ...common,
   entryPoints: {
     main: 'app/src/launch.ts',
-    'inference-thread': 'app/src/inference/thread.ts',
     keys: 'app/src/cli/keys.ts',
   },
   outdir,

@@ -9,5 +9,5 @@ import { fileURLToPath } from 'node:url';
 import { runCached } from './compile-cache.ts';
 import { prespawn } from './inference/spawn.ts';
 
-prespawn(new URL('./inference-thread.js', import.meta.url));
+prespawn(new URL('./inference-thread.cjs', import.meta.url));
 runCached(fileURLToPath(new URL('./server.cjs', import.meta.url)));

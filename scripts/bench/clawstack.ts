@@ -24,7 +24,7 @@ export function buildBundle(): { ms: number } {
     try {
       rmSync(BUNDLE_DIR, { recursive: true, force: true });
       cpSync('dist', BUNDLE_DIR, { recursive: true });
-      if (!existsSync(join(BUNDLE_DIR, 'main.js')) || !existsSync(join(BUNDLE_DIR, 'inference-thread.js'))) {
+      if (!existsSync(join(BUNDLE_DIR, 'main.js')) || !existsSync(join(BUNDLE_DIR, 'inference-thread.cjs'))) {
         throw new Error('dist/ is incomplete');
       }
       return { ms: Date.now() - started };

@@ -65,10 +65,10 @@ export class InferenceError extends Error {}
 
 function threadEntry(): URL {
   // From TypeScript sources the thread loads through tsx; in the esbuild bundle it is
-  // dist/inference-thread.js.
+  // dist/inference-thread.cjs.
   return import.meta.url.endsWith('.ts')
     ? new URL('./thread-dev.mjs', import.meta.url)
-    : new URL('./inference-thread.js', import.meta.url);
+    : new URL('./inference-thread.cjs', import.meta.url);
 }
 
 export class InferenceEngine {
