@@ -16,7 +16,7 @@
  * cache. NODE_COMPILE_CACHE=off (or CLAWSTACK_COMPILE_CACHE=off) disables both.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
@@ -32,14 +32,19 @@ export interface CacheKeyInput {
   execArgv: string[];
 }
 
-/** The cache file's name: one per bundle file and build, Node version, architecture and Node flags. */
+const hash = (x: unknown, n: number) =>
+  createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, n);
+
+/**
+ * The cache file's name: one per bundle file and build, Node version, architecture and Node flags; it
+ * starts with the bundle file's own prefix (`cachePrefix`), so that a new build's cache replaces the
+ * old build's.
+ */
 export function cacheFileName(k: CacheKeyInput): string {
-  const h = createHash('sha256')
-    .update(JSON.stringify([k.file, k.size, k.mtimeMs, k.node, k.arch, k.execArgv]))
-    .digest('hex')
-    .slice(0, 24);
-  return `clawstack-${h}.v8cache`;
+  return `${cachePrefix(k.file)}${hash([k.size, k.mtimeMs, k.node, k.arch, k.execArgv], 16)}.v8cache`;
 }
+
+export const cachePrefix = (file: string): string => `clawstack-${hash(file, 8)}-`;
 
 /** The cache directory, or undefined when caching is off. */
 export function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
@@ -92,16 +97,19 @@ export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): C
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   wrapper.call(mod.exports, mod.exports, requireHere, mod, file, dirname(file));
-  if (outcome !== 'hit') saveCache(script, dir, cacheFile);
+  if (outcome !== 'hit') saveCache(script, dir, cacheFile, cachePrefix(file));
   return outcome;
 }
 
-function saveCache(script: Script, dir: string, cacheFile: string) {
+function saveCache(script: Script, dir: string, cacheFile: string, prefix: string) {
   try {
     mkdirSync(dir, { recursive: true });
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData());
     renameSync(tmp, cacheFile); // atomic: a process starting meanwhile reads the old file or the new one
+    // Earlier builds' caches of the same bundle file are never read again.
+    for (const f of readdirSync(dir))
+      if (f.startsWith(prefix) && f.endsWith('.v8cache') && join(dir, f) !== cacheFile) rmSync(join(dir, f));
   } catch {
     /* a read-only or full disk only costs the cache */
   }

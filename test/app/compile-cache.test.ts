@@ -18,7 +18,7 @@ describe('compile cache', () => {
   test('the cache file is named by bundle file, size, mtime, Node version, architecture and Node flags', () => {
     const k = { file: '/a/server.cjs', size: 10, mtimeMs: 1, node: 'v20.20.2', arch: 'x64', execArgv: [] };
     const name = cacheFileName(k);
-    assert.match(name, /^clawstack-[0-9a-f]{24}\.v8cache$/);
+    assert.match(name, /^clawstack-[0-9a-f]{8}-[0-9a-f]{16}\.v8cache$/);
     assert.equal(cacheFileName({ ...k }), name);
     for (const change of [
       { file: '/b/server.cjs' },
@@ -54,7 +54,7 @@ describe('compile cache', () => {
     return r.stdout;
   };
 
-  test('runs a CommonJS file as Node would (require, module, __filename, strict mode), from V8 code cache on the next start', async () => {
+  test('runs a CommonJS file as Node would (require, module, __filename, strict mode), from V8 code cache on the next start; a new build replaces the old cache', async () => {
     const file = join(dir, 'bundle.cjs');
     const out = join(dir, 'out.json');
     writeFileSync(
@@ -81,5 +81,12 @@ writeFileSync(${JSON.stringify(out)}, JSON.stringify({ file: __filename, sep, st
     assert.equal(startOnce(file, env), 'rejected');
     assert.equal(startOnce(file, env), 'hit');
     assert.equal(startOnce(file, { NODE_COMPILE_CACHE: 'off' }), 'off');
+    // A new build of the bundle: its cache replaces the old build's (no pile of stale caches).
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n// rebuilt\n`);
+    assert.equal(startOnce(file, env), 'miss');
+    const now = readdirSync(cache).filter((f) => f.endsWith('.v8cache'));
+    assert.equal(now.length, 1);
+    assert.notEqual(now[0], written[0]);
+    assert.equal(startOnce(file, env), 'hit');
   });
 });
