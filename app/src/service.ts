@@ -124,9 +124,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       throw new ModelIntegrityError(registry.unavailable.map((m) => m.reason).join('; '));
     return await serve(opts, { db, registry, engine: engine.value, state, metrics, closers, closeAll });
   } catch (err) {
-    // Said before the teardown: terminating an inference thread still loading onnxruntime-node can
-    // abort the whole process (SIGABRT, a native error in the thread; seen in the fault run when a
-    // corrupted model was refused on a starved machine), and the reason must not be lost with it.
+    // Said before the teardown, so that nothing can lose it: terminating an inference thread still
+    // loading onnxruntime-node aborted the whole process (SIGABRT; seen in the fault run when a corrupted
+    // model was refused on a starved machine). engine.close() now waits for such a thread (spawn.ts).
     log.error({ err }, 'start-up failed; stopping what was started');
     await closeAll();
     throw err;
