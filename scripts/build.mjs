@@ -1,6 +1,6 @@
-// Bundles the app with esbuild into dist/: main.js (the server, all roles), inference-thread.js (the
-// ONNX Runtime thread), keys.js (key CLI), migrations/, console/ (the operator console's static page)
-// and docs/ (the /docs page and its assets). Native packages stay external: the bundle runs with only
+// Bundles the app with esbuild into dist/: main.js (the entry: app/src/launch.ts), server.cjs (the
+// server, all roles: app/src/main.ts), inference-thread.cjs (the ONNX Runtime thread), keys.js (key CLI),
+// migrations/, console/ (the operator console's static page) and docs/ (the /docs page and its assets). Native packages stay external: the bundle runs with only
 // onnxruntime-node (and sharp, for OCR) installed beside it, plus the models.
 import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,29 +11,55 @@ const outdir = process.argv.includes('--outdir')
   : 'dist';
 rmSync(outdir, { recursive: true, force: true });
 const started = Date.now();
-await build({
-  entryPoints: {
-    main: 'app/src/main.ts',
-    'inference-thread': 'app/src/inference/thread.ts',
-    keys: 'app/src/cli/keys.ts',
-    // loaded by main.js only for an s3:// MODEL_SOURCE (see app/src/service.ts)
-    's3-source': 'app/src/models/s3-source.ts',
-  },
-  outdir,
+const common = {
   bundle: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   sourcemap: true,
-  // Minified code parses faster at start-up. No code splitting: thread, migrations and models are found
-  // relative to each entry's own file (import.meta.url), which a shared chunk would move.
+  // Minified code parses faster at start-up.
   minify: true,
   external,
+  logLevel: 'warning',
+};
+// The server as CommonJS: launch.ts runs it with its compiled code cached across starts (V8's code cache
+// through vm.Script on Node 20, module.enableCompileCache on 22.1+), which Node 20 cannot do for ESM.
+// import.meta.url (which finds the thread, migrations, console and docs beside it) is the file's URL.
+await build({
+  ...common,
+  entryPoints: {
+    server: 'app/src/main.ts',
+    // loaded by server.cjs only for an s3:// MODEL_SOURCE (see app/src/service.ts)
+    's3-source': 'app/src/models/s3-source.ts',
+    // CommonJS, so that it require()s onnxruntime-node: imported from ESM, Node would first scan the
+    // package's CommonJS files for their export names (cjs-module-lexer), seen in the start-up profile.
+    'inference-thread': 'app/src/inference/thread.ts',
+  },
+  outdir,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // import() becomes require(): a vm.Script (Node 20's code cache) has no module loader for import()
+  // without an experimental flag.
+  supported: { 'dynamic-import': false },
+  define: { 'import.meta.url': '__clawstack_file_url' },
+  // Strict mode as the ESM sources had it: the directive must come first, before the banner's code.
+  banner: {
+    js: "'use strict'; const __clawstack_file_url = require('node:url').pathToFileURL(__filename).href;",
+  },
+});
+await build({
+  ...common,
+  entryPoints: {
+    main: 'app/src/launch.ts',
+    keys: 'app/src/cli/keys.ts',
+  },
+  outdir,
+  format: 'esm',
+  // No code splitting: thread, migrations and models are found relative to each entry's own file
+  // (import.meta.url), which a shared chunk would move.
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
-  logLevel: 'warning',
 });
 cpSync('app/migrations', `${outdir}/migrations`, { recursive: true });
 // The operator console's page, script and style are served as they are (no build step, no CDN).

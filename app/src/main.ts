@@ -13,6 +13,7 @@ import {
   startLocalServices,
   type LocalService,
 } from './local/services.ts';
+import { releasePrespawned } from './inference/spawn.ts';
 import { startService, type Service } from './service.ts';
 import { DbCredentials } from './store/db.ts';
 import { createLogger, wantsPrettyLogs } from './telemetry/logger.ts';
@@ -35,12 +36,21 @@ async function localApiKey(service: Service, dataDir: string): Promise<string> {
   return key;
 }
 
+/**
+ * Exits once an inference thread the launcher started and no engine took over has loaded
+ * onnxruntime-node: ending the process while it loads can abort it (SIGABRT) instead of exiting `code`.
+ */
+async function exit(code: number): Promise<never> {
+  await releasePrespawned();
+  process.exit(code);
+}
+
 async function main() {
   const role = roleFromArgs(process.argv.slice(2));
   if (role !== undefined) {
     if (!(ROLES as readonly string[]).includes(role)) {
       process.stderr.write(`--role must be one of ${ROLES.join(', ')}; got "${role}"\n`);
-      process.exit(2);
+      return exit(2);
     }
     process.env.CLAWSTACK_ROLE = role;
   }
@@ -50,7 +60,7 @@ async function main() {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`clawstack: ${err.message}\n`);
-      process.exit(2);
+      return exit(2);
     }
     throw err;
   }
@@ -73,7 +83,7 @@ async function main() {
     log.info({ signal }, 'shutting down');
     const { clean } = service ? await service.drain() : { clean: true };
     await stopLocal();
-    process.exit(clean ? 0 : 1);
+    await exit(clean ? 0 : 1);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
@@ -130,10 +140,10 @@ async function main() {
     await stopLocal();
     if (err instanceof ConfigError || err instanceof MissingServiceError) {
       process.stderr.write(`clawstack: ${err.message}\n`);
-      process.exit(2);
+      return exit(2);
     }
     log.fatal({ err }, 'start-up failed');
-    process.exit(1);
+    return exit(1);
   }
 
   log.info({ url: service.url, role: config.CLAWSTACK_ROLE }, 'clawstack is ready');

@@ -7,6 +7,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { createApi, ServiceState } from './api/server.ts';
 import { KeyVerifier } from './auth/index.ts';
@@ -54,11 +55,12 @@ type S3SourceModule = typeof S3SourceTypes;
 
 export async function modelSourceFor(config: AppConfig, log?: Logger): Promise<ModelSource> {
   if (config.MODEL_SOURCE.startsWith('s3://')) {
-    // The AWS SDK is a large share of the bundle; only an s3:// source loads it (dist/s3-source.js).
+    // The AWS SDK is a large share of the bundle; only an s3:// source loads it (dist/s3-source.cjs).
     const { S3Source } = (await import(
       import.meta.url.endsWith('.ts')
         ? './models/s3-source.ts'
-        : new URL('./s3-source.js', import.meta.url).href
+        : // a path, not a URL: the server bundle turns import() into require() (scripts/build.mjs)
+          fileURLToPath(new URL('./s3-source.cjs', import.meta.url))
     )) as S3SourceModule;
     return new S3Source(config.MODEL_SOURCE, {
       cacheDir: resolve(config.MODEL_CACHE_DIR ?? join(config.CLAWSTACK_DATA_DIR, 'model-cache')),
@@ -122,9 +124,9 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
       throw new ModelIntegrityError(registry.unavailable.map((m) => m.reason).join('; '));
     return await serve(opts, { db, registry, engine: engine.value, state, metrics, closers, closeAll });
   } catch (err) {
-    // Said before the teardown: terminating an inference thread still loading onnxruntime-node can
-    // abort the whole process (SIGABRT, a native error in the thread; seen in the fault run when a
-    // corrupted model was refused on a starved machine), and the reason must not be lost with it.
+    // Said before the teardown, so that nothing can lose it: terminating an inference thread still
+    // loading onnxruntime-node aborted the whole process (SIGABRT; seen in the fault run when a corrupted
+    // model was refused on a starved machine). engine.close() now waits for such a thread (spawn.ts).
     log.error({ err }, 'start-up failed; stopping what was started');
     await closeAll();
     throw err;

@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../app/src/local/services.ts';
 import { MODEL_PRECISION } from './inputs.ts';
-import { startChild, type Child } from './procs.ts';
+import { cpuSeconds, startChild, type Child } from './procs.ts';
 
 export const BUNDLE_DIR = resolve('node_modules/.cache/clawstack-bench/dist');
 
@@ -24,7 +24,7 @@ export function buildBundle(): { ms: number } {
     try {
       rmSync(BUNDLE_DIR, { recursive: true, force: true });
       cpSync('dist', BUNDLE_DIR, { recursive: true });
-      if (!existsSync(join(BUNDLE_DIR, 'main.js')) || !existsSync(join(BUNDLE_DIR, 'inference-thread.js'))) {
+      if (!existsSync(join(BUNDLE_DIR, 'main.js')) || !existsSync(join(BUNDLE_DIR, 'inference-thread.cjs'))) {
         throw new Error('dist/ is incomplete');
       }
       return { ms: Date.now() - started };
@@ -113,10 +113,13 @@ export async function startServer(
   env: BenchEnv,
   settings: ServerSettings,
   probeText: string,
-  opts: { nodeArgs?: string[]; timeoutMs?: number } = {},
+  /** bundleDir: another build to start instead (bench:serve --only=start --baseline=DIR) */
+  opts: { nodeArgs?: string[]; timeoutMs?: number; bundleDir?: string } = {},
 ): Promise<
   Server & {
     startMs: number;
+    /** CPU seconds (all threads) the server used from spawn to the first 200 */
+    startCpuS: number;
     spawnedAtEpochMs: number;
     spawnedAtUs: number;
     readyAtUs: number;
@@ -132,7 +135,7 @@ export async function startServer(
   const t0 = performance.now();
   const child = startChild(
     process.execPath,
-    [...(opts.nodeArgs ?? []), join(BUNDLE_DIR, 'main.js')],
+    [...(opts.nodeArgs ?? []), join(opts.bundleDir ?? BUNDLE_DIR, 'main.js')],
     childEnv,
     'clawstack server',
   );
@@ -152,7 +155,9 @@ export async function startServer(
     await sleep(status === 0 ? 5 : 20);
   }
   const startMs = performance.now() - t0;
+  const startCpuS = cpuSeconds(child.pid);
   return {
+    startCpuS,
     child,
     url,
     port,

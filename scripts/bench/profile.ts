@@ -46,11 +46,13 @@ export interface ProfileSummary {
 
 const maps = new Map<string, SourceMap | null>();
 function sourceMapFor(url: string): SourceMap | null {
-  if (!url.startsWith('file://') || !url.endsWith('.js')) return null;
+  // file:// URLs of modules; a plain path for dist/server.cjs, which launch.ts compiles with vm.Script
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url.startsWith('/') ? url : undefined;
+  if (!path || !/\.c?js$/.test(path)) return null;
   let m = maps.get(url);
   if (m === undefined) {
     try {
-      m = new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')));
+      m = new SourceMap(JSON.parse(readFileSync(`${path}.map`, 'utf8')));
     } catch {
       m = null;
     }
@@ -86,7 +88,7 @@ export function categorize(name: string, where: string, url = ''): string {
   if (name === '(program)') return 'V8/native (program)';
   if (where.includes('modalities/text/features.ts')) return 'featurizer (hashTextFeatures)';
   // Bundle lines without a source-map entry: esbuild's module wrappers (__esm/__commonJS init) and banner.
-  if (where.includes('node_modules/.cache/') || /\/dist\/[\w-]+\.js:\d+$/.test(where))
+  if (where.includes('node_modules/.cache/') || /\/dist\/[\w-]+\.c?js:\d+$/.test(where))
     return 'bundle: module init (esbuild wrappers)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(where);
   if (pkg) {

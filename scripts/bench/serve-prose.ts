@@ -293,12 +293,17 @@ export function rawBatchSentence(rows: RawBatchRow[]): string {
 // ------------------------------------------------------------------------------------------------------
 // Start-up advice
 
-/** Node's compile cache: available from Node 22.1 (`module.enableCompileCache()`). */
+/**
+ * How the server bundle's compiled code is cached across starts on this Node (app/src/compile-cache.ts):
+ * Node's own `module.enableCompileCache()` from 22.1, V8's code cache through vm.Script before that.
+ */
 export function compileCacheAdvice(nodeVersion: string): string {
   const [major, minor] = nodeVersion.replace(/^v/, '').split('.').map(Number) as [number, number];
-  return major > 22 || (major === 22 && minor >= 1)
-    ? `This Node (${nodeVersion}) has \`module.enableCompileCache()\` (NODE_COMPILE_CACHE): caching the compiled bundle across starts would save most of the compile time.`
-    : `Node 22.1+ \`module.enableCompileCache()\` (NODE_COMPILE_CACHE) would cache the compiled bundle across starts; this Node (${nodeVersion}) does not have it.`;
+  const how =
+    major > 22 || (major === 22 && minor >= 1)
+      ? `this Node's (${nodeVersion}) \`module.enableCompileCache()\``
+      : `V8's code cache through \`vm.Script\`, as this Node (${nodeVersion}) has no \`module.enableCompileCache()\``;
+  return `The server bundle's compiled code is cached across starts (${how}; directory NODE_COMPILE_CACHE): restarts skip most of its compiling, the first start after a build compiles it in full.`;
 }
 
 export function bundleAdvice(packages: { name: string; kb: number }[]): string {

@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync }
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createRequire } from 'node:module';
 import { loadConfig } from '../../app/src/config.ts';
 import { call } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
@@ -75,6 +76,7 @@ describe('bundle', () => {
         MODEL_SOURCE: join(root, 'models'),
         MODELS: 'text-spam',
         BOOTSTRAP_API_KEY: 'cs_bundle-test-key-0123456789abcdef',
+        NODE_COMPILE_CACHE: join(dir, 'compile-cache'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -117,6 +119,17 @@ describe('bundle', () => {
       const doc = (await (await fetch(`${url}/openapi.json`)).json()) as { openapi: string; paths: object };
       assert.equal(doc.openapi, '3.1.0');
       assert.ok('/v2/models/{model}/infer' in doc.paths);
+      // The server bundle turns import() into require(): the S3 model source loads that way.
+      const s3 = createRequire(import.meta.url)(join(out, 's3-source.cjs')) as { S3Source?: unknown };
+      assert.equal(typeof s3.S3Source, 'function');
+      // Refused at once (bad role) while the first inference thread loads: exits 2, never aborts.
+      const bad = spawnSync(process.execPath, ['main.js', '--role', 'nope'], {
+        cwd: out,
+        env: { PATH: process.env.PATH, NODE_COMPILE_CACHE: join(dir, 'compile-cache') },
+        encoding: 'utf8',
+      });
+      assert.deepEqual([bad.status, bad.signal], [2, null], bad.stderr);
+      assert.match(bad.stderr, /--role must be one of/);
     } finally {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
@@ -162,7 +175,9 @@ describe('Dockerfiles (static)', () => {
       assert.ok(last.some((l) => l === 'CMD ["node", "main.js"]'));
       assert.ok(last.some((l) => /^HEALTHCHECK .*\/v2\/health\/live/.test(l)));
       assert.ok(last.some((l) => l === 'EXPOSE 8080'));
-      assert.match(readFileSync('scripts/build.mjs', 'utf8'), /main: 'app\/src\/main\.ts'/);
+      // main.js is the launcher (app/src/launch.ts); it runs the server bundle (app/src/main.ts) beside it
+      assert.match(readFileSync('scripts/build.mjs', 'utf8'), /main: 'app\/src\/launch\.ts'/);
+      assert.match(readFileSync('scripts/build.mjs', 'utf8'), /server: 'app\/src\/main\.ts'/);
       const env: Record<string, string> = {};
       for (const l of last.filter((x) => x.startsWith('ENV '))) {
         for (const m of l.slice(4).matchAll(/(\w+)=(\S+)/g)) env[m[1]!] = m[2]!;

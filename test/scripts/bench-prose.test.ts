@@ -461,9 +461,11 @@ describe('bench:serve prose', () => {
   });
 
   test('start-up advice follows the Node version and the bundle', () => {
-    assert.match(compileCacheAdvice('v20.20.2'), /this Node \(v20\.20\.2\) does not have it/);
-    assert.match(compileCacheAdvice('v22.1.0'), /This Node \(v22\.1\.0\) has/);
-    assert.match(compileCacheAdvice('v24.3.0'), /has/);
+    assert.match(compileCacheAdvice('v20.20.2'), /vm\.Script`, as this Node \(v20\.20\.2\) has no/);
+    assert.match(compileCacheAdvice('v22.0.0'), /vm\.Script/);
+    assert.match(compileCacheAdvice('v22.1.0'), /this Node's \(v22\.1\.0\) `module\.enableCompileCache\(\)`/);
+    assert.match(compileCacheAdvice('v24.3.0'), /enableCompileCache/);
+    assert.doesNotMatch(compileCacheAdvice('v24.3.0'), /vm\.Script/);
     assert.equal(
       bundleAdvice([
         { name: 'bullmq', kb: 1388 },

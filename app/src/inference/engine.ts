@@ -7,7 +7,6 @@
  * otherwise they wait up to `maxBatchDelayMs` for others to join. Under load the threads stay busy and
  * requests that arrive meanwhile form the next batch.
  */
-import { Worker } from 'node:worker_threads';
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorMap } from '../modalities/types.ts';
 import type { LoadedModel, ModelRegistry } from '../models/registry.ts';
@@ -16,6 +15,7 @@ import type { Metrics } from '../telemetry/metrics.ts';
 import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
 import { hasPrepare, prepareFor, type Prepare } from './prepare.ts';
 import { collate, split } from './tensors.ts';
+import { spawnThread, stopThread, takePrespawned, type SpawnedThread } from './spawn.ts';
 
 export interface EngineOptions {
   threads: number;
@@ -55,9 +55,9 @@ interface ModelQueue {
   prepares: boolean;
 }
 
-interface InferenceThread {
-  worker: Worker;
+interface InferenceThread extends SpawnedThread {
   busy: boolean;
+  exited?: boolean;
   calls: Map<number, { resolve(msg: FromThread): void }>;
 }
 
@@ -65,10 +65,10 @@ export class InferenceError extends Error {}
 
 function threadEntry(): URL {
   // From TypeScript sources the thread loads through tsx; in the esbuild bundle it is
-  // dist/inference-thread.js.
+  // dist/inference-thread.cjs.
   return import.meta.url.endsWith('.ts')
     ? new URL('./thread-dev.mjs', import.meta.url)
-    : new URL('./inference-thread.js', import.meta.url);
+    : new URL('./inference-thread.cjs', import.meta.url);
 }
 
 export class InferenceEngine {
@@ -92,7 +92,10 @@ export class InferenceEngine {
     registryReady: ModelRegistry | Promise<ModelRegistry>,
     options: EngineOptions,
   ): Promise<InferenceEngine> {
-    const threads = Array.from({ length: options.threads }, () => spawnThread(options.log));
+    // The launcher may have started the first thread already (launch.ts): it is further along.
+    const threads = Array.from({ length: options.threads }, (_, i) =>
+      adoptThread((i === 0 && takePrespawned()) || spawnThread(threadEntry()), options.log),
+    );
     const engine = new InferenceEngine(threads, options);
     let registry: ModelRegistry;
     try {
@@ -280,10 +283,16 @@ export class InferenceEngine {
     }
     await Promise.all(
       this.threads.map(async (t) => {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([call(t, { type: 'close' }), new Promise((r) => (timer = setTimeout(r, 5000)))]);
-        clearTimeout(timer);
-        await t.worker.terminate();
+        // A thread still loading onnxruntime-node neither answers 'close' nor may be terminated yet.
+        if (t.state === 'ready') {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([call(t, { type: 'close' }), new Promise((r) => (timer = setTimeout(r, 5000)))]);
+          clearTimeout(timer);
+        }
+        if (await stopThread(t))
+          this.options.log.warn(
+            'an inference thread was still loading onnxruntime-node after the wait; terminated',
+          );
       }),
     );
   }
@@ -302,10 +311,12 @@ export function takeBatch<P extends { feeds?: unknown; alone?: boolean }>(queue:
   return queue.splice(0, n);
 }
 
-function spawnThread(log: Logger): InferenceThread {
-  const worker = new Worker(threadEntry());
-  const thread: InferenceThread = { worker, busy: false, calls: new Map() };
+function adoptThread(spawned: SpawnedThread, log: Logger): InferenceThread {
+  const thread: InferenceThread = Object.assign(spawned, { busy: false, calls: new Map() });
+  const { worker } = thread;
+  if (spawned.error) log.error({ err: spawned.error }, 'inference thread failed');
   worker.on('message', (msg: FromThread) => {
+    if (msg.type === 'ready') return; // spawn.ts tracks it
     const key = msg.type === 'result' || msg.type === 'run-failed' ? msg.id : 0;
     const pending = thread.calls.get(key);
     thread.calls.delete(key);
@@ -318,7 +329,13 @@ function spawnThread(log: Logger): InferenceThread {
       pending.resolve({ type: 'load-failed', message: err.message });
     thread.calls.clear();
   });
-  worker.unref();
+  // A thread that ended (crashed or failed to start) answers nothing: its pending calls fail.
+  worker.once('exit', (code) => {
+    thread.exited = true;
+    for (const pending of thread.calls.values())
+      pending.resolve({ type: 'load-failed', message: `inference thread exited (code ${code})` });
+    thread.calls.clear();
+  });
   return thread;
 }
 
@@ -329,6 +346,7 @@ function call(
   id = 0,
 ): Promise<FromThread> {
   return new Promise((resolve) => {
+    if (thread.exited) return resolve({ type: 'load-failed', message: 'inference thread has exited' });
     thread.calls.set(id, { resolve });
     // An idle thread must not keep the process alive; one with work pending must.
     thread.worker.ref();

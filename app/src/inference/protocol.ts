@@ -20,6 +20,8 @@ export type ToThread =
   | { type: 'close' };
 
 export type FromThread =
+  /** Sent once, unasked, when onnxruntime-node is loaded (spawn.ts waits for it before terminating). */
+  | { type: 'ready' }
   | { type: 'loaded'; provider: ExecutionProvider; warnings: string[] }
   | { type: 'load-failed'; message: string }
   | { type: 'result'; id: number; outputs: TensorMap; ms: number }

@@ -18,6 +18,8 @@ if (!port) throw new Error('inference thread must run in a worker_thread');
 const sessions = new Map<string, ort.InferenceSession>();
 const prepares = new Map<string, Prepare>();
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
+// The imports above (onnxruntime-node's native binding among them) are loaded: safe to terminate now.
+send({ type: 'ready' });
 
 async function createSession(spec: SessionSpec, provider: ExecutionProvider, intraOpThreads: number) {
   return ort.InferenceSession.create(spec.path, {

@@ -1,0 +1,116 @@
+/**
+ * Runs a CommonJS bundle with its compiled code cached across starts. Node reads and compiles the
+ * server bundle (≈ 3.5 MB) at every start; the start-up profile showed that as the largest share of
+ * the main thread's start-up time (docs/benchmarks.md).
+ *
+ * - Node 22.1+: `module.enableCompileCache()` (Node's own cache; NODE_COMPILE_CACHE names its directory,
+ *   default `<tmpdir>/node-compile-cache`), then `require()`.
+ * - Node 20 (no enableCompileCache): V8's code cache by hand, as v8-compile-cache does: the bundle is
+ *   compiled with `vm.Script` from the cached data when there is one, and the cache is written after the
+ *   bundle's top level ran (so it holds the functions start-up compiled, not only the top level).
+ *   Such a script has no module loader for `import()` (not without an experimental flag): the bundle
+ *   uses require() only (scripts/build.mjs turns its import() calls into require()).
+ *
+ * A cache that does not fit (another Node or V8 flags, another bundle) is refused by V8 or by its name
+ * and the bundle compiles as if there were none; a cache directory that is not writable only costs the
+ * cache. NODE_COMPILE_CACHE=off (or CLAWSTACK_COMPILE_CACHE=off) disables both.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import * as nodeModule from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Script } from 'node:vm';
+
+export interface CacheKeyInput {
+  file: string;
+  size: number;
+  mtimeMs: number;
+  node: string;
+  arch: string;
+  execArgv: string[];
+}
+
+const hash = (x: unknown, n: number) =>
+  createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, n);
+
+/**
+ * The cache file's name: one per bundle file and build, Node version, architecture and Node flags; it
+ * starts with the bundle file's own prefix (`cachePrefix`), so that a new build's cache replaces the
+ * old build's.
+ */
+export function cacheFileName(k: CacheKeyInput): string {
+  return `${cachePrefix(k.file)}${hash([k.size, k.mtimeMs, k.node, k.arch, k.execArgv], 16)}.v8cache`;
+}
+
+export const cachePrefix = (file: string): string => `clawstack-${hash(file, 8)}-`;
+
+/** The cache directory, or undefined when caching is off. */
+export function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.CLAWSTACK_COMPILE_CACHE === 'off' || env.NODE_COMPILE_CACHE === 'off') return undefined;
+  return env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache');
+}
+
+export type CacheOutcome = 'node' | 'hit' | 'miss' | 'rejected' | 'off';
+
+const enableCompileCache = (nodeModule as { enableCompileCache?: (dir?: string) => unknown })
+  .enableCompileCache;
+
+/** Runs the CommonJS file `file` as the main module would be run; says how its code was compiled. */
+export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): CacheOutcome {
+  const dir = cacheDir(env);
+  const requireHere = createRequire(file);
+  if (dir && enableCompileCache) {
+    enableCompileCache(dir);
+    requireHere(file);
+    return 'node';
+  }
+  if (!dir) {
+    requireHere(file);
+    return 'off';
+  }
+  const st = statSync(file);
+  const cacheFile = join(
+    dir,
+    cacheFileName({
+      file,
+      size: st.size,
+      mtimeMs: st.mtimeMs,
+      node: process.version,
+      arch: process.arch,
+      execArgv: process.execArgv,
+    }),
+  );
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    /* no cache yet */
+  }
+  // The same wrapper as Node's CommonJS loader, so the bundle sees exports, require, module, …
+  const script = new Script(
+    `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`,
+    { filename: file, cachedData },
+  );
+  const outcome: CacheOutcome = !cachedData ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit';
+  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
+  const mod = { exports: {}, filename: file, id: file, loaded: false };
+  wrapper.call(mod.exports, mod.exports, requireHere, mod, file, dirname(file));
+  if (outcome !== 'hit') saveCache(script, dir, cacheFile, cachePrefix(file));
+  return outcome;
+}
+
+function saveCache(script: Script, dir: string, cacheFile: string, prefix: string) {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, cacheFile); // atomic: a process starting meanwhile reads the old file or the new one
+    // Earlier builds' caches of the same bundle file are never read again.
+    for (const f of readdirSync(dir))
+      if (f.startsWith(prefix) && f.endsWith('.v8cache') && join(dir, f) !== cacheFile) rmSync(join(dir, f));
+  } catch {
+    /* a read-only or full disk only costs the cache */
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Starting and stopping an inference thread's worker, apart from the engine so that the bundle's
+ * launcher (launch.ts) can start the first one before the server is even compiled.
+ *
+ * A thread says `ready` once onnxruntime-node is loaded (thread.ts, after its imports). Terminating a
+ * thread that is still loading onnxruntime-node can abort the whole process (SIGABRT from native code,
+ * seen under heavy load when a worker refused a model), so `stopThread` waits for that first.
+ */
+import { Worker } from 'node:worker_threads';
+
+export interface SpawnedThread {
+  worker: Worker;
+  /** Settles when onnxruntime-node is loaded in the thread, or the thread failed or exited first. */
+  loaded: Promise<void>;
+  state: 'loading' | 'ready' | 'failed';
+  /** The thread's error before anyone else listened for it. */
+  error?: Error;
+}
+
+/** How long stopThread waits for a loading thread before it terminates it anyway. */
+export const LOAD_WAIT_MS = 10_000;
+
+export function spawnThread(entry: URL): SpawnedThread {
+  const worker = new Worker(entry);
+  let settle!: () => void;
+  const t: SpawnedThread = { worker, state: 'loading', loaded: new Promise((r) => (settle = r)) };
+  const onMessage = (msg: { type?: string }) => {
+    if (msg?.type !== 'ready') return;
+    t.state = 'ready';
+    worker.off('message', onMessage);
+    settle();
+  };
+  worker.on('message', onMessage);
+  // Kept for good: without a listener, a Worker's 'error' event would throw on the main thread.
+  worker.on('error', (err) => {
+    t.error ??= err;
+    if (t.state === 'loading') t.state = 'failed';
+    settle();
+  });
+  worker.once('exit', () => {
+    if (t.state === 'loading') t.state = 'failed';
+    settle();
+  });
+  worker.unref();
+  return t;
+}
+
+/**
+ * Waits (up to `loadWaitMs`) for the thread to finish loading onnxruntime-node, then terminates it.
+ * Resolves with whether the thread was still loading when it was terminated.
+ */
+export async function stopThread(t: SpawnedThread, loadWaitMs = LOAD_WAIT_MS): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([t.loaded, new Promise((r) => (timer = setTimeout(r, loadWaitMs)))]);
+  clearTimeout(timer);
+  const stillLoading = t.state === 'loading';
+  await t.worker.terminate();
+  return stillLoading;
+}
+
+// The launcher (dist/main.js) and the server (dist/server.cjs) are separate bundles with their own copy
+// of this module: the thread started early is handed over through a global registry symbol.
+const PRESPAWNED = Symbol.for('clawstack.inference.prespawned');
+type Holder = { [PRESPAWNED]?: SpawnedThread };
+
+/** Starts the first inference thread now; the engine takes it over (takePrespawned). */
+export function prespawn(entry: URL): void {
+  (globalThis as Holder)[PRESPAWNED] = spawnThread(entry);
+}
+
+/** The thread started by prespawn, if any and not failed; it is the caller's from now on. */
+export function takePrespawned(): SpawnedThread | undefined {
+  const holder = globalThis as Holder;
+  const t = holder[PRESPAWNED];
+  delete holder[PRESPAWNED];
+  if (t?.state === 'failed') {
+    void t.worker.terminate();
+    return undefined;
+  }
+  return t;
+}
+
+/** Stops a thread started by prespawn that nobody took over (the process exits before serving). */
+export async function releasePrespawned(loadWaitMs = LOAD_WAIT_MS): Promise<void> {
+  const t = takePrespawned();
+  if (t) await stopThread(t, loadWaitMs);
+}

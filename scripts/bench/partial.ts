@@ -1,0 +1,189 @@
+/**
+ * `npm run bench:serve -- --only=start,serve`: a short run of a part of bench:serve, to measure
+ * one change side by side without the full ~8 min run. Prints numbers (never writes docs):
+ *
+ *   start   process start → first 200 from classify: a first start (fresh database), warm restarts,
+ *           and the app's own start-up timeline (LOG_LEVEL=info timestamps);
+ *   serve   the naive Express server and clawstack, one after the other at c=1 and c=64, with CPU per
+ *           request (server CPU seconds / responses).
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureDatabase, freePort, startLocalServices } from '../../app/src/local/services.ts';
+import { buildBundle, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
+import { loadMessages } from './inputs.ts';
+import { runLoad, type LoadResult } from './load.ts';
+import { onCleanup, startChild } from './procs.ts';
+import { profilesIn, summarizeProfile } from './profile.ts';
+
+export const PARTS = ['start', 'serve'] as const;
+export type Part = (typeof PARTS)[number];
+
+export interface PartialOptions {
+  parts: Part[];
+  warmupSeconds: number;
+  seconds: number;
+  starts: number;
+  /** --baseline=DIR: a build of another commit, measured next to this one */
+  baselineDir?: string;
+  log: (msg: string) => void;
+}
+
+/** One line per load run: throughput, latency, CPU per response (server threads together). */
+export function loadLine(label: string, r: LoadResult): string {
+  const cpuMsPerReq = r.ok > 0 ? (r.serverCores * r.seconds * 1000) / r.ok : NaN;
+  return `${label} c=${r.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores = ${cpuMsPerReq.toFixed(3)} ms CPU/response, non-2xx ${r.non2xx}`;
+}
+
+async function measure(
+  url: string,
+  pid: number,
+  bodies: string[],
+  key: string,
+  connections: number,
+  o: PartialOptions,
+): Promise<LoadResult> {
+  const spec = {
+    url,
+    path: '/v1/text/classify',
+    headers: key ? { authorization: `Bearer ${key}` } : undefined,
+    bodies,
+    serverPid: pid,
+    connections,
+  };
+  await runLoad({ ...spec, seconds: o.warmupSeconds });
+  return runLoad({ ...spec, seconds: o.seconds });
+}
+
+async function naive(bodies: string[], o: PartialOptions): Promise<string[]> {
+  const port = await freePort();
+  const child = startChild(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/bench/naive-server.ts'],
+    { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ORT_INTRA_OP_THREADS: '1' },
+    'naive server',
+  );
+  while (!/listening \d+/.test(child.output())) {
+    if (child.proc.exitCode !== null) throw new Error(`naive server did not start:\n${child.output()}`);
+    await sleep(20);
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const out = [];
+  for (const c of [1, 64]) out.push(loadLine('(b) naive', await measure(url, child.pid, bodies, '', c, o)));
+  await child.stop();
+  return out;
+}
+
+async function clawstack(
+  env: BenchEnv,
+  label: string,
+  settings: ServerSettings,
+  bodies: string[],
+  probe: string,
+  o: PartialOptions,
+  bundleDir?: string,
+) {
+  const s = await startServer(env, settings, probe, { bundleDir });
+  const out = [];
+  for (const c of [1, 64])
+    out.push(loadLine(label, await measure(s.url, s.child.pid, bodies, env.apiKey, c, o)));
+  await s.child.stop();
+  return out;
+}
+
+async function starts(env: BenchEnv, probe: string, o: PartialOptions): Promise<string[]> {
+  const out: string[] = [];
+  const first = await startServer(env, {}, probe);
+  await first.child.stop();
+  out.push(
+    `start → first 200, first start (fresh database): ${first.startMs.toFixed(0)} ms (${(first.startCpuS * 1000).toFixed(0)} ms CPU)`,
+  );
+  const builds: [string, string | undefined][] = [['this build', undefined]];
+  if (o.baselineDir) builds.push([`baseline ${o.baselineDir}`, o.baselineDir]);
+  const warm = builds.map(() => [] as string[]);
+  for (let i = 0; i < o.starts; i++) {
+    // Alternately, so that load from other work hits both builds alike.
+    for (const [k, [, bundleDir]] of builds.entries()) {
+      const s = await startServer(env, {}, probe, { bundleDir });
+      warm[k]!.push(`${s.startMs.toFixed(0)} ms (${(s.startCpuS * 1000).toFixed(0)} ms CPU)`);
+      await s.child.stop();
+    }
+  }
+  for (const [k, [label]] of builds.entries())
+    out.push(`start → first 200, warm restarts, ${label}: ${warm[k]!.join(', ')}`);
+  const s = await startServer(env, { LOG_LEVEL: 'info' }, probe);
+  await sleep(50);
+  const events: string[] = [];
+  for (const line of s.child.output().split('\n')) {
+    try {
+      const j = JSON.parse(line) as { msg?: string; time?: number };
+      if (j.msg && j.time && j.msg !== 'request completed')
+        events.push(`${j.msg} ${j.time - s.spawnedAtEpochMs}`);
+    } catch {
+      /* not a log line */
+    }
+  }
+  await s.child.stop();
+  out.push(`timeline (ms after spawn): ${events.join(' → ')} → first 200 ${s.startMs.toFixed(0)}`);
+  return [...out, ...(await startProfile(env, probe))];
+}
+
+/** One start under `node --cpu-prof`: each thread's busy time to the first 200, by category and function. */
+async function startProfile(env: BenchEnv, probe: string): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-start-prof-'));
+  try {
+    const p = await startServer(env, {}, probe, {
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=200'],
+    });
+    await p.child.stop(20_000);
+    const out = [`start under the profiler: first 200 after ${p.startMs.toFixed(0)} ms`];
+    for (const f of profilesIn(dir)) {
+      const sum = summarizeProfile(f, 10, { fromUs: p.spawnedAtUs, toUs: p.readyAtUs });
+      if (sum.wallMs <= 0) continue;
+      const rows = (xs: { selfMs: number }[], name: (x: never) => string) =>
+        xs.map((x) => `${name(x as never)} ${x.selfMs.toFixed(0)}`).join(', ');
+      out.push(
+        `  ${sum.thread}: busy ${sum.busyMs.toFixed(0)} of ${sum.wallMs.toFixed(0)} ms; ` +
+          rows(sum.categories.slice(0, 8), (c: { category: string }) => c.category),
+        `    top: ${rows(sum.top, (r: { name: string; where: string }) => `${r.name} (${r.where})`)}`,
+      );
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function partialRun(o: PartialOptions): Promise<void> {
+  const texts = loadMessages();
+  const bodies = texts.map((text) => JSON.stringify({ text }));
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-bench-'));
+  chmodSync(dir, 0o755);
+  onCleanup(async () => rmSync(dir, { recursive: true, force: true }));
+  const local = await startLocalServices({ redis: join(dir, 'redis'), postgres: join(dir, 'pg') });
+  onCleanup(() => local.stop());
+  const env: BenchEnv = {
+    redisUrl: local.redis!.url,
+    databaseUrl: await ensureDatabase(local.postgres!.url, 'clawstack_bench'),
+    apiKey: `bench-${randomBytes(24).toString('base64url')}`,
+    dataDir: join(dir, 'data'),
+  };
+  buildBundle();
+  const lines: string[] = [`load average at start ${loadavg().map((x) => x.toFixed(2))}`];
+  const say = (l: string[]) => {
+    for (const x of l) o.log(x);
+    lines.push(...l);
+  };
+  if (o.parts.includes('start')) say(await starts(env, texts[0]!, o));
+  if (o.parts.includes('serve')) {
+    say(await naive(bodies, o));
+    say(await clawstack(env, '(c) clawstack', {}, bodies, texts[0]!, o));
+    if (o.baselineDir)
+      say(await clawstack(env, `(c) baseline ${o.baselineDir}`, {}, bodies, texts[0]!, o, o.baselineDir));
+  }
+  lines.push(`load average at end ${loadavg().map((x) => x.toFixed(2))}`);
+  process.stdout.write(`\n${lines.join('\n')}\n`);
+}
