@@ -88,6 +88,17 @@ async function run(bytes: Uint8Array, feed = input(99)) {
   await s.release();
   return out;
 }
+/** The quantized output differs from the float one, by less than `share` of the float output's largest |y|. */
+function assertQuantizedClose(f: Float32Array, q: Float32Array, share: number) {
+  let maxAbs = 0;
+  let maxErr = 0;
+  f.forEach((v, i) => {
+    maxAbs = Math.max(maxAbs, Math.abs(v));
+    maxErr = Math.max(maxErr, Math.abs(v - q[i]!));
+  });
+  assert.ok(maxErr < share * maxAbs, `max error ${maxErr} of max |y| ${maxAbs}`);
+  assert.ok(maxErr > 0, 'the quantized model is not the float one');
+}
 /** op types of the model after ORT's full optimization (what actually runs) */
 async function optimizedOps(bytes: Uint8Array): Promise<string[]> {
   const path = join(tmp, `opt-${Math.random().toString(36).slice(2)}.onnx`);
@@ -156,15 +167,7 @@ describe('QDQ rewrite', () => {
       assert.equal(ops.filter((o) => o === 'QLinearConv').length, 1, ops.join(','));
       assert.equal(ops.filter((o) => o === 'Conv').length, 1, ops.join(','));
       assert.ok(!ops.includes('Relu'), ops.join(','));
-      const [f, q] = [await run(fp32), await run(bytes)];
-      let maxAbs = 0;
-      let maxErr = 0;
-      f.forEach((v, i) => {
-        maxAbs = Math.max(maxAbs, Math.abs(v));
-        maxErr = Math.max(maxErr, Math.abs(v - q[i]!));
-      });
-      assert.ok(maxErr < 0.05 * maxAbs, `max error ${maxErr} of max |y| ${maxAbs}`);
-      assert.ok(maxErr > 0, 'the quantized model is not the float one');
+      assertQuantizedClose(await run(fp32), await run(bytes), 0.05);
     });
   }
 
@@ -275,15 +278,7 @@ describe('element-wise ops between the Convs in u8 (qdq-elementwise.ts)', () => 
     assert.equal(ops.filter((o) => o === 'QLinearConv').length, 2, ops.join(','));
     assert.equal(ops.filter((o) => o === 'QuantizeLinear').length, 1, ops.join(','));
     assert.equal(ops.filter((o) => o === 'DequantizeLinear').length, 3, ops.join(','));
-    const [f, q] = [await run(fp32), await run(bytes)];
-    let maxAbs = 0;
-    let maxErr = 0;
-    f.forEach((v, i) => {
-      maxAbs = Math.max(maxAbs, Math.abs(v));
-      maxErr = Math.max(maxErr, Math.abs(v - q[i]!));
-    });
-    assert.ok(maxErr < 0.08 * maxAbs, `max error ${maxErr} of max |y| ${maxAbs}`);
-    assert.ok(maxErr > 0, 'the quantized model is not the float one');
+    assertQuantizedClose(await run(fp32), await run(bytes), 0.08);
   });
 
   test('without the element-wise ops the same block keeps float HardSigmoid / Mul / Add between DQ and Q', async () => {
