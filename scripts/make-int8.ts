@@ -40,6 +40,7 @@ import type { CalibrationMethod } from './quantize/calibrate.ts';
 import { decodeModel, defaultOpset } from './quantize/onnx.ts';
 import { ocrCalibrationFeeds } from './quantize/ocr-calibration.ts';
 import { quantizeStatic, type StaticOptions, type StaticReport } from './quantize/static.ts';
+import { ELEMENTWISE_OPS } from './quantize/qdq-elementwise.ts';
 
 /** Largest accepted accuracy drop, in accuracy units (1 point = 0.01). */
 export const MAX_DROP = 0.01;
@@ -173,8 +174,22 @@ async function textSpam(raw: RawManifest, dryRun: boolean) {
   }
 }
 
-export const OCR_STATIC_OPTIONS: Omit<StaticOptions, 'method'> = { percentile: 99.99, ops: ['Conv'] };
+export const OCR_STATIC_OPTIONS: Omit<StaticOptions, 'method'> = {
+  percentile: 99.99,
+  ops: ['Conv'],
+  elementwise: ELEMENTWISE_OPS,
+};
 const METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile'];
+
+/** "34 HardSigmoid as u8 lookup, 34 Mul, …" from the QDQ report's element-wise counts. */
+export function describeElementwise(counts: Record<string, number>): string {
+  const parts = Object.entries(counts)
+    .filter(([op]) => op !== 'affineFolded')
+    .map(([op, n]) => (op === 'HardSigmoid' ? `${n} HardSigmoid as u8 lookup` : `${n} ${op}`));
+  if (counts.affineFolded)
+    parts.push(`${counts.affineFolded} scalar affines folded into quantization parameters`);
+  return parts.join(', ') || 'none';
+}
 
 /** FP32 det + rec, and a way to score a replacement for one of them on the fixtures. */
 async function ocrPair() {
@@ -262,8 +277,10 @@ async function ocrStatic(
     fp32FixtureCharAccuracy: round4(f.charAccuracy),
   };
   how +=
-    `static QDQ: ${r.simplify.convAffineFolded} scalar affines folded into Conv and ${r.simplify.hardSwishFused} HardSwish rewritten ` +
-    `(scripts/quantize/simplify.ts), ${r.qdq.quantized.length} Conv weights int8 per-channel symmetric, activations uint8 ` +
+    `static QDQ: ${r.simplify.convAffineFolded} scalar affines folded into Conv, ${r.simplify.hardSwishFused} HardSwish rewritten ` +
+    `and ${r.simplify.convTransposeFolded} bias Add / BatchNormalization folded into ConvTranspose ` +
+    `(scripts/quantize/simplify.ts), ${r.qdq.quantized.length} Conv weights int8 per-channel symmetric, ` +
+    `element-wise ops between them in u8 (${describeElementwise(r.qdq.elementwise)}; scripts/quantize/qdq-elementwise.ts), activations uint8 ` +
     `calibrated by ${r.method}${r.percentile ? ` (${r.percentile} %)` : ''} on ${r.calibrationFeeds} inputs from models/calibration/ocr` +
     (r.dynamic ? `, ${r.dynamic.quantized.length} MatMul weights int8 dynamic` : '');
   upsertInt8(raw, int8Entry(fp32, raw, file, written.sha256, written.bytes, metrics, how));

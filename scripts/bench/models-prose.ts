@@ -246,18 +246,32 @@ export function cpuSentence(flags: string[]): string {
     : `/proc/cpuinfo lists no VNNI on this CPU (${has('avx2') ? 'AVX2 only' : 'no AVX2 either'}). ${background}`;
 }
 
-/** Ops that are neither quantized nor conversions: what still runs in float in the INT8 model. */
-const INT8_OR_CONVERSION =
-  /^(QLinear|QuantizeLinear$|DequantizeLinear$|DynamicQuantize|MatMulInteger$|ConvInteger$)/;
+const U8_KERNEL = /^(QLinear(?!Conv$)\w+|DynamicQuantizeMatMul|MatMulInteger\w*)$/;
+const CONVERSION = /^(QuantizeLinear|DequantizeLinear)$/;
 
-/** The float ops of an INT8 profile with ≥ 1 % of its kernel time, largest first (at most five). */
-export function floatOpsPhrase(int8: OpProfile): string {
-  const ops = Object.entries(int8)
-    .filter(([op, v]) => v >= 0.01 && !INT8_OR_CONVERSION.test(op))
-    .slice(0, 5);
-  return ops.length
-    ? `the ops still in float in INT8's profile, between which values are converted: ${ops.map(([op, v]) => `${op} ${pct(v)}`).join(', ')}`
-    : "no float op takes 1 % of INT8's kernel time";
+/**
+ * Where the INT8 kernel time goes: QLinearConv, the other u8 kernels, the float ↔ u8 conversions, and the
+ * rest (ops ORT has no u8 kernel for, plus layout and shape ops), naming the largest of the rest.
+ */
+export function int8BreakdownSentence(fp32: OpProfile, int8: OpProfile): string {
+  const conv = share(fp32, /^(Fused)?Conv$/);
+  const qconv = share(int8, /^QLinearConv$/);
+  const u8 = share(int8, U8_KERNEL);
+  const qdq = share(int8, CONVERSION);
+  const rest = Object.entries(int8).filter(
+    ([op]) => op !== 'QLinearConv' && !U8_KERNEL.test(op) && !CONVERSION.test(op),
+  );
+  const restShare = rest.reduce((sum, [, v]) => sum + v, 0);
+  const largest = rest
+    .slice(0, 3)
+    .map(([op, v]) => `${op} ${pct(v)}`)
+    .join(', ');
+  return (
+    `Conv is ${pct(conv)} of the FP32 kernel time; in INT8 QLinearConv is ${pct(qconv)}, the other u8 kernels ${pct(u8)}, ` +
+    `the float ↔ u8 conversions (QuantizeLinear, DequantizeLinear) ${pct(qdq)} and everything else ${pct(restShare)}` +
+    (largest ? ` (largest: ${largest})` : '') +
+    '.'
+  );
 }
 
 /** One bullet per statically quantized model. */
@@ -281,13 +295,7 @@ export function staticBullet(
     parts.push(
       `ORT's profile at batch 1 (share of kernel time): FP32 ${topOps(f.profile)}; INT8 ${topOps(q.profile)}.`,
     );
-    const conv = share(f.profile, /^(Fused)?Conv$/);
-    const qconv = share(q.profile, /^QLinearConv$/);
-    const qdq = share(q.profile, /^(QuantizeLinear|DequantizeLinear)$/);
-    parts.push(
-      `Conv is ${pct(conv)} of the FP32 kernel time; in INT8 QLinearConv is ${pct(qconv)} and the float ↔ int8 conversions (QuantizeLinear, DequantizeLinear) ${pct(qdq)}; ` +
-        `${floatOpsPhrase(q.profile)}.`,
-    );
+    parts.push(int8BreakdownSentence(f.profile, q.profile));
   }
   parts.push(cpuSentence(s.cpuFlags));
   return `- ${parts.join(' ')}`;

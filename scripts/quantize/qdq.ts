@@ -14,7 +14,21 @@
  * Per-channel DequantizeLinear (`axis`) needs opset 13; below that the com.microsoft contrib
  * QuantizeLinear / DequantizeLinear are used, which ORT's QDQ selectors also accept.
  */
-import { computeScaleZeroPoint, quantizePerChannel, roundHalfEven } from './math.ts';
+import {
+  computeScaleZeroPoint,
+  quantizePerChannel,
+  quantizeValue,
+  roundHalfEven,
+  type QParams,
+} from './math.ts';
+import {
+  affineParams,
+  constantParams,
+  lookupParams,
+  planElementwise,
+  type ElementwiseOp,
+  type ElementwisePlan,
+} from './qdq-elementwise.ts';
 import {
   DataType,
   QuantizeError,
@@ -46,6 +60,8 @@ export interface QdqPlan {
   /** Conv output → the Relu / Clip output that replaces it (the activation node is removed) */
   folds: Record<string, string>;
   skipped: { node: string; op: string; reason: string }[];
+  /** element-wise nodes between the Convs that are quantized too (qdq-elementwise.ts) */
+  elementwise?: ElementwisePlan;
 }
 
 export interface QdqReport {
@@ -53,6 +69,8 @@ export interface QdqReport {
   quantized: { node: string; op: StaticOp; weight: string; shape: number[]; perChannel: boolean }[];
   activations: number;
   foldedActivations: number;
+  /** element-wise nodes rewritten, per op type */
+  elementwise: Record<string, number>;
   skipped: QdqPlan['skipped'];
   qdqDomain: string;
   bytesIn: number;
@@ -105,7 +123,11 @@ function skipReason(node: NodeProto, inits: Map<string, TensorProto>): string | 
  * Which nodes get quantized and which activation tensors need a range. Pure: reads the graph only.
  * Expects initializers, not Constant nodes (run ORT's basic optimizer first: `preprocessModel`).
  */
-export function planQdq(model: ModelProto, ops: readonly StaticOp[] = ['Conv']): QdqPlan {
+export function planQdq(
+  model: ModelProto,
+  ops: readonly StaticOp[] = ['Conv'],
+  elementwise: readonly ElementwiseOp[] = [],
+): QdqPlan {
   const graph = model.graph;
   if (!graph) throw new QuantizeError('model has no graph');
   const inits = initializerMap(graph);
@@ -132,6 +154,10 @@ export function planQdq(model: ModelProto, ops: readonly StaticOp[] = ['Conv']):
     } else if (!outputs.has(out)) tensors.add(out);
   }
   plan.tensors = [...tensors].filter((t) => !outputs.has(t));
+  if (elementwise.length > 0) {
+    plan.elementwise = planElementwise(graph, new Set(plan.tensors), elementwise);
+    plan.tensors.push(...plan.elementwise.tensors);
+  }
   return plan;
 }
 
@@ -161,20 +187,100 @@ interface Emit {
   inits: TensorProto[];
   nodes: NodeProto[];
   domain: string;
+  /** dequantized tensor name → its DQ scale (a Conv's int32 bias scale is s_x · s_w with this s_x) */
+  scales: Map<string, number>;
 }
 
-/** Q → DQ pair on an activation tensor; returns the dequantized name readers switch to. */
-function emitActivation(e: Emit, t: string, range: [number, number]): string {
-  const p = activationParams(range);
+/**
+ * Q → DQ pair on an activation tensor; returns the dequantized name readers switch to. The DQ reads the Q's
+ * parameters unless `dqParams` differ (a HardSigmoid lookup, qdq-elementwise.ts).
+ */
+function emitActivation(e: Emit, t: string, p: QParams, dqParams: QParams = p): string {
   e.inits.push(makeTensor(`${t}_scale`, Float32Array.of(p.scale), []));
   e.inits.push(makeTensor(`${t}_zero_point`, Uint8Array.of(p.zeroPoint), []));
+  let [dqScale, dqZp] = [`${t}_scale`, `${t}_zero_point`];
+  if (dqParams !== p) {
+    // shared by every pair with the same DQ parameters (all HardSigmoid lookups read 1/255, 0)
+    [dqScale, dqZp] = [`dq_${dqParams.scale}_scale`, `dq_${dqParams.scale}_${dqParams.zeroPoint}_zero_point`];
+    if (!e.inits.some((i) => i.name === dqScale))
+      e.inits.push(makeTensor(dqScale, Float32Array.of(dqParams.scale), []));
+    if (!e.inits.some((i) => i.name === dqZp))
+      e.inits.push(makeTensor(dqZp, Uint8Array.of(dqParams.zeroPoint), []));
+  }
   const q = `${t}_quantized`;
   const dq = `${t}_dequantized`;
-  e.nodes.push(makeNode('QuantizeLinear', [t, `${t}_scale`, `${t}_zero_point`], [q], `${t}_QuantizeLinear`));
-  e.nodes.push(
-    makeNode('DequantizeLinear', [q, `${t}_scale`, `${t}_zero_point`], [dq], `${t}_DequantizeLinear`),
-  );
+  // unnamed: node names are optional in ONNX, and ~200 pairs of them would cost the file 2 % of its size
+  e.nodes.push(makeNode('QuantizeLinear', [t, `${t}_scale`, `${t}_zero_point`], [q], ''));
+  e.nodes.push(makeNode('DequantizeLinear', [q, dqScale, dqZp], [dq], ''));
+  e.scales.set(dq, dqParams.scale);
   return dq;
+}
+
+/** u8 per-tensor constant behind a DequantizeLinear (a constant operand of a quantized Add / Mul / Concat). */
+function emitConstantU8(e: Emit, t: TensorProto): string {
+  const values = readFloatTensor(t);
+  const p = constantParams(values);
+  const q = Uint8Array.from(values, (v) => quantizeValue(v, p, 0, 255));
+  const name = t.name!;
+  e.inits.push(makeTensor(`${name}_quantized`, q, dimsOf(t)));
+  e.inits.push(makeTensor(`${name}_scale`, Float32Array.of(p.scale), []));
+  e.inits.push(makeTensor(`${name}_zero_point`, Uint8Array.of(p.zeroPoint), []));
+  e.nodes.push(
+    makeNode(
+      'DequantizeLinear',
+      [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
+      [`${name}_dequantized`],
+      `${name}_DequantizeLinear`,
+    ),
+  );
+  return `${name}_dequantized`;
+}
+
+/**
+ * The element-wise part of the plan: HardSigmoid → LeakyRelu(1) with its lookup Q / DQ, constant operands
+ * as u8 DQ (only the rewritten nodes read them). Returns the DQ name per lookup tensor and the op counts.
+ */
+function applyElementwise(
+  graph: GraphProto,
+  ew: ElementwisePlan,
+  e: Emit,
+  dqName: Map<string, string>,
+  ranges: Ranges,
+) {
+  const inits = initializerMap(graph);
+  const after = new Map<string, NodeProto[]>();
+  for (const [x, f] of Object.entries(ew.affine)) {
+    const yRange = ranges[f.y];
+    if (!yRange) throw new QuantizeError(`no calibrated range for tensor '${f.y}'`);
+    const p = affineParams(f.a, f.c, yRange);
+    const pair: Emit = { ...e, nodes: [] };
+    dqName.set(f.y, emitActivation(pair, x, p.q, p.dq));
+    after.set(x, pair.nodes);
+  }
+  const removed = new Set(Object.values(ew.affine).flatMap((f) => f.removed));
+  graph.node = (graph.node ?? []).filter((n) => !removed.has(n.output?.[0] ?? ''));
+  const counts: Record<string, number> = {};
+  const rewritten = new Map(ew.nodes.map((n) => [n.output, n.op]));
+  const constDq = new Map(ew.constants.map((c) => [c, emitConstantU8(e, inits.get(c)!)]));
+  for (const node of graph.node ?? []) {
+    const out = node.output?.[0] ?? '';
+    const op = rewritten.get(out);
+    if (!op) continue;
+    counts[op] = (counts[op] ?? 0) + 1;
+    node.input = (node.input ?? []).map((i) => constDq.get(i) ?? i);
+    const lut = ew.lookups[out];
+    if (!lut) continue;
+    const p = lookupParams(lut.alpha, lut.beta);
+    node.opType = 'LeakyRelu';
+    node.attribute = [
+      onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 }),
+    ];
+    const pair: Emit = { ...e, nodes: [] };
+    dqName.set(out, emitActivation(pair, out, p.q, p.dq));
+    after.set(out, pair.nodes);
+  }
+  if (removed.size > 0) counts.affineFolded = Object.keys(ew.affine).length;
+  return { counts, after };
 }
 
 /** A constant quantized tensor with per-channel scales and zero-valued zero points, behind DequantizeLinear. */
@@ -248,22 +354,27 @@ export function applyQdq(
   if (opset < 10) throw new QuantizeError(`opset ${opset}: QuantizeLinear needs opset >= 10`);
   const inits = initializerMap(graph);
   applyFolds(graph, plan.folds);
-  const e: Emit = { inits: [], nodes: [], domain: useQdqDomain(model, opset) };
+  const e: Emit = { inits: [], nodes: [], domain: useQdqDomain(model, opset), scales: new Map() };
   const dqName = new Map<string, string>();
   const after = new Map<string, NodeProto[]>();
   for (const t of plan.tensors) {
-    const range = ranges[t];
+    const range = ranges[plan.elementwise?.sameRange[t] ?? t];
     if (!range) throw new QuantizeError(`no calibrated range for tensor '${t}'`);
-    const pair: Emit = { inits: e.inits, nodes: [], domain: e.domain };
-    dqName.set(t, emitActivation(pair, t, range));
+    const pair: Emit = { ...e, nodes: [] };
+    dqName.set(t, emitActivation(pair, t, activationParams(range)));
     after.set(t, pair.nodes);
   }
+  const ew = plan.elementwise
+    ? applyElementwise(graph, plan.elementwise, e, dqName, ranges)
+    : { counts: {}, after: new Map<string, NodeProto[]>() };
+  for (const [t, nodes] of ew.after) after.set(t, nodes);
   const quantized: QdqReport['quantized'] = [];
   const wanted = new Set(plan.nodes.map((n) => plan.folds[n.output] ?? n.output));
   for (const node of graph.node ?? []) {
     if (!wanted.has(node.output?.[0] ?? '')) continue;
     const w = inits.get(node.input![1]!)!;
-    const sx = activationParams(ranges[node.input![0]!]!).scale;
+    const sx =
+      e.scales.get(dqName.get(node.input![0]!) ?? '') ?? activationParams(ranges[node.input![0]!]!).scale;
     emitWeights(e, node, w, inits.get(node.input?.[2] ?? ''), sx);
     quantized.push({
       node: node.name ?? '',
@@ -292,6 +403,7 @@ export function applyQdq(
       quantized,
       activations: plan.tensors.length,
       foldedActivations: Object.keys(plan.folds).length,
+      elementwise: ew.counts,
       skipped: plan.skipped,
       qdqDomain: e.domain || 'ai.onnx',
       bytesIn: inputBytes.byteLength,

@@ -9,7 +9,12 @@
  *   x · HardSigmoid(x; α = 1/6, β = 0.5) (two passes); HardSigmoid(x) = max(0, min(1, x/6 + 1/2)) is the
  *   same function.
  *
- * Both rewrite in place and return how many patterns they replaced; readers must be the only readers of
+ * - `foldConvTransposeAffine`: ConvTranspose → Add(per-channel bias) [→ BatchNormalization] becomes one
+ *   ConvTranspose with its output channels scaled by the normalisation and a bias input. PP-OCRv4's detector
+ *   head exports the bias as a separate Add, and ORT fuses BatchNormalization into Conv but not into
+ *   ConvTranspose, so these were two full-resolution passes of their own.
+ *
+ * All rewrite in place and return how many patterns they replaced; readers must be the only readers of
  * the intermediate tensors, which must not be graph outputs.
  */
 import {
@@ -143,16 +148,76 @@ export function fuseHardSwish(graph: GraphProto): number {
   return fused;
 }
 
+/** Per-channel values of a constant shaped [C], [1, C, 1, 1] or a scalar, as C numbers; else undefined. */
+function channelConstant(ix: Index, name: string | undefined, channels: number): Float32Array | undefined {
+  const t = ix.inits.get(name ?? '');
+  if (!t || t.dataType !== DataType.FLOAT) return undefined;
+  const dims = dimsOf(t);
+  const v = readFloatTensor(t);
+  if (v.length === 1) return new Float32Array(channels).fill(v[0]!);
+  const perChannel =
+    dims.length === 1 || (dims.length === 4 && dims[0] === 1 && dims[2] === 1 && dims[3] === 1);
+  return perChannel && v.length === channels ? v : undefined;
+}
+
+/** BatchNormalization (inference form, constant parameters) as y = k·x + m per channel. */
+function batchNormAffine(ix: Index, bn: NodeProto, channels: number) {
+  const [scale, b, mean, variance] = [1, 2, 3, 4].map((i) => channelConstant(ix, bn.input?.[i], channels));
+  if (!scale || !b || !mean || !variance || (bn.output ?? []).filter(Boolean).length !== 1) return undefined;
+  const eps = bn.attribute?.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+  const k = scale.map((s, c) => s / Math.sqrt(variance[c]! + eps));
+  return { k, m: b.map((v, c) => v - mean[c]! * k[c]!) };
+}
+
+export function foldConvTransposeAffine(graph: GraphProto): number {
+  const ix = index(graph);
+  const removed = new Set<NodeProto>();
+  for (const ct of graph.node ?? []) {
+    const w = ix.inits.get(ct.input?.[1] ?? '');
+    const group = Number(ct.attribute?.find((a) => a.name === 'group')?.i ?? 1);
+    if (ct.opType !== 'ConvTranspose' || !w || ct.input?.[2] || group !== 1) continue;
+    if ((ix.readers.get(w.name!) ?? []).length !== 1) continue;
+    const dims = dimsOf(w);
+    const cout = dims[1]!;
+    const add = soleReader(ix, ct.output![0]!, 'Add');
+    const other = add?.input?.find((i) => i !== ct.output![0]);
+    const bias = add && channelConstant(ix, other, cout);
+    if (!add || !bias) continue;
+    const bn = soleReader(ix, add.output![0]!, 'BatchNormalization');
+    const aff = bn && bn.input?.[0] === add.output![0] ? batchNormAffine(ix, bn, cout) : undefined;
+    const k = aff?.k ?? new Float32Array(cout).fill(1);
+    const plane = dims.slice(2).reduce((a, b) => a * b, 1);
+    const nw = readFloatTensor(w).map((v, i) => v * k[Math.floor(i / plane) % cout]!);
+    Object.assign(w, makeTensor(w.name!, nw, dims));
+    const nb = bias.map((v, c) => v * k[c]! + (aff?.m[c] ?? 0));
+    const name = `${w.name}_folded_bias`;
+    graph.initializer!.push(makeTensor(name, nb, [cout]));
+    ct.input = [ct.input![0]!, w.name!, name];
+    const end = aff ? bn! : add;
+    ct.output![0] = end.output![0]!;
+    removed.add(add);
+    if (aff) removed.add(bn!);
+  }
+  graph.node = (graph.node ?? []).filter((n) => !removed.has(n));
+  return removed.size;
+}
+
 export interface SimplifyReport {
   convAffineFolded: number;
   hardSwishFused: number;
+  /** Add + BatchNormalization nodes folded into ConvTranspose */
+  convTransposeFolded: number;
 }
 
 /** Both simplifications on serialized bytes; initializers nothing reads any more are dropped. */
 export function simplifyModel(bytes: Uint8Array): { bytes: Uint8Array; report: SimplifyReport } {
   const model = decodeModel(bytes);
   const graph = model.graph!;
-  const report = { convAffineFolded: foldConvAffine(graph), hardSwishFused: fuseHardSwish(graph) };
+  const report = {
+    convAffineFolded: foldConvAffine(graph),
+    hardSwishFused: fuseHardSwish(graph),
+    convTransposeFolded: foldConvTransposeAffine(graph),
+  };
   const used = collectUses(graph);
   for (const o of graph.output ?? []) used.set(o.name ?? '', 1);
   graph.initializer = (graph.initializer ?? []).filter((t) => used.has(t.name ?? ''));

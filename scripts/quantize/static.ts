@@ -12,6 +12,7 @@ import { calibrate, preprocessModel, type Feeds } from './calibrate-ort.ts';
 import { quantizeModel, type QuantizeReport } from './graph.ts';
 import { decodeModel } from './onnx.ts';
 import { applyQdq, planQdq, type QdqReport, type StaticOp } from './qdq.ts';
+import type { ElementwiseOp } from './qdq-elementwise.ts';
 import { simplifyModel, type SimplifyReport } from './simplify.ts';
 
 export interface StaticOptions {
@@ -19,6 +20,8 @@ export interface StaticOptions {
   /** kept share of values for 'percentile' */
   percentile?: number;
   ops?: readonly StaticOp[];
+  /** element-wise ops between the quantized Convs to quantize too (qdq-elementwise.ts); none by default */
+  elementwise?: readonly ElementwiseOp[];
   /** also quantize MatMul weights dynamically (MatMuls are not part of the QDQ plan) */
   dynamicMatMul?: boolean;
 }
@@ -46,9 +49,10 @@ export async function quantizeStatic(
 ): Promise<{ bytes: Uint8Array; report: StaticReport }> {
   if (feeds.length === 0) throw new Error('static quantization needs at least one calibration input');
   const simplified = simplifyModel(await preprocessModel(bytes));
-  const plan = planQdq(decodeModel(simplified.bytes), options.ops ?? ['Conv']);
+  const plan = planQdq(decodeModel(simplified.bytes), options.ops ?? ['Conv'], options.elementwise ?? []);
   const percentile = options.method === 'percentile' ? (options.percentile ?? 99.99) : undefined;
-  const ranges = await calibrate(simplified.bytes, plan.tensors, feeds, {
+  const measured = [...plan.tensors, ...(plan.elementwise?.measure ?? [])];
+  const ranges = await calibrate(simplified.bytes, measured, feeds, {
     method: options.method,
     percentile,
   });

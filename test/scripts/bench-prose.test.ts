@@ -8,11 +8,11 @@ import {
   accuracySentence,
   addedOps,
   cpuSentence,
-  floatOpsPhrase,
   ratioCell,
   dynamicSentence,
   staticAttributionSentence,
   staticBullet,
+  int8BreakdownSentence,
   amdahlSentence,
   int8Bullet,
   int8Heading,
@@ -244,24 +244,6 @@ describe('bench:models prose, static INT8', () => {
     assert.equal(ratioCell(0.5, undefined, 0.6), '0.50 ✓');
   });
 
-  test('the float ops named in a static bullet are those of the INT8 profile, not a fixed list', () => {
-    assert.equal(
-      floatOpsPhrase({
-        Add: 0.34,
-        Mul: 0.29,
-        QLinearConv: 0.26,
-        DequantizeLinear: 0.04,
-        HardSigmoid: 0.022,
-        Div: 0.005,
-      }),
-      "the ops still in float in INT8's profile, between which values are converted: Add 34 %, Mul 29 %, HardSigmoid 2.2 %",
-    );
-    assert.equal(
-      floatOpsPhrase({ QLinearConv: 0.9, QuantizeLinear: 0.1 }),
-      "no float op takes 1 % of INT8's kernel time",
-    );
-  });
-
   test('a static bullet carries the size, latency and profile shares of this run', () => {
     const f = variant({
       bytes: 4_745_517,
@@ -282,13 +264,35 @@ describe('bench:models prose, static INT8', () => {
     assert.match(b, /0\.29 × the FP32 file .*target ≤ 0\.3 × met/);
     assert.match(b, /112\.00 → 77\.00 ms at batch 1 \(0\.69 × FP32, faster\)/);
     assert.match(b, /target ≤ 0\.6 × not met/);
-    assert.match(b, /Conv is 43 % of the FP32 kernel time; in INT8 QLinearConv is 28 % and .* 29 %/);
     assert.match(
       b,
-      /still in float in INT8's profile, between which values are converted: HardSigmoid 27 %\./,
+      /Conv is 43 % of the FP32 kernel time; in INT8 QLinearConv is 28 %, the other u8 kernels 0\.0 %, the float ↔ u8 conversions \(QuantizeLinear, DequantizeLinear\) 29 % and everything else 27 % \(largest: HardSigmoid 27 %\)/,
     );
-    assert.doesNotMatch(b, /Resize|ConvTranspose/, 'ops this profile does not have');
     assert.match(b, /no VNNI/);
+  });
+
+  test('the INT8 breakdown counts QLinear* (not QLinearConv) and DynamicQuantizeMatMul as u8 kernels, the rest by name', () => {
+    const s = int8BreakdownSentence(
+      { Conv: 0.5, Add: 0.3, Mul: 0.2 },
+      {
+        QLinearConv: 0.33,
+        ConvTranspose: 0.2,
+        QLinearMul: 0.12,
+        Resize: 0.1,
+        QLinearLeakyRelu: 0.08,
+        QLinearAdd: 0.06,
+        DynamicQuantizeMatMul: 0.05,
+        QuantizeLinear: 0.02,
+        Transpose: 0.02,
+        DequantizeLinear: 0.02,
+      },
+    );
+    assert.equal(
+      s,
+      'Conv is 50 % of the FP32 kernel time; in INT8 QLinearConv is 33 %, the other u8 kernels 31 %, ' +
+        'the float ↔ u8 conversions (QuantizeLinear, DequantizeLinear) 4.0 % and everything else 32 % ' +
+        '(largest: ConvTranspose 20 %, Resize 10 %, Transpose 2.0 %).',
+    );
   });
 });
 

@@ -16,6 +16,8 @@ import { findEntry, MODELS_DIR, readManifest } from '../../scripts/lib/model-eva
 import { Histogram, percentileRange, RangeStats } from '../../scripts/quantize/calibrate.ts';
 import { calibrate, preprocessModel } from '../../scripts/quantize/calibrate-ort.ts';
 import { activationParams, applyQdq, planQdq, quantizeBias } from '../../scripts/quantize/qdq.ts';
+import { affineParams, ELEMENTWISE_OPS, lookupParams } from '../../scripts/quantize/qdq-elementwise.ts';
+import { dequantizeValue, quantizeValue } from '../../scripts/quantize/math.ts';
 import { simplifyModel } from '../../scripts/quantize/simplify.ts';
 import { quantizeStatic } from '../../scripts/quantize/static.ts';
 import { seededRandom } from '../../scripts/quantize/index.ts';
@@ -86,6 +88,17 @@ async function run(bytes: Uint8Array, feed = input(99)) {
   await s.release();
   return out;
 }
+/** The quantized output differs from the float one, by less than `share` of the float output's largest |y|. */
+function assertQuantizedClose(f: Float32Array, q: Float32Array, share: number) {
+  let maxAbs = 0;
+  let maxErr = 0;
+  f.forEach((v, i) => {
+    maxAbs = Math.max(maxAbs, Math.abs(v));
+    maxErr = Math.max(maxErr, Math.abs(v - q[i]!));
+  });
+  assert.ok(maxErr < share * maxAbs, `max error ${maxErr} of max |y| ${maxAbs}`);
+  assert.ok(maxErr > 0, 'the quantized model is not the float one');
+}
 /** op types of the model after ORT's full optimization (what actually runs) */
 async function optimizedOps(bytes: Uint8Array): Promise<string[]> {
   const path = join(tmp, `opt-${Math.random().toString(36).slice(2)}.onnx`);
@@ -154,15 +167,7 @@ describe('QDQ rewrite', () => {
       assert.equal(ops.filter((o) => o === 'QLinearConv').length, 1, ops.join(','));
       assert.equal(ops.filter((o) => o === 'Conv').length, 1, ops.join(','));
       assert.ok(!ops.includes('Relu'), ops.join(','));
-      const [f, q] = [await run(fp32), await run(bytes)];
-      let maxAbs = 0;
-      let maxErr = 0;
-      f.forEach((v, i) => {
-        maxAbs = Math.max(maxAbs, Math.abs(v));
-        maxErr = Math.max(maxErr, Math.abs(v - q[i]!));
-      });
-      assert.ok(maxErr < 0.05 * maxAbs, `max error ${maxErr} of max |y| ${maxAbs}`);
-      assert.ok(maxErr > 0, 'the quantized model is not the float one');
+      assertQuantizedClose(await run(fp32), await run(bytes), 0.05);
     });
   }
 
@@ -170,6 +175,120 @@ describe('QDQ rewrite', () => {
     const fp32 = convReluConv(13);
     const plan = planQdq(onnx.ModelProto.decode(fp32));
     assert.throws(() => applyQdq(fp32, plan, { x: [-1, 1] }), /no calibrated range for tensor 'r1'/);
+  });
+});
+
+/**
+ * x → Conv 3→8 3×3 → HardSwish (HardSigmoid, Mul) → Mul(1.3) → Add(-0.2) ─┬────────────────┐
+ *                                                                          └ Conv 8→8 1×1 ─ Add ─ Resize ×2 ─ Conv 8→4 → y
+ */
+function elementwiseBlock() {
+  const scalar = (name: string, v: number) => tensor(name, Float32Array.of(v), []);
+  const hs = [
+    onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 / 6 }),
+    onnx.AttributeProto.create({ name: 'beta', type: onnx.AttributeProto.AttributeType.FLOAT, f: 0.5 }),
+  ];
+  const mode = onnx.AttributeProto.create({
+    name: 'mode',
+    type: onnx.AttributeProto.AttributeType.STRING,
+    s: new TextEncoder().encode('nearest'),
+  });
+  return model(
+    13,
+    [
+      node('Conv', ['x', 'w1', 'b1'], ['c1'], [ints('pads', [1, 1, 1, 1])]),
+      node('HardSigmoid', ['c1'], ['h1'], hs),
+      node('Mul', ['c1', 'h1'], ['s1']),
+      node('Mul', ['s1', 'a'], ['m1']),
+      node('Add', ['m1', 'c'], ['x1']),
+      node('Conv', ['x1', 'w2', 'b2'], ['c2']),
+      node('Add', ['x1', 'c2'], ['r1']),
+      node('Resize', ['r1', '', 'scales'], ['u1'], [mode]),
+      node('Conv', ['u1', 'w3', 'b3'], ['y']),
+    ],
+    [
+      tensor('w1', gauss(8 * 3 * 9, 11, 0.4), [8, 3, 3, 3]),
+      tensor('b1', gauss(8, 12, 0.2), [8]),
+      scalar('a', 1.3),
+      scalar('c', -0.2),
+      tensor('w2', gauss(8 * 8, 13, 0.3), [8, 8, 1, 1]),
+      tensor('b2', gauss(8, 14, 0.1), [8]),
+      tensor('scales', Float32Array.of(1, 1, 2, 2), [4]),
+      tensor('w3', gauss(4 * 8, 15, 0.3), [4, 8, 1, 1]),
+      tensor('b3', gauss(4, 16, 0.1), [4]),
+    ],
+    [1, 4, 32, 32],
+  );
+}
+
+describe('element-wise ops between the Convs in u8 (qdq-elementwise.ts)', () => {
+  test('HardSigmoid as a u8 lookup: every input is within half a step (+ the zero point offset) of HardSigmoid', () => {
+    const { q, dq } = lookupParams(1 / 6, 0.5);
+    assert.deepEqual(q, { scale: Math.fround(6 / 255), zeroPoint: 128 });
+    assert.deepEqual(dq, { scale: Math.fround(1 / 255), zeroPoint: 0 });
+    for (let x = -5; x <= 5; x += 0.01) {
+      const h = dequantizeValue(quantizeValue(x, q, 0, 255), dq);
+      const exact = Math.max(0, Math.min(1, x / 6 + 0.5));
+      assert.ok(Math.abs(h - exact) <= 1 / 510 + 1 / 510 + 1e-6, `x ${x}: ${h} vs ${exact}`);
+    }
+    assert.equal(dequantizeValue(quantizeValue(-3.5, q, 0, 255), dq), 0);
+    assert.equal(dequantizeValue(quantizeValue(3.5, q, 0, 255), dq), 1);
+    assert.throws(() => lookupParams(-1, 0.5), /no u8 lookup form/);
+  });
+
+  test('a folded affine y = a·x + c: c is a whole number of steps, so x = 0 maps to exactly c', () => {
+    for (const [a, c, range] of [
+      [1.3, -0.2, [-1, 4]],
+      [0.7, 0.05, [0, 2]],
+      [2, 3, [2.5, 9]],
+    ] as [number, number, [number, number]][]) {
+      const { q, dq } = affineParams(a, c, range);
+      const y0 = dequantizeValue(quantizeValue(0, q, 0, 255), dq);
+      assert.ok(Math.abs(y0 - c) < 1e-6, `a ${a} c ${c}: ${y0}`);
+      for (const x of [-0.5, 0.3, 1, 2.2]) {
+        const y = dequantizeValue(quantizeValue(x, q, 0, 255), dq);
+        const exact = Math.min(Math.max(a * x + c, Math.min(range[0], c, 0)), Math.max(range[1], c, 0));
+        assert.ok(Math.abs(y - exact) <= dq.scale / 2 + 1e-6, `a ${a} c ${c} x ${x}: ${y} vs ${exact}`);
+      }
+    }
+  });
+
+  test('HardSwish, affine, residual Add and Resize run as u8 kernels in ORT, outputs within the quantization error', async () => {
+    const fp32 = elementwiseBlock();
+    const plan = planQdq(onnx.ModelProto.decode(fp32), ['Conv'], ELEMENTWISE_OPS);
+    const ew = plan.elementwise!;
+    assert.deepEqual(
+      ew.nodes.map((n) => n.op),
+      ['HardSigmoid', 'Mul', 'Add', 'Resize'],
+    );
+    assert.deepEqual(Object.keys(ew.affine), ['s1']);
+    assert.deepEqual(ew.measure, ['x1']);
+    assert.deepEqual(ew.sameRange, { u1: 'r1' });
+    const feeds = [1, 2, 3, 4].map(input);
+    const ranges = await calibrate(fp32, [...plan.tensors, ...ew.measure], feeds, { method: 'minmax' });
+    const { bytes, report } = applyQdq(fp32, plan, ranges);
+    assert.deepEqual(report.elementwise, { HardSigmoid: 1, Mul: 1, Add: 1, Resize: 1, affineFolded: 1 });
+    const ops = await optimizedOps(bytes);
+    for (const op of ['QLinearLeakyRelu', 'QLinearMul', 'QLinearAdd'])
+      assert.equal(ops.filter((o) => o === op).length, 1, `${op}: ${ops.join(',')}`);
+    for (const op of ['HardSigmoid', 'Mul', 'Add'])
+      assert.ok(!ops.includes(op), `float ${op}: ${ops.join(',')}`);
+    // one Q on the graph input; the only DQs are the last Conv's input, weight and bias (it writes the graph
+    // output, so it stays float): no float round trip between the u8 kernels
+    assert.equal(ops.filter((o) => o === 'QLinearConv').length, 2, ops.join(','));
+    assert.equal(ops.filter((o) => o === 'QuantizeLinear').length, 1, ops.join(','));
+    assert.equal(ops.filter((o) => o === 'DequantizeLinear').length, 3, ops.join(','));
+    assertQuantizedClose(await run(fp32), await run(bytes), 0.08);
+  });
+
+  test('without the element-wise ops the same block keeps float HardSigmoid / Mul / Add between DQ and Q', async () => {
+    const fp32 = elementwiseBlock();
+    const plan = planQdq(onnx.ModelProto.decode(fp32));
+    assert.equal(plan.elementwise, undefined);
+    const ranges = await calibrate(fp32, plan.tensors, [1, 2].map(input), { method: 'minmax' });
+    const ops = await optimizedOps(applyQdq(fp32, plan, ranges).bytes);
+    for (const op of ['HardSigmoid', 'Mul', 'Add', 'DequantizeLinear'])
+      assert.ok(ops.includes(op), `${op}: ${ops.join(',')}`);
   });
 });
 
@@ -199,13 +318,45 @@ describe('simplifications', () => {
       [1, 4, 16, 16],
     );
     const { bytes, report } = simplifyModel(fp32);
-    assert.deepEqual(report, { convAffineFolded: 1, hardSwishFused: 1 });
+    assert.deepEqual(report, { convAffineFolded: 1, hardSwishFused: 1, convTransposeFolded: 0 });
     assert.deepEqual(
       onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType),
       ['Conv', 'HardSigmoid', 'Mul'],
     );
     const [f, s] = [await run(fp32), await run(bytes)];
     f.forEach((v, i) => assert.ok(Math.abs(v - s[i]!) < 1e-5, `${i}: ${v} vs ${s[i]}`));
+  });
+
+  test('ConvTranspose → Add(bias) → BatchNormalization becomes one ConvTranspose with a bias, same outputs', async () => {
+    const fp32 = model(
+      13,
+      [
+        node('ConvTranspose', ['x', 'wt'], ['t1'], [ints('strides', [2, 2]), ints('kernel_shape', [2, 2])]),
+        node('Add', ['t1', 'bt'], ['a1']),
+        node('BatchNormalization', ['a1', 'g', 'beta', 'mean', 'var'], ['y']),
+      ],
+      [
+        tensor('wt', gauss(3 * 5 * 4, 21, 0.5), [3, 5, 2, 2]),
+        tensor('bt', gauss(5, 22, 0.3), [1, 5, 1, 1]),
+        tensor('g', gauss(5, 23, 1), [5]),
+        tensor('beta', gauss(5, 24, 0.2), [5]),
+        tensor('mean', gauss(5, 25, 0.3), [5]),
+        tensor(
+          'var',
+          Float32Array.from(gauss(5, 26, 1), (v) => v * v + 0.1),
+          [5],
+        ),
+      ],
+      [1, 5, 32, 32],
+    );
+    const { bytes, report } = simplifyModel(fp32);
+    assert.equal(report.convTransposeFolded, 2);
+    assert.deepEqual(
+      onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType),
+      ['ConvTranspose'],
+    );
+    const [f, s] = [await run(fp32), await run(bytes)];
+    f.forEach((v, i) => assert.ok(Math.abs(v - s[i]!) < 1e-4, `${i}: ${v} vs ${s[i]}`));
   });
 
   test('a Conv output read twice is not folded', async () => {
@@ -247,6 +398,13 @@ describe('the shipped static INT8 OCR models', () => {
       const ops = await optimizedOps(readFileSync(join(MODELS_DIR, q.file)));
       assert.equal(ops.filter((o) => o === 'QLinearConv').length, convs);
       assert.ok(!ops.includes('Conv') && !ops.includes('FusedConv'), 'no float Conv left');
+      // the element-wise ops between the Convs run in u8 too: HardSwish as lookup + QLinearMul, the SE and
+      // residual Mul / Add as QLinearMul / QLinearAdd; float ↔ u8 conversions only at the edges of the
+      // Conv region (graph input, ConvTranspose head, the recognizer's transformer neck)
+      assert.ok(!ops.includes('HardSigmoid'), ops.join(','));
+      assert.ok(ops.filter((o) => o === 'QLinearLeakyRelu').length >= 30, ops.join(','));
+      const conversions = ops.filter((o) => o === 'QuantizeLinear' || o === 'DequantizeLinear').length;
+      assert.ok(conversions <= 8, `${conversions} Q/DQ left: ${ops.join(',')}`);
     });
   }
 });
