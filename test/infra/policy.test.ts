@@ -1,7 +1,8 @@
 /**
  * The policy pack (infra/policy): every rule passes on every registered target (and variant, such as
  * `cluster: eks`) × tier plan and on the stack files, and each rule fires on a deliberately bad
- * resource with a message that names the resource and says what to change. The SDK wiring (policy pack index) reports the same messages.
+ * resource with a message that names the resource and says what to change. The SDK wiring (policy
+ * pack index) reports the same messages.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
