@@ -330,6 +330,14 @@ describe('TLS, IMDSv2, encryption, RDS, tags', () => {
       fired([res('aws:ec2/natGateway:NatGateway', {})], 'required-tags')[0]!,
       /missing tag\(s\) project, stack, tier, capacity/,
     );
+    // The resources added with the log archive, snapshots, rotation and alarms cost money too.
+    for (const type of [
+      'aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream',
+      'aws:lambda/function:Function',
+      'aws:dlm/lifecyclePolicy:LifecyclePolicy',
+      'aws:cloudwatch/metricAlarm:MetricAlarm',
+    ])
+      assert.equal(fired([res(type, {})], 'required-tags').length, 1, type);
     assert.deepEqual(fired([res('aws:iam/rolePolicy:RolePolicy', {})], 'required-tags'), []);
     assert.match(
       fired([res('aws:sns/topic:Topic', { tags: { project: 'clawstack' } })], 'required-tags')[0]!,
