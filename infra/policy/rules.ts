@@ -373,6 +373,10 @@ const MUST_TAG_AWS = new Set([
   'aws:eks/cluster:Cluster',
   'aws:eks/nodeGroup:NodeGroup',
   'aws:kms/key:Key',
+  'aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream',
+  'aws:lambda/function:Function',
+  'aws:dlm/lifecyclePolicy:LifecyclePolicy',
+  'aws:cloudwatch/metricAlarm:MetricAlarm',
 ]);
 
 /** Tags as a map; an Auto Scaling group lists them as [{key, value, propagateAtLaunch}]. */

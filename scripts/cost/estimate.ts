@@ -4,6 +4,7 @@
  * LCU traffic, log ingestion, requests) are not in it, and the output says so.
  */
 import type { RecordedResource } from '../plan/harness.ts';
+import { customMetricLines } from './cloudwatch.ts';
 import { priceEks } from './eks.ts';
 import type { PriceTable, RegionPrices } from './prices.ts';
 
@@ -118,6 +119,27 @@ function fleet(asg: RecordedResource, ctx: Ctx): { lines: CostLine[]; perInstanc
   return { lines, perInstance: desired ? total / desired : 0 };
 }
 
+/**
+ * Data Lifecycle Manager snapshots of the volumes its target tags select: priced as one full copy of
+ * each volume (later snapshots are incremental: the changed blocks are not included).
+ */
+function snapshots(r: RecordedResource, ctx: Ctx): CostLine[] {
+  const details = r.inputs.policyDetails;
+  const want = Object.entries((get(details, 'targetTags') ?? {}) as Record<string, unknown>);
+  const gb = ctx.resources
+    .filter((v) => v.type === 'aws:ebs/volume:Volume')
+    .filter((v) => want.length > 0 && want.every(([k, x]) => get(v.inputs, 'tags', k) === x))
+    .reduce((a, v) => a + Number(v.inputs.size ?? 0), 0);
+  const kept = get(list(get(details, 'schedules'))[0], 'retainRule', 'count');
+  return [
+    {
+      item: `EBS snapshots of ${gb} GB, ${String(kept)} kept (one full copy assumed; changed blocks not included)`,
+      resource: label(r),
+      monthlyUsd: ctx.p.ebsSnapshotGbMonth * gb,
+    },
+  ];
+}
+
 /** Lines for one resource (not the fleet; see {@link fleet}). */
 function priceOf(r: RecordedResource, ctx: Ctx): CostLine[] {
   const i = r.inputs;
@@ -200,6 +222,10 @@ function priceOf(r: RecordedResource, ctx: Ctx): CostLine[] {
       const gb = ctx.table.assumptions.archivedLogGb;
       return month(`Firehose log archive, ${gb} GB/month (assumed)`, p.firehoseGb * gb);
     }
+    case 'aws:kms/key:Key':
+      return month('KMS customer managed key (requests not included)', p.kmsKeyMonth);
+    case 'aws:dlm/lifecyclePolicy:LifecyclePolicy':
+      return snapshots(r, ctx);
     case 'aws:ec2/flowLog:FlowLog': {
       const gb = ctx.table.assumptions.flowLogGb;
       return month(`VPC flow logs to S3, ${gb} GB/month (assumed)`, p.vendedLogsS3Gb * gb);
@@ -250,6 +276,9 @@ export function estimateCost(
     const desired = Number(r.inputs.desiredCapacity ?? r.inputs.minSize ?? 1);
     extraAtMax += f.perInstance * Math.max(0, Number(r.inputs.maxSize ?? desired) - desired);
   }
+  const metrics = customMetricLines(ctx, (asg) => launchTemplateOf(asg, ctx));
+  lines.push(...metrics.lines);
+  extraAtMax += metrics.extraAtMax;
   const totalUsd = lines.reduce((a, l) => a + l.monthlyUsd, 0);
   return { region: opts.region, lines, totalUsd, atMaxUsd: totalUsd + extraAtMax };
 }

@@ -33,6 +33,12 @@ const regionSchema = z.object({
   firehoseGb: usd,
   /** Vended logs (VPC flow logs) delivered to S3, per GB. */
   vendedLogsS3Gb: usd,
+  /** CloudWatch custom metric, per metric and month (the agent's, metric filters', a function's). */
+  customMetricMonth: usd,
+  /** KMS customer managed key, per key and month. */
+  kmsKeyMonth: usd,
+  /** EBS snapshot storage (standard tier), per GB-month. */
+  ebsSnapshotGbMonth: usd,
 });
 const tableSchema = z.object({
   retrieved: z.string(),

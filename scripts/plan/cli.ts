@@ -17,7 +17,8 @@ const USAGE = `usage: npm run plan -- --stack <name> [--set key=value]... [--com
   --stack    reads Pulumi.<name>.yaml (dev, staging, prod, …)
   --set      overrides a config key (clawstack: prefix optional; lists as JSON: --set 'allowedCidrs=["203.0.113.0/24"]'; a section key: --set aws.rootVolumeGb=80)
   --compare  prints what changes when these keys are set on top of the stack (and --set) config
-  --policy   also runs the policy pack's rules (infra/policy) over the plan; exits 1 on a violation
+  --policy   also runs the policy pack's rules (infra/policy) over the plan (with --compare: over the
+             compared config); exits 1 on a violation
   --prices   a price override file (default: prices.override.yaml if present) over scripts/cost/prices.yaml
   --s3-gb    GB the bucket holds for the S3 line of the cost estimate (default from the price table)
   --json     prints the recorded resources as JSON instead of text`;
@@ -115,6 +116,10 @@ export async function planCommand(
     }
     const otherCustom = other.resources.filter((r) => r.custom).length;
     const diff = renderDiff(run, other);
+    // The switch is what would be deployed: the rules judge the compared config.
+    const policy = values.policy
+      ? policySection(other, ' of the compared config')
+      : { lines: [], violations: 0 };
     out.log(
       [
         ...header(stack, sets, label),
@@ -126,9 +131,10 @@ export async function planCommand(
         `  ${JSON.stringify(run.outputs.tier)}`,
         `→ ${JSON.stringify(other.outputs.tier)}`,
         ...renderCostDiff(cost(run, config), cost(other, applyAssignments(config, compares)), table),
+        ...policy.lines,
       ].join('\n'),
     );
-    return 0;
+    return policy.violations ? 1 : 0;
   }
 
   const policy = values.policy ? policySection(run) : { lines: [], violations: 0 };

@@ -2,10 +2,10 @@
 import { checkStack, RULES } from '../../infra/policy/rules.ts';
 import type { ProgramRun } from './harness.ts';
 
-/** Text lines for the plan and the number of violations. */
-export function policySection(run: ProgramRun): { lines: string[]; violations: number } {
+/** Text lines for the plan and the number of violations; `of` says whose plan it is (`--compare`). */
+export function policySection(run: ProgramRun, of = ''): { lines: string[]; violations: number } {
   const violations = checkStack(run.resources);
-  const head = `POLICY (infra/policy, ${RULES.length} mandatory rules): ${violations.length ? `${violations.length} violation(s)` : 'all pass'}`;
+  const head = `POLICY${of} (infra/policy, ${RULES.length} mandatory rules): ${violations.length ? `${violations.length} violation(s)` : 'all pass'}`;
   const byRule = RULES.filter((r) => violations.some((v) => v.rule === r.name)).flatMap((r) => [
     `  ✗ ${r.name} — ${r.description}`,
     ...violations.filter((v) => v.rule === r.name).map((v) => `      ${v.message}`),

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { parse } from 'yaml';
 import { COMMON_KEYS } from '../../infra/spec/common.ts';
 import { CONFIG_KEYS, parseSpec } from '../../infra/spec/index.ts';
@@ -14,6 +15,8 @@ import { TARGET_NAMES } from '../../infra/targets/index.ts';
 import { NO_STATIC_DEFAULT, projectConfig } from '../../scripts/config-schema/build.ts';
 import { renderProjectFile, renderSchemaFile } from '../../scripts/config-schema/files.ts';
 import { readStackConfig } from '../../scripts/plan/describe.ts';
+import { runProgram } from '../../scripts/plan/harness.ts';
+import { ADAPTERS } from './conformance/index.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const projectText = readFileSync(`${ROOT}Pulumi.yaml`, 'utf8');
@@ -79,6 +82,57 @@ describe('project config schema', () => {
       })
       .map(([key]) => key);
     assert.deepEqual(wrong, []);
+  });
+
+  test("docs/infra.md's literal default of each target-section key is the parser's: setting it changes nothing", async () => {
+    const docs = readFileSync(`${ROOT}docs/infra.md`, 'utf8');
+    const props = schema.properties.config.properties;
+    const combo = { tier: 'general', capacity: 'on-demand', dataServices: 'colocated' } as const;
+    const checked: string[] = [];
+    const wrong: string[] = [];
+    for (const line of docs.split('\n')) {
+      const m = /^\| `clawstack:(\w+)\.(\w+)` \| `([^`]+)` \|(.*)$/.exec(line);
+      if (!m || !(TARGET_NAMES as string[]).includes(m[1]!)) continue;
+      const [, target, key, shown, rest] = m as unknown as [string, string, string, string, string];
+      // A template (`<prefix>`, an expression) or another key's name is not a literal.
+      if (/[<(]/.test(shown) || shown in COMMON_KEYS) continue;
+      const type = (props[`clawstack:${target}`]?.properties?.[key] as { type?: string } | undefined)?.type;
+      const value =
+        type === 'string' ? shown : type === 'integer' || type === 'number' ? Number(shown) : parse(shown);
+      const eksOnly = target === 'kubernetes' && rest.includes('`cluster: eks` only');
+      const config = ADAPTERS[eksOnly ? 'kubernetes (cluster: eks)' : target]!.config(combo);
+      // The key unset (the adapter may set it) against the key set to the documented default.
+      const { [key]: _, ...section } = (config[target] ?? {}) as Record<string, unknown>;
+      const unset = { ...config, [target]: section };
+      const set = { ...config, [target]: { ...section, [key]: value } };
+      const bare = (c: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(c).filter(([k]) => !k.includes(':')));
+      checked.push(`${target}.${key}`);
+      try {
+        assert.deepEqual(parseSpec(bare(set), 'dev'), parseSpec(bare(unset), 'dev'));
+      } catch (e) {
+        // A spec may keep "unset" and resolve the default where it is used: compare what is declared.
+        // One at a time: the mocks are process-wide.
+        const a = await runProgram(set);
+        const b = await runProgram(unset);
+        const declared = (r: typeof a) =>
+          r.resources
+            .map((x) => [`${x.type} ${x.name}`, x.inputs])
+            .sort(([x], [y]) => String(x).localeCompare(String(y)));
+        if (a.error || b.error || !isDeepStrictEqual(declared(a), declared(b)))
+          wrong.push(
+            `${target}.${key} = ${shown}: ${(a.error ?? b.error ?? (e as Error)).message.split('\n')[0]}`,
+          );
+      }
+    }
+    assert.deepEqual(wrong, []);
+    // Not vacuous: the literal defaults of every target's section were read.
+    for (const t of TARGET_NAMES)
+      assert.ok(
+        checked.some((k) => k.startsWith(`${t}.`)),
+        t,
+      );
+    assert.ok(checked.includes('kubernetes.eksVersion') && checked.includes('docker.dataImages'));
   });
 
   test('every stack file uses only keys the schema knows', () => {

@@ -10,11 +10,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { appMetrics } from '../../scripts/cost/cloudwatch.ts';
 import { costQueries, renderSpend, sumGroups } from '../../scripts/cost/explorer.ts';
 import { estimateCost } from '../../scripts/cost/estimate.ts';
 import { loadPrices } from '../../scripts/cost/prices.ts';
 import { planCommand } from '../../scripts/plan/cli.ts';
+import { runProgram } from '../../scripts/plan/harness.ts';
 import type { RecordedResource } from '../../scripts/plan/harness.ts';
+import { configFor } from './helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const table = loadPrices();
@@ -119,6 +122,94 @@ describe('cost estimate', () => {
       ],
     );
     assert.ok(est.totalUsd > 0);
+  });
+
+  test('KMS keys per key; DLM snapshots as one full copy of the volumes its target tags select', () => {
+    const p = table.regions['us-east-1']!;
+    const tagged = (size: number, tags: Record<string, string>, name: string) =>
+      r('aws:ebs/volume:Volume', { size, tags }, name);
+    const est = estimateCost(
+      [
+        r('aws:kms/key:Key', {}, 'key'),
+        tagged(20, { 'clawstack-snapshot': 'dev-data', stack: 'dev' }, 'data'),
+        tagged(500, { stack: 'dev' }, 'other'),
+        r(
+          'aws:dlm/lifecyclePolicy:LifecyclePolicy',
+          {
+            policyDetails: {
+              targetTags: { 'clawstack-snapshot': 'dev-data' },
+              schedules: [{ retainRule: { count: 7 } }],
+            },
+          },
+          'snapshots',
+        ),
+      ],
+      { target: 'aws', region: 'us-east-1', table },
+    );
+    const line = (re: RegExp) => est.lines.find((l) => re.test(l.item))!;
+    assert.equal(line(/^KMS/).monthlyUsd, p.kmsKeyMonth);
+    const snap = line(/^EBS snapshots/);
+    assert.equal(
+      snap.item,
+      'EBS snapshots of 20 GB, 7 kept (one full copy assumed; changed blocks not included)',
+    );
+    assert.equal(snap.monthlyUsd, 20 * p.ebsSnapshotGbMonth);
+  });
+
+  test('CloudWatch custom metrics from the AWS program: agent host metrics per instance and group, app metrics, filters, the traffic function', async () => {
+    const p = table.regions['us-east-1']!;
+    for (const tier of ['lightweight', 'gpu'] as const) {
+      const run = await runProgram(
+        configFor(
+          // Scaling out needs managed data; lightweight stays one instance.
+          { tier, capacity: 'spot', dataServices: tier === 'gpu' ? 'managed' : 'colocated' },
+          { minSize: 1, maxSize: tier === 'gpu' ? 3 : 1 },
+        ),
+      );
+      assert.equal(run.error, undefined, run.error?.message);
+      const est = estimateCost(run.resources, { target: 'aws', region: 'us-east-1', table });
+      const metrics = est.lines.filter((l) => l.item.startsWith('CloudWatch custom metrics'));
+      // mem_available, mem_used_percent and disk used_percent on /; on gpu also three nvidia_gpu ones.
+      const host = tier === 'gpu' ? 6 : 3;
+      // requests: 4 status classes + all; latency: 3 quantiles; queue depth: 3 priorities; jobs: 2 statuses.
+      const app = 5 + 3 + 3 + 2;
+      // lightweight has no ALB: three log metric filters; the traffic comparison publishes one metric.
+      const filters = tier === 'lightweight' ? 3 : 0;
+      assert.deepEqual(
+        metrics.map((l) => l.item).sort(),
+        [
+          `CloudWatch custom metrics: agent host metrics ${host} × (1 instance(s) + group)`,
+          `CloudWatch custom metrics: app metrics via the agent (EMF) × ${app}`,
+          'CloudWatch custom metrics: RequestCountVsDayBefore (published by a function)',
+          ...Array<string>(filters).fill('CloudWatch custom metrics: log metric filter'),
+        ].sort(),
+      );
+      const total = metrics.reduce((a, l) => a + l.monthlyUsd, 0);
+      assert.equal(total.toFixed(2), ((host * 2 + app + filters + 1) * p.customMetricMonth).toFixed(2));
+      // At maxSize each further instance brings its compute, root volume and host metrics.
+      const fleet = est.lines
+        .filter((l) => /^(EC2|EBS gp3 \d+ GB root)/.test(l.item))
+        .reduce((a, l) => a + l.monthlyUsd, 0);
+      const extra = tier === 'gpu' ? 2 : 0;
+      assert.equal(
+        (est.atMaxUsd - est.totalUsd).toFixed(2),
+        (extra * (fleet + host * p.customMetricMonth)).toFixed(2),
+      );
+    }
+    // A dimension the table has no value count for is an error, not a silent zero.
+    assert.throws(
+      () =>
+        appMetrics({
+          logs: {
+            metrics_collected: {
+              prometheus: {
+                emf_processor: { metric_declaration: [{ dimensions: [['route']], metric_selectors: ['x'] }] },
+              },
+            },
+          },
+        }),
+      /no value count for EMF dimension route/,
+    );
   });
 
   test('a type the table lacks is flagged, not silently free; a region it lacks is named', () => {

@@ -291,7 +291,7 @@ describe('eks: control plane, IAM, add-ons and the provider (general / spot)', (
     assert.ok(kms.Statement.every((s: Json) => String(s.Resource).startsWith('arn:aws:kms:')));
   });
 
-  test('add-ons and Pod Identity: EBS CSI with its role, the agent, the app ServiceAccount reads the bucket, autoscaler in kube-system', () => {
+  test('add-ons and Pod Identity: the VPC CNI enforcing NetworkPolicies, EBS CSI with its role, the agent, the app ServiceAccount reads the bucket, autoscaler in kube-system', () => {
     const addons = ofType(run, T.addon)
       .map((a) => inp(a).addonName)
       .sort();
@@ -302,6 +302,10 @@ describe('eks: control plane, IAM, add-ons and the provider (general / spot)', (
       'kube-proxy',
       'vpc-cni',
     ]);
+    // The VPC CNI enforces the NetworkPolicies only with its network policy agent turned on.
+    const cni = ofType(run, T.addon).find((a) => inp(a).addonName === 'vpc-cni')!;
+    assert.deepEqual(JSON.parse(inp(cni).configurationValues), { enableNetworkPolicy: 'true' });
+    assert.ok(ofType(run, T.np).length > 0);
     const ebs = ofType(run, T.addon).find((a) => inp(a).addonName === 'aws-ebs-csi-driver')!;
     assert.deepEqual(inp(ebs).podIdentityAssociations, [
       {

@@ -67,6 +67,19 @@ describe('offline plan (npm run plan)', () => {
     assert.match(stdout, /"executionProvider":"cpu"[\s\S]*→ .*"executionProvider":"cuda"/);
   });
 
+  test('--compare with --policy judges the compared config: a switch that breaks a rule exits 1', async () => {
+    const ok = await plan('--stack', 'dev', '--compare', 'tier=gpu', '--policy');
+    assert.equal(ok.code, 0);
+    assert.match(
+      ok.stdout,
+      /^POLICY of the compared config \(infra\/policy, \d+ mandatory rules\): all pass$/m,
+    );
+    const bad = await plan('--stack', 'dev', '--compare', 'aws.archiveAfterDays=45', '--policy');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /POLICY of the compared config .*: 1 violation\(s\)/);
+    assert.match(bad.stdout, /first transition is after 45 days; archive within 30/);
+  });
+
   test('a bad --set fails with the config error and a non-zero exit', async () => {
     const { code, stderr } = await plan('--stack', 'dev', '--set', 'tier=huge');
     assert.equal(code, 1);

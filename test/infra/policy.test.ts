@@ -1,7 +1,8 @@
 /**
- * The policy pack (infra/policy): every rule passes on every registered target × tier plan and on
- * the stack files, and each rule fires on a deliberately bad resource with a message that names the
- * resource and says what to change. The SDK wiring (policy pack index) reports the same messages.
+ * The policy pack (infra/policy): every rule passes on every registered target (and variant, such as
+ * `cluster: eks`) × tier plan and on the stack files, and each rule fires on a deliberately bad
+ * resource with a message that names the resource and says what to change. The SDK wiring (policy
+ * pack index) reports the same messages.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -23,21 +24,29 @@ const res = (type: string, inputs: Record<string, unknown>, name = 'bad'): Polic
   inputs,
   id: `${name}-id`,
 });
-const fired = (r: PolicyResource[], rule: string) =>
-  checkStack(r)
+/** Rules seen firing on a deliberately bad resource in this file (checked by the last test). */
+const seenFiring = new Set<string>();
+const fired = (r: PolicyResource[], rule: string) => {
+  const messages = checkStack(r)
     .filter((v) => v.rule === rule)
     .map((v) => v.message);
+  if (messages.length) seenFiring.add(rule);
+  return messages;
+};
 
 describe('every rule passes on every target × tier plan', () => {
   const combos: Combination[] = TIER_NAMES.flatMap((tier) => [
     { tier, capacity: 'on-demand', dataServices: tier === 'lightweight' ? 'colocated' : 'managed' },
     { tier, capacity: 'spot', dataServices: 'colocated' },
   ]);
-  for (const target of TARGET_NAMES)
+  test('every registered target has an adapter (variants such as cluster: eks are adapters of their own)', () =>
+    assert.deepEqual(
+      TARGET_NAMES.filter((t) => !ADAPTERS[t]),
+      [],
+    ));
+  for (const [target, adapter] of Object.entries(ADAPTERS))
     for (const combo of combos)
       test(`${target}: ${combo.tier} × ${combo.capacity} × ${combo.dataServices}`, async () => {
-        const adapter = ADAPTERS[target];
-        assert.ok(adapter, `target ${target} has no conformance adapter (test/infra/conformance/index.ts)`);
         const run = await runProgram(adapter.config(combo), {
           secretKeys: adapter.secretKeys?.(combo) ?? [],
         });
@@ -321,6 +330,14 @@ describe('TLS, IMDSv2, encryption, RDS, tags', () => {
       fired([res('aws:ec2/natGateway:NatGateway', {})], 'required-tags')[0]!,
       /missing tag\(s\) project, stack, tier, capacity/,
     );
+    // The resources added with the log archive, snapshots, rotation and alarms cost money too.
+    for (const type of [
+      'aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream',
+      'aws:lambda/function:Function',
+      'aws:dlm/lifecyclePolicy:LifecyclePolicy',
+      'aws:cloudwatch/metricAlarm:MetricAlarm',
+    ])
+      assert.equal(fired([res(type, {})], 'required-tags').length, 1, type);
     assert.deepEqual(fired([res('aws:iam/rolePolicy:RolePolicy', {})], 'required-tags'), []);
     assert.match(
       fired([res('aws:sns/topic:Topic', { tags: { project: 'clawstack' } })], 'required-tags')[0]!,
@@ -473,8 +490,12 @@ describe('EKS rules (clawstack:kubernetes.cluster: eks)', () => {
   });
 });
 
-test('every rule has at least one deliberately bad resource above (names are unique)', () => {
+test('every rule fired on at least one deliberately bad resource above (names are unique)', () => {
   const names = RULES.map((r) => r.name);
   assert.equal(new Set(names).size, names.length);
   assert.equal(names.length, 19);
+  assert.deepEqual(
+    names.filter((n) => !seenFiring.has(n)),
+    [],
+  );
 });

@@ -65,10 +65,33 @@ describe('workflows', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'stacks-'));
     writeFileSync(path.join(dir, 'Pulumi.k8s.yaml'), 'config:\n  clawstack:target: kubernetes\n');
     writeFileSync(path.join(dir, 'Pulumi.local.yaml'), 'config:\n  clawstack:target: docker\n');
+    writeFileSync(
+      path.join(dir, 'Pulumi.eks.yaml'),
+      'config:\n  clawstack:target: kubernetes\n  clawstack:kubernetes:\n    cluster: eks\n',
+    );
+    writeFileSync(path.join(dir, 'Pulumi.dev.yaml'), 'config:\n  clawstack:tier: lightweight\n');
     assert.deepEqual(stackMatrix(dir).include, [
-      { stack: 'k8s', target: 'kubernetes' },
-      { stack: 'local', target: 'docker' },
+      { stack: 'dev', target: 'aws', credentials: 'aws' },
+      { stack: 'eks', target: 'kubernetes', credentials: 'aws' },
+      { stack: 'k8s', target: 'kubernetes', credentials: 'kubeconfig' },
+      { stack: 'local', target: 'docker', credentials: 'none' },
     ]);
+  });
+
+  test('each stack preview signs in to what it deploys to: AWS by OIDC (aws, and kubernetes with cluster: eks), else the kubeconfig', () => {
+    // The repository's own stack files: cluster: eks creates the cluster on AWS, so it needs AWS.
+    const byStack = Object.fromEntries(stackMatrix(ROOT).include.map((e) => [e.stack, e.credentials]));
+    assert.equal(byStack.eks, 'aws');
+    assert.equal(byStack.k8s, 'kubeconfig');
+    assert.equal(byStack.local, 'none');
+    const steps = workflow('pull-request.yml').jobs.preview!.steps;
+    const step = (uses: string) => steps.find((s) => s.uses?.startsWith(uses))!;
+    assert.equal(step('aws-actions/configure-aws-credentials@').if, "matrix.credentials == 'aws'");
+    assert.equal(
+      steps.find((s) => s.run?.includes('~/.kube/config'))!.if,
+      "matrix.credentials == 'kubeconfig'",
+    );
+    assert.equal(step('pulumi/actions@').if, "matrix.credentials != 'none'");
   });
 
   test('offline plan runs with --policy and no credentials; preview uses pulumi/actions, OIDC and the policy pack', () => {

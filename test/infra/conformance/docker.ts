@@ -48,3 +48,14 @@ export const dockerAdapter: ConformanceAdapter = {
       .filter((r) => r.custom && r.type.startsWith('docker:') && !UNLABELLED.has(r.type))
       .map((r) => ({ resource: `${r.type} ${r.name}`, labels: labelsOf(r) })),
 };
+
+/**
+ * The same target with `clawstack:domain` set: Caddy terminates TLS in front of the api (one proxy hop),
+ * so the app's containers and the edge's must keep the same promises.
+ */
+export const dockerTlsAdapter: ConformanceAdapter = {
+  ...dockerAdapter,
+  proxyHops: () => 1,
+  config: (c, extra) =>
+    dockerConfig(c, { domain: 'local.example.com', acmeEmail: 'ops@example.com', ...extra }),
+};

@@ -3,7 +3,7 @@
  * Variants of a target (another shape of the same target) are listed under their own name.
  */
 import { awsAdapter } from './aws.ts';
-import { dockerAdapter } from './docker.ts';
+import { dockerAdapter, dockerTlsAdapter } from './docker.ts';
 import { kubernetesAdapter, kubernetesEksAdapter } from './kubernetes.ts';
 import type { ConformanceAdapter } from './types.ts';
 
@@ -12,4 +12,5 @@ export const ADAPTERS: Record<string, ConformanceAdapter> = {
   kubernetes: kubernetesAdapter,
   docker: dockerAdapter,
   'kubernetes (cluster: eks)': kubernetesEksAdapter,
+  'docker (domain: Caddy TLS edge)': dockerTlsAdapter,
 };

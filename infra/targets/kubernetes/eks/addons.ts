@@ -14,7 +14,14 @@ export const MANAGED_ADDONS = [
   'coredns',
   'eks-pod-identity-agent',
   'aws-ebs-csi-driver',
-];
+] as const;
+/**
+ * Add-on configuration values. The VPC CNI enforces NetworkPolicies only when told to (off by default:
+ * without it the namespace's default-deny and every allow rule would be accepted and ignored).
+ */
+export const ADDON_CONFIGURATION: Partial<Record<(typeof MANAGED_ADDONS)[number], Record<string, string>>> = {
+  'vpc-cni': { enableNetworkPolicy: 'true' },
+};
 /** The ServiceAccounts the EBS CSI controller and the Cluster Autoscaler run as (pod identity). */
 export const EBS_CSI_SERVICE_ACCOUNT = 'ebs-csi-controller-sa';
 export const AUTOSCALER_SERVICE_ACCOUNT = 'cluster-autoscaler';

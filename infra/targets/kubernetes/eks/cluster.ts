@@ -24,6 +24,7 @@ import {
   EBS_CSI_SERVICE_ACCOUNT,
   eksKubeconfig,
   ingressNginxValues,
+  ADDON_CONFIGURATION,
   MANAGED_ADDONS,
   storageClass,
 } from './addons.ts';
@@ -286,6 +287,9 @@ export class EksCluster extends pulumi.ComponentResource {
             addonName,
             resolveConflictsOnCreate: 'OVERWRITE',
             resolveConflictsOnUpdate: 'PRESERVE',
+            ...(ADDON_CONFIGURATION[addonName]
+              ? { configurationValues: JSON.stringify(ADDON_CONFIGURATION[addonName]) }
+              : {}),
             ...(addonName === 'aws-ebs-csi-driver'
               ? {
                   podIdentityAssociations: [
