@@ -47,7 +47,15 @@ import {
   type StaticFacts,
   type QuantizerFacts,
   type VariantFacts,
+  accuracySentence,
+  latencySentence,
+  sizeSentence,
+  topOps,
+  bagBullet,
+  bagTable,
+  type BagFacts,
 } from './bench/models-prose.ts';
+import { oldTextVariants, textBagFacts } from './bench/text-bag.ts';
 import { seededRandom } from './quantize/index.ts';
 
 type Precision = 'fp32' | 'int8';
@@ -74,6 +82,8 @@ interface VariantResult {
   source: string;
   /** static INT8 models: the extra variants timed interleaved with FP32 and INT8 (pairChild) */
   extras?: Extras;
+  /** text-spam: the old and new formulations of the weighted sum (scripts/bench/text-bag.ts) */
+  bag?: BagFacts;
 }
 
 /** Variants built in memory from the FP32 file and timed beside it: ORT-simplified FP32, dynamic INT8. */
@@ -304,7 +314,8 @@ type Timing = { p50: number; p90: number; runs: number; input: string };
 async function pairChild(name: string, quick: boolean) {
   const manifest = readManifest();
   const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
-  const extra = await extraVariants(entries[1]!);
+  const extra: Record<string, Uint8Array> =
+    name === 'text-spam' ? await oldTextVariants() : await extraVariants(entries[1]!);
   const labels = ['fp32', 'int8', ...Object.keys(extra)];
   const sessions = [
     ...(await Promise.all(
@@ -339,6 +350,15 @@ async function pairChild(name: string, quick: boolean) {
     });
   }
   for (const s of sessions) await s.release();
+  if (name === 'text-spam') {
+    const t = (l: string) => ({ batch1: out[l]!.batch1.p50, batch8: out[l]!.batch8.p50 });
+    const in8 = inputsFor(entries[0]!, 8).feeds;
+    const timings = { oldFp32: t('oldFp32'), oldInt8: t('oldInt8'), newFp32: t('fp32'), newInt8: t('int8') };
+    const bag = await textBagFacts(extra as Awaited<ReturnType<typeof oldTextVariants>>, timings, (path) =>
+      profileByOp(path, in8, quick ? 8 : 40),
+    );
+    return { fp32: out.fp32!, int8: out.int8!, bag };
+  }
   const extras: Extras | undefined = extra.simplified
     ? {
         simplified: { batch1: out.simplified!.batch1.p50, batch8: out.simplified!.batch8.p50 },
@@ -646,6 +666,20 @@ function staticTable(byName: ByName): string[] {
   ];
 }
 
+/** text-spam: the weighted sum before and after issue 13, all four variants interleaved in one process. */
+function textBagSection(byName: ByName): string[] {
+  const bag = byName.get('text-spam')?.find((r) => r.bag)?.bag;
+  if (!bag) return [];
+  return [
+    '### text-spam: the weighted sum, old against new formulation (all variants interleaved in one process)',
+    '',
+    ...bagTable(bag),
+    '',
+    '"Before" is the graph shipped until issue 13 (Gather → Unsqueeze → Mul → ReduceSum; its INT8 made by the dynamic quantizer: uint8 table dequantized row by row, MatMuls as DynamicQuantizeMatMul), rebuilt from the shipped weights by scripts/lib/text-graph.ts. Accuracy on the whole held-out split: 1,184 e-mails and 615 short messages.',
+    '',
+  ];
+}
+
 async function int8Section(byName: ByName, cpuFlagsOfRun: string[]): Promise<string[]> {
   const { OCR_REC_OPTIONS, TEXT_OPTIONS } = await import('./make-int8.ts');
   const optionsFor: Record<string, object> = { 'text-spam': TEXT_OPTIONS, 'ocr-rec': OCR_REC_OPTIONS };
@@ -661,6 +695,15 @@ async function int8Section(byName: ByName, cpuFlagsOfRun: string[]): Promise<str
       continue;
     }
     ratios.push(q.batch1.p50 / f.batch1.p50, q.batch8.p50 / f.batch8.p50);
+    if (q.bag) {
+      const [fv, qv] = [facts(f), facts(q)];
+      const profile = `ORT's profile at batch 8 (share of kernel time): FP32 ${topOps(f.profile ?? {})}; INT8 ${topOps(q.profile ?? {})}.`;
+      bullets.push(
+        `- **${name}** (INT8: ${staticHow(q.source)}): ${sizeSentence(fv, qv)} ${accuracySentence(fv, qv)} ${latencySentence(fv, qv)} ${profile}`,
+        bagBullet(q.bag),
+      );
+      continue;
+    }
     if (q.source.startsWith('INT8 static')) {
       bullets.push(
         staticBullet(name, facts(f), facts(q), staticFacts(q, cpuFlagsOfRun), staticHow(q.source)),
@@ -701,6 +744,7 @@ async function markdown(
     ...variantTable(byName),
     ...targetsTable(byName),
     ...staticTable(byName),
+    ...textBagSection(byName),
     ...serviceSection(services),
   );
   lines.push(...(await int8Section(byName, run.cpuFlags)));
@@ -772,11 +816,11 @@ async function main() {
     const pair = JSON.parse(out.trim().split('\n').pop()!) as Record<
       Precision,
       Pick<VariantResult, 'batch1' | 'batch8'>
-    > & { extras?: Extras };
+    > & { extras?: Extras; bag?: BagFacts };
     for (const r of results.filter((x) => x.name === name)) {
       r.separate = { batch1: r.batch1.p50, batch8: r.batch8.p50 };
       Object.assign(r, pair[r.precision]);
-      if (r.precision === 'int8') r.extras = pair.extras;
+      if (r.precision === 'int8') Object.assign(r, { extras: pair.extras, bag: pair.bag });
       process.stderr.write(`  ${r.precision}: p50 b1 ${f2(r.batch1.p50)} ms, b8 ${f2(r.batch8.p50)} ms\n`);
     }
   }
