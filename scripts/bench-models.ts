@@ -9,9 +9,10 @@
  * op type. Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a
  * child per MODEL_PRECISION and its VmHWM read from /proc.
  *
- *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json]
+ *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json] [--from-json out.json]
  *
  * `--write-docs` replaces the "Models (bench:models)" section of docs/benchmarks.md (other sections stay).
+ * `--from-json` renders the section from a run saved with `--json`, without measuring again.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -100,6 +101,14 @@ interface ServiceResult {
   /** the requests made before RSS was read, e.g. "POST /v1/image/ocr (ocr-large.png)" */
   calls: string[];
   inferenceThreads: number;
+}
+
+/** What `--json` saves and `--from-json` renders. */
+interface SavedRun {
+  run: RunInfo;
+  results: VariantResult[];
+  services: ServiceResult[];
+  loadEnd: number[];
 }
 
 const MB = 1024 * 1024;
@@ -779,9 +788,18 @@ async function main() {
       'write-docs': { type: 'boolean', default: false },
       json: { type: 'string' },
       'no-service': { type: 'boolean', default: false },
+      'from-json': { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
+  if (values['from-json']) {
+    // re-render the section from a saved run (e.g. after a prose change) without measuring again
+    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as SavedRun;
+    const section = await markdown(saved.results, saved.services, saved.run, saved.loadEnd, quick);
+    process.stdout.write(`${section}\n`);
+    if (values['write-docs']) writeDocs(section);
+    return;
+  }
   if (values.pair) {
     process.stdout.write(`${JSON.stringify(await pairChild(values.pair, quick))}\n`);
     return;
@@ -833,9 +851,11 @@ async function main() {
       process.stderr.write(`  peak RSS ${f1(s.peakRssMb)} MB (${s.models.join(', ')})\n`);
     }
   }
-  const section = await markdown(results, services, run, loadavg(), quick);
+  const loadEnd = loadavg();
+  const section = await markdown(results, services, run, loadEnd, quick);
   process.stdout.write(`${section}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ run, results, services }, null, 2));
+  if (values.json)
+    writeFileSync(values.json, JSON.stringify({ run, results, services, loadEnd } satisfies SavedRun, null, 2));
   if (values['write-docs']) writeDocs(section);
 }
 
