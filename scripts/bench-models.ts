@@ -855,7 +855,10 @@ async function main() {
   const section = await markdown(results, services, run, loadEnd, quick);
   process.stdout.write(`${section}\n`);
   if (values.json)
-    writeFileSync(values.json, JSON.stringify({ run, results, services, loadEnd } satisfies SavedRun, null, 2));
+    writeFileSync(
+      values.json,
+      JSON.stringify({ run, results, services, loadEnd } satisfies SavedRun, null, 2),
+    );
   if (values['write-docs']) writeDocs(section);
 }
 
