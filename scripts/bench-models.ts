@@ -12,7 +12,9 @@
  *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json] [--from-json out.json]
  *
  * `--write-docs` replaces the "Models (bench:models)" section of docs/benchmarks.md (other sections stay).
- * `--from-json` renders the section from a run saved with `--json`, without measuring again.
+ * `--from-json` renders the section from a run saved with `--json`, without measuring again. `--only <model>`
+ * measures (or renders) that model alone, without the service; with `--write-docs` it writes a subsection at
+ * the end of the Models section and leaves the other models' rows from the last full run as they are.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -39,6 +41,7 @@ import {
   textFixture,
 } from './lib/model-eval.ts';
 import { formatLoad, runInfo, type RunInfo } from './bench/machine.ts';
+import { replaceSection } from './lib/doc-section.ts';
 import {
   fp32OnlyBullet,
   int8Bullet,
@@ -193,7 +196,17 @@ async function time(session: ort.InferenceSession, feeds: Feeds[], runs: number)
   return { p50: percentile(ms, 0.5), p90: percentile(ms, 0.9), runs };
 }
 
-async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<Record<string, number>> {
+/**
+ * Share of kernel time per op type from ORT's profile of `runs` runs. `sum` adds every kernel event;
+ * `median` takes each node's median over the runs first, so that a kernel preempted by other work on a
+ * loaded machine does not dominate a model whose kernels take microseconds (text-spam).
+ */
+async function profileByOp(
+  path: string,
+  feeds: Feeds[],
+  runs: number,
+  statistic: 'sum' | 'median' = 'sum',
+): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-prof-'));
   try {
     const session = await ort.InferenceSession.create(path, {
@@ -211,12 +224,19 @@ async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<
       dur: number;
       args?: { op_name?: string };
     }[];
-    const byOp: Record<string, number> = {};
-    let total = 0;
+    const byNode = new Map<string, { op: string; durs: number[] }>();
     for (const e of events) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
-      byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur;
-      total += e.dur;
+      const n = byNode.get(e.name) ?? { op: e.args.op_name, durs: [] };
+      n.durs.push(e.dur);
+      byNode.set(e.name, n);
+    }
+    const byOp: Record<string, number> = {};
+    let total = 0;
+    for (const { op, durs } of byNode.values()) {
+      const v = statistic === 'median' ? percentile(durs, 0.5) : durs.reduce((a, b) => a + b, 0);
+      byOp[op] = (byOp[op] ?? 0) + v;
+      total += v;
     }
     return Object.fromEntries(
       Object.entries(byOp)
@@ -247,7 +267,7 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
   await session.release();
   const profile =
     name === 'text-spam'
-      ? await profileByOp(path, in8.feeds, 40)
+      ? await profileByOp(path, in8.feeds, 40, 'median')
       : name === 'ocr-rec' || name === 'ocr-det'
         ? await profileByOp(path, in1.feeds, quick ? 3 : name === 'ocr-det' ? 6 : 15)
         : undefined;
@@ -364,7 +384,7 @@ async function pairChild(name: string, quick: boolean) {
     const in8 = inputsFor(entries[0]!, 8).feeds;
     const timings = { oldFp32: t('oldFp32'), oldInt8: t('oldInt8'), newFp32: t('fp32'), newInt8: t('int8') };
     const bag = await textBagFacts(extra as Awaited<ReturnType<typeof oldTextVariants>>, timings, (path) =>
-      profileByOp(path, in8, quick ? 8 : 40),
+      profileByOp(path, in8, quick ? 8 : 40, 'median'),
     );
     return { fp32: out.fp32!, int8: out.int8!, bag };
   }
@@ -706,7 +726,7 @@ async function int8Section(byName: ByName, cpuFlagsOfRun: string[]): Promise<str
     ratios.push(q.batch1.p50 / f.batch1.p50, q.batch8.p50 / f.batch8.p50);
     if (q.bag) {
       const [fv, qv] = [facts(f), facts(q)];
-      const profile = `ORT's profile at batch 8 (share of kernel time): FP32 ${topOps(f.profile ?? {})}; INT8 ${topOps(q.profile ?? {})}.`;
+      const profile = `ORT's profile at batch 8 (share of kernel time, each node's median over the profiled runs): FP32 ${topOps(f.profile ?? {})}; INT8 ${topOps(q.profile ?? {})}.`;
       bullets.push(
         `- **${name}** (INT8: ${staticHow(q.source)}): ${sizeSentence(fv, qv)} ${accuracySentence(fv, qv)} ${latencySentence(fv, qv)} ${profile}`,
         bagBullet(q.bag),
@@ -760,6 +780,37 @@ async function markdown(
   return lines.join('\n');
 }
 
+/**
+ * A one-model run as a subsection of the Models section, so that the other models' rows (from the last full
+ * run) are left as they are; it replaces the subsection a previous `--only` run of the same model wrote.
+ */
+function onlySubsection(name: string, section: string): string {
+  return section
+    .replace(/\n### /g, '\n#### ')
+    .replace('## Models (bench:models)', `### ${name} alone (bench:models --only ${name})`)
+    .replace(/\n\(Role `all` with every model loaded: not measured in this run, `--no-service`\.\)\n/, '\n');
+}
+
+/**
+ * Writes a one-model subsection between `<!-- bench:models only <name>:begin/end -->` markers at the end of
+ * the Models section (a full run's writeDocs replaces the whole section, markers included).
+ */
+function writeOnlyDocs(name: string, subsection: string) {
+  const path = join(ROOT, 'docs/benchmarks.md');
+  const marker = `bench:models only ${name}`;
+  const text = readFileSync(path, 'utf8');
+  if (text.includes(`<!-- ${marker}:begin -->`)) {
+    writeFileSync(path, replaceSection(text, marker, subsection));
+    return;
+  }
+  const start = text.indexOf('## Models (bench:models)');
+  if (start < 0) throw new Error('docs/benchmarks.md has no Models section: run without --only first');
+  const next = text.slice(start + 1).search(/\n## (?!#)/);
+  const end = next < 0 ? text.length : start + 1 + next + 1;
+  const block = `<!-- ${marker}:begin -->\n${subsection}\n<!-- ${marker}:end -->\n\n`;
+  writeFileSync(path, `${text.slice(0, end).replace(/\n*$/, '\n\n')}${block}${text.slice(end)}`);
+}
+
 function writeDocs(section: string) {
   const path = join(ROOT, 'docs/benchmarks.md');
   const heading = '## Models (bench:models)';
@@ -789,15 +840,22 @@ async function main() {
       json: { type: 'string' },
       'no-service': { type: 'boolean', default: false },
       'from-json': { type: 'string' },
+      only: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
+  const only = values.only;
   if (values['from-json']) {
     // re-render the section from a saved run (e.g. after a prose change) without measuring again
     const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as SavedRun;
-    const section = await markdown(saved.results, saved.services, saved.run, saved.loadEnd, quick);
+    const results = saved.results.filter((r) => !only || r.name === only);
+    const services = only ? [] : saved.services;
+    const section = await markdown(results, services, saved.run, saved.loadEnd, quick);
     process.stdout.write(`${section}\n`);
-    if (values['write-docs']) writeDocs(section);
+    if (values['write-docs']) {
+      if (only) writeOnlyDocs(only, onlySubsection(only, section));
+      else writeDocs(section);
+    }
     return;
   }
   if (values.pair) {
@@ -811,7 +869,9 @@ async function main() {
   }
   const run = runInfo();
   const manifest = readManifest();
-  const variants = manifest.models.map((m) => [m.name, m.precision] as const);
+  const variants = manifest.models
+    .filter((m) => !only || m.name === only)
+    .map((m) => [m.name, m.precision] as const);
   const results: VariantResult[] = [];
   for (const [name, precision] of variants) {
     process.stderr.write(`bench ${name} ${precision}…\n`);
@@ -843,7 +903,7 @@ async function main() {
     }
   }
   const services: ServiceResult[] = [];
-  if (!values['no-service']) {
+  if (!values['no-service'] && !only) {
     for (const precision of ['int8', 'fp32'] as const) {
       process.stderr.write(`bench service role all, MODELS='', MODEL_PRECISION=${precision}…\n`);
       const s = await benchService(precision);
@@ -859,7 +919,10 @@ async function main() {
       values.json,
       JSON.stringify({ run, results, services, loadEnd } satisfies SavedRun, null, 2),
     );
-  if (values['write-docs']) writeDocs(section);
+  if (values['write-docs']) {
+    if (only) writeOnlyDocs(only, onlySubsection(only, section));
+    else writeDocs(section);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();
