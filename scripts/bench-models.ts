@@ -786,8 +786,12 @@ async function markdown(
  */
 function onlySubsection(name: string, section: string): string {
   return section
+    .replace('`npm run bench:models`', `\`npm run bench:models -- --only ${name}\``)
     .replace(/\n### /g, '\n#### ')
-    .replace('## Models (bench:models)', `### ${name} alone (bench:models --only ${name})`)
+    .replace(
+      '## Models (bench:models)',
+      `### ${name} alone (bench:models --only ${name})\n\nMeasured alone, after the full run above: where the two differ, the ${name} rows above describe the model files of that run's commit.`,
+    )
     .replace(/\n\(Role `all` with every model loaded: not measured in this run, `--no-service`\.\)\n/, '\n');
 }
 
