@@ -9,9 +9,12 @@
  * op type. Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a
  * child per MODEL_PRECISION and its VmHWM read from /proc.
  *
- *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json]
+ *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json] [--from-json out.json]
  *
  * `--write-docs` replaces the "Models (bench:models)" section of docs/benchmarks.md (other sections stay).
+ * `--from-json` renders the section from a run saved with `--json`, without measuring again. `--only <model>`
+ * measures (or renders) that model alone, without the service; with `--write-docs` it writes a subsection at
+ * the end of the Models section and leaves the other models' rows from the last full run as they are.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
@@ -38,6 +41,7 @@ import {
   textFixture,
 } from './lib/model-eval.ts';
 import { formatLoad, runInfo, type RunInfo } from './bench/machine.ts';
+import { replaceSection } from './lib/doc-section.ts';
 import {
   fp32OnlyBullet,
   int8Bullet,
@@ -48,7 +52,15 @@ import {
   type StaticFacts,
   type QuantizerFacts,
   type VariantFacts,
+  accuracySentence,
+  latencySentence,
+  sizeSentence,
+  topOps,
+  bagBullet,
+  bagTable,
+  type BagFacts,
 } from './bench/models-prose.ts';
+import { oldTextVariants, textBagFacts } from './bench/text-bag.ts';
 import { seededRandom } from './quantize/index.ts';
 
 type Precision = 'fp32' | 'int8';
@@ -75,6 +87,8 @@ interface VariantResult {
   source: string;
   /** static INT8 models: the extra variants timed interleaved with FP32 and INT8 (pairChild) */
   extras?: Extras;
+  /** text-spam: the old and new formulations of the weighted sum (scripts/bench/text-bag.ts) */
+  bag?: BagFacts;
 }
 
 /** Variants built in memory from the FP32 file and timed beside it: ORT-simplified FP32, dynamic INT8. */
@@ -91,6 +105,14 @@ interface ServiceResult {
   /** the requests made before RSS was read, e.g. "POST /v1/image/ocr (ocr-large.png)" */
   calls: string[];
   inferenceThreads: number;
+}
+
+/** What `--json` saves and `--from-json` renders. */
+interface SavedRun {
+  run: RunInfo;
+  results: VariantResult[];
+  services: ServiceResult[];
+  loadEnd: number[];
 }
 
 const MB = 1024 * 1024;
@@ -175,7 +197,17 @@ async function time(session: ort.InferenceSession, feeds: Feeds[], runs: number)
   return { p50: percentile(ms, 0.5), p90: percentile(ms, 0.9), runs };
 }
 
-async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<Record<string, number>> {
+/**
+ * Share of kernel time per op type from ORT's profile of `runs` runs. `sum` adds every kernel event;
+ * `median` takes each node's median over the runs first, so that a kernel preempted by other work on a
+ * loaded machine does not dominate a model whose kernels take microseconds (text-spam).
+ */
+async function profileByOp(
+  path: string,
+  feeds: Feeds[],
+  runs: number,
+  statistic: 'sum' | 'median' = 'sum',
+): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-prof-'));
   try {
     const session = await ort.InferenceSession.create(path, {
@@ -193,12 +225,19 @@ async function profileByOp(path: string, feeds: Feeds[], runs: number): Promise<
       dur: number;
       args?: { op_name?: string };
     }[];
-    const byOp: Record<string, number> = {};
-    let total = 0;
+    const byNode = new Map<string, { op: string; durs: number[] }>();
     for (const e of events) {
       if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || !e.args?.op_name) continue;
-      byOp[e.args.op_name] = (byOp[e.args.op_name] ?? 0) + e.dur;
-      total += e.dur;
+      const n = byNode.get(e.name) ?? { op: e.args.op_name, durs: [] };
+      n.durs.push(e.dur);
+      byNode.set(e.name, n);
+    }
+    const byOp: Record<string, number> = {};
+    let total = 0;
+    for (const { op, durs } of byNode.values()) {
+      const v = statistic === 'median' ? percentile(durs, 0.5) : durs.reduce((a, b) => a + b, 0);
+      byOp[op] = (byOp[op] ?? 0) + v;
+      total += v;
     }
     return Object.fromEntries(
       Object.entries(byOp)
@@ -229,7 +268,7 @@ async function child(name: string, precision: Precision, quick: boolean): Promis
   await session.release();
   const profile =
     name === 'text-spam'
-      ? await profileByOp(path, in8.feeds, 40)
+      ? await profileByOp(path, in8.feeds, 40, 'median')
       : name === 'ocr-rec' || name === 'ocr-det'
         ? await profileByOp(path, in1.feeds, quick ? 3 : name === 'ocr-det' ? 6 : 15)
         : undefined;
@@ -305,7 +344,8 @@ type Timing = { p50: number; p90: number; runs: number; input: string };
 async function pairChild(name: string, quick: boolean) {
   const manifest = readManifest();
   const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
-  const extra = await extraVariants(entries[1]!);
+  const extra: Record<string, Uint8Array> =
+    name === 'text-spam' ? await oldTextVariants() : await extraVariants(entries[1]!);
   const labels = ['fp32', 'int8', ...Object.keys(extra)];
   const sessions = [
     ...(await Promise.all(
@@ -340,6 +380,15 @@ async function pairChild(name: string, quick: boolean) {
     });
   }
   for (const s of sessions) await s.release();
+  if (name === 'text-spam') {
+    const t = (l: string) => ({ batch1: out[l]!.batch1.p50, batch8: out[l]!.batch8.p50 });
+    const in8 = inputsFor(entries[0]!, 8).feeds;
+    const timings = { oldFp32: t('oldFp32'), oldInt8: t('oldInt8'), newFp32: t('fp32'), newInt8: t('int8') };
+    const bag = await textBagFacts(extra as Awaited<ReturnType<typeof oldTextVariants>>, timings, (path) =>
+      profileByOp(path, in8, quick ? 8 : 40, 'median'),
+    );
+    return { fp32: out.fp32!, int8: out.int8!, bag };
+  }
   const extras: Extras | undefined = extra.simplified
     ? {
         simplified: { batch1: out.simplified!.batch1.p50, batch8: out.simplified!.batch8.p50 },
@@ -655,6 +704,20 @@ function staticTable(byName: ByName): string[] {
   ];
 }
 
+/** text-spam: the weighted sum before and after issue 13, all four variants interleaved in one process. */
+function textBagSection(byName: ByName): string[] {
+  const bag = byName.get('text-spam')?.find((r) => r.bag)?.bag;
+  if (!bag) return [];
+  return [
+    '### text-spam: the weighted sum, old against new formulation (all variants interleaved in one process)',
+    '',
+    ...bagTable(bag),
+    '',
+    '"Before" is the graph shipped until issue 13 (Gather → Unsqueeze → Mul → ReduceSum; its INT8 made by the dynamic quantizer: uint8 table dequantized row by row, MatMuls as DynamicQuantizeMatMul), rebuilt from the shipped weights by scripts/lib/text-graph.ts. Accuracy on the whole held-out split: 1,184 e-mails and 615 short messages.',
+    '',
+  ];
+}
+
 async function int8Section(byName: ByName, cpuFlagsOfRun: string[]): Promise<string[]> {
   const { OCR_REC_OPTIONS, TEXT_OPTIONS } = await import('./make-int8.ts');
   const optionsFor: Record<string, object> = { 'text-spam': TEXT_OPTIONS, 'ocr-rec': OCR_REC_OPTIONS };
@@ -670,6 +733,15 @@ async function int8Section(byName: ByName, cpuFlagsOfRun: string[]): Promise<str
       continue;
     }
     ratios.push(q.batch1.p50 / f.batch1.p50, q.batch8.p50 / f.batch8.p50);
+    if (q.bag) {
+      const [fv, qv] = [facts(f), facts(q)];
+      const profile = `ORT's profile at batch 8 (share of kernel time, each node's median over the profiled runs): FP32 ${topOps(f.profile ?? {})}; INT8 ${topOps(q.profile ?? {})}.`;
+      bullets.push(
+        `- **${name}** (INT8: ${staticHow(q.source)}): ${sizeSentence(fv, qv)} ${accuracySentence(fv, qv)} ${latencySentence(fv, qv)} ${profile}`,
+        bagBullet(q.bag),
+      );
+      continue;
+    }
     if (q.source.startsWith('INT8 static')) {
       bullets.push(
         staticBullet(name, facts(f), facts(q), staticFacts(q, cpuFlagsOfRun), staticHow(q.source)),
@@ -710,10 +782,46 @@ async function markdown(
     ...variantTable(byName),
     ...targetsTable(byName),
     ...staticTable(byName),
+    ...textBagSection(byName),
     ...serviceSection(services),
   );
   lines.push(...(await int8Section(byName, run.cpuFlags)));
   return lines.join('\n');
+}
+
+/**
+ * A one-model run as a subsection of the Models section, so that the other models' rows (from the last full
+ * run) are left as they are; it replaces the subsection a previous `--only` run of the same model wrote.
+ */
+function onlySubsection(name: string, section: string): string {
+  return section
+    .replace('`npm run bench:models`', `\`npm run bench:models -- --only ${name}\``)
+    .replace(/\n### /g, '\n#### ')
+    .replace(
+      '## Models (bench:models)',
+      `### ${name} alone (bench:models --only ${name})\n\nMeasured alone, after the full run above: where the two differ, the ${name} rows above describe the model files of that run's commit.`,
+    )
+    .replace(/\n\(Role `all` with every model loaded: not measured in this run, `--no-service`\.\)\n/, '\n');
+}
+
+/**
+ * Writes a one-model subsection between `<!-- bench:models only <name>:begin/end -->` markers at the end of
+ * the Models section (a full run's writeDocs replaces the whole section, markers included).
+ */
+function writeOnlyDocs(name: string, subsection: string) {
+  const path = join(ROOT, 'docs/benchmarks.md');
+  const marker = `bench:models only ${name}`;
+  const text = readFileSync(path, 'utf8');
+  if (text.includes(`<!-- ${marker}:begin -->`)) {
+    writeFileSync(path, replaceSection(text, marker, subsection));
+    return;
+  }
+  const start = text.indexOf('## Models (bench:models)');
+  if (start < 0) throw new Error('docs/benchmarks.md has no Models section: run without --only first');
+  const next = text.slice(start + 1).search(/\n## (?!#)/);
+  const end = next < 0 ? text.length : start + 1 + next + 1;
+  const block = `<!-- ${marker}:begin -->\n${subsection}\n<!-- ${marker}:end -->\n\n`;
+  writeFileSync(path, `${text.slice(0, end).replace(/\n*$/, '\n\n')}${block}${text.slice(end)}`);
 }
 
 function writeDocs(section: string) {
@@ -744,9 +852,25 @@ async function main() {
       'write-docs': { type: 'boolean', default: false },
       json: { type: 'string' },
       'no-service': { type: 'boolean', default: false },
+      'from-json': { type: 'string' },
+      only: { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
+  const only = values.only;
+  if (values['from-json']) {
+    // re-render the section from a saved run (e.g. after a prose change) without measuring again
+    const saved = JSON.parse(readFileSync(values['from-json'], 'utf8')) as SavedRun;
+    const results = saved.results.filter((r) => !only || r.name === only);
+    const services = only ? [] : saved.services;
+    const section = await markdown(results, services, saved.run, saved.loadEnd, quick);
+    process.stdout.write(`${section}\n`);
+    if (values['write-docs']) {
+      if (only) writeOnlyDocs(only, onlySubsection(only, section));
+      else writeDocs(section);
+    }
+    return;
+  }
   if (values.pair) {
     process.stdout.write(`${JSON.stringify(await pairChild(values.pair, quick))}\n`);
     return;
@@ -758,7 +882,9 @@ async function main() {
   }
   const run = runInfo();
   const manifest = readManifest();
-  const variants = manifest.models.map((m) => [m.name, m.precision] as const);
+  const variants = manifest.models
+    .filter((m) => !only || m.name === only)
+    .map((m) => [m.name, m.precision] as const);
   const results: VariantResult[] = [];
   for (const [name, precision] of variants) {
     process.stderr.write(`bench ${name} ${precision}…\n`);
@@ -781,16 +907,16 @@ async function main() {
     const pair = JSON.parse(out.trim().split('\n').pop()!) as Record<
       Precision,
       Pick<VariantResult, 'batch1' | 'batch8'>
-    > & { extras?: Extras };
+    > & { extras?: Extras; bag?: BagFacts };
     for (const r of results.filter((x) => x.name === name)) {
       r.separate = { batch1: r.batch1.p50, batch8: r.batch8.p50 };
       Object.assign(r, pair[r.precision]);
-      if (r.precision === 'int8') r.extras = pair.extras;
+      if (r.precision === 'int8') Object.assign(r, { extras: pair.extras, bag: pair.bag });
       process.stderr.write(`  ${r.precision}: p50 b1 ${f2(r.batch1.p50)} ms, b8 ${f2(r.batch8.p50)} ms\n`);
     }
   }
   const services: ServiceResult[] = [];
-  if (!values['no-service']) {
+  if (!values['no-service'] && !only) {
     for (const precision of ['int8', 'fp32'] as const) {
       process.stderr.write(`bench service role all, MODELS='', MODEL_PRECISION=${precision}…\n`);
       const s = await benchService(precision);
@@ -798,10 +924,18 @@ async function main() {
       process.stderr.write(`  peak RSS ${f1(s.peakRssMb)} MB (${s.models.join(', ')})\n`);
     }
   }
-  const section = await markdown(results, services, run, loadavg(), quick);
+  const loadEnd = loadavg();
+  const section = await markdown(results, services, run, loadEnd, quick);
   process.stdout.write(`${section}\n`);
-  if (values.json) writeFileSync(values.json, JSON.stringify({ run, results, services }, null, 2));
-  if (values['write-docs']) writeDocs(section);
+  if (values.json)
+    writeFileSync(
+      values.json,
+      JSON.stringify({ run, results, services, loadEnd } satisfies SavedRun, null, 2),
+    );
+  if (values['write-docs']) {
+    if (only) writeOnlyDocs(only, onlySubsection(only, section));
+    else writeDocs(section);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -16,8 +16,6 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import onnxProto from 'onnx-proto';
-import type { onnx as Onnx } from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import {
   DEFAULT_HASHED_FEATURE_SPEC,
@@ -31,10 +29,9 @@ import type { ModelEntry } from '../app/src/models/manifest.ts';
 import { expectedCalibrationError, fitPlatt } from './lib/calibration.ts';
 import type { Platt } from './lib/calibration.ts';
 import { Rng } from './lib/prng.ts';
+import { textSpamOnnx } from './lib/text-graph.ts';
 import { DEFAULT_SPLIT, SPAM_LABELS, loadSpamSplit, shortMessagesOf } from './lib/spam-corpus.ts';
 import type { ShortMessage, ShortMessageSplit, SpamMessage, SpamSplit } from './lib/spam-corpus.ts';
-
-const { onnx } = onnxProto;
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MODEL_NAME = 'text-spam';
@@ -360,101 +357,10 @@ function train(model: Model, data: Csr, monitor: Csr, rng: Rng): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// ONNX export (onnx-proto): Gather → Mul(weights) → ReduceSum → MatMul+Add → Relu → MatMul+Add → Softmax
-
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-
-function bytesOf(a: Float32Array | BigInt64Array): Uint8Array {
-  // Typed arrays are little-endian on every platform Node supports, as ONNX raw_data requires.
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-}
-
-function initializer(name: string, dims: number[], data: Float32Array | BigInt64Array): Onnx.ITensorProto {
-  return { name, dims, dataType: data instanceof Float32Array ? FLOAT : INT64, rawData: bytesOf(data) };
-}
-
-function valueInfo(name: string, elemType: number, dims: (number | string)[]): Onnx.IValueInfoProto {
-  return {
-    name,
-    type: {
-      tensorType: {
-        elemType,
-        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-      },
-    },
-  };
-}
+// ONNX export: scripts/lib/text-graph.ts, the weighted sum as one batched MatMul (issue 13)
 
 function exportOnnx(model: Model): Uint8Array {
-  const { V, D, H, C } = model;
-  const node = (
-    opType: string,
-    inputs: string[],
-    outputs: string[],
-    attribute: Onnx.IAttributeProto[] = [],
-  ): Onnx.INodeProto => ({
-    opType,
-    input: inputs,
-    output: outputs,
-    name: outputs[0] as string,
-    attribute,
-  });
-  const graph: Onnx.IGraphProto = {
-    name: 'text_spam_embedding_bag_mlp',
-    input: [
-      valueInfo('ids', INT64, ['batch', 'features']),
-      valueInfo('weights', FLOAT, ['batch', 'features']),
-    ],
-    output: [valueInfo('probabilities', FLOAT, ['batch', C])],
-    initializer: [
-      initializer('embedding.weight', [V, D], model.emb),
-      initializer('fc1.weight', [D, H], model.w1),
-      initializer('fc1.bias', [H], model.b1),
-      initializer('fc2.weight', [H, C], model.w2),
-      initializer('fc2.bias', [C], model.b2),
-      initializer('const.axis_2', [1], BigInt64Array.of(2n)),
-      initializer('const.axis_1', [1], BigInt64Array.of(1n)),
-    ],
-    node: [
-      node(
-        'Gather',
-        ['embedding.weight', 'ids'],
-        ['bag.embedded'],
-        [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
-      ),
-      node('Unsqueeze', ['weights', 'const.axis_2'], ['bag.weights']),
-      node('Mul', ['bag.embedded', 'bag.weights'], ['bag.weighted']),
-      node(
-        'ReduceSum',
-        ['bag.weighted', 'const.axis_1'],
-        ['bag.sum'],
-        [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 0 }],
-      ),
-      node('MatMul', ['bag.sum', 'fc1.weight'], ['fc1.matmul']),
-      node('Add', ['fc1.matmul', 'fc1.bias'], ['fc1.out']),
-      node('Relu', ['fc1.out'], ['fc1.relu']),
-      node('MatMul', ['fc1.relu', 'fc2.weight'], ['fc2.matmul']),
-      node('Add', ['fc2.matmul', 'fc2.bias'], ['logits']),
-      node(
-        'Softmax',
-        ['logits'],
-        ['probabilities'],
-        [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: -1 }],
-      ),
-    ],
-  };
-  const proto: Onnx.IModelProto = {
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
-    producerName: 'clawstack scripts/train-text.ts',
-    producerVersion: '1',
-    modelVersion: 1,
-    docString:
-      'Spam/ham classifier: hashed word+bigram features -> embedding bag -> MLP -> softmax ["ham","spam"].',
-    graph,
-  };
-  return onnx.ModelProto.encode(onnx.ModelProto.create(proto)).finish();
+  return textSpamOnnx(model, 'matmul', 'fp32');
 }
 
 // ---------------------------------------------------------------------------------------------------------

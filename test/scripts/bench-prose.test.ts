@@ -7,6 +7,9 @@ import { describe, test } from 'node:test';
 import {
   accuracySentence,
   addedOps,
+  bagBullet,
+  bagTable,
+  type BagFacts,
   cpuSentence,
   ratioCell,
   dynamicSentence,
@@ -170,6 +173,83 @@ describe('bench:models prose', () => {
     assert.match(bullet, /MatMul kernels are 3\.0 % .*cannot reach it/);
     assert.match(bullet, /INT8 adds DynamicQuantizeMatMul/);
     assert.match(bullet, /ops left in float \(Conv\) are 69 %/);
+  });
+});
+
+const bag = (over: Partial<Record<keyof BagFacts, Partial<BagFacts['oldFp32']>>> = {}): BagFacts => {
+  const v = (
+    batch1: number,
+    batch8: number,
+    emails: number,
+    shorts: number,
+    profile: Record<string, number>,
+  ) => ({
+    bytes: 8_398_642,
+    batch1,
+    batch8,
+    emails,
+    shorts,
+    maxDeltaVsOldFp32: 0,
+    profile,
+  });
+  return {
+    oldFp32: {
+      ...v(0.05, 0.4, 0.984, 0.8358, { Mul: 0.43, Gather: 0.4, ReduceSum: 0.09, Unsqueeze: 0.02 }),
+      ...over.oldFp32,
+    },
+    oldInt8: {
+      ...v(0.052, 0.36, 0.984, 0.8374, { Mul: 0.44, DequantizeLinear: 0.39, Gather: 0.12 }),
+      ...over.oldInt8,
+    },
+    newFp32: {
+      ...v(0.04, 0.28, 0.984, 0.8358, { Gather: 0.68, MatMul: 0.13, FusedGemm: 0.1 }),
+      ...over.newFp32,
+    },
+    newInt8: {
+      ...v(0.038, 0.19, 0.984, 0.8358, { Gather: 0.4, MatMulInteger: 0.2, QuantizeLinear: 0.1 }),
+      ...over.newInt8,
+    },
+  };
+};
+
+describe('bench:models prose, text-spam formulations', () => {
+  test('the table puts every variant against the old FP32 graph, from the run’s p50s', () => {
+    const rows = bagTable(bag());
+    assert.equal(rows.length, 6);
+    assert.match(
+      rows[2]!,
+      /^\| FP32, Mul \+ ReduceSum \(before\) \| 8\.01 MiB \| 0\.050 ms \| 1\.00 \| 0\.400 ms \| 1\.00 \|/,
+    );
+    assert.match(
+      rows[4]!,
+      /^\| FP32, one MatMul \(shipped\) .*\| 0\.040 ms \| 0\.80 \| 0\.280 ms \| 0\.70 \|/,
+    );
+    assert.match(rows[5]!, /\| 0\.038 ms \| 0\.76 \| 0\.190 ms \| 0\.47 \| 98\.40% \| 83\.58% \|/);
+  });
+
+  test('"faster" and "about the same" follow the ratios to the old graph', () => {
+    assert.match(bagBullet(bag()), /0\.040 ms at batch 1 \(0\.80 × the old graph, faster\)/);
+    const same = bagBullet(bag({ newFp32: { batch1: 0.048 } }));
+    assert.match(same, /0\.048 ms at batch 1 \(0\.96 × the old graph, about the same\)/);
+    assert.match(bagBullet(bag()), /with scores identical to the old graph’s/);
+    assert.match(bagBullet(bag({ newFp32: { maxDeltaVsOldFp32: 6e-8 } })), /within 6\.0e-8 on both/);
+    assert.match(bagBullet(bag()), /0\.95 \/ 0\.68 × the shipped FP32 and 0\.76 \/ 0\.47 × the old FP32/);
+  });
+
+  test('the accuracy verdict is the largest drop of any new variant on either set', () => {
+    assert.match(bagBullet(bag()), /largest drop against the old FP32 is 0\.00 points \(≤ 1: met\)/);
+    const worse = bagBullet(bag({ newInt8: { shorts: 0.82 } }));
+    assert.match(worse, /largest drop against the old FP32 is 1\.58 points \(≤ 1: not met\)/);
+  });
+
+  test('profile claims come from the profiles: replaced ops, the old DequantizeLinear, Gather only when largest', () => {
+    const b = bagBullet(bag());
+    assert.match(b, /old graph spent 54 % of its kernel time in Mul \+ ReduceSum \+ Unsqueeze/);
+    assert.match(b, /the MatMul that replaces them is 13 % of the new FP32 time/);
+    assert.match(b, /DequantizeLinear \(39 %\) is gone/);
+    assert.match(b, /Gather, one row copy per feature, is now the largest INT8 op \(40 %\)/);
+    const notLargest = bagBullet(bag({ newInt8: { profile: { MatMulInteger: 0.5, Gather: 0.3 } } }));
+    assert.doesNotMatch(notLargest, /largest INT8 op/);
   });
 });
 
