@@ -197,6 +197,8 @@ interface Results {
   jobs: JobsRun;
   /** the no-op task (debug.echo); absent in runs from before it existed */
   echoJobs?: JobsRun;
+  /** the server under the CPU profiler while it ran debug.echo jobs */
+  queueProfile?: QueuePart['profile'];
   profile?: {
     settings: ServerSettings;
     load: LoadResult;
@@ -328,8 +330,14 @@ async function batchPath(server: Server, texts: string[], key: string) {
   return { load: l, texts: BATCH_TEXTS, itemsPerSec: l.rps * BATCH_TEXTS };
 }
 
-function queuePart(env: BenchEnv, settings: ServerSettings, texts: string[]): Promise<QueuePart> {
+function queuePart(
+  env: BenchEnv,
+  settings: ServerSettings,
+  texts: string[],
+  profileRoot: string,
+): Promise<QueuePart> {
   return runQueuePart({
+    profileDir: PROFILE ? join(PROFILES_DIR ? resolve(PROFILES_DIR) : profileRoot, 'queue') : undefined,
     env,
     settings,
     texts,
@@ -368,6 +376,14 @@ function queueReport(q: QueuePart, cpus: number): string {
     ),
     '',
     queueSentence(facts),
+    ...(q.profile
+      ? [
+          '',
+          `Where the server's CPU goes per no-op job: one more run of ${q.echo.submitted} debug.echo jobs under \`node --cpu-prof\` (${f0(q.profile.jobsPerSec)} jobs/s with the profiler on; samples inside that run only):`,
+          '',
+          ...profileTables(q.profile.summaries, 1),
+        ]
+      : []),
   ].join('\n');
 }
 
@@ -414,7 +430,7 @@ async function main() {
   log(`bundle built and copied in ${built.ms} ms`);
   if (ONLY_QUEUE) {
     // Only (d), at the app's default engine settings: printed, nothing written.
-    const q = await queuePart(env, SWEEP[0]!, texts);
+    const q = await queuePart(env, SWEEP[0]!, texts, dir);
     results.machine.loadEnd = loadavg();
     const m = results.machine;
     process.stdout.write(
@@ -605,10 +621,11 @@ async function main() {
   }
 
   // --- (d) async jobs ---------------------------------------------------------------------------------
-  const queue = await queuePart(env, bestSettings, texts);
+  const queue = await queuePart(env, bestSettings, texts, dir);
   results.jobs = queue.text;
   results.echoJobs = queue.echo;
   results.rawQueue = queue.raw;
+  results.queueProfile = queue.profile;
 
   results.machine.loadEnd = loadavg();
   const r = results as Results;
@@ -942,7 +959,10 @@ function render(r: Results): Rendered {
       ? [
           '### The queue (d)',
           '',
-          queueReport({ text: r.jobs, echo: r.echoJobs, raw: r.rawQueue }, Number(r.machine.cpus)),
+          queueReport(
+            { text: r.jobs, echo: r.echoJobs, raw: r.rawQueue, profile: r.queueProfile },
+            Number(r.machine.cpus),
+          ),
           '',
           `Server CPU: the clawstack process (all threads) from the first submit until the last job finished; raw BullMQ's: the bench process, which runs its adds and processor. Postgres write transactions: transaction ids handed out during the run (reads take none). Redis: \`INFO\` counters before and after; commands include those run inside BullMQ's Lua scripts. Echo inputs are small objects (\`{"probe": "bench:serve", "n": …}\`), as raw BullMQ's \`{ i }\`; ${r.echoJobs.submitted} echo jobs after ${r.echoJobs.warmup} warm-up jobs, and as many raw BullMQ jobs.`,
           '',

@@ -6,7 +6,9 @@
 import { loadConfig } from '../../app/src/config.ts';
 import { classifyOnce, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
 import { runJobs, type JobsResult } from './jobs.ts';
+import { existsSync } from 'node:fs';
 import { peakRssMb } from './procs.ts';
+import { profilesIn, summarizeProfile, type ProfileSummary } from './profile.ts';
 import { rawBullmq, type RawQueueResult } from './raw-bullmq.ts';
 
 export interface JobsRun extends JobsResult {
@@ -20,6 +22,8 @@ export interface QueuePart {
   text: JobsRun;
   echo: JobsRun;
   raw: RawQueueResult;
+  /** The server under the CPU profiler during an extra run of echo jobs (not a measured run). */
+  profile?: { jobsPerSec: number; summaries: ProfileSummary[] };
 }
 
 export interface QueueCounts {
@@ -41,15 +45,17 @@ export async function runQueuePart(opts: {
   counts: QueueCounts;
   connections: number;
   log: (msg: string) => void;
+  /** Where to write the .cpuprofile files of the profiled echo run; absent: no profiled run. */
+  profileDir?: string;
 }): Promise<QueuePart> {
   const { env, counts, connections, log } = opts;
   const settings = { ...opts.settings, ECHO_TASK: true };
   const server = await startServer(env, settings, opts.texts[0]!);
   try {
     const workerConcurrency = loadConfig(server.env).WORKER_CONCURRENCY;
-    const jobs = (task: string, inputs: unknown[], count: number) =>
+    const jobs = (task: string, inputs: unknown[], count: number, on = server) =>
       runJobs({
-        url: server.url,
+        url: on.url,
         databaseUrl: env.databaseUrl,
         redisUrl: env.redisUrl,
         apiKey: env.apiKey,
@@ -57,7 +63,7 @@ export async function runQueuePart(opts: {
         inputs,
         count,
         connections,
-        serverPid: server.child.pid,
+        serverPid: on.child.pid,
       });
     const run = async (task: string, inputs: unknown[], count: number, warmup: number) => {
       log(`(d) ${task} jobs: ${warmup} warm-up, then ${count} submitted with ${connections} connections`);
@@ -80,7 +86,23 @@ export async function runQueuePart(opts: {
     log(`    ${Math.round(raw.jobsPerSec)} jobs/s`);
     if ((await classifyOnce(server.url, env.apiKey, opts.texts[0]!)) !== 200)
       throw new Error('server stopped answering after the jobs');
-    return { text, echo, raw };
+    await server.child.stop();
+    if (!opts.profileDir) return { text, echo, raw };
+    log('(d) debug.echo jobs again, server under the CPU profiler (not a measured run)');
+    const profiled = await startServer(env, settings, opts.texts[0]!, {
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, '--cpu-prof-interval=500'],
+    });
+    await jobs('debug.echo', echoInputs, counts.echoWarmup, profiled);
+    const fromUs = Number(process.hrtime.bigint() / 1000n);
+    const p = await jobs('debug.echo', echoInputs, counts.echo, profiled);
+    const toUs = Number(process.hrtime.bigint() / 1000n);
+    await profiled.child.stop(20_000); // SIGTERM → drain → exit writes the profiles
+    const files = existsSync(opts.profileDir) ? profilesIn(opts.profileDir) : [];
+    const summaries = files
+      .map((f) => summarizeProfile(f, 15, { fromUs, toUs }))
+      .filter((x) => x.wallMs > 0)
+      .sort((a, b) => b.busyMs - a.busyMs);
+    return { text, echo, raw, profile: { jobsPerSec: p.jobsPerSec, summaries } };
   } finally {
     await server.child.stop();
   }

@@ -527,15 +527,21 @@ export function queueCostRows(q: QueueFacts): string[][] {
 export function queueSentence(q: QueueFacts): string {
   const ratio = q.echo.jobsPerSec / q.raw.jobsPerSec;
   const cores = (c: QueueCost) => (c.cpuMsPerJob * c.jobsPerSec) / 1000;
+  const [ours, theirs] = [cores(q.echo), cores(q.raw)];
   const textShare = q.text.jobsPerSec / q.echo.jobsPerSec;
+  const pg = q.echo.pgWriteTransactions;
   const bound =
-    cores(q.echo) >= 0.8 * q.cpus
-      ? `the server process alone used ${f2(cores(q.echo))} of the ${q.cpus} cores at that rate, so CPU per job is the bound`
-      : `the server process used ${f2(cores(q.echo))} of the ${q.cpus} cores at that rate, so waiting (round trips to Redis and Postgres, ${q.concurrency} jobs at a time) bounds it more than its CPU`;
+    ours >= 0.8 * q.cpus
+      ? `the server used ${f2(ours)} of the ${q.cpus} cores, so its CPU per job is the bound`
+      : Math.abs(ours / theirs - 1) < 0.25
+        ? `both processes got about the same CPU (${f2(ours)} and ${f2(theirs)} cores of ${q.cpus}, the machine being shared), so the ratio follows CPU per job (raw's is ${f2(q.raw.cpuMsPerJob / q.echo.cpuMsPerJob)} × clawstack's)`
+        : ours < theirs
+          ? `the server got ${f2(ours)} cores against raw BullMQ's ${f2(theirs)}: it waited more than it computed (round trips to Redis and Postgres, ${q.concurrency} jobs at a time)`
+          : `the server used ${f2(ours)} cores against raw BullMQ's ${f2(theirs)}: more CPU per job, not waiting, sets the ratio`;
   return (
     `The no-op task (debug.echo) moved ${f0(q.echo.jobsPerSec)} jobs/s, ${f2(ratio)} × raw BullMQ's ${f0(q.raw.jobsPerSec)} on the same Redis at concurrency ${q.concurrency} ` +
     `(target ≥ 0.5 ×: ${ratio >= 0.5 ? 'met' : 'missed'}). Per job, clawstack spent ${f2(q.echo.cpuMsPerJob)} ms of server CPU (HTTP, auth, validation, both stores' clients) against ${f2(q.raw.cpuMsPerJob)} ms for raw BullMQ's add and processor, ` +
-    `made ${f2(q.echo.pgWriteTransactions)} Postgres write transactions (coalesced: one statement carries many jobs' rows) and ran ${f2(q.echo.redisCommands)} Redis commands (${f2(q.echo.redisScripts)} script calls) against raw BullMQ's ${f2(q.raw.redisCommands)} (${f2(q.raw.redisScripts)}); ${bound}. ` +
+    `made ${f2(pg)} Postgres write transactions (${pg < 1 ? "fewer than one: statements carry several jobs' rows" : 'one or more per job'}) and ran ${f2(q.echo.redisCommands)} Redis commands (${f2(q.echo.redisScripts)} script calls) against raw BullMQ's ${f2(q.raw.redisCommands)} (${f2(q.raw.redisScripts)}); ${bound}. ` +
     `With text inference, ${f0(q.text.jobsPerSec)} jobs/s, ${f2(textShare)} × the no-op rate: ${textShare < 1 - NOISE ? 'inference, not the queue, bounds those jobs' : 'the queue bounds them as much as inference does'}.`
   );
 }

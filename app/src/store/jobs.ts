@@ -41,11 +41,16 @@ export interface NewJob {
   apiKeyId: string | null;
 }
 
-/** Each batch's changed rows, with one job_events row per changed job, in one statement. */
-const withEvents = (changed: string, status: JobStatus) =>
+/**
+ * Each batch's changed rows, with one job_events row per changed job, in one statement. `asyncCommit`:
+ * the statement's commit does not wait for its WAL flush (synchronous_commit off for this transaction
+ * only); it is visible to everyone at once all the same, and survives any crash that a later
+ * synchronous commit (e.g. the job's result) survives, because WAL is flushed in order.
+ */
+const withEvents = (changed: string, status: JobStatus, opts: { asyncCommit?: boolean } = {}) =>
   `WITH ${changed},
         ev AS (INSERT INTO job_events (job_id, status) SELECT id, '${status}' FROM changed)
-   SELECT * FROM changed`;
+   SELECT changed.* FROM changed${opts.asyncCommit ? ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit" : ''}`;
 
 const CREATE_MANY = withEvents(
   `changed AS (
@@ -62,6 +67,10 @@ const START_MANY = withEvents(
       WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running')
      RETURNING ${COLUMNS})`,
   'running',
+  // The claim need not be durable before the job runs: lost in a Postgres crash, the job is back to
+  // queued, as if its worker had died before claiming it, and the result (a synchronous commit, after
+  // the claim in the WAL) cannot outlive its claim. Visible at once, so a cancel still meets 'running'.
+  { asyncCommit: true },
 );
 const SUCCEED_MANY = withEvents(
   `changed AS (
