@@ -350,7 +350,9 @@ function queuePart(
 /** The numbers of (d) as the prose and cost table take them. */
 function queueFacts(q: QueuePart, cpus: number): QueueFacts {
   const cost = (j: JobsRun) => ({ jobsPerSec: j.jobsPerSec, cpuMsPerJob: j.serverCpuMsPerJob, ...j.costs });
+  const main = q.profile?.summaries.find((s) => s.thread.endsWith('thread 001'));
   return {
+    httpShare: main && categoryShare(main, (c) => /http\/net\/streams|Express/.test(c)),
     concurrency: q.raw.concurrency,
     cpus,
     text: cost(q.text),

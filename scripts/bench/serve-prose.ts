@@ -504,6 +504,8 @@ export interface QueueFacts {
   echo: QueueCost;
   raw: QueueCost;
   cpus: number;
+  /** share of the server main thread's busy time in HTTP (Node http/net/streams + Express) while it ran echo jobs, from the profile */
+  httpShare?: number;
 }
 
 /** Rows [setup, jobs/s, CPU ms/job, Postgres write transactions/job, Redis commands/job (scripts), Redis CPU ms/job]. */
@@ -542,6 +544,9 @@ export function queueSentence(q: QueueFacts): string {
     `The no-op task (debug.echo) moved ${f0(q.echo.jobsPerSec)} jobs/s, ${f2(ratio)} × raw BullMQ's ${f0(q.raw.jobsPerSec)} on the same Redis at concurrency ${q.concurrency} ` +
     `(target ≥ 0.5 ×: ${ratio >= 0.5 ? 'met' : 'missed'}). Per job, clawstack spent ${f2(q.echo.cpuMsPerJob)} ms of server CPU (HTTP, auth, validation, both stores' clients) against ${f2(q.raw.cpuMsPerJob)} ms for raw BullMQ's add and processor, ` +
     `made ${f2(pg)} Postgres write transactions (${pg < 1 ? "fewer than one: statements carry several jobs' rows" : 'one or more per job'}) and ran ${f2(q.echo.redisCommands)} Redis commands (${f2(q.echo.redisScripts)} script calls) against raw BullMQ's ${f2(q.raw.redisCommands)} (${f2(q.raw.redisScripts)}); ${bound}. ` +
+    (q.httpShare === undefined
+      ? ''
+      : `HTTP alone (Node's http/net/streams and Express) was ${pct(q.httpShare)} of the server's busy time in the profiled run, about ${f2(q.httpShare * q.echo.cpuMsPerJob)} ms per job: ${q.httpShare * q.echo.cpuMsPerJob > 2 * q.raw.cpuMsPerJob ? "more than twice raw BullMQ's whole job, so with one HTTP request per job 0.5 × is out of reach on CPU alone" : "within twice raw BullMQ's whole job"}. `) +
     `With text inference, ${f0(q.text.jobsPerSec)} jobs/s, ${f2(textShare)} × the no-op rate: ${textShare < 1 - NOISE ? 'inference, not the queue, bounds those jobs' : 'the queue bounds them as much as inference does'}.`
   );
 }

@@ -571,6 +571,15 @@ describe('bench:serve (d) the queue', () => {
     const waiting = queueSentence(facts({ echo: cost(100, 1.0, 3), raw: cost(1000, 0.3, 0) }));
     assert.match(waiting, /got 0\.10 cores against raw BullMQ's 0\.30: it waited more than it computed/);
     assert.match(waiting, /one or more per job/);
+    assert.doesNotMatch(shared, /HTTP alone/, 'no profile, no HTTP clause');
+    assert.match(
+      queueSentence(facts({ httpShare: 0.7 })),
+      /HTTP alone .* was 70 % .* about 0\.70 ms per job: more than twice raw BullMQ's whole job/,
+    );
+    assert.match(
+      queueSentence(facts({ httpShare: 0.5, raw: cost(670, 0.5, 0) })),
+      /within twice raw BullMQ's whole job/,
+    );
     const sameRate = queueSentence(facts({ text: cost(195, 1.1) }));
     assert.match(sameRate, /the queue bounds them as much as inference does/);
   });
