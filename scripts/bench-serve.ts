@@ -6,7 +6,8 @@
  *   (b) a naive Express server (scripts/bench/naive-server.ts) calling session.run per request;
  *   (c) clawstack's production bundle (`npm run build` → dist/main.js) serving POST /v1/text/classify at
  *       concurrency 1 and 64, a sweep of engine settings, process start → first 200, peak RSS;
- *   (d) async jobs end to end (POST /v1/jobs → job records in Postgres).
+ *   (d) async jobs end to end (POST /v1/jobs → job records in Postgres), with text inference and with the
+ *       no-op task (debug.echo), beside raw BullMQ on the same Redis (scripts/bench/queue-part.ts).
  *
  * Redis and Postgres are started on loopback (app/src/local/services.ts) in a temp dir, and removed with
  * every child process at the end, also on failure or Ctrl-C. Results are printed and written to the
@@ -16,7 +17,7 @@
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
  * the current prose; measures nothing), --only=start,serve (a short run of those parts, printed only:
- * scripts/bench/partial.ts).
+ * scripts/bench/partial.ts), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,6 @@ import { ensureDatabase, freePort, startLocalServices } from '../app/src/local/s
 import {
   BUNDLE_DIR,
   buildBundle,
-  classifyOnce,
   startServer,
   type BenchEnv,
   type Server,
@@ -37,8 +37,8 @@ import {
 } from './bench/clawstack.ts';
 import { hashTextFeatures, loadMessages, loadModel } from './bench/inputs.ts';
 import { redisRoundTrip, threadRoundTrip } from './bench/probes.ts';
-import { runJobs, type JobsResult } from './bench/jobs.ts';
-import { rawBullmq, type RawQueueResult } from './bench/raw-bullmq.ts';
+import { type RawQueueResult } from './bench/raw-bullmq.ts';
+import { runQueuePart, type JobsRun, type QueuePart } from './bench/queue-part.ts';
 import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
 import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startChild } from './bench/procs.ts';
@@ -78,6 +78,9 @@ import {
   loadedRssStatus,
   prepareSentence,
   windowsSentence,
+  queueCostRows,
+  queueSentence,
+  type QueueFacts,
   type StartTimes,
 } from './bench/serve-prose.ts';
 
@@ -85,6 +88,7 @@ const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const WRITE_DOCS = !args.has('--no-docs');
 const PROFILE = !args.has('--no-profile');
+const ONLY_QUEUE = args.has('--only-queue');
 const argValue = (name: string) => process.argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
 /** --json=PATH writes the run's results; --render=PATH prints the report of such a file (no measuring). */
 const JSON_OUT = argValue('--json');
@@ -108,6 +112,9 @@ const T = {
   jobs: QUICK ? 300 : 2000,
   /** jobs submitted and finished before the measured jobs run, discarded */
   jobsWarmup: QUICK ? 50 : 200,
+  /** debug.echo jobs measured (and raw BullMQ jobs), and their warm-up */
+  echoJobs: QUICK ? 1000 : 5000,
+  echoWarmup: QUICK ? 200 : 500,
   starts: 3,
 };
 /** OCR and speech load (connections each) next to text load at c=64 in the MODELS='' run. */
@@ -202,12 +209,11 @@ interface Results {
     ocr?: LoadResult;
     speech?: LoadResult;
   };
-  jobs: JobsResult & {
-    peakRssMb: number;
-    settings: ServerSettings;
-    workerConcurrency: number;
-    warmup: number;
-  };
+  jobs: JobsRun;
+  /** the no-op task (debug.echo); absent in runs from before it existed */
+  echoJobs?: JobsRun;
+  /** the server under the CPU profiler while it ran debug.echo jobs */
+  queueProfile?: QueuePart['profile'];
   profile?: {
     settings: ServerSettings;
     load: LoadResult;
@@ -339,6 +345,65 @@ async function batchPath(server: Server, texts: string[], key: string) {
   return { load: l, texts: BATCH_TEXTS, itemsPerSec: l.rps * BATCH_TEXTS };
 }
 
+function queuePart(
+  env: BenchEnv,
+  settings: ServerSettings,
+  texts: string[],
+  profileRoot: string,
+): Promise<QueuePart> {
+  return runQueuePart({
+    profileDir: PROFILE ? join(PROFILES_DIR ? resolve(PROFILES_DIR) : profileRoot, 'queue') : undefined,
+    env,
+    settings,
+    texts,
+    counts: { text: T.jobs, textWarmup: T.jobsWarmup, echo: T.echoJobs, echoWarmup: T.echoWarmup },
+    connections: JOB_SUBMIT_CONNECTIONS,
+    log,
+  });
+}
+
+/** The numbers of (d) as the prose and cost table take them. */
+function queueFacts(q: QueuePart, cpus: number): QueueFacts {
+  const cost = (j: JobsRun) => ({ jobsPerSec: j.jobsPerSec, cpuMsPerJob: j.serverCpuMsPerJob, ...j.costs });
+  const main = q.profile?.summaries.find((s) => s.thread.endsWith('thread 001'));
+  return {
+    httpShare: main && categoryShare(main, (c) => /http\/net\/streams|Express/.test(c)),
+    concurrency: q.raw.concurrency,
+    cpus,
+    text: cost(q.text),
+    echo: cost(q.echo),
+    raw: { jobsPerSec: q.raw.jobsPerSec, cpuMsPerJob: q.raw.cpuMsPerJob, ...q.raw.costs },
+  };
+}
+
+/** (d)'s cost table and sentence. */
+function queueReport(q: QueuePart, cpus: number): string {
+  const facts = queueFacts(q, cpus);
+  return [
+    table(
+      [
+        '(d) per job',
+        'jobs/s',
+        'CPU ms/job',
+        'Postgres write transactions/job',
+        'Redis commands/job (script calls)',
+        'Redis CPU ms/job',
+      ],
+      queueCostRows(facts),
+    ),
+    '',
+    queueSentence(facts),
+    ...(q.profile
+      ? [
+          '',
+          `Where the server's CPU goes per no-op job: one more run of ${q.echo.submitted} debug.echo jobs under \`node --cpu-prof\` (${f0(q.profile.jobsPerSec)} jobs/s with the profiler on; samples inside that run only):`,
+          '',
+          ...profileTables(q.profile.summaries, 1),
+        ]
+      : []),
+  ].join('\n');
+}
+
 async function main() {
   installSignalCleanup();
   if (RENDER_FROM) {
@@ -394,6 +459,16 @@ async function main() {
   log('building the production bundle (npm run build)');
   const built = buildBundle();
   log(`bundle built and copied in ${built.ms} ms`);
+  if (ONLY_QUEUE) {
+    // Only (d), at the app's default engine settings: printed, nothing written.
+    const q = await queuePart(env, SWEEP[0]!, texts, dir);
+    results.machine.loadEnd = loadavg();
+    const m = results.machine;
+    process.stdout.write(
+      `\nMachine: commit ${m.commit}; ${m.cpus} CPUs, ${m.model}; load average at start ${m.loadStart.map(f2).join(' ')}, at end ${m.loadEnd.map(f2).join(' ')}.\n\n${queueReport(q, Number(m.cpus))}\n`,
+    );
+    return;
+  }
 
   // --- (a) raw --------------------------------------------------------------------------------------
   log('(a) raw onnxruntime-node: batch 1');
@@ -580,40 +655,11 @@ async function main() {
   }
 
   // --- (d) async jobs ---------------------------------------------------------------------------------
-  log(`(d) async jobs: ${T.jobs} submitted with ${JOB_SUBMIT_CONNECTIONS} connections`);
-  {
-    const server = await startServer(env, bestSettings, texts[0]!);
-    const jobs = (count: number) =>
-      runJobs({
-        url: server.url,
-        databaseUrl,
-        apiKey: env.apiKey,
-        texts,
-        count,
-        connections: JOB_SUBMIT_CONNECTIONS,
-        serverPid: server.child.pid,
-      });
-    await jobs(T.jobsWarmup); // warm-up: submitted, run and finished, then discarded
-    const j = await jobs(T.jobs);
-    results.jobs = {
-      ...j,
-      peakRssMb: peakRssMb(server.child.pid),
-      settings: bestSettings,
-      workerConcurrency: loadConfig(server.env).WORKER_CONCURRENCY,
-      warmup: T.jobsWarmup,
-    };
-    log(`(d) raw BullMQ on the same Redis: ${T.jobs} no-op jobs`);
-    results.rawQueue = await rawBullmq({
-      redisUrl: redis.url,
-      jobs: T.jobs,
-      concurrency: results.jobs.workerConcurrency,
-      connections: JOB_SUBMIT_CONNECTIONS,
-    });
-    // Still answering after the jobs ran?
-    if ((await classifyOnce(server.url, env.apiKey, texts[0]!)) !== 200)
-      throw new Error('server stopped answering after the jobs');
-    await server.child.stop();
-  }
+  const queue = await queuePart(env, bestSettings, texts, dir);
+  results.jobs = queue.text;
+  results.echoJobs = queue.echo;
+  results.rawQueue = queue.raw;
+  results.queueProfile = queue.profile;
 
   results.machine.loadEnd = loadavg();
   const r = results as Results;
@@ -770,6 +816,19 @@ function render(r: Results): Rendered {
         f0(r.jobs.peakRssMb),
         '–',
       ],
+      ...(r.echoJobs
+        ? [
+            [
+              `(d) async jobs, no-op task debug.echo (${r.echoJobs.succeeded}/${r.echoJobs.submitted} ok)`,
+              `${JOB_SUBMIT_CONNECTIONS} submit`,
+              f1(r.echoJobs.p50),
+              f1(r.echoJobs.p99),
+              f0(r.echoJobs.jobsPerSec),
+              f0(r.echoJobs.peakRssMb),
+              '–',
+            ],
+          ]
+        : []),
       ...(r.rawQueue
         ? [
             [
@@ -931,8 +990,23 @@ function render(r: Results): Rendered {
       rawTotalItemsPerSec: rawLimitTotal.totalItemsPerSec,
       jobsPerSec: r.jobs.jobsPerSec,
       rawQueueJobsPerSec: r.rawQueue?.jobsPerSec,
+      echoJobsPerSec: r.echoJobs?.jobsPerSec,
     }),
   );
+  const queueMd =
+    r.echoJobs && r.rawQueue
+      ? [
+          '### The queue (d)',
+          '',
+          queueReport(
+            { text: r.jobs, echo: r.echoJobs, raw: r.rawQueue, profile: r.queueProfile },
+            Number(r.machine.cpus),
+          ),
+          '',
+          `Server CPU: the clawstack process (all threads) from the first submit until the last job finished; raw BullMQ's: the bench process, which runs its adds and processor. Postgres write transactions: transaction ids handed out during the run (reads take none). Redis: \`INFO\` counters before and after; commands include those run inside BullMQ's Lua scripts. Echo inputs are small objects (\`{"probe": "bench:serve", "n": …}\`), as raw BullMQ's \`{ i }\`; ${r.echoJobs.submitted} echo jobs after ${r.echoJobs.warmup} warm-up jobs, and as many raw BullMQ jobs.`,
+          '',
+        ]
+      : [];
   const prepareMd =
     prepareSentence(
       r.sweep.map((w) => ({
@@ -1002,6 +1076,7 @@ function render(r: Results): Rendered {
     '',
     prepareMd,
     '',
+    ...queueMd,
     '### Targets vs reached',
     '',
     issue13,
@@ -1039,6 +1114,7 @@ function render(r: Results): Rendered {
     '',
     prepareMd,
     '',
+    ...queueMd,
     issue13,
     '',
     targets,

@@ -74,6 +74,12 @@ export const envSchema = z.object({
    * instead of on the event loop. `false` only to compare (bench:serve).
    */
   PREPARE_IN_THREADS: bool.default(true),
+  /**
+   * Serve the `debug.echo` task (returns its input; no model, no cache): a probe of the job path
+   * (API → Postgres → queue → worker → Postgres) for smoke tests and bench:serve. Off by default, so a
+   * deployment serves only its models' tasks unless an operator turns it on (stack `appEnv`).
+   */
+  ECHO_TASK: bool.default(false),
   /** Jobs a worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 1024).default(16),
   /** Result cache time-to-live; 0 disables the cache. */

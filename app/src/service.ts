@@ -17,7 +17,7 @@ import { createHttpServer } from './api/timeouts.ts';
 import type { AppConfig } from './config.ts';
 import { InferenceEngine } from './inference/engine.ts';
 import { bullConnection, JobQueue, JobWorker } from './jobs/queue.ts';
-import { TASK_MODULES } from './modalities/index.ts';
+import { servedModules } from './modalities/index.ts';
 import { ResultCache, TaskRunner } from './modalities/runner.ts';
 import { DirectorySource, ModelIntegrityError, ModelRegistry, type ModelSource } from './models/registry.ts';
 import { createPool, DbCredentials, migrate, type Db } from './store/db.ts';
@@ -168,7 +168,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const jobs = new JobStore(db);
   const keys = new ApiKeyStore(db);
   const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
-  const runner = new TaskRunner(TASK_MODULES, registry, engine, cache);
+  const runner = new TaskRunner(servedModules({ echoTask: config.ECHO_TASK }), registry, engine, cache);
 
   if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
     try {

@@ -43,6 +43,8 @@ export interface ServerSettings {
   /** false: featurize on the event loop (the behaviour before the prepare step), to compare. */
   PREPARE_IN_THREADS?: boolean;
   WORKER_CONCURRENCY?: number;
+  /** Serve the no-op task debug.echo ((d) measures the queue with it). */
+  ECHO_TASK?: boolean;
   /** Comma-separated; '' loads every model in the manifest. */
   MODELS?: string;
   /** Only for the start-up timeline run (the measured runs use FIXED_SETTINGS.LOG_LEVEL). */

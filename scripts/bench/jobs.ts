@@ -1,13 +1,17 @@
 /**
  * (d) Async jobs end to end: N `POST /v1/jobs` submitted by autocannon (fixed amount, some concurrency),
  * then Postgres is polled until every one of them has finished. Throughput and latency come from the job
- * records themselves (created_at → finished_at, both written by Postgres' clock).
+ * records themselves (created_at → finished_at, both written by Postgres' clock). What each job cost the
+ * server (CPU), Redis and Postgres is read around the run (./queue-costs.ts).
  */
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad, type LoadResult } from './load.ts';
+import { cpuSeconds } from './procs.ts';
+import { perJob, readCounters, type PerJobCosts } from './queue-costs.ts';
 
 export interface JobsResult {
+  task: string;
   submitted: number;
   succeeded: number;
   failed: number;
@@ -17,13 +21,19 @@ export interface JobsResult {
   p50: number;
   p99: number;
   drainSeconds: number;
+  /** server CPU (all threads) from the first submit to the last job finished, per job */
+  serverCpuMsPerJob: number;
+  costs: PerJobCosts;
 }
 
 export async function runJobs(opts: {
   url: string;
   databaseUrl: string;
+  redisUrl: string;
   apiKey: string;
-  texts: string[];
+  task: string;
+  /** the jobs' inputs, rotated */
+  inputs: unknown[];
   count: number;
   connections: number;
   serverPid: number;
@@ -33,7 +43,9 @@ export async function runJobs(opts: {
   await db.connect();
   try {
     const marker = (await db.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now;
-    const bodies = opts.texts.map((text) => JSON.stringify({ task: 'text.classify', input: { text } }));
+    const bodies = opts.inputs.map((input) => JSON.stringify({ task: opts.task, input }));
+    const before = await readCounters(opts.redisUrl, opts.databaseUrl);
+    const cpu0 = cpuSeconds(opts.serverPid);
     const submit = await runLoad({
       url: opts.url,
       path: '/v1/jobs',
@@ -67,6 +79,8 @@ export async function runJobs(opts: {
       await sleep(100);
     }
     const drainSeconds = (Date.now() - submittedAt) / 1000;
+    const cpuPerJob = ((cpuSeconds(opts.serverPid) - cpu0) * 1000) / counts.total;
+    const costs = perJob(before, await readCounters(opts.redisUrl, opts.databaseUrl), counts.total);
     const stats = await db.query<{ n: string; span: number; p50: number; p99: number }>(
       `SELECT count(*) AS n,
               extract(epoch FROM max(finished_at) - min(created_at)) AS span,
@@ -77,6 +91,7 @@ export async function runJobs(opts: {
     );
     const s = stats.rows[0]!;
     return {
+      task: opts.task,
       submitted: counts.total,
       succeeded: counts.succeeded,
       failed: counts.failed,
@@ -85,6 +100,8 @@ export async function runJobs(opts: {
       p50: Number(s.p50),
       p99: Number(s.p99),
       drainSeconds,
+      serverCpuMsPerJob: cpuPerJob,
+      costs,
     };
   } finally {
     await db.end();

@@ -113,8 +113,9 @@ export function categorize(name: string, where: string, url = ''): string {
       return 'Express + body parsing';
     if (p.startsWith('pino') || p === 'thread-stream' || p === 'sonic-boom' || p === 'fast-redact')
       return 'pino / pino-http';
-    if (p === 'ioredis' || p === 'rate-limiter-flexible' || p === 'redis-parser' || p === 'bullmq')
-      return 'Redis (ioredis, rate limiter, BullMQ)';
+    if (p === 'bullmq' || p === 'msgpackr') return 'BullMQ (queue, worker)';
+    if (p === 'ioredis' || p === 'rate-limiter-flexible' || p === 'redis-parser')
+      return 'Redis (ioredis, rate limiter)';
     if (p === 'pg' || p.startsWith('pg-')) return 'Postgres client';
     if (p === 'zod') return 'zod validation';
     if (p === 'prom-client' || p === 'tdigest' || p === 'bintrees') return 'prom-client metrics';

@@ -4,6 +4,7 @@
  * Postgres record, no HTTP, no inference: what BullMQ itself moves on this machine.
  */
 import { Queue, Worker } from 'bullmq';
+import { perJob, readCounters, type PerJobCosts } from './queue-costs.ts';
 
 export interface RawQueueResult {
   jobs: number;
@@ -11,10 +12,15 @@ export interface RawQueueResult {
   /** completed jobs / (last completion − first add) */
   jobsPerSec: number;
   seconds: number;
+  /** CPU of this (the bench) process, where both the adds and the processor run, per job */
+  cpuMsPerJob: number;
+  costs: PerJobCosts;
 }
 
 export async function rawBullmq(opts: {
   redisUrl: string;
+  /** only to read its write-transaction counter (raw BullMQ makes none) */
+  databaseUrl: string;
   jobs: number;
   concurrency: number;
   connections: number;
@@ -31,6 +37,8 @@ export async function rawBullmq(opts: {
     if (++completed === opts.jobs) finished();
   });
   await worker.waitUntilReady();
+  const before = await readCounters(opts.redisUrl, opts.databaseUrl);
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -41,8 +49,17 @@ export async function rawBullmq(opts: {
   );
   await allDone;
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const costs = perJob(before, await readCounters(opts.redisUrl, opts.databaseUrl), opts.jobs);
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();
-  return { jobs: opts.jobs, concurrency: opts.concurrency, jobsPerSec: opts.jobs / seconds, seconds };
+  return {
+    jobs: opts.jobs,
+    concurrency: opts.concurrency,
+    jobsPerSec: opts.jobs / seconds,
+    seconds,
+    cpuMsPerJob: (cpu.user + cpu.system) / 1000 / opts.jobs,
+    costs,
+  };
 }

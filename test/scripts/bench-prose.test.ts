@@ -49,6 +49,9 @@ import {
   spreadStatus,
   prepareSentence,
   windowsSentence,
+  queueCostRows,
+  queueSentence,
+  type QueueFacts,
   type C1Input,
   type Shares,
 } from '../../scripts/bench/serve-prose.ts';
@@ -671,6 +674,13 @@ describe('bench:serve issue 13 targets', () => {
       ['met (one window, spread not recorded)', 'met', '**missed**'],
       'without batch path or raw queue figures, their rows are left out',
     );
+    const echo = issue13Rows({ ...base, rawQueueJobsPerSec: 2000, echoJobsPerSec: 1100 }).at(-1)!;
+    assert.match(echo[0]!, /no-op task debug\.echo/);
+    assert.deepEqual(
+      echo.slice(1),
+      ['1,100 vs 2,000 jobs/s', '0.55 ×', 'met'],
+      'the target is judged on the no-op task',
+    );
   });
   test('c=64 against naive is "met" with its spread: every second, or on the means only', () => {
     const steady = issue13Rows({ ...base, c64Rps: 2500, c64RpsMin: 2300, naiveC64RpsMax: 1100 })[0]!;
@@ -726,5 +736,67 @@ describe('bench:serve plot', () => {
     assert.match(svg, /<title>naive: c=1, 1\.3<\/title>/);
     assert.match(svg, />1500<\/text>/, 'throughput axis ends at the largest value');
     assert.match(svg, /caption &lt;test>/);
+  });
+});
+
+describe('bench:serve (d) the queue', () => {
+  const cost = (jobsPerSec: number, cpuMsPerJob: number, pg = 0.35) => ({
+    jobsPerSec,
+    cpuMsPerJob,
+    pgWriteTransactions: pg,
+    redisCommands: 40,
+    redisScripts: 2,
+    redisCpuMs: 0.3,
+  });
+  const facts = (over: Partial<QueueFacts> = {}): QueueFacts => ({
+    concurrency: 16,
+    cpus: 2,
+    text: cost(90, 2.5),
+    echo: cost(200, 1.0),
+    raw: cost(670, 0.3, 0),
+    ...over,
+  });
+  test('the cost table has one row per setup, in the order of the run', () => {
+    const rows = queueCostRows(facts());
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      ['clawstack, text.classify', 'clawstack, debug.echo (no-op)', 'raw BullMQ, add + no-op processor'],
+    );
+    assert.deepEqual(rows[1], [
+      'clawstack, debug.echo (no-op)',
+      '200',
+      '1.00',
+      '0.35',
+      '40.00 (2.00)',
+      '0.30',
+    ]);
+  });
+  test('the sentence judges the target on the numbers and names what bounds the rate', () => {
+    const shared = queueSentence(facts());
+    assert.match(shared, /200 jobs\/s, 0\.30 × raw BullMQ's 670 .*target ≥ 0\.5 ×: missed/);
+    assert.match(shared, /fewer than one: statements carry several jobs' rows/);
+    assert.match(
+      shared,
+      /about the same CPU \(0\.20 and 0\.20 cores of 2/,
+      'equal CPU shares: CPU per job sets the ratio',
+    );
+    assert.match(shared, /inference, not the queue, bounds those jobs/);
+    const cpuBound = queueSentence(facts({ echo: cost(1800, 1.0), raw: cost(2000, 0.3, 0) }));
+    assert.match(cpuBound, /0\.90 × .*met/);
+    assert.match(cpuBound, /used 1\.80 of the 2 cores, so its CPU per job is the bound/);
+    const waiting = queueSentence(facts({ echo: cost(100, 1.0, 3), raw: cost(1000, 0.3, 0) }));
+    assert.match(waiting, /got 0\.10 cores against raw BullMQ's 0\.30: it waited more than it computed/);
+    assert.match(waiting, /one or more per job/);
+    assert.doesNotMatch(shared, /HTTP alone/, 'no profile, no HTTP clause');
+    assert.match(
+      queueSentence(facts({ httpShare: 0.7 })),
+      /HTTP alone .* was 70 % .* about 0\.70 ms per job: more than twice raw BullMQ's whole job/,
+    );
+    assert.match(
+      queueSentence(facts({ httpShare: 0.5, raw: cost(670, 0.5, 0) })),
+      /within twice raw BullMQ's whole job/,
+    );
+    const sameRate = queueSentence(facts({ text: cost(195, 1.1) }));
+    assert.match(sameRate, /the queue bounds them as much as inference does/);
   });
 });

@@ -144,10 +144,17 @@ const taskPath = (t: TaskModule) => t.task.split('.') as [string, string];
 
 function taskPaths(tasks: TaskModule[]): ZodOpenApiPathsObject {
   const content: Record<string, { schema: z.ZodType }> = {};
+  // Several tasks take JSON (text.classify, debug.echo): the JSON body is any of their request schemas.
+  const jsonBodies = tasks.filter((t) => t.contentTypes.includes('application/json'));
   for (const t of tasks) {
     for (const type of t.contentTypes) {
       content[type] = {
-        schema: type === 'application/json' ? t.schemas.request! : z.string().meta({ format: 'binary' }),
+        schema:
+          type !== 'application/json'
+            ? z.string().meta({ format: 'binary' })
+            : jsonBodies.length > 1
+              ? z.union(jsonBodies.map((j) => j.schemas.request!))
+              : t.schemas.request!,
       };
     }
   }

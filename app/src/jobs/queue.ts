@@ -8,6 +8,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { AppError } from '../errors.ts';
 import { isDependencyError, withTimeout } from '../health/dependencies.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
+import { WriteCoalescer } from '../store/coalescer.ts';
 import type { JobStore, Priority } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
@@ -48,6 +49,8 @@ export function bullConnection(url: string, forWorker: boolean): Redis {
 
 export class JobQueue {
   readonly queue: Queue<JobData>;
+  /** Adds that arrive together (a coalesced batch of records answering at once) go in one addBulk. */
+  private readonly adds: WriteCoalescer<JobData, undefined>;
 
   constructor(private readonly connection: Redis) {
     this.queue = new Queue<JobData>(QUEUE_NAME, {
@@ -59,6 +62,16 @@ export class JobQueue {
         removeOnFail: { age: 24 * 3600 },
       },
     });
+    this.adds = new WriteCoalescer(async (jobs) => {
+      await this.queue.addBulk(
+        jobs.map((data) => ({
+          name: data.task,
+          data,
+          opts: { jobId: data.id, priority: BULL_PRIORITY[data.priority] },
+        })),
+      );
+      return jobs.map(() => undefined);
+    });
   }
 
   /**
@@ -67,10 +80,7 @@ export class JobQueue {
    * put back by recovery (the job id keeps a late add from making a second entry).
    */
   add(data: JobData) {
-    return withTimeout(
-      this.queue.add(data.task, data, { jobId: data.id, priority: BULL_PRIORITY[data.priority] }),
-      ADD_TIMEOUT_MS,
-    );
+    return withTimeout(this.adds.push(data), ADD_TIMEOUT_MS);
   }
 
   /** Removes a waiting job (after it was cancelled in Postgres). */

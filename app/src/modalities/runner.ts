@@ -65,7 +65,7 @@ export class TaskRunner {
         continue;
       }
       const loaded = registry.forTask(module.task);
-      if (loaded.size === 0) continue;
+      if (loaded.size === 0 && module.needsModels !== false) continue;
       const models = new Map([...loaded].map(([role, m]) => [role, m.entry]));
       const assets: Record<string, string> = Object.assign({}, ...[...loaded.values()].map((m) => m.assets));
       const context: InferenceContext = {
@@ -109,7 +109,7 @@ export class TaskRunner {
 
   /** Runs a decoded input, answering from the cache when the same input met the same models before. */
   async run(served: ServedTask, input: unknown): Promise<{ result: unknown; cached: boolean }> {
-    if (!this.cache?.enabled)
+    if (!this.cache?.enabled || served.module.cacheable === false)
       return { result: await served.module.run(input, served.context), cached: false };
     const key = ResultCache.key(served, served.module.fingerprint(input));
     const hit = await this.cache.get(served, key);

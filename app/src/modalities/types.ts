@@ -43,6 +43,10 @@ export interface TaskModule<Input = unknown, Result = unknown> {
   task: string;
   /** Content types the sync endpoint accepts (415 otherwise). */
   contentTypes: string[];
+  /** `false` for a task that runs no model (debug.echo): served without any manifest entry. */
+  needsModels?: false;
+  /** `false` when the result cache would cost more than the task (debug.echo): never cached. */
+  cacheable?: false;
   /**
    * The schemas its inputs are validated with and its result has, for the OpenAPI document:
    * `request` for a JSON sync body, `jobInput` for `/v1/jobs`' `input`. Examples go in `.meta()`.

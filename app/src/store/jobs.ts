@@ -1,5 +1,11 @@
-/** JobStore: job records, their status transitions, results and errors, in Postgres. */
+/**
+ * JobStore: job records, their status transitions, results and errors, in Postgres. The three writes
+ * every job makes (created, started, succeeded) are coalesced: concurrent ones go in one multi-row
+ * statement with their job_events rows (./coalescer.ts), and each caller still gets its own row back
+ * only once it is committed.
+ */
 import type { Db } from './db.ts';
+import { DEFAULT_FLUSH_POLICY, WriteCoalescer, type FlushPolicy } from './coalescer.ts';
 
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -22,11 +28,111 @@ export interface JobRecord {
 }
 
 // Columns aliased to JobRecord's field names, so rows are records as they come.
-const COLUMNS = `id, task, priority, status, input, result, error, owner, attempts,
-  created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`;
+const columns = (t = '') => `${t}id, ${t}task, ${t}priority, ${t}status, ${t}input, ${t}result, ${t}error,
+  ${t}owner, ${t}attempts, ${t}created_at AS "createdAt", ${t}started_at AS "startedAt", ${t}finished_at AS "finishedAt"`;
+const COLUMNS = columns();
+
+export interface NewJob {
+  id: string;
+  task: string;
+  priority: Priority;
+  input: unknown;
+  owner: string;
+  apiKeyId: string | null;
+}
+
+/**
+ * Each batch's changed rows, with one job_events row per changed job, in one statement. `asyncCommit`:
+ * the statement's commit does not wait for its WAL flush (synchronous_commit off for this transaction
+ * only); it is visible to everyone at once all the same, and survives any crash that a later
+ * synchronous commit (e.g. the job's result) survives, because WAL is flushed in order.
+ */
+const withEvents = (changed: string, status: JobStatus, opts: { asyncCommit?: boolean } = {}) =>
+  `WITH ${changed},
+        ev AS (INSERT INTO job_events (job_id, status) SELECT id, '${status}' FROM changed)
+   SELECT changed.* FROM changed${opts.asyncCommit ? ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit" : ''}`;
+
+const CREATE_MANY = withEvents(
+  `changed AS (
+     INSERT INTO jobs (id, task, priority, status, input, owner, api_key_id)
+     SELECT id, task, priority, 'queued', input, owner, api_key_id
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::uuid[])
+         AS r(id, task, priority, input, owner, api_key_id)
+     RETURNING ${COLUMNS})`,
+  'queued',
+);
+const START_MANY = withEvents(
+  `changed AS (
+     UPDATE jobs SET status = 'running', started_at = clock_timestamp(), attempts = attempts + 1
+      WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running')
+     RETURNING ${COLUMNS})`,
+  'running',
+  // The claim need not be durable before the job runs: lost in a Postgres crash, the job is back to
+  // queued, as if its worker had died before claiming it, and the result (a synchronous commit, after
+  // the claim in the WAL) cannot outlive its claim. Visible at once, so a cancel still meets 'running'.
+  { asyncCommit: true },
+);
+const SUCCEED_MANY = withEvents(
+  `changed AS (
+     UPDATE jobs j SET status = 'succeeded', result = r.result, error = NULL, finished_at = clock_timestamp()
+       FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result)
+      WHERE j.id = r.id AND j.status = 'running'
+     RETURNING ${columns('j.')})`,
+  'succeeded',
+);
+
+/** The rows a statement returned, in the order of the ids asked for (undefined: that row did not change). */
+export function inOrderOf(ids: string[], rows: JobRecord[]): (JobRecord | undefined)[] {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id));
+}
 
 export class JobStore {
-  constructor(private readonly db: Db) {}
+  private readonly creates: WriteCoalescer<NewJob, JobRecord | undefined>;
+  private readonly starts: WriteCoalescer<string, JobRecord | undefined>;
+  private readonly successes: WriteCoalescer<{ id: string; result: unknown }, JobRecord | undefined>;
+
+  constructor(
+    private readonly db: Db,
+    policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
+    /** Called with the kind and row count of every coalesced statement. */
+    onFlush?: (kind: 'create' | 'start' | 'succeed', rows: number) => void,
+  ) {
+    const rowsOf = async (sql: string, params: unknown[], ids: string[]) =>
+      inOrderOf(ids, (await this.db.query<JobRecord>(sql, params)).rows);
+    this.creates = new WriteCoalescer(
+      (jobs) =>
+        rowsOf(
+          CREATE_MANY,
+          [
+            jobs.map((j) => j.id),
+            jobs.map((j) => j.task),
+            jobs.map((j) => j.priority),
+            jobs.map((j) => JSON.stringify(j.input)),
+            jobs.map((j) => j.owner),
+            jobs.map((j) => j.apiKeyId),
+          ],
+          jobs.map((j) => j.id),
+        ),
+      policy,
+      (n) => onFlush?.('create', n),
+    );
+    this.starts = new WriteCoalescer(
+      (ids) => rowsOf(START_MANY, [ids], ids),
+      policy,
+      (n) => onFlush?.('start', n),
+    );
+    this.successes = new WriteCoalescer(
+      (done) =>
+        rowsOf(
+          SUCCEED_MANY,
+          [done.map((d) => d.id), done.map((d) => JSON.stringify(d.result))],
+          done.map((d) => d.id),
+        ),
+      policy,
+      (n) => onFlush?.('succeed', n),
+    );
+  }
 
   private async transition(sql: string, params: unknown[], status: JobStatus, detail?: string) {
     const res = await this.db.query<JobRecord>(
@@ -38,38 +144,21 @@ export class JobStore {
     return res.rows[0];
   }
 
-  create(job: {
-    id: string;
-    task: string;
-    priority: Priority;
-    input: unknown;
-    owner: string;
-    apiKeyId: string | null;
-  }) {
-    return this.transition(
-      `INSERT INTO jobs (id, task, priority, status, input, owner, api_key_id) VALUES ($1, $2, $3, 'queued', $4, $5, $6)`,
-      [job.id, job.task, job.priority, JSON.stringify(job.input), job.owner, job.apiKeyId],
-      'queued',
-    ) as Promise<JobRecord>;
+  /** Records a new job (queued); resolves once its row is committed. */
+  async create(job: NewJob): Promise<JobRecord> {
+    const record = await this.creates.push(job);
+    if (!record) throw new Error(`job ${job.id} was not recorded`);
+    return record;
   }
 
   /** Claims a job for running; undefined when it was cancelled or already finished. */
-  start(id: string) {
-    return this.transition(
-      `UPDATE jobs SET status = 'running', started_at = clock_timestamp(), attempts = attempts + 1
-        WHERE id = $1 AND status IN ('queued', 'running')`,
-      [id],
-      'running',
-    );
+  start(id: string): Promise<JobRecord | undefined> {
+    return this.starts.push(id);
   }
 
-  succeed(id: string, result: unknown) {
-    return this.transition(
-      `UPDATE jobs SET status = 'succeeded', result = $2, error = NULL, finished_at = clock_timestamp()
-        WHERE id = $1 AND status = 'running'`,
-      [id, JSON.stringify(result)],
-      'succeeded',
-    );
+  /** Stores a running job's result; undefined when it was no longer running. */
+  succeed(id: string, result: unknown): Promise<JobRecord | undefined> {
+    return this.successes.push({ id, result });
   }
 
   fail(id: string, error: string) {

@@ -1,0 +1,188 @@
+/**
+ * Coalesced job writes against real Postgres and Redis: concurrent jobs share statements, yet every
+ * accepted job is recorded, reaches exactly one terminal state with its events in order, and a bad row
+ * fails only its own write. Also the no-op task debug.echo (ECHO_TASK).
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import pino from 'pino';
+import { createPool, migrate, type Db } from '../../app/src/store/db.ts';
+import { JobStore } from '../../app/src/store/jobs.ts';
+import { startTestApp, type TestApp } from '../harness/app.ts';
+import { startTestServices, type TestServices } from '../harness/services.ts';
+
+let services: TestServices;
+before(async () => {
+  services = await startTestServices();
+});
+after(async () => {
+  await services?.stop();
+});
+
+/** Write transactions so far: transaction ids handed out (reads take none). */
+async function writeTransactions(db: Db): Promise<number> {
+  const r = await db.query<{ x: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS x');
+  return Number(r.rows[0]!.x);
+}
+
+describe('JobStore, coalesced, on real Postgres', () => {
+  let db: Db;
+  let store: JobStore;
+  const flushes: { kind: string; rows: number }[] = [];
+  before(async () => {
+    db = createPool(await services.database());
+    await migrate(db, pino({ level: 'silent' }));
+    store = new JobStore(db, undefined, (kind, rows) => flushes.push({ kind, rows }));
+  });
+  after(async () => {
+    await db?.end();
+  });
+  const job = (n: number, apiKeyId: string | null = null) => ({
+    id: randomUUID(),
+    task: 'debug.echo',
+    priority: 'normal' as const,
+    input: { n, quote: 'a "quoted" \\ value' },
+    owner: 'tester',
+    apiKeyId,
+  });
+
+  test('concurrent creates share statements; a row that breaks a constraint fails alone', async () => {
+    const jobs = Array.from({ length: 40 }, (_, n) => job(n));
+    const bad = job(99, randomUUID()); // no such API key: foreign key violation
+    flushes.length = 0;
+    const results = await Promise.allSettled(
+      [...jobs.slice(0, 20), bad, ...jobs.slice(20)].map((j) => store.create(j)),
+    );
+    const failed = results.filter((r) => r.status === 'rejected');
+    assert.equal(failed.length, 1);
+    assert.match(String((failed[0] as PromiseRejectedResult).reason), /foreign key/);
+    const rows = await db.query<{ id: string; input: unknown; status: string }>(
+      'SELECT id, input, status FROM jobs WHERE id = ANY($1)',
+      [[...jobs, bad].map((j) => j.id)],
+    );
+    assert.equal(rows.rowCount, 40, 'every other job is recorded, the bad one is not');
+    for (const j of jobs) {
+      const row = rows.rows.find((r) => r.id === j.id)!;
+      assert.deepEqual(row.input, j.input, 'inputs survive the array encoding');
+      assert.equal(row.status, 'queued');
+    }
+    const first = flushes.find((f) => f.kind === 'create')!;
+    assert.ok(first.rows > 1, `the burst went in multi-row statements (first: ${first.rows} rows)`);
+  });
+
+  test('claims and results in batches: a cancelled job is not claimed; events come in order', async () => {
+    const jobs = Array.from({ length: 30 }, (_, n) => job(n));
+    await Promise.all(jobs.map((j) => store.create(j)));
+    const cancelled = jobs[7]!;
+    assert.ok(await store.cancel(cancelled.id, 'tester'));
+    const claimed = await Promise.all(jobs.map((j) => store.start(j.id)));
+    assert.equal(claimed[7], undefined, 'the cancelled job is not claimed');
+    for (const [i, rec] of claimed.entries()) {
+      if (i === 7) continue;
+      assert.equal(rec?.id, jobs[i]!.id, 'each caller gets its own row back');
+      assert.equal(rec?.status, 'running');
+      assert.equal(rec?.attempts, 1);
+    }
+    const done = await Promise.all(jobs.map((j, i) => store.succeed(j.id, { echoed: i })));
+    assert.equal(done[7], undefined, 'a job that is not running gets no result');
+    assert.deepEqual(done[3]?.result, { echoed: 3 });
+    const events = await store.eventsOf(jobs.map((j) => j.id));
+    for (const j of jobs) {
+      assert.deepEqual(
+        events.get(j.id)!.map((e) => e.status),
+        j === cancelled ? ['queued', 'cancelled'] : ['queued', 'running', 'succeeded'],
+      );
+    }
+  });
+});
+
+describe('jobs through the API under concurrency (debug.echo)', () => {
+  let app: TestApp;
+  before(async () => {
+    app = await startTestApp(services, { ECHO_TASK: 'true', WORKER_CONCURRENCY: '16' });
+  });
+  after(async () => {
+    await app?.close();
+  });
+
+  test('every accepted job is recorded and succeeds exactly once, with its events in order, in fewer write transactions than jobs × 3', async () => {
+    const db = app.service.db;
+    const xid0 = await writeTransactions(db);
+    const n = 200;
+    let next = 0;
+    const accepted: { id: string; input: unknown }[] = [];
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        for (let i = next++; i < n; i = next++) {
+          const input = { probe: 'test', i };
+          const res = await app.call('/v1/jobs', { method: 'POST', json: { task: 'debug.echo', input } });
+          assert.equal(res.status, 202, await res.clone().text());
+          const body = (await res.json()) as { id: string; status: string };
+          assert.equal(body.status, 'queued');
+          accepted.push({ id: body.id, input });
+        }
+      }),
+    );
+    const ids = accepted.map((a) => a.id);
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const r = await db.query<{ n: string }>(
+        "SELECT count(*) AS n FROM jobs WHERE id = ANY($1) AND status IN ('succeeded', 'failed', 'cancelled')",
+        [ids],
+      );
+      if (Number(r.rows[0]!.n) === n) break;
+      assert.ok(Date.now() < deadline, `only ${r.rows[0]!.n} of ${n} jobs finished`);
+      await sleep(100);
+    }
+    const xids = (await writeTransactions(db)) - xid0;
+    const rows = await db.query<{ id: string; status: string; result: unknown; attempts: number }>(
+      'SELECT id, status, result, attempts FROM jobs WHERE id = ANY($1)',
+      [ids],
+    );
+    assert.equal(rows.rowCount, n, 'every accepted job is recorded');
+    const events = await app.service.jobs.eventsOf(ids);
+    for (const { id, input } of accepted) {
+      const row = rows.rows.find((r) => r.id === id)!;
+      assert.equal(row.status, 'succeeded');
+      assert.equal(row.attempts, 1, 'run once');
+      assert.deepEqual(row.result, input, 'the echo of its own input');
+      assert.deepEqual(
+        events.get(id)!.map((e) => e.status),
+        ['queued', 'running', 'succeeded'],
+      );
+    }
+    assert.ok(xids < 3 * n, `${xids} write transactions for ${n} jobs: writes were coalesced`);
+  });
+
+  test('POST /v1/debug/echo answers its body; bad JSON is a 400', async () => {
+    const res = await app.call('/v1/debug/echo', { method: 'POST', json: { hello: ['world', 1] } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { hello: ['world', 1] });
+    const bad = await app.call('/v1/debug/echo', {
+      method: 'POST',
+      body: '{nope',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /malformed JSON/);
+    const notObject = await app.call('/v1/jobs', {
+      method: 'POST',
+      json: { task: 'debug.echo', input: [1] },
+    });
+    assert.equal(notObject.status, 400);
+  });
+});
+
+test('without ECHO_TASK, debug.echo is not served', async () => {
+  const app = await startTestApp(services);
+  try {
+    const res = await app.call('/v1/jobs', { method: 'POST', json: { task: 'debug.echo', input: { a: 1 } } });
+    assert.equal(res.status, 400);
+    assert.match(((await res.json()) as { error: string }).error, /unknown task "debug.echo"/);
+    assert.equal((await app.call('/v1/debug/echo', { method: 'POST', json: {} })).status, 404);
+  } finally {
+    await app.close();
+  }
+});
