@@ -41,7 +41,7 @@ import { type RawQueueResult } from './bench/raw-bullmq.ts';
 import { runQueuePart, type JobsRun, type QueuePart } from './bench/queue-part.ts';
 import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
-import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startChild } from './bench/procs.ts';
+import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startNaiveServer } from './bench/procs.ts';
 import {
   bundleComposition,
   categoryShare,
@@ -506,18 +506,7 @@ async function main() {
   log('(b) naive Express server');
   {
     const port = await freePort();
-    const naive = startChild(
-      process.execPath,
-      ['--import', 'tsx', 'scripts/bench/naive-server.ts'],
-      { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ORT_INTRA_OP_THREADS: '1' },
-      'naive server',
-    );
-    const deadline = Date.now() + 30_000;
-    while (!/listening \d+/.test(naive.output())) {
-      if (Date.now() > deadline || naive.proc.exitCode !== null)
-        throw new Error(`naive server did not start:\n${naive.output()}`);
-      await sleep(20);
-    }
+    const naive = await startNaiveServer(port);
     const server = { child: naive, url: `http://127.0.0.1:${port}`, port, settings: {} };
     const c1 = await load(server, bodies, '', 1, T.c1);
     const c8 = await load(server, bodies, '', PLOT_MIDDLE, T.sweep);
@@ -684,6 +673,19 @@ interface Rendered {
   svg: string;
 }
 
+/** A row of the (d) jobs table. */
+function jobsRow(label: string, j: JobsRun): string[] {
+  return [
+    label,
+    `${JOB_SUBMIT_CONNECTIONS} submit`,
+    f1(j.p50),
+    f1(j.p99),
+    f0(j.jobsPerSec),
+    f0(j.peakRssMb),
+    '–',
+  ];
+}
+
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
@@ -807,26 +809,13 @@ function render(r: Results): Rendered {
             ],
           ]
         : []),
-      [
-        `(d) async jobs (${r.jobs.succeeded}/${r.jobs.submitted} ok), submit→finish`,
-        `${JOB_SUBMIT_CONNECTIONS} submit`,
-        f1(r.jobs.p50),
-        f1(r.jobs.p99),
-        f0(r.jobs.jobsPerSec),
-        f0(r.jobs.peakRssMb),
-        '–',
-      ],
+      jobsRow(`(d) async jobs (${r.jobs.succeeded}/${r.jobs.submitted} ok), submit→finish`, r.jobs),
       ...(r.echoJobs
         ? [
-            [
+            jobsRow(
               `(d) async jobs, no-op task debug.echo (${r.echoJobs.succeeded}/${r.echoJobs.submitted} ok)`,
-              `${JOB_SUBMIT_CONNECTIONS} submit`,
-              f1(r.echoJobs.p50),
-              f1(r.echoJobs.p99),
-              f0(r.echoJobs.jobsPerSec),
-              f0(r.echoJobs.peakRssMb),
-              '–',
-            ],
+              r.echoJobs,
+            ),
           ]
         : []),
       ...(r.rawQueue

@@ -16,7 +16,7 @@ import { ensureDatabase, freePort, startLocalServices } from '../../app/src/loca
 import { buildBundle, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
 import { loadMessages } from './inputs.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import { onCleanup, startChild } from './procs.ts';
+import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
 
 export const PARTS = ['start', 'serve'] as const;
@@ -60,16 +60,7 @@ async function measure(
 
 async function naive(bodies: string[], o: PartialOptions): Promise<string[]> {
   const port = await freePort();
-  const child = startChild(
-    process.execPath,
-    ['--import', 'tsx', 'scripts/bench/naive-server.ts'],
-    { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ORT_INTRA_OP_THREADS: '1' },
-    'naive server',
-  );
-  while (!/listening \d+/.test(child.output())) {
-    if (child.proc.exitCode !== null) throw new Error(`naive server did not start:\n${child.output()}`);
-    await sleep(20);
-  }
+  const child = await startNaiveServer(port);
   const url = `http://127.0.0.1:${port}`;
   const out = [];
   for (const c of [1, 64]) out.push(loadLine('(b) naive', await measure(url, child.pid, bodies, '', c, o)));

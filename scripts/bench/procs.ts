@@ -100,3 +100,20 @@ export function cpuSeconds(pid: number): number {
   // fields[0] is field 3 (state); utime is field 14, stime field 15.
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
+
+/** Starts the naive Express server (scripts/bench/naive-server.ts) on `port` and waits until it listens. */
+export async function startNaiveServer(port: number): Promise<Child> {
+  const child = startChild(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/bench/naive-server.ts'],
+    { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ORT_INTRA_OP_THREADS: '1' },
+    'naive server',
+  );
+  const deadline = Date.now() + 30_000;
+  while (!/listening \d+/.test(child.output())) {
+    if (Date.now() > deadline || child.proc.exitCode !== null)
+      throw new Error(`naive server did not start:\n${child.output()}`);
+    await sleep(20);
+  }
+  return child;
+}
