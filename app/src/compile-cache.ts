@@ -103,9 +103,9 @@ export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): C
 
 function saveCache(script: Script, dir: string, cacheFile: string, prefix: string) {
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // code to run: readable by this user only
     const tmp = `${cacheFile}.${process.pid}.tmp`;
-    writeFileSync(tmp, script.createCachedData());
+    writeFileSync(tmp, script.createCachedData(), { mode: 0o600 });
     renameSync(tmp, cacheFile); // atomic: a process starting meanwhile reads the old file or the new one
     // Earlier builds' caches of the same bundle file are never read again.
     for (const f of readdirSync(dir))
