@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { useTestApp } from '../harness/app.ts';
 
-const app = useTestApp({ MODELS: 'text-spam,silero-vad,ocr-det,ocr-rec' });
+const app = useTestApp({ MODELS: 'text-spam,silero-vad,ocr-det,ocr-rec', ECHO_TASK: 'true' }); // the README's debug.echo example needs ECHO_TASK;
 
 export interface Example {
   method: string;
@@ -68,6 +68,15 @@ function scalars(value: unknown, out: [string, unknown][] = [], key = ''): [stri
   return out;
 }
 
+/**
+ * How far a number may be from the README's. OCR confidences move with batching: the INT8 recognizer's
+ * MatMuls quantize their activations per batch (DynamicQuantizeLinear), so a line scores slightly
+ * differently alone than beside other lines (0.977–0.995 seen for the README's first line).
+ */
+function tolerance(key: string): number {
+  return key === 'confidence' ? 0.03 : 1.5e-3;
+}
+
 test('the parser finds the README examples (and a wrong value would be caught)', () => {
   const found = readmeExamples(readFileSync('README.md', 'utf8'));
   assert.ok(found.length >= 14, `${found.length} examples`);
@@ -107,7 +116,9 @@ test("every README API example answers 2xx with the values the README shows; 'lu
       const match = actual.some(
         ([k, v]) =>
           k === key &&
-          (typeof value === 'number' ? typeof v === 'number' && Math.abs(v - value) < 1.5e-3 : v === value),
+          (typeof value === 'number'
+            ? typeof v === 'number' && Math.abs(v - value) < tolerance(key)
+            : v === value),
       );
       assert.ok(
         match,
