@@ -196,8 +196,10 @@ interface Emit {
  * parameters unless `dqParams` differ (a HardSigmoid lookup, qdq-elementwise.ts).
  */
 function emitActivation(e: Emit, t: string, p: QParams, dqParams: QParams = p): string {
-  e.inits.push(makeTensor(`${t}_scale`, Float32Array.of(p.scale), []));
-  e.inits.push(makeTensor(`${t}_zero_point`, Uint8Array.of(p.zeroPoint), []));
+  // A tensor quantized again (a HardSigmoid turned lookup, qdq-elementwise.ts) keeps only its latest
+  // parameters: ONNX names are unique, and ORT would silently use the last of two same-named initializers.
+  replaceInit(e, makeTensor(`${t}_scale`, Float32Array.of(p.scale), []));
+  replaceInit(e, makeTensor(`${t}_zero_point`, Uint8Array.of(p.zeroPoint), []));
   let [dqScale, dqZp] = [`${t}_scale`, `${t}_zero_point`];
   if (dqParams !== p) {
     // shared by every pair with the same DQ parameters (all HardSigmoid lookups read 1/255, 0)
@@ -214,6 +216,13 @@ function emitActivation(e: Emit, t: string, p: QParams, dqParams: QParams = p): 
   e.nodes.push(makeNode('DequantizeLinear', [q, dqScale, dqZp], [dq], ''));
   e.scales.set(dq, dqParams.scale);
   return dq;
+}
+
+/** Adds `t`, dropping an earlier initializer of the same name. */
+function replaceInit(e: Emit, t: TensorProto) {
+  const i = e.inits.findIndex((x) => x.name === t.name);
+  if (i >= 0) e.inits.splice(i, 1);
+  e.inits.push(t);
 }
 
 /** u8 per-tensor constant behind a DequantizeLinear (a constant operand of a quantized Add / Mul / Concat). */

@@ -55,6 +55,13 @@ describe('INT8 manifest entries', () => {
       const fp32 = fp32Of(entry);
       assert.ok(fp32, `${entry.name} has no FP32 entry`);
       assert.notEqual(entry.file, fp32.file);
+      // ONNX names are unique; ORT would silently use the last of two same-named initializers
+      const names = onnx.ModelProto.decode(bytes).graph!.initializer!.map((t) => t.name!);
+      assert.deepEqual(
+        names.filter((n, i) => names.indexOf(n) !== i),
+        [],
+        `${entry.name} int8 repeats initializer names`,
+      );
       for (const key of [
         'version',
         'task',
