@@ -7,6 +7,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { breakModel, type Fault, type FaultStack } from './stack.ts';
 
+/**
+ * At least `ms`, and until the api's readiness has said 503 (at most 6 s): the second fault comes while the
+ * first one is seen, not at a fixed time that a loaded machine's 1 s dependency probe may not have reached.
+ * If readiness never says 503, the run's "readiness said 503" invariant fails as before.
+ */
+async function unhealedFor(stack: FaultStack, ms: number): Promise<void> {
+  const deadline = Date.now() + 6000;
+  let seen503 = false;
+  const start = Date.now();
+  while (Date.now() < deadline && (!seen503 || Date.now() - start < ms)) {
+    const status = await fetch(`${stack.apiUrl}/v2/health/ready`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.status)
+      .catch(() => 0);
+    seen503 ||= status === 503;
+    await sleep(100);
+  }
+}
+
 export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
   const say = (cond: boolean, what: string) => cond || problems.push(what);
   return [
@@ -25,7 +43,7 @@ export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
       dependency: true,
       inject: async () => {
         await stack.crash('postgres', 'SIGQUIT');
-        await sleep(1500); // the api answers 503 meanwhile; now it is told to drain
+        await unhealedFor(stack, 1500); // the api answers 503 meanwhile; now it is told to drain
         const code = await stack.signal('api', 'SIGTERM');
         say(code === 0, `api drained with Postgres down: exit ${code} (want 0)`);
         await Promise.all([stack.supervise('api'), sleep(1500).then(() => stack.startPostgres())]);
@@ -36,7 +54,7 @@ export function combinedFaults(stack: FaultStack, problems: string[]): Fault[] {
       dependency: true,
       inject: async () => {
         await stack.crash('redis', 'SIGKILL');
-        await sleep(1500);
+        await unhealedFor(stack, 1500);
         await Promise.all([
           stack.crash('postgres', 'SIGKILL'),
           stack.signal('api', 'SIGKILL'),
