@@ -17,6 +17,7 @@ import {
   hashTextFeatures,
   packFeatureBatch,
   parseHashedFeatureSpec,
+  type HashedFeatures,
 } from '../../app/src/modalities/text/features.ts';
 import type { InferenceContext, TensorData, TensorMap, TypedArray } from '../../app/src/modalities/types.ts';
 import {
@@ -127,6 +128,41 @@ export interface TextEval {
   pSpam: Float32Array;
 }
 
+/**
+ * P(spam) of every feature set through a text-spam model (a file path or its bytes), run in batches of
+ * `batch`, zero-padded as the engine collates them. Output and label order as in the manifest's text-spam
+ * entry (probabilities [B, 2], spam second) unless given.
+ */
+export async function spamProbabilities(
+  model: string | Uint8Array,
+  features: HashedFeatures[],
+  batch = 32,
+  io: { output: string; classes: number; spamIndex: number } = {
+    output: 'probabilities',
+    classes: 2,
+    spamIndex: 1,
+  },
+): Promise<Float32Array> {
+  const session = await (typeof model === 'string'
+    ? ort.InferenceSession.create(model, SESSION_OPTIONS)
+    : ort.InferenceSession.create(model, SESSION_OPTIONS));
+  const pSpam = new Float32Array(features.length);
+  try {
+    for (let i = 0; i < features.length; i += batch) {
+      const packed = packFeatureBatch(features.slice(i, i + batch));
+      const out = await session.run({
+        ids: new ort.Tensor('int64', packed.ids, packed.dims),
+        weights: new ort.Tensor('float32', packed.weights, packed.dims),
+      });
+      const probs = out[io.output]!.data as Float32Array;
+      for (let b = 0; b < packed.dims[0]; b++) pSpam[i + b] = probs[b * io.classes + io.spamIndex]!;
+    }
+  } finally {
+    await session.release();
+  }
+  return pSpam;
+}
+
 /** Accuracy of a text-spam model file on labelled texts (batches of `batch`, zero-padded like the engine). */
 export async function evalText(
   path: string,
@@ -135,30 +171,15 @@ export async function evalText(
   batch = 32,
 ): Promise<TextEval> {
   const spec = parseHashedFeatureSpec(entry.preprocess);
-  const session = await ort.InferenceSession.create(path, SESSION_OPTIONS);
-  const features = samples.map((s) => hashTextFeatures(s.text, spec));
-  const pSpam = new Float32Array(samples.length);
-  let correct = 0;
   const spamIndex = (entry.labels ?? []).indexOf('spam');
   if (spamIndex < 0) throw new Error(`${entry.name}: labels have no "spam"`);
-  try {
-    for (let i = 0; i < samples.length; i += batch) {
-      const packed = packFeatureBatch(features.slice(i, i + batch));
-      const out = await session.run({
-        ids: new ort.Tensor('int64', packed.ids, packed.dims),
-        weights: new ort.Tensor('float32', packed.weights, packed.dims),
-      });
-      const probs = out[entry.outputs[0]!.name]!.data as Float32Array;
-      const classes = entry.labels!.length;
-      for (let b = 0; b < packed.dims[0]; b++) {
-        const p = probs[b * classes + spamIndex]!;
-        pSpam[i + b] = p;
-        if ((p > 0.5 ? 1 : 0) === samples[i + b]!.y) correct++;
-      }
-    }
-  } finally {
-    await session.release();
-  }
+  const features = samples.map((s) => hashTextFeatures(s.text, spec));
+  const pSpam = await spamProbabilities(path, features, batch, {
+    output: entry.outputs[0]!.name,
+    classes: entry.labels!.length,
+    spamIndex,
+  });
+  const correct = samples.filter((s, i) => (pSpam[i]! > 0.5 ? 1 : 0) === s.y).length;
   return { accuracy: correct / samples.length, n: samples.length, pSpam };
 }
 

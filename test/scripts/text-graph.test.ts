@@ -10,11 +10,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import {
   hashTextFeatures,
-  packFeatureBatch,
   parseHashedFeatureSpec,
   type HashedFeatures,
 } from '../../app/src/modalities/text/features.ts';
@@ -22,7 +20,7 @@ import {
   findEntry,
   MODELS_DIR,
   readManifest,
-  SESSION_OPTIONS,
+  spamProbabilities,
   textFixture,
 } from '../../scripts/lib/model-eval.ts';
 import {
@@ -51,24 +49,8 @@ const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const opTypes = (bytes: Uint8Array) => onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType);
 
 /** P(spam) of every feature set, run in padded batches of `batch` as the engine collates them. */
-async function pSpam(bytes: Uint8Array, items: HashedFeatures[], batch: number): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
-  const out = new Float32Array(items.length);
-  try {
-    for (let i = 0; i < items.length; i += batch) {
-      const p = packFeatureBatch(items.slice(i, i + batch));
-      const res = await session.run({
-        ids: new ort.Tensor('int64', p.ids, p.dims),
-        weights: new ort.Tensor('float32', p.weights, p.dims),
-      });
-      const probs = res.probabilities!.data as Float32Array;
-      for (let b = 0; b < p.dims[0]; b++) out[i + b] = probs[b * 2 + 1]!;
-    }
-  } finally {
-    await session.release();
-  }
-  return out;
-}
+const pSpam = (bytes: Uint8Array, items: HashedFeatures[], batch: number) =>
+  spamProbabilities(bytes, items, batch);
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) =>
   a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
