@@ -1,6 +1,7 @@
 /** API keys (hashed, CLI-managed, rotation grace) and per-key rate limits. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { hashKey } from '../../app/src/store/keys.ts';
@@ -15,13 +16,29 @@ const app = useTestApp({
 const classify = (key: string | null, headers: Record<string, string> = {}) =>
   app.call('/v1/text/classify', { method: 'POST', json: { text: 'hello there' }, key, headers });
 
-function keysCli(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'app/src/cli/keys.ts', ...args, '--json'], {
-    env: { ...process.env, DATABASE_URL: app.service.db.options.connectionString! },
-    encoding: 'utf8',
-  });
+/**
+ * Runs the keys CLI as its own process, asynchronously: the app under test runs in this process, and a
+ * spawnSync would block its event loop for the CLI's start-up (seconds on a loaded machine), long enough
+ * for the dependency monitor's probe to time out and readiness to answer 503 (CI saw exactly that).
+ */
+async function keysCli(...args: string[]) {
+  const r = await promisify(execFile)(
+    process.execPath,
+    ['--import', 'tsx', 'app/src/cli/keys.ts', ...args, '--json'],
+    {
+      env: { ...process.env, DATABASE_URL: app.service.db.options.connectionString! },
+      encoding: 'utf8',
+    },
+  ).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : 1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    }),
+  );
   return {
-    code: r.status,
+    code: r.code,
     out: r.stdout,
     err: r.stderr,
     json: () => JSON.parse(r.stdout) as Record<string, unknown>,
@@ -79,39 +96,39 @@ describe('authentication', () => {
 
 describe('keys CLI', () => {
   test('create → list → rotate (old key valid during the grace period, then not) → revoke', async () => {
-    const created = keysCli('create', '--name', 'cli-user');
+    const created = await keysCli('create', '--name', 'cli-user');
     assert.equal(created.code, 0, created.err);
     const first = created.json();
     const oldKey = String(first.key);
     assert.equal((await classify(oldKey)).status, 200);
 
-    const list = keysCli('list');
+    const list = await keysCli('list');
     assert.equal(list.code, 0, list.err);
     const listed = JSON.parse(list.out) as { prefix: string; name: string }[];
     assert.ok(listed.some((k) => k.name === 'cli-user' && oldKey.startsWith(k.prefix)));
     assert.ok(!list.out.includes(oldKey), 'list never prints a full key');
 
-    const rotated = keysCli('rotate', String(first.id), '--grace', '2');
+    const rotated = await keysCli('rotate', String(first.id), '--grace', '3');
     assert.equal(rotated.code, 0, rotated.err);
     const newKey = String(rotated.json().key);
     assert.notEqual(newKey, oldKey);
     assert.equal((await classify(newKey)).status, 200, 'new key works');
     assert.equal((await classify(oldKey)).status, 200, 'old key still works during the grace period');
-    await sleep(2500);
+    await sleep(3500);
     assert.equal((await classify(oldKey)).status, 401, 'old key expired after the grace period');
     assert.equal((await classify(newKey)).status, 200);
 
     // Jobs follow the key's name across rotation.
-    const revoked = keysCli('revoke', newKey.slice(0, 10));
+    const revoked = await keysCli('revoke', newKey.slice(0, 10));
     assert.equal(revoked.code, 0, revoked.err);
     assert.equal((await classify(newKey)).status, 401, 'revoked key is refused');
   });
 
-  test('CLI errors are clear and non-zero', () => {
-    const r = keysCli('revoke', 'no-such-key');
+  test('CLI errors are clear and non-zero', async () => {
+    const r = await keysCli('revoke', 'no-such-key');
     assert.notEqual(r.code, 0);
     assert.match(r.err, /no API key "no-such-key"/);
-    const u = keysCli('frobnicate');
+    const u = await keysCli('frobnicate');
     assert.notEqual(u.code, 0);
     assert.match(u.err, /unknown command/);
   });
