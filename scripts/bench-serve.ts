@@ -80,6 +80,7 @@ import {
   windowsSentence,
   queueCostRows,
   queueSentence,
+  bulkSentence,
   type QueueFacts,
   type StartTimes,
 } from './bench/serve-prose.ts';
@@ -212,6 +213,8 @@ interface Results {
   jobs: JobsRun;
   /** the no-op task (debug.echo); absent in runs from before it existed */
   echoJobs?: JobsRun;
+  /** debug.echo submitted in batches (POST /v1/jobs/batch); absent in runs from before it existed */
+  bulkJobs?: JobsRun;
   /** the server under the CPU profiler while it ran debug.echo jobs */
   queueProfile?: QueuePart['profile'];
   profile?: {
@@ -372,6 +375,7 @@ function queueFacts(q: QueuePart, cpus: number): QueueFacts {
     cpus,
     text: cost(q.text),
     echo: cost(q.echo),
+    bulk: q.bulk && { ...cost(q.bulk), perRequest: q.bulk.perRequest ?? 1 },
     raw: { jobsPerSec: q.raw.jobsPerSec, cpuMsPerJob: q.raw.cpuMsPerJob, ...q.raw.costs },
   };
 }
@@ -392,6 +396,7 @@ function queueReport(q: QueuePart, cpus: number): string {
       queueCostRows(facts),
     ),
     '',
+    ...(facts.bulk ? [bulkSentence({ ...facts, bulk: facts.bulk }), ''] : []),
     queueSentence(facts),
     ...(q.profile
       ? [
@@ -647,6 +652,7 @@ async function main() {
   const queue = await queuePart(env, bestSettings, texts, dir);
   results.jobs = queue.text;
   results.echoJobs = queue.echo;
+  results.bulkJobs = queue.bulk;
   results.rawQueue = queue.raw;
   results.queueProfile = queue.profile;
 
@@ -677,7 +683,7 @@ interface Rendered {
 function jobsRow(label: string, j: JobsRun): string[] {
   return [
     label,
-    `${JOB_SUBMIT_CONNECTIONS} submit`,
+    j.perRequest ? `${j.submit.connections} × ${j.perRequest}` : `${JOB_SUBMIT_CONNECTIONS} submit`,
     f1(j.p50),
     f1(j.p99),
     f0(j.jobsPerSec),
@@ -815,6 +821,14 @@ function render(r: Results): Rendered {
             jobsRow(
               `(d) async jobs, no-op task debug.echo (${r.echoJobs.succeeded}/${r.echoJobs.submitted} ok)`,
               r.echoJobs,
+            ),
+          ]
+        : []),
+      ...(r.bulkJobs
+        ? [
+            jobsRow(
+              `(d) the same, ${r.bulkJobs.perRequest} jobs per request, POST /v1/jobs/batch (${r.bulkJobs.succeeded}/${r.bulkJobs.submitted} ok)`,
+              r.bulkJobs,
             ),
           ]
         : []),
@@ -980,6 +994,8 @@ function render(r: Results): Rendered {
       jobsPerSec: r.jobs.jobsPerSec,
       rawQueueJobsPerSec: r.rawQueue?.jobsPerSec,
       echoJobsPerSec: r.echoJobs?.jobsPerSec,
+      bulkJobsPerSec: r.bulkJobs?.jobsPerSec,
+      bulkPerRequest: r.bulkJobs?.perRequest,
     }),
   );
   const queueMd =
@@ -988,11 +1004,14 @@ function render(r: Results): Rendered {
           '### The queue (d)',
           '',
           queueReport(
-            { text: r.jobs, echo: r.echoJobs, raw: r.rawQueue, profile: r.queueProfile },
+            { text: r.jobs, echo: r.echoJobs, bulk: r.bulkJobs, raw: r.rawQueue, profile: r.queueProfile },
             Number(r.machine.cpus),
           ),
           '',
-          `Server CPU: the clawstack process (all threads) from the first submit until the last job finished; raw BullMQ's: the bench process, which runs its adds and processor. Postgres write transactions: transaction ids handed out during the run (reads take none). Redis: \`INFO\` counters before and after; commands include those run inside BullMQ's Lua scripts. Echo inputs are small objects (\`{"probe": "bench:serve", "n": …}\`), as raw BullMQ's \`{ i }\`; ${r.echoJobs.submitted} echo jobs after ${r.echoJobs.warmup} warm-up jobs, and as many raw BullMQ jobs.`,
+          `Server CPU: the clawstack process (all threads) from the first submit until the last job finished; raw BullMQ's: the bench process, which runs its adds and processor. Postgres write transactions: transaction ids handed out during the run (reads take none). Redis: \`INFO\` counters before and after; commands include those run inside BullMQ's Lua scripts. Echo inputs are small objects (\`{"probe": "bench:serve", "n": …}\`), as raw BullMQ's \`{ i }\`; ${r.echoJobs.submitted} echo jobs after ${r.echoJobs.warmup} warm-up jobs, and as many raw BullMQ jobs.` +
+            (r.bulkJobs
+              ? ` The bulk row: as many echo jobs (and warm-up jobs), ${r.bulkJobs.perRequest} per \`POST /v1/jobs/batch\` request from ${r.bulkJobs.submit.connections} connections, on the same server (same worker concurrency).`
+              : ''),
           '',
         ]
       : [];

@@ -1,5 +1,6 @@
 /**
- * (d) Async jobs end to end: N `POST /v1/jobs` submitted by autocannon (fixed amount, some concurrency),
+ * (d) Async jobs end to end: N jobs submitted by autocannon (fixed amount, some concurrency), one per
+ * `POST /v1/jobs` or `perRequest` at a time with `POST /v1/jobs/batch`,
  * then Postgres is polled until every one of them has finished. Throughput and latency come from the job
  * records themselves (created_at → finished_at, both written by Postgres' clock). What each job cost the
  * server (CPU), Redis and Postgres is read around the run (./queue-costs.ts).
@@ -38,21 +39,26 @@ export async function runJobs(opts: {
   connections: number;
   serverPid: number;
   timeoutMs?: number;
+  /** Jobs per request: absent, one `POST /v1/jobs` each; n, `POST /v1/jobs/batch` with n jobs each. */
+  perRequest?: number;
 }): Promise<JobsResult> {
   const db = new pg.Client({ connectionString: opts.databaseUrl });
   await db.connect();
   try {
     const marker = (await db.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0]!.now;
-    const bodies = opts.inputs.map((input) => JSON.stringify({ task: opts.task, input }));
+    const per = opts.perRequest;
+    const bodies = per
+      ? batchBodies(opts.task, opts.inputs, per)
+      : opts.inputs.map((input) => JSON.stringify({ task: opts.task, input }));
     const before = await readCounters(opts.redisUrl, opts.databaseUrl);
     const cpu0 = cpuSeconds(opts.serverPid);
     const submit = await runLoad({
       url: opts.url,
-      path: '/v1/jobs',
+      path: per ? '/v1/jobs/batch' : '/v1/jobs',
       headers: { authorization: `Bearer ${opts.apiKey}` },
       bodies,
       connections: opts.connections,
-      amount: opts.count,
+      amount: per ? Math.ceil(opts.count / per) : opts.count,
       serverPid: opts.serverPid,
     });
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
@@ -74,7 +80,7 @@ export async function runJobs(opts: {
         succeeded: Number(row.succeeded),
         failed: Number(row.failed),
       };
-      if (counts.total >= submit.ok && counts.done >= counts.total) break;
+      if (counts.total >= submit.ok * (per ?? 1) && counts.done >= counts.total) break;
       if (Date.now() > deadline) throw new Error(`jobs did not finish in time: ${JSON.stringify(counts)}`);
       await sleep(100);
     }
@@ -106,4 +112,13 @@ export async function runJobs(opts: {
   } finally {
     await db.end();
   }
+}
+
+/** Batch bodies of `per` jobs each, rotating through the inputs (as many bodies as inputs). */
+export function batchBodies(task: string, inputs: unknown[], per: number): string[] {
+  return inputs.map((_, i) =>
+    JSON.stringify({
+      jobs: Array.from({ length: per }, (_, k) => ({ task, input: inputs[(i + k) % inputs.length] })),
+    }),
+  );
 }

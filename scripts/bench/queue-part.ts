@@ -1,7 +1,8 @@
 /**
  * (d) The queue, side by side in one run on the same Redis and Postgres: clawstack jobs with text
- * inference (text.classify), clawstack jobs with the no-op task (debug.echo, ECHO_TASK=true), and raw
- * BullMQ (add + a no-op processor at the worker's concurrency) as the queue's limit.
+ * inference (text.classify), clawstack jobs with the no-op task (debug.echo, ECHO_TASK=true) submitted
+ * one per request and BULK_JOBS per request (POST /v1/jobs/batch), and raw BullMQ (add + a no-op
+ * processor at the worker's concurrency) as the queue's limit.
  */
 import { loadConfig } from '../../app/src/config.ts';
 import { classifyOnce, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
@@ -16,11 +17,15 @@ export interface JobsRun extends JobsResult {
   settings: ServerSettings;
   workerConcurrency: number;
   warmup: number;
+  /** jobs per request (POST /v1/jobs/batch); absent: one POST /v1/jobs per job */
+  perRequest?: number;
 }
 
 export interface QueuePart {
   text: JobsRun;
   echo: JobsRun;
+  /** debug.echo jobs submitted BULK_JOBS per request; absent in runs from before the batch route */
+  bulk?: JobsRun;
   raw: RawQueueResult;
   /** The server under the CPU profiler during an extra run of echo jobs (not a measured run). */
   profile?: { jobsPerSec: number; summaries: ProfileSummary[] };
@@ -34,6 +39,11 @@ export interface QueueCounts {
   echo: number;
   echoWarmup: number;
 }
+
+/** Jobs per request in the bulk row (POST /v1/jobs/batch). */
+export const BULK_JOBS = 100;
+/** Connections submitting batches: each request carries BULK_JOBS jobs, so a few keep the queue full. */
+const BULK_CONNECTIONS = 4;
 
 /** The echo jobs' inputs: small objects, like raw BullMQ's `{ i }`. */
 const echoInputs = Array.from({ length: 100 }, (_, n) => ({ probe: 'bench:serve', n }));
@@ -53,8 +63,9 @@ export async function runQueuePart(opts: {
   const server = await startServer(env, settings, opts.texts[0]!);
   try {
     const workerConcurrency = loadConfig(server.env).WORKER_CONCURRENCY;
-    const jobs = (task: string, inputs: unknown[], count: number, on = server) =>
+    const jobs = (task: string, inputs: unknown[], count: number, on = server, perRequest?: number) =>
       runJobs({
+        perRequest,
         url: on.url,
         databaseUrl: env.databaseUrl,
         redisUrl: env.redisUrl,
@@ -62,19 +73,36 @@ export async function runQueuePart(opts: {
         task,
         inputs,
         count,
-        connections,
+        connections: perRequest ? BULK_CONNECTIONS : connections,
         serverPid: on.child.pid,
       });
-    const run = async (task: string, inputs: unknown[], count: number, warmup: number) => {
-      log(`(d) ${task} jobs: ${warmup} warm-up, then ${count} submitted with ${connections} connections`);
-      await jobs(task, inputs, warmup);
-      const r = await jobs(task, inputs, count);
+    const run = async (
+      task: string,
+      inputs: unknown[],
+      count: number,
+      warmup: number,
+      perRequest?: number,
+    ) => {
+      const how = perRequest
+        ? `${perRequest} per request (POST /v1/jobs/batch), ${BULK_CONNECTIONS} connections`
+        : `one per request, ${connections} connections`;
+      log(`(d) ${task} jobs: ${warmup} warm-up, then ${count} submitted ${how}`);
+      await jobs(task, inputs, warmup, server, perRequest);
+      const r = await jobs(task, inputs, count, server, perRequest);
       log(`    ${Math.round(r.jobsPerSec)} jobs/s, ${r.serverCpuMsPerJob.toFixed(2)} ms server CPU per job`);
-      return { ...r, peakRssMb: peakRssMb(server.child.pid), settings, workerConcurrency, warmup };
+      return {
+        ...r,
+        peakRssMb: peakRssMb(server.child.pid),
+        settings,
+        workerConcurrency,
+        warmup,
+        perRequest,
+      };
     };
     const textInputs = opts.texts.map((text) => ({ text }));
     const text = await run('text.classify', textInputs, counts.text, counts.textWarmup);
     const echo = await run('debug.echo', echoInputs, counts.echo, counts.echoWarmup);
+    const bulk = await run('debug.echo', echoInputs, counts.echo, counts.echoWarmup, BULK_JOBS);
     log(`(d) raw BullMQ on the same Redis: ${counts.echo} no-op jobs, concurrency ${workerConcurrency}`);
     const raw = await rawBullmq({
       redisUrl: env.redisUrl,
@@ -87,7 +115,7 @@ export async function runQueuePart(opts: {
     if ((await classifyOnce(server.url, env.apiKey, opts.texts[0]!)) !== 200)
       throw new Error('server stopped answering after the jobs');
     await server.child.stop();
-    if (!opts.profileDir) return { text, echo, raw };
+    if (!opts.profileDir) return { text, echo, bulk, raw };
     log('(d) debug.echo jobs again, server under the CPU profiler (not a measured run)');
     const profiled = await startServer(env, settings, opts.texts[0]!, {
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, '--cpu-prof-interval=500'],
@@ -102,7 +130,7 @@ export async function runQueuePart(opts: {
       .map((f) => summarizeProfile(f, 15, { fromUs, toUs }))
       .filter((x) => x.wallMs > 0)
       .sort((a, b) => b.busyMs - a.busyMs);
-    return { text, echo, raw, profile: { jobsPerSec: p.jobsPerSec, summaries } };
+    return { text, echo, bulk, raw, profile: { jobsPerSec: p.jobsPerSec, summaries } };
   } finally {
     await server.child.stop();
   }

@@ -51,6 +51,7 @@ import {
   windowsSentence,
   queueCostRows,
   queueSentence,
+  bulkSentence,
   type QueueFacts,
   type C1Input,
   type Shares,
@@ -682,6 +683,31 @@ describe('bench:serve issue 13 targets', () => {
       'the target is judged on the no-op task',
     );
   });
+  test('with a bulk row, the queue target is judged on it and the per-job row is kept beside, unjudged', () => {
+    const rows = issue13Rows({
+      ...base,
+      rawQueueJobsPerSec: 2000,
+      echoJobsPerSec: 300,
+      bulkJobsPerSec: 1200,
+      bulkPerRequest: 100,
+    }).slice(-2);
+    assert.match(rows[0]![0]!, /100 per request: POST \/v1\/jobs\/batch/);
+    assert.deepEqual(rows[0]!.slice(1), ['1,200 vs 2,000 jobs/s', '0.60 ×', 'met']);
+    assert.match(rows[1]![0]!, /one job per request .* kept beside/);
+    assert.deepEqual(rows[1]!.slice(1), [
+      '300 vs 2,000 jobs/s',
+      '0.15 ×',
+      '– (below 0.5 ×; not the bulk path)',
+    ]);
+    const slow = issue13Rows({
+      ...base,
+      rawQueueJobsPerSec: 2000,
+      echoJobsPerSec: 300,
+      bulkJobsPerSec: 900,
+      bulkPerRequest: 100,
+    });
+    assert.equal(slow.at(-2)![3], '**missed**');
+  });
   test('c=64 against naive is "met" with its spread: every second, or on the means only', () => {
     const steady = issue13Rows({ ...base, c64Rps: 2500, c64RpsMin: 2300, naiveC64RpsMax: 1100 })[0]!;
     assert.equal(steady[1], "2,500 vs 1,000 req/s (slowest second 2,300, naive's fastest 1,100)");
@@ -798,5 +824,33 @@ describe('bench:serve (d) the queue', () => {
     );
     const sameRate = queueSentence(facts({ text: cost(195, 1.1) }));
     assert.match(sameRate, /the queue bounds them as much as inference does/);
+  });
+  test('the bulk row: its own cost row, and a sentence judging the target on it from its numbers', () => {
+    const withBulk = facts({ bulk: { ...cost(500, 0.4, 0.02), perRequest: 100 } });
+    assert.deepEqual(
+      queueCostRows(withBulk).map((r) => r[0]),
+      [
+        'clawstack, text.classify',
+        'clawstack, debug.echo (no-op)',
+        'clawstack, debug.echo, 100 per request (batch)',
+        'raw BullMQ, add + no-op processor',
+      ],
+    );
+    const bulk = bulkSentence({ ...withBulk, bulk: withBulk.bulk! });
+    assert.match(
+      bulk,
+      /moved 500 jobs\/s, 0\.75 × raw BullMQ \(target ≥ 0\.5 ×, judged on this path: met\) and 2\.50 × one request per job/,
+    );
+    assert.match(
+      bulk,
+      /0\.40 ms against 1\.00 ms \(0\.60 ms less: the HTTP request, auth and rate limit are paid once per 100 jobs\)/,
+    );
+    assert.match(bulk, /0\.02 Postgres write transactions/);
+    const missed = facts({ bulk: { ...cost(300, 1.2), perRequest: 100 } });
+    const m = bulkSentence({ ...missed, bulk: missed.bulk! });
+    assert.match(m, /judged on this path: missed/);
+    assert.match(m, /no less: the per-request cost was not what bounded it/);
+    assert.match(queueSentence(withBulk), /one request per job; the target is judged on the bulk path/);
+    assert.doesNotMatch(queueSentence(withBulk), /target ≥ 0\.5 ×: missed/);
   });
 });

@@ -10,7 +10,7 @@ const ERROR_MEANING: Record<number, string> = {
   400: 'bad JSON or a bad field; the message names it',
   401: 'no API key, or a bad one',
   404: 'unknown model, task, job or route',
-  409: 'the job is not cancellable',
+  409: 'the job is not cancellable, or its idempotencyKey was used for a different job',
   413: 'the body is too large',
   415: 'wrong media type',
   429: 'rate limited; see Retry-After',

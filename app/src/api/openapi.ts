@@ -8,7 +8,14 @@ import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObj
 import { TASK_MODULES, type TaskModule } from '../modalities/index.ts';
 import { JOB_STATUSES } from '../store/jobs.ts';
 import { consoleJobsQuery, consoleStatusQuery } from './console.ts';
-import { jobViewSchema, listSchema, submitSchema } from './jobs.ts';
+import {
+  batchItemSchema,
+  batchSchema,
+  jobViewSchema,
+  listSchema,
+  MAX_BATCH_JOBS,
+  submitSchema,
+} from './jobs.ts';
 import { DOCS_ASSETS } from './docs.ts';
 import { errors, errorSchema, json } from './openapi-parts.ts';
 import { v2Paths } from './openapi-v2.ts';
@@ -191,6 +198,18 @@ function jobPaths(tasks: TaskModule[]): ZodOpenApiPathsObject {
     examples: [{ task: 'text.classify', input: { text: 'lunch at noon?' }, priority: 'high' }],
   });
   const id = { path: z.object({ id: z.uuid() }) };
+  const submitted = jobViewSchema.extend({ statusUrl: z.string() });
+  // The envelope itself, its items narrowed to the submission schema (each item is parsed as one).
+  const batch = batchSchema.extend({ jobs: z.array(submission).min(1).max(MAX_BATCH_JOBS) }).meta({
+    examples: [
+      {
+        jobs: [
+          { task: 'text.classify', input: { text: 'lunch at noon?' }, idempotencyKey: 'mail-1' },
+          { task: 'text.classify', input: { text: 'WIN A PRIZE' }, idempotencyKey: 'mail-2' },
+        ],
+      },
+    ],
+  });
   return {
     '/v1/jobs': {
       post: {
@@ -198,8 +217,9 @@ function jobPaths(tasks: TaskModule[]): ZodOpenApiPathsObject {
         summary: 'Submit a job (async; BullMQ priority)',
         requestBody: { required: true, content: { 'application/json': { schema: submission } } },
         responses: {
-          '202': json(jobViewSchema.extend({ statusUrl: z.string() }), 'queued; Location is the status URL'),
-          ...errors(400, 413, 415),
+          '202': json(submitted, 'queued; Location is the status URL'),
+          '200': json(submitted, 'an earlier submission with this idempotencyKey made this job'),
+          ...errors(400, 409, 413, 415),
         },
       },
       get: {
@@ -207,6 +227,23 @@ function jobPaths(tasks: TaskModule[]): ZodOpenApiPathsObject {
         summary: "List the caller's jobs, newest first",
         requestParams: { query: listSchema },
         responses: { '200': json(z.object({ jobs: z.array(jobViewSchema) }), 'jobs'), ...errors(400) },
+      },
+    },
+    '/v1/jobs/batch': {
+      post: {
+        tags: ['jobs'],
+        summary: `Submit up to ${MAX_BATCH_JOBS} jobs in one request`,
+        description:
+          'Each item is a POST /v1/jobs body and is checked on its own: the answer lists, in order, each ' +
+          "item's job (202 new, 200 made earlier under its idempotencyKey) or its error (its own 4xx/5xx). " +
+          'Every item counts against the rate limit; a batch that does not fit what is left is refused whole (429). ' +
+          'The records are committed before the jobs are enqueued, in one multi-row insert and one BullMQ addBulk. ' +
+          'Poll them together with GET /v1/jobs?ids=….',
+        requestBody: { required: true, content: { 'application/json': { schema: batch } } },
+        responses: {
+          '200': json(z.object({ jobs: z.array(batchItemSchema) }), "each item's outcome, in order"),
+          ...errors(400, 413, 415),
+        },
       },
     },
     '/v1/jobs/{id}': {

@@ -172,7 +172,16 @@ export function createApi(deps: ApiDeps): Express {
         bodyLimit: deps.bodyLimit,
       }),
     );
-    app.use(jobsRouter({ store: s.store, queue: s.queue, runner: s.runner, bodyLimit: deps.bodyLimit, log }));
+    app.use(
+      jobsRouter({
+        store: s.store,
+        queue: s.queue,
+        runner: s.runner,
+        bodyLimit: deps.bodyLimit,
+        log,
+        metrics,
+      }),
+    );
     app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
     app.use(consoleApi({ ...s, service: () => ({ ...state }), engineReady: () => state.ready }));
   }

@@ -59,8 +59,11 @@ export class LeasedRateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes one token of `limit` per window for key `id`. */
-  async consume(id: string, limit: number): Promise<Decision> {
+  /**
+   * Takes `tokens` (one per request; a batch's item count) of `limit` per window for key `id`, all or
+   * none: a batch that does not fit what is left is refused whole.
+   */
+  async consume(id: string, limit: number, tokens = 1): Promise<Decision> {
     const t = this.now();
     const window = Math.floor(t / this.windowMs);
     const resetMs = (window + 1) * this.windowMs - t;
@@ -72,12 +75,12 @@ export class LeasedRateLimiter {
       if (this.budgets.size > 10_000) this.prune(window);
     }
     const lease = leaseSize(limit);
-    while (b.left === 0 && !b.spent) {
-      b.leasing ??= this.lease(b, name, limit, lease);
+    while (b.left < tokens && !b.spent) {
+      b.leasing ??= this.lease(b, name, limit, Math.max(lease, tokens - b.left));
       await b.leasing;
     }
-    if (b.left === 0) return { allowed: false, limit, remaining: 0, resetMs };
-    b.left--;
+    if (b.left < tokens) return { allowed: false, limit, remaining: b.left, resetMs };
+    b.left -= tokens;
     // Lease ahead when half of a lease is gone, so that requests do not wait for Redis.
     if (lease > 1 && b.left < lease / 2 && !b.spent && !b.leasing)
       b.leasing = this.lease(b, name, limit, lease).catch(() => {});

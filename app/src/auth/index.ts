@@ -13,6 +13,8 @@ import type { FailedAuthThrottle } from './failed-auth.ts';
 declare module 'express-serve-static-core' {
   interface Request {
     apiKey?: ApiKeyInfo;
+    /** Charges `n` more requests to the key's rate limit (a batch's other items); throws 429 when they do not fit. */
+    chargeRateLimit?: (n: number) => Promise<void>;
   }
 }
 
@@ -93,16 +95,23 @@ export function rateLimit(
     const key = req.apiKey;
     if (!key) return next();
     const points = key.rateLimit ?? defaults.requests;
-    const d = await limiter.consume(key.id, points);
-    res.setHeader('RateLimit-Limit', String(points));
-    res.setHeader('RateLimit-Remaining', String(d.remaining));
-    if (d.allowed) return next();
-    const retry = Math.max(1, Math.ceil(d.resetMs / 1000));
-    metrics?.rateLimited.inc();
-    res.setHeader('Retry-After', String(retry));
-    throw new TooManyRequestsError(
-      `rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`,
-      retry,
-    );
+    const charge = async (n: number) => {
+      const d = await limiter.consume(key.id, points, n);
+      res.setHeader('RateLimit-Limit', String(points));
+      res.setHeader('RateLimit-Remaining', String(d.remaining));
+      if (d.allowed) return;
+      const retry = Math.max(1, Math.ceil(d.resetMs / 1000));
+      metrics?.rateLimited.inc();
+      res.setHeader('Retry-After', String(retry));
+      throw new TooManyRequestsError(
+        n === 1
+          ? `rate limit of ${points} requests per ${defaults.windowSeconds} s exceeded`
+          : `rate limit of ${points} requests per ${defaults.windowSeconds} s: ${n} more (a batch's items) do not fit in the ${d.remaining} left`,
+        retry,
+      );
+    };
+    await charge(1);
+    req.chargeRateLimit = (n) => (n > 0 ? charge(n) : Promise.resolve());
+    next();
   };
 }

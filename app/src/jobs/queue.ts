@@ -80,7 +80,12 @@ export class JobQueue {
    * put back by recovery (the job id keeps a late add from making a second entry).
    */
   add(data: JobData) {
-    return withTimeout(this.adds.push(data), ADD_TIMEOUT_MS);
+    return this.addMany([data]);
+  }
+
+  /** Enqueues several recorded jobs at once (a batch): pushed together, they go in one addBulk. */
+  async addMany(jobs: JobData[]): Promise<void> {
+    await withTimeout(Promise.all(jobs.map((data) => this.adds.push(data))), ADD_TIMEOUT_MS);
   }
 
   /** Removes a waiting job (after it was cancelled in Postgres). */

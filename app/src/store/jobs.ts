@@ -4,6 +4,8 @@
  * statement with their job_events rows (./coalescer.ts), and each caller still gets its own row back
  * only once it is committed.
  */
+import { isDeepStrictEqual } from 'node:util';
+import { ConflictError } from '../errors.ts';
 import type { Db } from './db.ts';
 import { DEFAULT_FLUSH_POLICY, WriteCoalescer, type FlushPolicy } from './coalescer.ts';
 
@@ -21,6 +23,8 @@ export interface JobRecord {
   result: unknown;
   error: string | null;
   owner: string;
+  /** The client's idempotency key for the submission that created it, if it gave one. */
+  idempotencyKey: string | null;
   attempts: number;
   createdAt: Date;
   startedAt: Date | null;
@@ -29,7 +33,7 @@ export interface JobRecord {
 
 // Columns aliased to JobRecord's field names, so rows are records as they come.
 const columns = (t = '') => `${t}id, ${t}task, ${t}priority, ${t}status, ${t}input, ${t}result, ${t}error,
-  ${t}owner, ${t}attempts, ${t}created_at AS "createdAt", ${t}started_at AS "startedAt", ${t}finished_at AS "finishedAt"`;
+  ${t}owner, ${t}idempotency_key AS "idempotencyKey", ${t}attempts, ${t}created_at AS "createdAt", ${t}started_at AS "startedAt", ${t}finished_at AS "finishedAt"`;
 const COLUMNS = columns();
 
 export interface NewJob {
@@ -39,6 +43,14 @@ export interface NewJob {
   input: unknown;
   owner: string;
   apiKeyId: string | null;
+  /** Unique per owner: a second submission with the same key gets the first one's job. */
+  idempotencyKey?: string | null;
+}
+
+/** A submission's outcome: the job it created, or (`duplicate`) the one an earlier submission with its key made. */
+export interface Submitted {
+  record: JobRecord;
+  duplicate: boolean;
 }
 
 /**
@@ -54,10 +66,12 @@ const withEvents = (changed: string, status: JobStatus, opts: { asyncCommit?: bo
 
 const CREATE_MANY = withEvents(
   `changed AS (
-     INSERT INTO jobs (id, task, priority, status, input, owner, api_key_id)
-     SELECT id, task, priority, 'queued', input, owner, api_key_id
-       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::uuid[])
-         AS r(id, task, priority, input, owner, api_key_id)
+     INSERT INTO jobs (id, task, priority, status, input, owner, api_key_id, idempotency_key)
+     SELECT id, task, priority, 'queued', input, owner, api_key_id, idempotency_key
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::text[], $6::uuid[], $7::text[])
+         AS r(id, task, priority, input, owner, api_key_id, idempotency_key)
+     -- a key used before (or earlier in this statement): no row; the caller looks up the first job
+     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${COLUMNS})`,
   'queued',
 );
@@ -87,6 +101,28 @@ export function inOrderOf(ids: string[], rows: JobRecord[]): (JobRecord | undefi
   return ids.map((id) => byId.get(id));
 }
 
+/** Whether a job an earlier submission made under the same idempotency key is the one `job` asks for. */
+export function sameSubmission(job: NewJob, earlier: JobRecord): boolean {
+  return (
+    job.task === earlier.task &&
+    job.priority === earlier.priority &&
+    isDeepStrictEqual(JSON.parse(JSON.stringify(job.input)), earlier.input)
+  );
+}
+
+/**
+ * A submission whose row was not inserted (its idempotency key was taken): the earlier job when it asks
+ * for the same thing, else a conflict.
+ */
+export function replayOf(job: NewJob, earlier: JobRecord | undefined): Submitted {
+  if (!earlier) throw new Error(`job ${job.id} was not recorded`);
+  if (!sameSubmission(job, earlier))
+    throw new ConflictError(
+      `idempotencyKey "${job.idempotencyKey}" was already used for a different job (${earlier.id})`,
+    );
+  return { record: earlier, duplicate: true };
+}
+
 export class JobStore {
   private readonly creates: WriteCoalescer<NewJob, JobRecord | undefined>;
   private readonly starts: WriteCoalescer<string, JobRecord | undefined>;
@@ -111,6 +147,7 @@ export class JobStore {
             jobs.map((j) => JSON.stringify(j.input)),
             jobs.map((j) => j.owner),
             jobs.map((j) => j.apiKeyId),
+            jobs.map((j) => j.idempotencyKey ?? null),
           ],
           jobs.map((j) => j.id),
         ),
@@ -149,6 +186,46 @@ export class JobStore {
     const record = await this.creates.push(job);
     if (!record) throw new Error(`job ${job.id} was not recorded`);
     return record;
+  }
+
+  /**
+   * Records new jobs (queued), each once: a job whose idempotency key its owner used before comes back
+   * as the earlier job (`duplicate`), or fails with a conflict when it asks for something else. Rows go
+   * in the coalesced multi-row statements (one for a whole batch arriving at once); each outcome is
+   * settled on its own, once its row is committed, so one bad row fails only itself.
+   */
+  async submit(jobs: NewJob[]): Promise<PromiseSettledResult<Submitted>[]> {
+    const inserted = await Promise.allSettled(jobs.map((j) => this.creates.push(j)));
+    const replays = jobs.filter((j, i) => {
+      const r = inserted[i]!;
+      return r.status === 'fulfilled' && !r.value && j.idempotencyKey;
+    });
+    const earlier = replays.length ? await this.byIdempotencyKey(replays) : new Map<string, JobRecord>();
+    return Promise.all(
+      jobs.map(async (job, i): Promise<PromiseSettledResult<Submitted>> => {
+        const r = inserted[i]!;
+        if (r.status === 'rejected') return r;
+        try {
+          const record = r.value;
+          const value = record
+            ? { record, duplicate: false }
+            : replayOf(job, earlier.get(`${job.owner}\n${job.idempotencyKey}`));
+          return { status: 'fulfilled', value };
+        } catch (reason) {
+          return { status: 'rejected', reason };
+        }
+      }),
+    );
+  }
+
+  /** The jobs made under these jobs' (owner, idempotency key) pairs, by "owner\nkey". */
+  private async byIdempotencyKey(jobs: NewJob[]): Promise<Map<string, JobRecord>> {
+    const res = await this.db.query<JobRecord>(
+      `SELECT ${COLUMNS} FROM jobs
+        WHERE (owner, idempotency_key) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+      [jobs.map((j) => j.owner), jobs.map((j) => j.idempotencyKey)],
+    );
+    return new Map(res.rows.map((r) => [`${r.owner}\n${r.idempotencyKey}`, r]));
   }
 
   /** Claims a job for running; undefined when it was cancelled or already finished. */
@@ -200,10 +277,14 @@ export class JobStore {
 
   async list(
     owner: string,
-    opts: { status?: JobStatus; limit: number; before?: Date },
+    opts: { status?: JobStatus; limit: number; before?: Date; ids?: string[] },
   ): Promise<JobRecord[]> {
     const params: unknown[] = [owner];
     let where = 'owner = $1';
+    if (opts.ids) {
+      params.push(opts.ids);
+      where += ` AND id = ANY($${params.length}::uuid[])`;
+    }
     if (opts.status) {
       params.push(opts.status);
       where += ` AND status = $${params.length}`;

@@ -72,6 +72,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly jobsSubmitted = new client.Counter({
+    name: 'clawstack_jobs_submitted_total',
+    help: 'Job submissions, by path (single, batch) and outcome (created, duplicate: an idempotency key seen before, rejected)',
+    labelNames: ['via', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly jobsCompleted = new client.Counter({
     name: 'clawstack_jobs_total',
     help: 'Jobs finished, by task and final status',
