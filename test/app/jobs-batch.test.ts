@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { batchItem, MAX_BATCH_JOBS, outcomeCounts } from '../../app/src/api/jobs.ts';
 import { ConflictError } from '../../app/src/errors.ts';
 import { replayOf, sameSubmission, type JobRecord, type NewJob } from '../../app/src/store/jobs.ts';
 import { useTestApp } from '../harness/app.ts';
+import { waitFor } from '../harness/wait.ts';
 import { assertDocumented } from './helpers/openapi-responses.ts';
 
 interface Job {
@@ -35,16 +35,6 @@ async function batch(jobs: unknown, key?: string | null): Promise<{ res: Respons
   const res = await app.call('/v1/jobs/batch', { method: 'POST', json: { jobs }, key });
   const body = (await assertDocumented('POST', '/v1/jobs/batch', res.clone())) as { jobs?: Item[] };
   return { res, items: body.jobs ?? [] };
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 const echo = (n: number, idempotencyKey?: string) => ({

@@ -1,11 +1,11 @@
 /** Async jobs: submit → 202, status, list, cancel, and real BullMQ priorities under a backlog. */
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../app/src/config.ts';
 import { startService, type Service } from '../../app/src/service.ts';
 import pino from 'pino';
 import { call, startTestApp, type TestApp } from '../harness/app.ts';
+import { waitFor } from '../harness/wait.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
 let services: TestServices;
@@ -27,16 +27,6 @@ interface JobView {
   statusUrl?: string;
   startedAt: string | null;
   events?: { status: string }[];
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe('jobs API', () => {
