@@ -8,10 +8,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import pino from 'pino';
+import { loadConfig } from '../../app/src/config.ts';
+import { startService } from '../../app/src/service.ts';
 import { batchItem, MAX_BATCH_JOBS, outcomeCounts } from '../../app/src/api/jobs.ts';
 import { ConflictError } from '../../app/src/errors.ts';
 import { replayOf, sameSubmission, type JobRecord, type NewJob } from '../../app/src/store/jobs.ts';
-import { useTestApp } from '../harness/app.ts';
+import { startTestApp, useTestApp } from '../harness/app.ts';
+import { startTestServices } from '../harness/services.ts';
 import { waitFor } from '../harness/wait.ts';
 import { assertDocumented } from './helpers/openapi-responses.ts';
 
@@ -274,5 +279,54 @@ describe('rate limit: every item of a batch counts', () => {
     // the refused request itself still took one (the 9th of 10): a request is charged before its body is read
     assert.equal((await batch([echo(1)], key)).res.status, 200, 'the 10th');
     assert.equal((await app.call('/v1/jobs', { key })).status, 429, 'the 11th');
+  });
+});
+
+describe('crash safety', () => {
+  test("a batch's records are committed before it is enqueued: with the queue lost, recovery runs every job once", async () => {
+    const services = await startTestServices();
+    const api = await startTestApp(services, { CLAWSTACK_ROLE: 'api', ECHO_TASK: 'true' });
+    let worker: Awaited<ReturnType<typeof startService>> | undefined;
+    try {
+      const res = await api.call('/v1/jobs/batch', {
+        method: 'POST',
+        json: { jobs: Array.from({ length: 20 }, (_, n) => echo(n)) },
+      });
+      const ids = ((await res.json()) as { jobs: Item[] }).jobs.map((i) => i.job!.id);
+      assert.equal(ids.length, 20);
+      const redis = new Redis(services.redisUrl);
+      await redis.flushall(); // every queue entry gone, as after a Redis loss
+      redis.disconnect();
+      const config = loadConfig({
+        CLAWSTACK_ROLE: 'worker',
+        PORT: '0',
+        MODELS: 'text-spam',
+        ECHO_TASK: 'true',
+      });
+      worker = await startService({
+        config: {
+          ...config,
+          REDIS_URL: services.redisUrl,
+          DATABASE_URL: api.service.db.options.connectionString!,
+        },
+        log: pino({ level: 'silent' }),
+      });
+      const rows = await waitFor(async () => {
+        const r = await api.service.db.query<{ status: string; attempts: number }>(
+          'SELECT status, attempts FROM jobs WHERE id = ANY($1)',
+          [ids],
+        );
+        return r.rows.every((x) => x.status === 'succeeded') ? r.rows : undefined;
+      }, 'the recovered jobs to run');
+      assert.equal(rows.length, 20);
+      assert.ok(
+        rows.every((r) => r.attempts === 1),
+        'each job ran once',
+      );
+    } finally {
+      await worker?.drain(5000);
+      await api.close();
+      await services.stop();
+    }
   });
 });
