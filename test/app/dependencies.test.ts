@@ -186,25 +186,39 @@ test('a blocked event loop is not a dependency timing out: the answer that arriv
   }
 });
 
-/** A real Redis that does not answer: CLIENT PAUSE holds every client's commands for `ms`. */
-async function pauseRedis(url: string, ms: number) {
-  const admin = new Redis(url);
-  await admin.call('CLIENT', 'PAUSE', String(ms), 'ALL');
-  admin.disconnect();
-}
-
-test('a Redis that does not answer is marked down only after failureThreshold timeouts in a row', async () => {
-  const server = await startRedis(join(dir, 'paused'));
+/**
+ * A real Redis, a client and a monitor of it (200 ms probe deadline); `pause(ms)` makes Redis stop
+ * answering (CLIENT PAUSE holds every client's commands) without closing any connection.
+ */
+async function pausableRedis(name: string, failureThreshold: number) {
+  const server = await startRedis(join(dir, name));
   const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
   const monitor = new DependencyMonitor([{ name: 'redis', probe: redisProbe(redis) }], {
     intervalMs: 100,
     timeoutMs: 200,
-    failureThreshold: 3,
+    failureThreshold,
     log: pino({ level: 'silent' }),
   });
+  await redis.ping();
+  return {
+    monitor,
+    async pause(ms: number) {
+      const admin = new Redis(server.url);
+      await admin.call('CLIENT', 'PAUSE', String(ms), 'ALL');
+      admin.disconnect();
+    },
+    async close() {
+      monitor.stop();
+      redis.disconnect();
+      await server.stop();
+    },
+  };
+}
+
+test('a Redis that does not answer is marked down only after failureThreshold timeouts in a row', async () => {
+  const { monitor, pause, close } = await pausableRedis('paused', 3);
   try {
-    await redis.ping();
-    await pauseRedis(server.url, 2500);
+    await pause(2500);
     const seen: boolean[] = [];
     for (let i = 0; i < 3; i++) {
       await monitor.check();
@@ -218,25 +232,15 @@ test('a Redis that does not answer is marked down only after failureThreshold ti
     }
     assert.equal(monitor.healthy, true, 'back once the pause is over');
   } finally {
-    monitor.stop();
-    redis.disconnect();
-    await server.stop();
+    await close();
   }
 });
 
 test('a probe timeout that fired while the event loop was blocked does not count, even at threshold 1', async () => {
-  const server = await startRedis(join(dir, 'lagged'));
-  const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  const monitor = new DependencyMonitor([{ name: 'redis', probe: redisProbe(redis) }], {
-    intervalMs: 100,
-    timeoutMs: 200,
-    failureThreshold: 1,
-    log: pino({ level: 'silent' }),
-  });
+  const { monitor, pause, close } = await pausableRedis('lagged', 1);
   try {
-    await redis.ping();
     await sleep(50); // the loop-delay histogram takes its first sample
-    await pauseRedis(server.url, 4000); // Redis really does not answer during the probe
+    await pause(4000); // Redis really does not answer during the probe
     const round = monitor.check();
     const until = Date.now() + 600; // and this process stalls past the probe's deadline
     while (Date.now() < until);
@@ -247,8 +251,6 @@ test('a probe timeout that fired while the event loop was blocked does not count
     for (let i = 0; i < 5 && monitor.healthy; i++) await monitor.check();
     assert.equal(monitor.healthy, false);
   } finally {
-    monitor.stop();
-    redis.disconnect();
-    await server.stop();
+    await close();
   }
 });
