@@ -108,6 +108,12 @@ export const envSchema = z.object({
     .transform((v) => (v === undefined ? undefined : /^\d+$/.test(v) ? Number(v) : v === 'true' ? true : v)),
   /** Failed authentications per client IP per minute before that IP gets 429 for a minute. */
   AUTH_FAILURES_PER_MINUTE: int(1, 100_000).default(20),
+  /**
+   * Redis and Postgres are probed every second (1 s deadline). A refused or closed connection marks one
+   * down at once (readiness 503, the API's 503s); a probe that times out does only after this many in a
+   * row, and not at all when the event loop itself stalled meanwhile (GC, a big body, a starved CPU).
+   */
+  DEPENDENCY_FAILURE_THRESHOLD: int(1, 100).default(3),
   /** On SIGTERM: how long in-flight requests and jobs may take before connections close. */
   DRAIN_TIMEOUT_MS: int(0, 3_600_000).default(90_000),
   /** How long a rotated-out API key stays valid. */

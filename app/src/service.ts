@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { createApi, ServiceState } from './api/server.ts';
 import { KeyVerifier } from './auth/index.ts';
 import { FailedAuthThrottle } from './auth/failed-auth.ts';
-import { DependencyMonitor } from './health/dependencies.ts';
+import { DependencyMonitor, redisProbe } from './health/dependencies.ts';
 import { createHttpServer } from './api/timeouts.ts';
 import type { AppConfig } from './config.ts';
 import { InferenceEngine } from './inference/engine.ts';
@@ -248,12 +248,13 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   // meanwhile (killed without a save) are put back at once instead of at the next housekeeping round.
   const monitor = new DependencyMonitor(
     [
-      { name: 'redis', probe: () => redis.ping() },
+      { name: 'redis', probe: redisProbe(redis) },
       { name: 'postgres', probe: () => db.query('SELECT 1') },
     ],
     {
       intervalMs: 1000,
       timeoutMs: 1000,
+      failureThreshold: config.DEPENDENCY_FAILURE_THRESHOLD,
       log,
       onChange: (healthy, reason) => {
         state.ready = healthy;

@@ -3,7 +3,8 @@
  * (kubernetes-models) and the published CRD schemas of the Prometheus Operator and KEDA
  * (@kubernetes-models/prometheus-operator, @kubernetes-models/keda) and cert-manager
  * (@kubernetes-models/cert-manager, for the ClusterIssuer of `cluster: eks`). A type with no validator is an
- * error, so a new kind of object cannot go unchecked.
+ * error, so a new kind of object cannot go unchecked. kubernetes-models 4.5 carries the Kubernetes 1.33.0
+ * OpenAPI: its 5.x (1.36) and the CRD packages' next majors require Node 22, and we run Node 20.
  */
 import type { RecordedResource } from '../../scripts/plan/harness.ts';
 

@@ -2,7 +2,11 @@
  * Redis and Postgres health: what counts as "a dependency is down" (as opposed to a bug), and a monitor
  * that probes both every second so readiness and the API's 503s follow the dependencies.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Logger } from '../telemetry/logger.ts';
+
+/** Probe timeouts in a row before a dependency counts as down (DEPENDENCY_FAILURE_THRESHOLD's default). */
+export const DEFAULT_FAILURE_THRESHOLD = 3;
 
 /** Error codes of a connection that failed, broke or was refused (Node sockets, Postgres SQLSTATE 57/08/28). */
 const DOWN_CODES = new Set([
@@ -56,6 +60,17 @@ export interface DependencyCheck {
   probe(): Promise<unknown>;
 }
 
+/** A probe that got no answer in time. `lateMs`: how late the timer itself fired (the event loop lagged). */
+export class DependencyTimeoutError extends Error {
+  constructor(
+    readonly ms: number,
+    readonly lateMs: number,
+  ) {
+    super(`timed out after ${ms} ms waiting for a dependency`);
+    this.name = 'DependencyTimeoutError';
+  }
+}
+
 /**
  * Rejects after `ms` unless `p` settles first. When the timer fires it first lets pending I/O through
  * (setImmediate runs after the poll phase): after the event loop was blocked (a huge body parsed, a
@@ -64,19 +79,95 @@ export interface DependencyCheck {
  */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  const started = performance.now();
   const timeout = new Promise<never>((_, rej) => {
-    const fail = () => rej(new Error(`timed out after ${ms} ms waiting for a dependency`));
+    const fail = () => rej(new DependencyTimeoutError(ms, Math.max(0, performance.now() - started - ms)));
     timer = setTimeout(() => setImmediate(fail), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** ioredis states of a connection that closed or was refused (it is waiting to reconnect, or gave up). */
+const REDIS_CLOSED = new Set(['close', 'reconnecting', 'end']);
+
+/**
+ * The Redis probe: a PING, except that a client whose connection is closed (refused, reset, waiting to
+ * reconnect) fails at once, a certain failure, instead of queueing the PING until a timeout.
+ */
+export function redisProbe(redis: { status: string; ping(): Promise<unknown> }): () => Promise<unknown> {
+  return () =>
+    REDIS_CLOSED.has(redis.status)
+      ? Promise.reject(new Error(`Connection is closed (redis client ${redis.status})`))
+      : redis.ping();
+}
+
+/**
+ * What one probe said: an answer; a certain failure (refused, closed, reset, an error reply); or no
+ * answer in time, which is uncertain: the dependency may be slow, or this process was (`lagMs`: the
+ * longest the event loop stalled while the probe waited).
+ */
+export type ProbeOutcome =
+  { kind: 'ok' } | { kind: 'failed'; why: string } | { kind: 'timeout'; why: string; lagMs: number };
+
+/** Codes and messages of a client giving up on a slow answer, as opposed to a refused or broken one. */
+const SLOW_CODES = new Set(['ETIMEDOUT']);
+const SLOW_MESSAGES = [/timeout exceeded when trying to connect/, /timed out after \d+ ms waiting/];
+
+/** Sorts a probe's error into a certain failure or a timeout (pure). */
+export function probeOutcome(err: unknown, loopLagMs = 0): ProbeOutcome {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  const why = typeof e.message === 'string' && e.message ? e.message : String(err);
+  const slow =
+    err instanceof DependencyTimeoutError ||
+    (typeof e.code === 'string' && SLOW_CODES.has(e.code)) ||
+    SLOW_MESSAGES.some((re) => re.test(why));
+  if (!slow) return { kind: 'failed', why };
+  const late = err instanceof DependencyTimeoutError ? err.lateMs : 0;
+  return { kind: 'timeout', why, lagMs: Math.max(late, loopLagMs) };
+}
+
+/** One dependency as the monitor sees it: down or not, and the timeouts in a row that count. */
+export interface ProbeState {
+  down: boolean;
+  timeouts: number;
+  why: string;
+}
+
+export interface ProbePolicy {
+  /** Timeouts in a row before a dependency is marked down (Kubernetes' failureThreshold). */
+  failureThreshold: number;
+  /** A timeout during which the event loop stalled this long or longer is no evidence either way. */
+  lagToleranceMs: number;
+}
+
+export const UP: ProbeState = { down: false, timeouts: 0, why: '' };
+
+/**
+ * The state after one probe (pure): an answer means up; a certain failure means down at once; a
+ * timeout counts towards `failureThreshold` unless the event loop itself lagged, in which case the
+ * probe says nothing about the dependency and the state stays as it was.
+ */
+export function nextProbeState(prev: ProbeState, outcome: ProbeOutcome, policy: ProbePolicy): ProbeState {
+  if (outcome.kind === 'ok') return UP;
+  if (outcome.kind === 'failed') return { down: true, timeouts: prev.timeouts, why: outcome.why };
+  if (outcome.lagMs >= policy.lagToleranceMs) return prev;
+  const timeouts = prev.timeouts + 1;
+  if (prev.down) return { ...prev, timeouts };
+  return timeouts >= policy.failureThreshold
+    ? { down: true, timeouts, why: outcome.why }
+    : { ...prev, timeouts };
+}
+
 /**
  * Probes every dependency each `intervalMs` (each probe bounded by `timeoutMs`) and remembers which are
- * down. `onChange` hears about every transition (readiness, pausing the worker).
+ * down (see {@link nextProbeState}). `onChange` hears about every transition (readiness, pausing the
+ * worker). The event loop's delay is measured (perf_hooks) so a stalled process does not blame Redis
+ * or Postgres for its own stall.
  */
 export class DependencyMonitor {
-  private readonly down = new Map<string, string>();
+  private readonly states = new Map<string, ProbeState>();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly policy: ProbePolicy;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
 
@@ -85,18 +176,33 @@ export class DependencyMonitor {
     private readonly opts: {
       intervalMs: number;
       timeoutMs: number;
+      /** Default 3. */
+      failureThreshold?: number;
+      /** Default: half of `timeoutMs`. */
+      lagToleranceMs?: number;
       log: Logger;
       onChange?: (healthy: boolean, reason: string) => void;
     },
-  ) {}
+  ) {
+    this.policy = {
+      failureThreshold: opts.failureThreshold ?? DEFAULT_FAILURE_THRESHOLD,
+      lagToleranceMs: opts.lagToleranceMs ?? opts.timeoutMs / 2,
+    };
+    this.loopDelay.enable();
+  }
+
+  private get downNames(): string[] {
+    return [...this.states].filter(([, s]) => s.down).map(([name]) => name);
+  }
 
   get healthy(): boolean {
-    return this.down.size === 0;
+    return this.downNames.length === 0;
   }
 
   /** "postgres unreachable", "redis, postgres unreachable", or '' when all are up (details go to the log). */
   get reason(): string {
-    return this.down.size ? `${[...this.down.keys()].join(', ')} unreachable` : '';
+    const down = this.downNames;
+    return down.length ? `${down.join(', ')} unreachable` : '';
   }
 
   /** Probes all dependencies once (concurrent calls share one round). */
@@ -106,19 +212,31 @@ export class DependencyMonitor {
 
   private async round() {
     const before = this.healthy;
-    await Promise.all(
-      this.checks.map(async ({ name, probe }) => {
-        try {
-          await withTimeout(probe(), this.opts.timeoutMs);
-          if (this.down.delete(name)) this.opts.log.warn({ dependency: name }, 'dependency is back');
-        } catch (err) {
-          const why = (err as Error).message || String(err);
-          if (!this.down.has(name)) this.opts.log.error({ dependency: name, why }, 'dependency is down');
-          this.down.set(name, why);
-        }
-      }),
-    );
+    // The histogram's first sample after a reset is dropped; the 10 ms between rounds take it.
+    this.loopDelay.reset();
+    await Promise.all(this.checks.map((check) => this.probeOne(check)));
     if (before !== this.healthy) this.opts.onChange?.(this.healthy, this.reason);
+  }
+
+  private async probeOne({ name, probe }: DependencyCheck) {
+    const prev = this.states.get(name) ?? UP;
+    let outcome: ProbeOutcome;
+    try {
+      await withTimeout(probe(), this.opts.timeoutMs);
+      outcome = { kind: 'ok' };
+    } catch (err) {
+      outcome = probeOutcome(err, this.loopDelay.max / 1e6);
+    }
+    const next = nextProbeState(prev, outcome, this.policy);
+    this.states.set(name, next);
+    if (prev.down && !next.down) this.opts.log.warn({ dependency: name }, 'dependency is back');
+    if (!prev.down && next.down)
+      this.opts.log.error({ dependency: name, why: next.why }, 'dependency is down');
+    if (next === prev && outcome.kind === 'timeout')
+      this.opts.log.warn(
+        { dependency: name, lagMs: Math.round(outcome.lagMs) },
+        'probe timed out while the event loop lagged: not counted',
+      );
   }
 
   start() {
@@ -128,5 +246,6 @@ export class DependencyMonitor {
 
   stop() {
     clearInterval(this.timer);
+    this.loopDelay.disable();
   }
 }
