@@ -286,7 +286,11 @@ async function ocrStatic(
   };
   how +=
     `static QDQ: ${r.simplify.convAffineFolded} scalar affines folded into Conv, ${r.simplify.hardSwishFused} HardSwish rewritten ` +
-    `and ${r.simplify.convTransposeFolded} bias Add / BatchNormalization folded into ConvTranspose ` +
+    `and ${r.simplify.convTransposeFolded} bias Add / BatchNormalization folded into ConvTranspose` +
+    (r.simplify.convTransposePairsComposed
+      ? `, ${r.simplify.convTransposePairsComposed} pair of ConvTranspose (kernel = stride) [→ Relu] → ConvTranspose as 1 × 1 Conv → Relu → 1 × 1 Conv → DepthToSpace`
+      : '') +
+    ' ' +
     `(scripts/quantize/simplify.ts), ${countOps(r.qdq.quantized)} weights int8 per-channel symmetric` +
     (r.qdq.quantized.some((q) => q.op === 'MatMul')
       ? ' (MatMul inputs u8 with calibrated scales, outputs float: MatMulIntegerToFloat, batch-independent)'
