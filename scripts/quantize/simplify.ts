@@ -307,13 +307,13 @@ function toConv1x1(
   ct: NodeProto,
   w: Float32Array,
   dims: number[],
-  b: Float32Array,
+  b: Float32Array | undefined,
 ) {
   const weight = ix.inits.get(ct.input![1]!)!;
   Object.assign(weight, makeTensor(weight.name!, w, dims));
   const bias = ct.input?.[2] ? ix.inits.get(ct.input[2]) : undefined;
-  if (bias) Object.assign(bias, makeTensor(bias.name!, b, [b.length]));
-  else {
+  if (bias && b) Object.assign(bias, makeTensor(bias.name!, b, [b.length]));
+  else if (b) {
     graph.initializer!.push(makeTensor(`${weight.name}_bias`, b, [b.length]));
     ct.input = [ct.input![0]!, weight.name!, `${weight.name}_bias`];
   }
@@ -322,6 +322,32 @@ function toConv1x1(
 }
 
 const UNARY_BEFORE_DEPTH_TO_SPACE = ['Relu', 'Sigmoid'];
+
+function convTransposeWeights(ix: Index, ct: NodeProto) {
+  const w = ix.inits.get(ct.input![1]!)!;
+  const bias = ct.input?.[2] ? ix.inits.get(ct.input[2]) : undefined;
+  return { w: readFloatTensor(w), dims: dimsOf(w), bias: bias && readFloatTensor(bias) };
+}
+
+/**
+ * The Conv now writes `<its output>_depth`; an element-wise op in `unaryOps` that is its only reader moves
+ * before the DepthToSpace(k) (they commute), which writes the original tensor name after it.
+ */
+function insertDepthToSpace(
+  ix: Index,
+  conv: NodeProto,
+  unaryOps: readonly string[],
+  k: number,
+  after: Map<NodeProto, NodeProto>,
+) {
+  const out = conv.output![0]!;
+  const [unary] = unaryOps.map((op) => soleReader(ix, out, op)).filter(Boolean);
+  const last = unary ?? conv;
+  const end = last.output![0]!;
+  conv.output = [`${out}_depth`];
+  if (unary) [unary.input, unary.output] = [[`${out}_depth`], [`${end}_depth`]];
+  after.set(last, depthToSpaceNode(`${end}_depth`, end, `${conv.name || out}_DepthToSpace`, k));
+}
 
 /** ConvTranspose A [→ Relu] → ConvTranspose B [→ Relu | Sigmoid], each kernel = stride: see composedDepthToSpaceWeights. */
 export function composeConvTransposePairs(graph: GraphProto): number {
@@ -336,21 +362,10 @@ export function composeConvTransposePairs(graph: GraphProto): number {
     if (!k1 || !b || (ix.readers.get(mid) ?? []).length !== 1 || ix.outputs.has(mid)) continue;
     const k2 = b.input?.[0] === mid ? depthToSpaceBlock(ix, b) : undefined;
     if (!k2) continue;
-    const read = (ct: NodeProto) => {
-      const w = ix.inits.get(ct.input![1]!)!;
-      const bias = ct.input?.[2] ? ix.inits.get(ct.input[2]) : undefined;
-      return { w: readFloatTensor(w), dims: dimsOf(w), bias: bias && readFloatTensor(bias) };
-    };
-    const d = composedDepthToSpaceWeights(read(a), read(b));
+    const d = composedDepthToSpaceWeights(convTransposeWeights(ix, a), convTransposeWeights(ix, b));
     toConv1x1(graph, ix, a, d.w0, d.dims0, d.b0);
     toConv1x1(graph, ix, b, d.w1, d.dims1, d.b1);
-    const out = b.output![0]!;
-    const [unary] = UNARY_BEFORE_DEPTH_TO_SPACE.map((op) => soleReader(ix, out, op)).filter(Boolean);
-    const last = unary ?? b;
-    const end = last.output![0]!;
-    b.output = [`${out}_depth`];
-    if (unary) [unary.input, unary.output] = [[`${out}_depth`], [`${end}_depth`]];
-    after.set(last, depthToSpaceNode(`${end}_depth`, end, `${b.name || out}_DepthToSpace`, d.blocksize));
+    insertDepthToSpace(ix, b, UNARY_BEFORE_DEPTH_TO_SPACE, d.blocksize, after);
     pairs++;
   }
   graph.node = (graph.node ?? []).flatMap((n) => (after.has(n) ? [n, after.get(n)!] : [n]));
@@ -364,20 +379,10 @@ export function convTransposeToDepthToSpace(graph: GraphProto): number {
   for (const ct of graph.node ?? []) {
     const k = depthToSpaceBlock(ix, ct);
     if (k === undefined) continue;
-    const w = ix.inits.get(ct.input![1]!)!;
-    const bias = ct.input?.[2] ? ix.inits.get(ct.input[2]) : undefined;
-    const d = depthToSpaceWeights(readFloatTensor(w), dimsOf(w), bias && readFloatTensor(bias));
-    Object.assign(w, makeTensor(w.name!, d.weight, d.dims));
-    if (bias) Object.assign(bias, makeTensor(bias.name!, d.bias!, [d.bias!.length]));
-    const out = ct.output![0]!;
-    const relu = soleReader(ix, out, 'Relu');
-    const last = relu ?? ct;
-    const end = last.output![0]!;
-    ct.opType = 'Conv';
-    ct.attribute = [intsAttr('kernel_shape', [1, 1])];
-    ct.output = [`${out}_depth`];
-    if (relu) [relu.input, relu.output] = [[`${out}_depth`], [`${end}_depth`]];
-    after.set(last, depthToSpaceNode(`${end}_depth`, end, `${ct.name || out}_DepthToSpace`, k));
+    const { w, dims, bias } = convTransposeWeights(ix, ct);
+    const d = depthToSpaceWeights(w, dims, bias);
+    toConv1x1(graph, ix, ct, d.weight, d.dims, d.bias);
+    insertDepthToSpace(ix, ct, ['Relu'], k, after);
     rewritten++;
   }
   graph.node = (graph.node ?? []).flatMap((n) => (after.has(n) ? [n, after.get(n)!] : [n]));
