@@ -7,11 +7,12 @@
  *   accuracy on the whole held-out SpamAssassin split (`loadSpamSplit()`) and its held-out short messages
  *   (`shortMessagesOf()`), FP32 and INT8, through ORT.
  * - ocr-det/ppocrv4 and ocr-rec/ppocrv4: static INT8 (`quantizeStatic`, scripts/quantize/static.ts; rec first
- *   upgraded from opset 9 to 11 by `upgradeOpset`): Conv weights int8 per-channel, activations uint8 calibrated on
- *   models/calibration/ocr (run through image.ocr with the FP32 models), with min-max and with percentile ranges;
- *   the one with the better fixture character accuracy is kept (a tie keeps min-max); rec's MatMul weights are
- *   then quantized dynamically. Accuracy: image.ocr on the fixture images with the INT8 model and the other one
- *   FP32. The INT8 entry is written only if the drop is ≤ 1 point.
+ *   upgraded from opset 9 to 11 by `upgradeOpset`): Conv and MatMul weights int8 per-channel, activations uint8
+ *   calibrated on models/calibration/ocr (run through image.ocr with the FP32 models), with min-max and with
+ *   percentile ranges; the one with the better fixture character accuracy is kept (a tie keeps min-max). No
+ *   dynamic quantization: every scale is fixed, so a line's result does not depend on its batch-mates.
+ *   Accuracy: image.ocr on the fixture images with the INT8 model and the other one FP32. The INT8 entry is
+ *   written only if the drop is ≤ 1 point.
  *
  * INT8 entries are placed right after their FP32 entry (the registry picks by MODEL_PRECISION, not by order).
  * Re-running the script gives byte-identical files and the same manifest (for the static models: on the same
@@ -175,10 +176,19 @@ async function textSpam(raw: RawManifest, dryRun: boolean) {
 
 export const OCR_STATIC_OPTIONS: Omit<StaticOptions, 'method'> = {
   percentile: 99.99,
-  ops: ['Conv'],
+  // MatMul static too (issue 13): the dynamic quantizer's per-batch activation scale made a recognised
+  // line depend on its batch-mates
+  ops: ['Conv', 'MatMul'],
   elementwise: ELEMENTWISE_OPS,
 };
 const METHODS: readonly CalibrationMethod[] = ['minmax', 'percentile'];
+
+/** "38 Conv + 9 MatMul" from the QDQ report's quantized nodes. */
+export function countOps(quantized: readonly { op: string }[]): string {
+  const counts = new Map<string, number>();
+  for (const q of quantized) counts.set(q.op, (counts.get(q.op) ?? 0) + 1);
+  return [...counts].map(([op, n]) => `${n} ${op}`).join(' + ') || 'no';
+}
 
 /** "34 HardSigmoid as u8 lookup, 34 Mul, …" from the QDQ report's element-wise counts. */
 export function describeElementwise(counts: Record<string, number>): string {
@@ -242,13 +252,12 @@ async function ocrStatic(
     const q = await quantizeStatic(src, pair.feeds[role], {
       ...OCR_STATIC_OPTIONS,
       method,
-      dynamicMatMul: role === 'rec',
     });
     const path = (await writeModel(file, q.bytes)).path;
     const acc = await pair.evaluate(role, path);
     console.log(
       `ocr-${role} static ${method}: ${fp32.bytes} -> ${q.bytes.byteLength} bytes (${((100 * q.bytes.byteLength) / fp32.bytes).toFixed(1)}%), ` +
-        `${q.report.qdq.quantized.length} Conv int8, ${q.report.dynamic?.quantized.length ?? 0} MatMul dynamic int8, ` +
+        `${countOps(q.report.qdq.quantized)}, ` +
         `fixture character accuracy fp32 ${f.charAccuracy.toFixed(4)} int8 ${acc.charAccuracy.toFixed(4)}`,
     );
     if (!best || acc.charAccuracy > best.acc.charAccuracy) best = { ...q, acc };
@@ -277,11 +286,18 @@ async function ocrStatic(
   };
   how +=
     `static QDQ: ${r.simplify.convAffineFolded} scalar affines folded into Conv, ${r.simplify.hardSwishFused} HardSwish rewritten ` +
-    `and ${r.simplify.convTransposeFolded} bias Add / BatchNormalization folded into ConvTranspose ` +
-    `(scripts/quantize/simplify.ts), ${r.qdq.quantized.length} Conv weights int8 per-channel symmetric, ` +
+    `and ${r.simplify.convTransposeFolded} bias Add / BatchNormalization folded into ConvTranspose` +
+    (r.simplify.convTransposePairsComposed
+      ? `, ${r.simplify.convTransposePairsComposed} pair of ConvTranspose (kernel = stride) [→ Relu] → ConvTranspose as 1 × 1 Conv → Relu → 1 × 1 Conv → DepthToSpace`
+      : '') +
+    ' ' +
+    `(scripts/quantize/simplify.ts), ${countOps(r.qdq.quantized)} weights int8 per-channel symmetric` +
+    (r.qdq.quantized.some((q) => q.op === 'MatMul')
+      ? ' (MatMul inputs u8 with calibrated scales, outputs float: MatMulIntegerToFloat, batch-independent)'
+      : '') +
+    ', ' +
     `element-wise ops between them in u8 (${describeElementwise(r.qdq.elementwise)}; scripts/quantize/qdq-elementwise.ts), activations uint8 ` +
-    `calibrated by ${r.method}${r.percentile ? ` (${r.percentile} %)` : ''} on ${r.calibrationFeeds} inputs from models/calibration/ocr` +
-    (r.dynamic ? `, ${r.dynamic.quantized.length} MatMul weights int8 dynamic` : '');
+    `calibrated by ${r.method}${r.percentile ? ` (${r.percentile} %)` : ''} on ${r.calibrationFeeds} inputs from models/calibration/ocr`;
   upsertInt8(raw, int8Entry(fp32, raw, file, written.sha256, written.bytes, metrics, how));
 }
 

@@ -141,6 +141,14 @@ export function intAttr(name: string, value: number): AttributeProto {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
 }
 
+export function intsAttr(name: string, values: readonly number[]): AttributeProto {
+  return onnx.AttributeProto.create({
+    name,
+    type: onnx.AttributeProto.AttributeType.INTS,
+    ints: [...values],
+  });
+}
+
 export function getAttr(node: NodeProto, name: string): AttributeProto | undefined {
   return (node.attribute ?? []).find((a) => a.name === name);
 }

@@ -36,7 +36,15 @@ import {
 } from './onnx.ts';
 
 export type ElementwiseOp =
-  'Add' | 'Mul' | 'Concat' | 'GlobalAveragePool' | 'AveragePool' | 'Sigmoid' | 'Resize' | 'HardSigmoid';
+  | 'Add'
+  | 'Mul'
+  | 'Concat'
+  | 'GlobalAveragePool'
+  | 'AveragePool'
+  | 'Sigmoid'
+  | 'Resize'
+  | 'DepthToSpace'
+  | 'HardSigmoid';
 export const ELEMENTWISE_OPS: readonly ElementwiseOp[] = [
   'Add',
   'Mul',
@@ -45,6 +53,7 @@ export const ELEMENTWISE_OPS: readonly ElementwiseOp[] = [
   'AveragePool',
   'Sigmoid',
   'Resize',
+  'DepthToSpace',
   'HardSigmoid',
 ];
 
@@ -156,7 +165,7 @@ export function planElementwise(
     if (op === 'HardSigmoid')
       plan.lookups[out] = { alpha: getAttr(node, 'alpha')?.f ?? 0.2, beta: getAttr(node, 'beta')?.f ?? 0.5 };
     else tensors.add(out);
-    if (op === 'Resize') plan.sameRange[out] = ins[0]!;
+    if (op === 'Resize' || op === 'DepthToSpace') plan.sameRange[out] = ins[0]!;
     region.add(out);
     rewritten.add(out);
     plan.nodes.push({ output: out, op });

@@ -6,7 +6,10 @@
  *                                                           ▲ └──── DequantizeLinear(b_q int32, s_x·s_w[c], 0)
  *   Conv ─► y ─► QuantizeLinear(s_y, zp_y) ─► DequantizeLinear ─► every reader of y
  *
- * which ORT's QDQ selectors turn into one QLinearConv (u8 × s8, per-channel weight scales). Activation
+ * which ORT's QDQ selectors turn into one QLinearConv (u8 × s8, per-channel weight scales). A MatMul with a
+ * constant 2-D weight gets the same input and weight (per output column) pairs but no output pair, which ORT
+ * fuses into MatMulIntegerToFloat: static scales make a row's result independent of its batch-mates, unlike
+ * the dynamic quantizer's DynamicQuantizeLinear (one scale per batch). Activation
  * scales come from calibration (`planQdq` names the tensors, the caller measures their ranges); a Relu
  * or Clip(0, hi) that is the only reader of a Conv's output is folded into the output's QuantizeLinear
  * (u8 with zero point 0 clamps at 0, as ORT's quantizer does), so the Conv feeds the Q directly.
@@ -49,8 +52,8 @@ import {
   type TensorProto,
 } from './onnx.ts';
 
-export type StaticOp = 'Conv' | 'ConvTranspose';
-export const STATIC_OPS: readonly StaticOp[] = ['Conv', 'ConvTranspose'];
+export type StaticOp = 'Conv' | 'ConvTranspose' | 'MatMul';
+export const STATIC_OPS: readonly StaticOp[] = ['Conv', 'ConvTranspose', 'MatMul'];
 
 export interface QdqPlan {
   /** quantized nodes (by output name) with their op type */
@@ -116,6 +119,7 @@ function skipReason(node: NodeProto, inits: Map<string, TensorProto>): string | 
   if (inits.has(node.input?.[0] ?? '')) return 'input is constant';
   if (node.opType === 'ConvTranspose' && Number(getAttr(node, 'group')?.i ?? 1) !== 1)
     return 'grouped ConvTranspose (per-channel axis would not be the output channel)';
+  if (node.opType === 'MatMul' && dimsOf(w).length !== 2) return `weight has rank ${dimsOf(w).length}, not 2`;
   return undefined;
 }
 
@@ -145,6 +149,9 @@ export function planQdq(
     const out = node.output![0]!;
     plan.nodes.push({ output: out, op });
     tensors.add(node.input![0]!);
+    // A MatMul's output stays float: ORT fuses DQ(x) · DQ(W) → MatMul into MatMulIntegerToFloat. Quantizing
+    // it too (QLinearMatMul, and its bias Add in u8) measured slower on the OCR recognizer (docs/models.md).
+    if (op === 'MatMul') continue;
     const next = uses.get(out) ?? [];
     const act = next.length === 1 && !outputs.has(out) ? next[0]! : undefined;
     const bounds = act && isDefault(act) ? clipBounds(act, inits) : undefined;
@@ -321,7 +328,8 @@ function emitConstantDq(
 /** int8 per-channel weight + int32 bias behind DequantizeLinear; rewires the node's inputs 1 and 2. */
 function emitWeights(e: Emit, node: NodeProto, w: TensorProto, b: TensorProto | undefined, sx: number) {
   const dims = dimsOf(w);
-  const axis = node.opType === 'ConvTranspose' ? 1 : 0;
+  // the output channel: Conv [M, C/g, k…] axis 0, ConvTranspose [C, M/g, k…] axis 1, MatMul [K, N] axis 1
+  const axis = node.opType === 'Conv' ? 0 : 1;
   const q = quantizePerChannel(readFloatTensor(w), dims, axis, 'int8', true);
   node.input![1] = emitConstantDq(e, w.name!, q.data as Int8Array, dims, q.scales, axis);
   if (!b) return;

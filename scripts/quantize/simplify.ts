@@ -13,6 +13,11 @@
  *   ConvTranspose with its output channels scaled by the normalisation and a bias input. PP-OCRv4's detector
  *   head exports the bias as a separate Add, and ORT fuses BatchNormalization into Conv but not into
  *   ConvTranspose, so these were two full-resolution passes of their own.
+ * - `convTransposeToDepthToSpace`: a ConvTranspose whose kernel equals its stride k (no padding, dilation or
+ *   output padding, group 1) writes every input pixel to its own k × k output block, so it is a 1 × 1 Conv
+ *   with k²·M output channels followed by DepthToSpace(k, CRD). A Relu that is its only reader moves before
+ *   the DepthToSpace (they commute). PP-OCRv4's detector head ends in two such ConvTransposes (k = 2), which
+ *   ORT's CPU EP cannot run in u8; as Conv they become QLinearConv with the Relu folded into its output.
  *
  * All rewrite in place and return how many patterns they replaced; readers must be the only readers of
  * the intermediate tensors, which must not be graph outputs.
@@ -21,7 +26,12 @@ import {
   DataType,
   collectUses,
   decodeModel,
+  defaultOpset,
   dimsOf,
+  getAttr,
+  intAttr,
+  intsAttr,
+  toNumber,
   encodeModel,
   makeNode,
   makeTensor,
@@ -202,11 +212,199 @@ export function foldConvTransposeAffine(graph: GraphProto): number {
   return removed.size;
 }
 
+const ints = (node: NodeProto, name: string) => (getAttr(node, name)?.ints ?? []).map(toNumber);
+
+/** The block size k of a ConvTranspose that is a 1 × 1 Conv + DepthToSpace(k), or undefined. */
+function depthToSpaceBlock(ix: Index, ct: NodeProto): number | undefined {
+  const w = ix.inits.get(ct.input?.[1] ?? '');
+  const b = ct.input?.[2];
+  if (ct.opType !== 'ConvTranspose' || !w || w.dataType !== DataType.FLOAT || (b && !ix.inits.has(b)))
+    return undefined;
+  const dims = dimsOf(w);
+  const k = dims[2]!;
+  const pad = getAttr(ct, 'auto_pad')?.s;
+  const flat = (name: string, want: number) => ints(ct, name).every((v) => v === want);
+  const ok =
+    dims.length === 4 &&
+    dims[3] === k &&
+    k > 1 &&
+    Number(getAttr(ct, 'group')?.i ?? 1) === 1 &&
+    ints(ct, 'strides').length === 2 &&
+    flat('strides', k) &&
+    flat('kernel_shape', k) &&
+    flat('pads', 0) &&
+    flat('dilations', 1) &&
+    flat('output_padding', 0) &&
+    !getAttr(ct, 'output_shape') &&
+    (!pad || pad.length === 0 || new TextDecoder().decode(pad) === 'NOTSET') &&
+    (ix.readers.get(w.name!) ?? []).length === 1 &&
+    (!b || (ix.readers.get(b) ?? []).length === 1);
+  return ok ? k : undefined;
+}
+
+/** W [C, M, k, k] → W' [M·k·k, C, 1, 1] with W'[m·k² + a·k + b, c] = W[c, m, a, b]; the bias repeated k² times. */
+export function depthToSpaceWeights(w: Float32Array, dims: readonly number[], bias?: Float32Array) {
+  const [c, m, k] = dims as [number, number, number];
+  const kk = k * k;
+  const out = new Float32Array(w.length);
+  for (let ci = 0; ci < c; ci++)
+    for (let mi = 0; mi < m; mi++)
+      for (let j = 0; j < kk; j++) out[(mi * kk + j) * c + ci] = w[(ci * m + mi) * kk + j]!;
+  const b = bias ? Float32Array.from({ length: m * kk }, (_, i) => bias[Math.floor(i / kk)]!) : undefined;
+  return { weight: out, dims: [m * kk, c, 1, 1], bias: b };
+}
+
+/**
+ * Two such ConvTransposes in a row, A (W_A [C, M, k1, k1]) then B (W_B [M, N, k2, k2]), as two 1 × 1 Convs at the
+ * input's resolution and one DepthToSpace(K = k1·k2, CRD): Conv0 has M·k1² outputs, channel p·M + m for A's
+ * output channel m at block position p = (a, b); Conv1 maps them to N·K² channels, N·K² + (a·k2 + a')·K +
+ * (b·k2 + b') for B's output n at (a', b') inside A's block (a, b), reading only A's block p. The k1 × larger
+ * intermediate tensor between them is never written.
+ */
+export function composedDepthToSpaceWeights(
+  a: { w: Float32Array; dims: readonly number[]; bias?: Float32Array },
+  b: { w: Float32Array; dims: readonly number[]; bias?: Float32Array },
+) {
+  const [c, m, k1] = a.dims as [number, number, number];
+  const [, n, k2] = b.dims as [number, number, number];
+  const [kk1, kk2, K] = [k1 * k1, k2 * k2, k1 * k2];
+  const w0 = new Float32Array(kk1 * m * c);
+  const b0 = new Float32Array(kk1 * m);
+  for (let p = 0; p < kk1; p++)
+    for (let mi = 0; mi < m; mi++) {
+      b0[p * m + mi] = a.bias?.[mi] ?? 0;
+      for (let ci = 0; ci < c; ci++) w0[(p * m + mi) * c + ci] = a.w[(ci * m + mi) * kk1 + p]!;
+    }
+  const outs = n * K * K;
+  const w1 = new Float32Array(outs * kk1 * m);
+  const b1 = new Float32Array(outs);
+  for (let ni = 0; ni < n; ni++)
+    for (let p = 0; p < kk1; p++)
+      for (let q = 0; q < kk2; q++) {
+        const [ay, ax, by, bx] = [Math.floor(p / k1), p % k1, Math.floor(q / k2), q % k2];
+        const o = ni * K * K + (ay * k2 + by) * K + (ax * k2 + bx);
+        b1[o] = b.bias?.[ni] ?? 0;
+        for (let mi = 0; mi < m; mi++) w1[o * kk1 * m + p * m + mi] = b.w[(mi * n + ni) * kk2 + q]!;
+      }
+  return { w0, dims0: [kk1 * m, c, 1, 1], b0, w1, dims1: [outs, kk1 * m, 1, 1], b1, blocksize: K };
+}
+
+function depthToSpaceNode(input: string, output: string, name: string, blocksize: number): NodeProto {
+  return makeNode('DepthToSpace', [input], [output], name, [
+    intAttr('blocksize', blocksize),
+    onnx.AttributeProto.create({
+      name: 'mode',
+      type: onnx.AttributeProto.AttributeType.STRING,
+      s: new TextEncoder().encode('CRD'),
+    }),
+  ]);
+}
+
+/** Sets a ConvTranspose's constant weight and bias to a 1 × 1 Conv's (the tensors keep their names). */
+function toConv1x1(
+  graph: GraphProto,
+  ix: Index,
+  ct: NodeProto,
+  w: Float32Array,
+  dims: number[],
+  b: Float32Array | undefined,
+) {
+  const weight = ix.inits.get(ct.input![1]!)!;
+  Object.assign(weight, makeTensor(weight.name!, w, dims));
+  const bias = ct.input?.[2] ? ix.inits.get(ct.input[2]) : undefined;
+  if (bias && b) Object.assign(bias, makeTensor(bias.name!, b, [b.length]));
+  else if (b) {
+    graph.initializer!.push(makeTensor(`${weight.name}_bias`, b, [b.length]));
+    ct.input = [ct.input![0]!, weight.name!, `${weight.name}_bias`];
+  }
+  ct.opType = 'Conv';
+  ct.attribute = [intsAttr('kernel_shape', [1, 1])];
+}
+
+const UNARY_BEFORE_DEPTH_TO_SPACE = ['Relu', 'Sigmoid'];
+
+function convTransposeWeights(ix: Index, ct: NodeProto) {
+  const w = ix.inits.get(ct.input![1]!)!;
+  const bias = ct.input?.[2] ? ix.inits.get(ct.input[2]) : undefined;
+  return { w: readFloatTensor(w), dims: dimsOf(w), bias: bias && readFloatTensor(bias) };
+}
+
+/**
+ * The Conv now writes `<its output>_depth`; an element-wise op in `unaryOps` that is its only reader moves
+ * before the DepthToSpace(k) (they commute), which writes the original tensor name after it.
+ */
+function insertDepthToSpace(
+  ix: Index,
+  conv: NodeProto,
+  unaryOps: readonly string[],
+  k: number,
+  after: Map<NodeProto, NodeProto>,
+) {
+  const out = conv.output![0]!;
+  const [unary] = unaryOps.map((op) => soleReader(ix, out, op)).filter(Boolean);
+  const last = unary ?? conv;
+  const end = last.output![0]!;
+  conv.output = [`${out}_depth`];
+  if (unary) [unary.input, unary.output] = [[`${out}_depth`], [`${end}_depth`]];
+  after.set(last, depthToSpaceNode(`${end}_depth`, end, `${conv.name || out}_DepthToSpace`, k));
+}
+
+/** ConvTranspose A [→ Relu] → ConvTranspose B [→ Relu | Sigmoid], each kernel = stride: see composedDepthToSpaceWeights. */
+export function composeConvTransposePairs(graph: GraphProto): number {
+  const ix = index(graph);
+  const after = new Map<NodeProto, NodeProto>();
+  let pairs = 0;
+  for (const a of graph.node ?? []) {
+    const k1 = depthToSpaceBlock(ix, a);
+    const relu = k1 && soleReader(ix, a.output![0]!, 'Relu');
+    const mid = relu ? relu.output![0]! : a.output![0]!;
+    const b = k1 ? (ix.readers.get(mid) ?? [])[0] : undefined;
+    if (!k1 || !b || (ix.readers.get(mid) ?? []).length !== 1 || ix.outputs.has(mid)) continue;
+    const k2 = b.input?.[0] === mid ? depthToSpaceBlock(ix, b) : undefined;
+    if (!k2) continue;
+    const d = composedDepthToSpaceWeights(convTransposeWeights(ix, a), convTransposeWeights(ix, b));
+    toConv1x1(graph, ix, a, d.w0, d.dims0, d.b0);
+    toConv1x1(graph, ix, b, d.w1, d.dims1, d.b1);
+    insertDepthToSpace(ix, b, UNARY_BEFORE_DEPTH_TO_SPACE, d.blocksize, after);
+    pairs++;
+  }
+  graph.node = (graph.node ?? []).flatMap((n) => (after.has(n) ? [n, after.get(n)!] : [n]));
+  return pairs;
+}
+
+export function convTransposeToDepthToSpace(graph: GraphProto): number {
+  const ix = index(graph);
+  const after = new Map<NodeProto, NodeProto>();
+  let rewritten = 0;
+  for (const ct of graph.node ?? []) {
+    const k = depthToSpaceBlock(ix, ct);
+    if (k === undefined) continue;
+    const { w, dims, bias } = convTransposeWeights(ix, ct);
+    const d = depthToSpaceWeights(w, dims, bias);
+    toConv1x1(graph, ix, ct, d.weight, d.dims, d.bias);
+    insertDepthToSpace(ix, ct, ['Relu'], k, after);
+    rewritten++;
+  }
+  graph.node = (graph.node ?? []).flatMap((n) => (after.has(n) ? [n, after.get(n)!] : [n]));
+  return rewritten;
+}
+
 export interface SimplifyReport {
   convAffineFolded: number;
   hardSwishFused: number;
   /** Add + BatchNormalization nodes folded into ConvTranspose */
   convTransposeFolded: number;
+  /** pairs of ConvTranspose (kernel = stride) rewritten as two 1 × 1 Convs + one DepthToSpace */
+  convTransposePairsComposed: number;
+  /** other ConvTransposes (kernel = stride) rewritten as 1 × 1 Conv + DepthToSpace */
+  convTransposeToDepthToSpace: number;
+}
+
+/** Both DepthToSpace rewrites; none below opset 11 (DepthToSpace's CRD mode). */
+function depthToSpace(graph: GraphProto, opset: number) {
+  if (opset < 11) return { convTransposePairsComposed: 0, convTransposeToDepthToSpace: 0 };
+  const convTransposePairsComposed = composeConvTransposePairs(graph);
+  return { convTransposePairsComposed, convTransposeToDepthToSpace: convTransposeToDepthToSpace(graph) };
 }
 
 /** Both simplifications on serialized bytes; initializers nothing reads any more are dropped. */
@@ -217,6 +415,7 @@ export function simplifyModel(bytes: Uint8Array): { bytes: Uint8Array; report: S
     convAffineFolded: foldConvAffine(graph),
     hardSwishFused: fuseHardSwish(graph),
     convTransposeFolded: foldConvTransposeAffine(graph),
+    ...depthToSpace(graph, defaultOpset(model) ?? 0),
   };
   const used = collectUses(graph);
   for (const o of graph.output ?? []) used.set(o.name ?? '', 1);

@@ -3,13 +3,12 @@
  *
  *   FP32 ─► ORT basic optimizations (preprocessModel) ─► exact simplifications (simplify.ts)
  *        ─► planQdq (which Convs, which activations) ─► calibrate (ORT runs on the calibration feeds)
- *        ─► applyQdq (QDQ graph) ─► [dynamic INT8 of the remaining MatMul weights (graph.ts)]
+ *        ─► applyQdq (QDQ graph: Conv, ConvTranspose, MatMul with constant weights)
  *
  *   const { bytes, report } = await quantizeStatic(fp32Bytes, feeds, { method: 'percentile' });
  */
 import type { CalibrationMethod } from './calibrate.ts';
 import { calibrate, preprocessModel, type Feeds } from './calibrate-ort.ts';
-import { quantizeModel, type QuantizeReport } from './graph.ts';
 import { decodeModel } from './onnx.ts';
 import { applyQdq, planQdq, type QdqReport, type StaticOp } from './qdq.ts';
 import type { ElementwiseOp } from './qdq-elementwise.ts';
@@ -22,8 +21,6 @@ export interface StaticOptions {
   ops?: readonly StaticOp[];
   /** element-wise ops between the quantized Convs to quantize too (qdq-elementwise.ts); none by default */
   elementwise?: readonly ElementwiseOp[];
-  /** also quantize MatMul weights dynamically (MatMuls are not part of the QDQ plan) */
-  dynamicMatMul?: boolean;
 }
 
 export interface StaticReport {
@@ -32,7 +29,6 @@ export interface StaticReport {
   calibrationFeeds: number;
   simplify: SimplifyReport;
   qdq: QdqReport;
-  dynamic?: Pick<QuantizeReport, 'quantized' | 'skipped'>;
   bytesIn: number;
   bytesOut: number;
 }
@@ -57,13 +53,7 @@ export async function quantizeStatic(
     percentile,
   });
   const qdq = applyQdq(simplified.bytes, plan, ranges);
-  let out = qdq.bytes;
-  let dynamic: StaticReport['dynamic'];
-  if (options.dynamicMatMul) {
-    const d = quantizeModel(out, { ops: ['MatMul'] });
-    out = d.bytes;
-    dynamic = { quantized: d.report.quantized, skipped: d.report.skipped };
-  }
+  const out = qdq.bytes;
   return {
     bytes: out,
     report: {
@@ -72,7 +62,6 @@ export async function quantizeStatic(
       calibrationFeeds: feeds.length,
       simplify: simplified.report,
       qdq: qdq.report,
-      dynamic,
       bytesIn: bytes.byteLength,
       bytesOut: out.byteLength,
     },

@@ -148,13 +148,7 @@ describe('INT8 manifest entries', () => {
     const method = /calibrated by (minmax|percentile)/.exec(det.source)?.[1] as 'minmax' | 'percentile';
     assert.ok(method, det.source);
     const detFp32 = fp32Of(det);
-    const recFp32 = findEntry(manifest, 'ocr-rec', 'fp32')!;
-    const ctx = await ortContext([
-      { entry: detFp32, path: join(MODELS_DIR, detFp32.file) },
-      { entry: recFp32, path: join(MODELS_DIR, recFp32.file) },
-    ]);
-    const feeds = await ocrCalibrationFeeds(ctx);
-    await ctx.release();
+    const feeds = await calibrationFeeds();
     const { bytes } = await quantizeStatic(readFileSync(join(MODELS_DIR, detFp32.file)), feeds.det, {
       ...OCR_STATIC_OPTIONS,
       method,
@@ -208,6 +202,85 @@ function tensorValues(t: OnnxNS.ITensorProto): number[] {
   const [size, get] = read[t.dataType!] ?? [1, (o: number) => view.getUint8(o)];
   return Array.from({ length: raw.byteLength / size }, (_, i) => get(i * size));
 }
+
+/** The detector's and recognizer's feeds from models/calibration/ocr (FP32 models), computed once. */
+let ocrFeeds: ReturnType<typeof ocrCalibrationFeeds> | undefined;
+function calibrationFeeds() {
+  ocrFeeds ??= (async () => {
+    const [det, rec] = [findEntry(manifest, 'ocr-det', 'fp32')!, findEntry(manifest, 'ocr-rec', 'fp32')!];
+    const ctx = await ortContext([
+      { entry: det, path: join(MODELS_DIR, det.file) },
+      { entry: rec, path: join(MODELS_DIR, rec.file) },
+    ]);
+    try {
+      return await ocrCalibrationFeeds(ctx);
+    } finally {
+      await ctx.release();
+    }
+  })();
+  return ocrFeeds;
+}
+
+/** NCHW batch of `images` ([1, C, H', W'] each), each cropped or zero-padded to `h` × `w` (the app pads with 0). */
+function stackImages(images: readonly ort.Tensor[], h: number, w: number): ort.Tensor {
+  const c = images[0]!.dims[1]!;
+  const out = new Float32Array(images.length * c * h * w);
+  images.forEach((t, b) => {
+    const [, , th, tw] = t.dims as [number, number, number, number];
+    const data = t.data as Float32Array;
+    for (let ch = 0; ch < c; ch++)
+      for (let y = 0; y < Math.min(h, th); y++) {
+        const row = data.subarray((ch * th + y) * tw, (ch * th + y) * tw + Math.min(w, tw));
+        out.set(row, ((b * c + ch) * h + y) * w);
+      }
+  });
+  return new ort.Tensor('float32', out, [images.length, c, h, w]);
+}
+
+/** Largest |a[i] − b[i]| over b's length (a may hold more rows). */
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < b.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+/**
+ * The app batches requests dynamically (rec: batching 'pad'), so a line's answer must not depend on which
+ * other lines share its batch. Every INT8 scale is fixed at quantization time (QuantizeLinear with calibrated
+ * parameters; integer kernels are exact; the float parts work row by row), so the bound is 0: the dynamic
+ * MatMuls the recognizer had before issue 13 (DynamicQuantizeLinear, one scale per batch) gave 2.4e-2 here.
+ */
+describe('OCR models: an input gives the same output alone and in batches of 2 and 8 with other inputs', () => {
+  for (const role of ['det', 'rec'] as const)
+    for (const precision of ['fp32', 'int8'] as const)
+      test(`ocr-${role} ${precision}`, async () => {
+        const entry = findEntry(manifest, `ocr-${role}`, precision)!;
+        const inputs = (await calibrationFeeds())[role].map((f) => f.x!);
+        assert.ok(inputs.length >= 6, `${inputs.length} calibration inputs`);
+        const session = await ort.InferenceSession.create(join(MODELS_DIR, entry.file), {
+          intraOpNumThreads: 1,
+        });
+        try {
+          const output = session.outputNames[0]!;
+          // three targets of different sizes, each with batch-mates of other content
+          for (const k of [0, 1, Math.floor(inputs.length / 2)]) {
+            const target = inputs[k]!;
+            const [, , h, w] = target.dims as number[];
+            const alone = (await session.run({ x: target }))[output]!.data as Float32Array;
+            for (const n of [2, 8]) {
+              const mates = Array.from({ length: n - 1 }, (_, i) => inputs[(k + 1 + i * 2) % inputs.length]!);
+              const batch = stackImages([target, ...mates], h!, w!);
+              const rows = (await session.run({ x: batch }))[output]!.data as Float32Array;
+              assert.equal(rows.length, n * alone.length);
+              const d = maxAbsDiff(rows, alone);
+              assert.equal(d, 0, `input ${k} (${h}x${w}) in a batch of ${n}: max |diff| ${d}`);
+            }
+          }
+        } finally {
+          await session.release();
+        }
+      });
+});
 
 describe('MODEL_PRECISION selects the variant (ModelRegistry + DirectorySource on models/)', () => {
   for (const precision of ['fp32', 'int8'] as const) {

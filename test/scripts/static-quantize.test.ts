@@ -318,7 +318,13 @@ describe('simplifications', () => {
       [1, 4, 16, 16],
     );
     const { bytes, report } = simplifyModel(fp32);
-    assert.deepEqual(report, { convAffineFolded: 1, hardSwishFused: 1, convTransposeFolded: 0 });
+    assert.deepEqual(report, {
+      convAffineFolded: 1,
+      hardSwishFused: 1,
+      convTransposeFolded: 0,
+      convTransposePairsComposed: 0,
+      convTransposeToDepthToSpace: 0,
+    });
     assert.deepEqual(
       onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType),
       ['Conv', 'HardSigmoid', 'Mul'],
@@ -327,7 +333,7 @@ describe('simplifications', () => {
     f.forEach((v, i) => assert.ok(Math.abs(v - s[i]!) < 1e-5, `${i}: ${v} vs ${s[i]}`));
   });
 
-  test('ConvTranspose → Add(bias) → BatchNormalization becomes one ConvTranspose with a bias, same outputs', async () => {
+  test('ConvTranspose → Add(bias) → BatchNormalization becomes one ConvTranspose with a bias (then Conv + DepthToSpace), same outputs', async () => {
     const fp32 = model(
       13,
       [
@@ -351,12 +357,73 @@ describe('simplifications', () => {
     );
     const { bytes, report } = simplifyModel(fp32);
     assert.equal(report.convTransposeFolded, 2);
+    // then, as its kernel is its stride, a 1 × 1 Conv + DepthToSpace (the test below)
+    assert.equal(report.convTransposeToDepthToSpace, 1);
     assert.deepEqual(
       onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType),
-      ['ConvTranspose'],
+      ['Conv', 'DepthToSpace'],
     );
     const [f, s] = [await run(fp32), await run(bytes)];
     f.forEach((v, i) => assert.ok(Math.abs(v - s[i]!) < 1e-4, `${i}: ${v} vs ${s[i]}`));
+  });
+
+  test('ConvTranspose (k = stride 2) → Relu → ConvTranspose (k = stride 2) → Sigmoid becomes Conv → Relu → Conv → Sigmoid → DepthToSpace(4), same outputs', async () => {
+    const attrs = (k: number, s = k) => [ints('strides', [s, s]), ints('kernel_shape', [k, k])];
+    const fp32 = model(
+      13,
+      [
+        node('ConvTranspose', ['x', 'wa', 'ba'], ['t1'], attrs(2)),
+        node('Relu', ['t1'], ['r1']),
+        node('ConvTranspose', ['r1', 'wb', 'bb'], ['t2'], attrs(2)),
+        node('Sigmoid', ['t2'], ['y']),
+      ],
+      [
+        tensor('wa', gauss(3 * 5 * 4, 31, 0.5), [3, 5, 2, 2]),
+        tensor('ba', gauss(5, 32, 0.3), [5]),
+        tensor('wb', gauss(5 * 2 * 4, 33, 0.5), [5, 2, 2, 2]),
+        tensor('bb', gauss(2, 34, 0.3), [2]),
+      ],
+      [1, 2, 64, 64],
+    );
+    const { bytes, report } = simplifyModel(fp32);
+    assert.equal(report.convTransposePairsComposed, 1);
+    const nodes = onnx.ModelProto.decode(bytes).graph!.node!;
+    assert.deepEqual(
+      nodes.map((n) => n.opType),
+      ['Conv', 'Relu', 'Conv', 'Sigmoid', 'DepthToSpace'],
+    );
+    assert.equal(Number(nodes[4]!.attribute!.find((a) => a.name === 'blocksize')!.i), 4);
+    const [f, s] = [await run(fp32), await run(bytes)];
+    assert.equal(s.length, f.length);
+    f.forEach((v, i) => assert.ok(Math.abs(v - s[i]!) < 1e-5, `${i}: ${v} vs ${s[i]}`));
+  });
+
+  test('a lone ConvTranspose (k = stride 4) → Relu becomes Conv → Relu → DepthToSpace; kernel ≠ stride is left alone', async () => {
+    const lone = (k: number, s: number, out: number) =>
+      model(
+        13,
+        [
+          node('ConvTranspose', ['x', 'w'], ['t1'], [ints('strides', [s, s]), ints('kernel_shape', [k, k])]),
+          node('Relu', ['t1'], ['y']),
+        ],
+        [tensor('w', gauss(3 * 4 * k * k, 41, 0.5), [3, 4, k, k])],
+        [1, 4, out, out],
+      );
+    const fp32 = lone(4, 4, 64);
+    const { bytes, report } = simplifyModel(fp32);
+    assert.equal(report.convTransposeToDepthToSpace, 1);
+    assert.deepEqual(
+      onnx.ModelProto.decode(bytes).graph!.node!.map((n) => n.opType),
+      ['Conv', 'Relu', 'DepthToSpace'],
+    );
+    const [f, s] = [await run(fp32), await run(bytes)];
+    f.forEach((v, i) => assert.ok(Math.abs(v - s[i]!) < 1e-5, `${i}: ${v} vs ${s[i]}`));
+    const overlapping = simplifyModel(lone(3, 2, 33));
+    assert.equal(overlapping.report.convTransposeToDepthToSpace, 0);
+    assert.deepEqual(
+      onnx.ModelProto.decode(overlapping.bytes).graph!.node!.map((n) => n.opType),
+      ['ConvTranspose', 'Relu'],
+    );
   });
 
   test('a Conv output read twice is not folded', async () => {
@@ -392,19 +459,27 @@ describe('the shipped static INT8 OCR models', () => {
       const f = findEntry(manifest, name, 'fp32')!;
       assert.match(q.source, /^INT8 static quantization/);
       assert.ok(q.bytes <= 0.3 * f.bytes, `${q.bytes} / ${f.bytes}`);
-      const convs = onnx.ModelProto.decode(readFileSync(join(MODELS_DIR, f.file))).graph!.node!.filter(
-        (n) => n.opType === 'Conv',
-      ).length;
+      const fp32Ops = onnx.ModelProto.decode(readFileSync(join(MODELS_DIR, f.file))).graph!.node!.map(
+        (n) => n.opType,
+      );
+      // the detector's ConvTranspose head (kernel = stride) runs as 1 × 1 Convs + DepthToSpace (simplify.ts)
+      const convs = fp32Ops.filter((o) => o === 'Conv' || o === 'ConvTranspose').length;
       const ops = await optimizedOps(readFileSync(join(MODELS_DIR, q.file)));
       assert.equal(ops.filter((o) => o === 'QLinearConv').length, convs);
-      assert.ok(!ops.includes('Conv') && !ops.includes('FusedConv'), 'no float Conv left');
+      for (const float of ['Conv', 'FusedConv', 'ConvTranspose', 'Relu'])
+        assert.ok(!ops.includes(float), `a float ${float} is left: ${ops.join(',')}`);
+      // MatMuls with constant weights: static (batch-independent), none dynamic
+      const matmuls = ops.filter((o) => o === 'MatMulIntegerToFloat').length;
+      assert.equal(matmuls, name === 'ocr-rec' ? 9 : 0);
+      assert.ok(!ops.some((o) => o.startsWith('Dynamic')), ops.join(','));
       // the element-wise ops between the Convs run in u8 too: HardSwish as lookup + QLinearMul, the SE and
       // residual Mul / Add as QLinearMul / QLinearAdd; float ↔ u8 conversions only at the edges of the
-      // Conv region (graph input, ConvTranspose head, the recognizer's transformer neck)
+      // Conv region (graph input, detector output, the recognizer's transformer neck) and one
+      // QuantizeLinear per MatMul input
       assert.ok(!ops.includes('HardSigmoid'), ops.join(','));
       assert.ok(ops.filter((o) => o === 'QLinearLeakyRelu').length >= 30, ops.join(','));
       const conversions = ops.filter((o) => o === 'QuantizeLinear' || o === 'DequantizeLinear').length;
-      assert.ok(conversions <= 8, `${conversions} Q/DQ left: ${ops.join(',')}`);
+      assert.ok(conversions <= 8 + matmuls, `${conversions} Q/DQ left: ${ops.join(',')}`);
     });
   }
 });
