@@ -74,6 +74,8 @@ import {
   startSentence,
   sweepSentence,
   issue13Rows,
+  allModelsSentence,
+  type AllModelsFacts,
   jobsSentence,
   loadedRssStatus,
   prepareSentence,
@@ -208,6 +210,9 @@ interface Results {
     /** OCR and speech requests running at the same time as the text load */
     ocr?: LoadResult;
     speech?: LoadResult;
+    /** OCR and speech alone on the same server, before the mixed load (absent in older runs) */
+    ocrAlone?: LoadResult;
+    speechAlone?: LoadResult;
   };
   jobs: JobsRun;
   /** the no-op task (debug.echo); absent in runs from before it existed */
@@ -318,6 +323,8 @@ async function allModalities(server: Server, bodies: string[], key: string) {
   const speechSpec = other('/v1/speech/detect', 'audio/wav', 'speech/speech-16k-mono-s16.wav');
   const textSpec = { ...loadSpec(server, bodies, key), connections: CONNECTIONS_HIGH };
   await Promise.all([ocrSpec, speechSpec, textSpec].map((s) => runLoad({ ...s, seconds: T.warmup })));
+  const ocrAlone = await runLoad({ ...ocrSpec, seconds: T.sweep });
+  const speechAlone = await runLoad({ ...speechSpec, seconds: T.sweep });
   const [c64, ocr, speech] = await Promise.all(
     [textSpec, ocrSpec, speechSpec].map((s) => runLoad({ ...s, seconds: T.sweep })),
   );
@@ -330,7 +337,24 @@ async function allModalities(server: Server, bodies: string[], key: string) {
       throw new Error(
         `${name}: ${r.non2xx} non-2xx responses ${JSON.stringify(r.status)}\n${server.child.output()}`,
       );
-  return { c64, ocr, speech, peakRssMb: peakRssMb(server.child.pid) };
+  return { c64, ocr, speech, ocrAlone, speechAlone, peakRssMb: peakRssMb(server.child.pid) };
+}
+
+/** The all-models row's numbers for its prose; "alone" for text is the text-only server at the best settings. */
+function allModelsFacts(r: Results): AllModelsFacts {
+  const m = r.allModels;
+  const facts = (mixed?: LoadResult, alone?: LoadResult) => ({
+    ok: mixed?.ok ?? 0,
+    p50: mixed?.p50 ?? NaN,
+    aloneP50: alone?.ok ? alone.p50 : undefined,
+  });
+  return {
+    windowSeconds: r.windows.sweep,
+    connections: OTHER_MODALITY_CONNECTIONS,
+    text: { rps: m.c64?.rps ?? NaN, aloneRps: r.best.c64?.rps },
+    ocr: facts(m.ocr, m.ocrAlone),
+    speech: facts(m.speech, m.speechAlone),
+  };
 }
 
 /** The batch path at the best settings: BATCH_TEXTS texts per request, BATCH_CONNECTIONS at once. */
@@ -1046,8 +1070,8 @@ function render(r: Results): Rendered {
     main,
     '',
     'CPU columns: average cores used during the run by the server process (all threads) / by the bench process that runs autocannon.',
-    `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time: ` +
-      `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${r.windows.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
+    `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time (CPU columns of that row: the whole server during all three loads). ` +
+      allModelsSentence(allModelsFacts(r)),
     `(d): ${r.jobs.submitted} jobs submitted at ${f0(r.jobs.submit.rps)} submits/s (submit p50 ${f2(r.jobs.submit.p50)} ms, p99 ${f2(r.jobs.submit.p99)} ms); jobs/s = finished jobs / (last finished_at − first created_at); latency = finished_at − created_at from the job records; WORKER_CONCURRENCY=${r.jobs.workerConcurrency}; measured after ${r.jobs.warmup} warm-up jobs that were submitted, run and discarded. ` +
       jobsSentence(r.jobs.submit.rps, r.jobs.jobsPerSec),
     '',
