@@ -41,6 +41,7 @@ import { type RawQueueResult } from './bench/raw-bullmq.ts';
 import { runQueuePart, type JobsRun, type QueuePart } from './bench/queue-part.ts';
 import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
+import { allModelsLoad } from './bench/all-models.ts';
 import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startNaiveServer } from './bench/procs.ts';
 import {
   bundleComposition,
@@ -308,36 +309,17 @@ async function load(
 }
 
 /**
- * Text load at c=64 with OCR and speech requests running at the same time (each warmed up first), so the
- * peak RSS of the all-models server is taken with every model working.
+ * Text load at c=64 with OCR and speech requests running at the same time (each warmed up first, and
+ * each measured alone first), so the peak RSS of the all-models server is taken with every model working.
  */
 async function allModalities(server: Server, bodies: string[], key: string) {
-  const fixtures = 'test/fixtures';
-  const other = (path: string, type: string, file: string) => ({
-    ...loadSpec(server, [readFileSync(join(fixtures, file))], key),
-    path,
-    headers: { authorization: `Bearer ${key}`, 'content-type': type },
-    connections: OTHER_MODALITY_CONNECTIONS,
+  const load = await allModelsLoad(server, bodies, key, {
+    warmupSeconds: T.warmup,
+    seconds: T.sweep,
+    textConnections: CONNECTIONS_HIGH,
+    otherConnections: OTHER_MODALITY_CONNECTIONS,
   });
-  const ocrSpec = other('/v1/image/ocr', 'image/png', 'image/ocr-sans.png');
-  const speechSpec = other('/v1/speech/detect', 'audio/wav', 'speech/speech-16k-mono-s16.wav');
-  const textSpec = { ...loadSpec(server, bodies, key), connections: CONNECTIONS_HIGH };
-  await Promise.all([ocrSpec, speechSpec, textSpec].map((s) => runLoad({ ...s, seconds: T.warmup })));
-  const ocrAlone = await runLoad({ ...ocrSpec, seconds: T.sweep });
-  const speechAlone = await runLoad({ ...speechSpec, seconds: T.sweep });
-  const [c64, ocr, speech] = await Promise.all(
-    [textSpec, ocrSpec, speechSpec].map((s) => runLoad({ ...s, seconds: T.sweep })),
-  );
-  // An OCR request can outlast a short (quick) window on a loaded machine: in flight is fine, refused is not.
-  for (const [name, r] of [
-    ['OCR', ocr!],
-    ['speech', speech!],
-  ] as const)
-    if (r.non2xx > 0)
-      throw new Error(
-        `${name}: ${r.non2xx} non-2xx responses ${JSON.stringify(r.status)}\n${server.child.output()}`,
-      );
-  return { c64, ocr, speech, ocrAlone, speechAlone, peakRssMb: peakRssMb(server.child.pid) };
+  return { ...load, peakRssMb: peakRssMb(server.child.pid) };
 }
 
 /** The all-models row's numbers for its prose; "alone" for text is the text-only server at the best settings. */
