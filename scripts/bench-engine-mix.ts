@@ -11,14 +11,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadavg } from 'node:os';
-import pino from 'pino';
-import { InferenceEngine } from '../app/src/inference/engine.ts';
 import { servedModules } from '../app/src/modalities/index.ts';
-import { TaskRunner, type ServedTask } from '../app/src/modalities/runner.ts';
-import { DirectorySource, ModelRegistry } from '../app/src/models/registry.ts';
+import type { TaskRunner, ServedTask } from '../app/src/modalities/runner.ts';
 import { Metrics } from '../app/src/telemetry/metrics.ts';
 import { loadMessages } from './bench/inputs.ts';
 import { summarize } from './bench/stats.ts';
+import { startEngineRunner } from './lib/engine-runner.ts';
 
 const arg = (name: string, dflt: string) =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? dflt;
@@ -91,18 +89,8 @@ function report(label: string, results: Map<string, number[]>) {
 }
 
 async function run(flows: Flow[], label: string) {
-  const registry = await ModelRegistry.load(new DirectorySource('models'), { precision: PRECISION });
   const metrics = new Metrics('bench');
-  const engine = await InferenceEngine.start(registry, {
-    threads: THREADS,
-    intraOpThreads: 1,
-    provider: 'cpu',
-    maxBatchSize: 32,
-    maxBatchDelayMs: 2,
-    log: pino({ level: 'silent' }),
-    metrics,
-  });
-  const runner = new TaskRunner(servedModules({ echoTask: false }), registry, engine);
+  const { engine, runner } = await startEngineRunner({ threads: THREADS, precision: PRECISION, metrics });
   // Warm-up: each task once.
   for (const f of flows) await runner.run(runner.get(f.task), await f.input(0));
   metrics.registry.resetMetrics();

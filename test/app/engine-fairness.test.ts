@@ -9,15 +9,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import pino from 'pino';
-import { InferenceEngine } from '../../app/src/inference/engine.ts';
-import { servedModules } from '../../app/src/modalities/index.ts';
-import { TaskRunner, type ServedTask } from '../../app/src/modalities/runner.ts';
+import type { InferenceEngine } from '../../app/src/inference/engine.ts';
+import type { TaskRunner, ServedTask } from '../../app/src/modalities/runner.ts';
 import { speechProbabilities, vadParams } from '../../app/src/modalities/speech/detect.ts';
 import { SPAN_WINDOWS } from '../../app/src/modalities/speech/vad.ts';
 import { decodeWav } from '../../app/src/modalities/speech/wav.ts';
-import { DirectorySource, ModelRegistry } from '../../app/src/models/registry.ts';
 import { Metrics } from '../../app/src/telemetry/metrics.ts';
+import { startEngineRunner } from '../../scripts/lib/engine-runner.ts';
 import { directContext } from './helpers/direct-context.ts';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures');
@@ -45,18 +43,8 @@ describe('engine: fair scheduling across models', () => {
 
   before(async () => {
     // As the app runs by default: one inference thread, INT8 where a model has it.
-    const registry = await ModelRegistry.load(new DirectorySource('models'), { precision: 'int8' });
     metrics = new Metrics('test');
-    engine = await InferenceEngine.start(registry, {
-      threads: 1,
-      intraOpThreads: 1,
-      provider: 'cpu',
-      maxBatchSize: 32,
-      maxBatchDelayMs: 2,
-      log: pino({ level: 'silent' }),
-      metrics,
-    });
-    runner = new TaskRunner(servedModules({ echoTask: false }), registry, engine);
+    ({ engine, runner } = await startEngineRunner({ threads: 1, precision: 'int8', metrics }));
     task = (name) => runner.get(name);
   });
   after(async () => engine?.close());
