@@ -16,8 +16,8 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing), --only=start,serve (a short run of those parts, printed only:
- * scripts/bench/partial.ts), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
+ * the current prose; measures nothing), --only=start,serve,mixed (a short run of those parts, printed only:
+ * scripts/bench/partial.ts; --seconds=N sets its windows), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -422,7 +422,9 @@ async function main() {
     const unknown = ONLY.filter((p) => !PARTS.includes(p));
     if (unknown.length)
       throw new Error(`--only: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
-    const [warmupSeconds, seconds, starts] = [T.warmup, T.c1, Number(argValue('--starts') ?? T.starts)];
+    // --seconds=N: longer windows, for a loaded machine where a 5 s window holds few slow responses.
+    const seconds = Number(argValue('--seconds') ?? T.c1);
+    const [warmupSeconds, starts] = [T.warmup, Number(argValue('--starts') ?? T.starts)];
     return partialRun({
       parts: ONLY,
       warmupSeconds,
