@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { InferenceEngine } from '../../app/src/inference/engine.ts';
 import type { TaskRunner, ServedTask } from '../../app/src/modalities/runner.ts';
 import { speechProbabilities, vadParams } from '../../app/src/modalities/speech/detect.ts';
@@ -41,13 +41,14 @@ describe('engine: fair scheduling across models', () => {
   let metrics: Metrics;
   let task: (name: string) => ServedTask;
 
-  before(async () => {
-    // As the app runs by default: one inference thread, INT8 where a model has it.
+  // A fresh engine per test, as the app runs by default (one inference thread, INT8 where a model has
+  // it), so that the usage one test leaves in the scheduler does not shape the next one's turns.
+  beforeEach(async () => {
     metrics = new Metrics('test');
     ({ engine, runner } = await startEngineRunner({ threads: 1, precision: 'int8', metrics }));
     task = (name) => runner.get(name);
   });
-  after(async () => engine?.close());
+  afterEach(async () => engine?.close());
 
   test('a long recording runs as spans of windows in the thread, with the probabilities of one call per window', async () => {
     // Three copies of the fixture: 576 windows, so spans of 256 + 256 + 64 carry the state across.
@@ -129,7 +130,8 @@ describe('engine: fair scheduling across models', () => {
 
     // Before fair scheduling each of the request's 192 windows waited for at least one text batch (the
     // text queue always held an older request): ≥ 192 text batches per speech request. Now a speech
-    // request waits for the text batches that use as much thread time as its last span did.
+    // request waits for the text batches that use as much thread time as its last span did (tens), and
+    // the first one, joining at the text queue's usage, for the batch already running (1 seen).
     const windows = Math.ceil(speechSamples().length / 512);
     for (const n of textBatchesPerSpeech)
       assert.ok(n < windows, `${n} text batches ran during one speech request (${windows} windows)`);
