@@ -6,6 +6,10 @@
  * batches is running (an idle service answers without waiting) or when the queue holds a full batch;
  * otherwise they wait up to `maxBatchDelayMs` for others to join. Under load the threads stay busy and
  * requests that arrive meanwhile form the next batch.
+ *
+ * Across models, a free thread goes to the ready queue whose batches used the least thread time
+ * (schedule.ts), so a flood of one model does not starve another; a stateful model's chain of calls
+ * runs in the thread as one engine call (`inferSequence`, sequence.ts).
  */
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorMap } from '../modalities/types.ts';
