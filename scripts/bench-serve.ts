@@ -16,8 +16,8 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing), --only=start,serve (a short run of those parts, printed only:
- * scripts/bench/partial.ts), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
+ * the current prose; measures nothing), --only=start,serve,mixed (a short run of those parts, printed only:
+ * scripts/bench/partial.ts; --seconds=N sets its windows), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +41,7 @@ import { type RawQueueResult } from './bench/raw-bullmq.ts';
 import { runQueuePart, type JobsRun, type QueuePart } from './bench/queue-part.ts';
 import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
+import { allModelsLoad } from './bench/all-models.ts';
 import { cleanup, installSignalCleanup, onCleanup, peakRssMb, startNaiveServer } from './bench/procs.ts';
 import {
   bundleComposition,
@@ -74,6 +75,8 @@ import {
   startSentence,
   sweepSentence,
   issue13Rows,
+  allModelsSentence,
+  type AllModelsFacts,
   jobsSentence,
   loadedRssStatus,
   prepareSentence,
@@ -209,6 +212,9 @@ interface Results {
     /** OCR and speech requests running at the same time as the text load */
     ocr?: LoadResult;
     speech?: LoadResult;
+    /** OCR and speech alone on the same server, before the mixed load (absent in older runs) */
+    ocrAlone?: LoadResult;
+    speechAlone?: LoadResult;
   };
   jobs: JobsRun;
   /** the no-op task (debug.echo); absent in runs from before it existed */
@@ -306,34 +312,34 @@ async function load(
 }
 
 /**
- * Text load at c=64 with OCR and speech requests running at the same time (each warmed up first), so the
- * peak RSS of the all-models server is taken with every model working.
+ * Text load at c=64 with OCR and speech requests running at the same time (each warmed up first, and
+ * each measured alone first), so the peak RSS of the all-models server is taken with every model working.
  */
 async function allModalities(server: Server, bodies: string[], key: string) {
-  const fixtures = 'test/fixtures';
-  const other = (path: string, type: string, file: string) => ({
-    ...loadSpec(server, [readFileSync(join(fixtures, file))], key),
-    path,
-    headers: { authorization: `Bearer ${key}`, 'content-type': type },
-    connections: OTHER_MODALITY_CONNECTIONS,
+  const load = await allModelsLoad(server, bodies, key, {
+    warmupSeconds: T.warmup,
+    seconds: T.sweep,
+    textConnections: CONNECTIONS_HIGH,
+    otherConnections: OTHER_MODALITY_CONNECTIONS,
   });
-  const ocrSpec = other('/v1/image/ocr', 'image/png', 'image/ocr-sans.png');
-  const speechSpec = other('/v1/speech/detect', 'audio/wav', 'speech/speech-16k-mono-s16.wav');
-  const textSpec = { ...loadSpec(server, bodies, key), connections: CONNECTIONS_HIGH };
-  await Promise.all([ocrSpec, speechSpec, textSpec].map((s) => runLoad({ ...s, seconds: T.warmup })));
-  const [c64, ocr, speech] = await Promise.all(
-    [textSpec, ocrSpec, speechSpec].map((s) => runLoad({ ...s, seconds: T.sweep })),
-  );
-  // An OCR request can outlast a short (quick) window on a loaded machine: in flight is fine, refused is not.
-  for (const [name, r] of [
-    ['OCR', ocr!],
-    ['speech', speech!],
-  ] as const)
-    if (r.non2xx > 0)
-      throw new Error(
-        `${name}: ${r.non2xx} non-2xx responses ${JSON.stringify(r.status)}\n${server.child.output()}`,
-      );
-  return { c64, ocr, speech, peakRssMb: peakRssMb(server.child.pid) };
+  return { ...load, peakRssMb: peakRssMb(server.child.pid) };
+}
+
+/** The all-models row's numbers for its prose; "alone" for text is the text-only server at the best settings. */
+function allModelsFacts(r: Results): AllModelsFacts {
+  const m = r.allModels;
+  const facts = (mixed?: LoadResult, alone?: LoadResult) => ({
+    ok: mixed?.ok ?? 0,
+    p50: mixed?.p50 ?? NaN,
+    aloneP50: alone?.ok ? alone.p50 : undefined,
+  });
+  return {
+    windowSeconds: r.windows.sweep,
+    connections: OTHER_MODALITY_CONNECTIONS,
+    text: { rps: m.c64?.rps ?? NaN, aloneRps: r.best.c64?.rps },
+    ocr: facts(m.ocr, m.ocrAlone),
+    speech: facts(m.speech, m.speechAlone),
+  };
 }
 
 /** The batch path at the best settings: BATCH_TEXTS texts per request, BATCH_CONNECTIONS at once. */
@@ -421,7 +427,9 @@ async function main() {
     const unknown = ONLY.filter((p) => !PARTS.includes(p));
     if (unknown.length)
       throw new Error(`--only: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
-    const [warmupSeconds, seconds, starts] = [T.warmup, T.c1, Number(argValue('--starts') ?? T.starts)];
+    // --seconds=N: longer windows, for a loaded machine where a 5 s window holds few slow responses.
+    const seconds = Number(argValue('--seconds') ?? T.c1);
+    const [warmupSeconds, starts] = [T.warmup, Number(argValue('--starts') ?? T.starts)];
     return partialRun({
       parts: ONLY,
       warmupSeconds,
@@ -1065,8 +1073,8 @@ function render(r: Results): Rendered {
     main,
     '',
     'CPU columns: average cores used during the run by the server process (all threads) / by the bench process that runs autocannon.',
-    `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time: ` +
-      `${r.allModels.ocr?.ok ?? 0} OCR and ${r.allModels.speech?.ok ?? 0} speech responses completed in the ${r.windows.sweep} s window (CPU columns of that row: the whole server during all three loads).`,
+    `MODELS='': peak RSS read after text load at c=64 with OCR (test/fixtures/image/ocr-sans.png) and speech (test/fixtures/speech/speech-16k-mono-s16.wav) requests, ${OTHER_MODALITY_CONNECTIONS} connections each, running at the same time (CPU columns of that row: the whole server during all three loads). ` +
+      allModelsSentence(allModelsFacts(r)),
     `(d): ${r.jobs.submitted} jobs submitted at ${f0(r.jobs.submit.rps)} submits/s (submit p50 ${f2(r.jobs.submit.p50)} ms, p99 ${f2(r.jobs.submit.p99)} ms); jobs/s = finished jobs / (last finished_at − first created_at); latency = finished_at − created_at from the job records; WORKER_CONCURRENCY=${r.jobs.workerConcurrency}; measured after ${r.jobs.warmup} warm-up jobs that were submitted, run and discarded. ` +
       jobsSentence(r.jobs.submit.rps, r.jobs.jobsPerSec),
     '',

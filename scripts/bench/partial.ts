@@ -5,7 +5,9 @@
  *   start   process start → first 200 from classify: a first start (fresh database), warm restarts,
  *           and the app's own start-up timeline (LOG_LEVEL=info timestamps);
  *   serve   the naive Express server and clawstack, one after the other at c=1 and c=64, with CPU per
- *           request (server CPU seconds / responses).
+ *           request (server CPU seconds / responses);
+ *   mixed   the all-models server (MODELS=''): OCR and speech alone, then text at c=64 with OCR and
+ *           speech (2 connections each) at the same time: responses completed and p50 per task.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,10 +18,11 @@ import { ensureDatabase, freePort, startLocalServices } from '../../app/src/loca
 import { buildBundle, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
 import { loadMessages } from './inputs.ts';
 import { runLoad, type LoadResult } from './load.ts';
+import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
 
-export const PARTS = ['start', 'serve'] as const;
+export const PARTS = ['start', 'serve', 'mixed'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface PartialOptions {
@@ -83,6 +86,34 @@ async function clawstack(
     out.push(loadLine(label, await measure(s.url, s.child.pid, bodies, env.apiKey, c, o)));
   await s.child.stop();
   return out;
+}
+
+async function mixed(
+  env: BenchEnv,
+  label: string,
+  bodies: string[],
+  probe: string,
+  o: PartialOptions,
+  bundleDir?: string,
+): Promise<string[]> {
+  const s = await startServer(env, { MODELS: '' }, probe, { bundleDir });
+  try {
+    const r = await allModelsLoad(s, bodies, env.apiKey, {
+      warmupSeconds: o.warmupSeconds,
+      seconds: o.seconds,
+      textConnections: 64,
+      otherConnections: 2,
+    });
+    const line = (x: LoadResult) =>
+      `${x.ok} completed, ${Math.round(x.rps)} req/s, p50 ${x.p50.toFixed(0)} ms`;
+    return [
+      `(mixed) ${label}, MODELS='', ${o.seconds} s windows:`,
+      `  alone: OCR ${line(r.ocrAlone)}; speech ${line(r.speechAlone)}`,
+      `  together: text c=64 ${line(r.c64)}; OCR ${line(r.ocr)}; speech ${line(r.speech)}`,
+    ];
+  } finally {
+    await s.child.stop();
+  }
 }
 
 async function starts(env: BenchEnv, probe: string, o: PartialOptions): Promise<string[]> {
@@ -174,6 +205,11 @@ export async function partialRun(o: PartialOptions): Promise<void> {
     say(await clawstack(env, '(c) clawstack', {}, bodies, texts[0]!, o));
     if (o.baselineDir)
       say(await clawstack(env, `(c) baseline ${o.baselineDir}`, {}, bodies, texts[0]!, o, o.baselineDir));
+  }
+  if (o.parts.includes('mixed')) {
+    say(await mixed(env, 'this build', bodies, texts[0]!, o));
+    if (o.baselineDir)
+      say(await mixed(env, `baseline ${o.baselineDir}`, bodies, texts[0]!, o, o.baselineDir));
   }
   lines.push(`load average at end ${loadavg().map((x) => x.toFixed(2))}`);
   process.stdout.write(`\n${lines.join('\n')}\n`);

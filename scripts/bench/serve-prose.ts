@@ -598,6 +598,36 @@ export function loadedRssStatus(
     return `not shown: no ${idle.map((k) => (k === 'ocr' ? 'OCR' : k)).join(' or ')} response completed in the window`;
   return status(rssMb <= limitMb);
 }
+/** The all-models run: text at c=64 with OCR and speech requests at the same time, and each alone. */
+export interface AllModelsFacts {
+  windowSeconds: number;
+  /** connections of OCR and of speech */
+  connections: number;
+  text: { rps: number; aloneRps?: number };
+  ocr: { ok: number; p50: number; aloneP50?: number };
+  speech: { ok: number; p50: number; aloneP50?: number };
+}
+
+function modalityPhrase(name: string, m: AllModelsFacts['ocr']): string {
+  if (!(m.ok > 0)) return `no ${name} response completed in the window: ${name} starved behind the text load`;
+  const alone =
+    m.aloneP50 === undefined ? '' : ` against ${f0(m.aloneP50)} ms alone (${f2(m.p50 / m.aloneP50)} ×)`;
+  return `${name} p50 ${f0(m.p50)} ms${alone}`;
+}
+
+/** What the all-models row shows: whether OCR and speech were served under the text load, and at what cost. */
+export function allModelsSentence(f: AllModelsFacts): string {
+  const counts = `${f0(f.ocr.ok)} OCR and ${f0(f.speech.ok)} speech responses completed in the ${f.windowSeconds} s window (${f.connections} connections each)`;
+  const text =
+    f.text.aloneRps === undefined
+      ? ''
+      : `; text ${f0(f.text.rps)} req/s against ${f0(f.text.aloneRps)} req/s on the text-only server (${f2(f.text.rps / f.text.aloneRps)} ×)`;
+  const served = f.ocr.ok > 0 && f.speech.ok > 0;
+  const how = served
+    ? ' The engine shares its threads between models by the thread time each used (docs/architecture.md, "Scheduling across models").'
+    : '';
+  return `${counts}: ${modalityPhrase('speech', f.speech)}; ${modalityPhrase('OCR', f.ocr)}${text}.${how}`;
+}
 // The queue (d)
 
 /** What one job cost, per setup of (d). */

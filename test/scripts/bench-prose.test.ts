@@ -46,6 +46,7 @@ import {
   issue13Rows,
   jobsSentence,
   loadedRssStatus,
+  allModelsSentence,
   spreadStatus,
   prepareSentence,
   windowsSentence,
@@ -488,6 +489,35 @@ describe('bench:serve prose', () => {
       'not shown: no OCR or speech response completed in the window',
     );
     assert.match(loadedRssStatus(209, 600, { ocr: 3, speech: 0 }), /no speech response/);
+  });
+
+  test('the all-models row says whether speech and OCR were served under the text load, from the counts', () => {
+    const served = allModelsSentence({
+      windowSeconds: 5,
+      connections: 2,
+      text: { rps: 420, aloneRps: 560 },
+      ocr: { ok: 12, p50: 800, aloneP50: 400 },
+      speech: { ok: 40, p50: 250, aloneP50: 100 },
+    });
+    assert.match(
+      served,
+      /^12 OCR and 40 speech responses completed in the 5 s window \(2 connections each\)/,
+    );
+    assert.match(served, /speech p50 250 ms against 100 ms alone \(2\.50 ×\)/);
+    assert.match(served, /OCR p50 800 ms against 400 ms alone \(2\.00 ×\)/);
+    assert.match(served, /text 420 req\/s against 560 req\/s on the text-only server \(0\.75 ×\)/);
+    assert.match(served, /by the thread time each used/);
+    const starved = allModelsSentence({
+      windowSeconds: 5,
+      connections: 2,
+      text: { rps: 539 },
+      ocr: { ok: 34, p50: 300 },
+      speech: { ok: 0, p50: NaN },
+    });
+    assert.match(starved, /^34 OCR and 0 speech responses/);
+    assert.match(starved, /no speech response completed in the window: speech starved behind the text load/);
+    assert.match(starved, /OCR p50 300 ms;|OCR p50 300 ms\./);
+    assert.doesNotMatch(starved, /alone|text-only|NaN|shares its threads/);
   });
 
   test('what bounds c=64 follows the busy fractions', () => {

@@ -6,6 +6,10 @@
  * batches is running (an idle service answers without waiting) or when the queue holds a full batch;
  * otherwise they wait up to `maxBatchDelayMs` for others to join. Under load the threads stay busy and
  * requests that arrive meanwhile form the next batch.
+ *
+ * Across models, a free thread goes to the ready queue whose batches used the least thread time
+ * (schedule.ts), so a flood of one model does not starve another; a stateful model's chain of calls
+ * runs in the thread as one engine call (`inferSequence`, sequence.ts).
  */
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorMap } from '../modalities/types.ts';
@@ -14,6 +18,8 @@ import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
 import { hasPrepare, prepareFor, type Prepare } from './prepare.ts';
+import { hasSequence } from './sequence.ts';
+import { joinedUsage, nextBatch, type QueueView } from './schedule.ts';
 import { collate, split } from './tensors.ts';
 import { spawnThread, stopThread, takePrespawned, type SpawnedThread } from './spawn.ts';
 
@@ -36,6 +42,8 @@ interface Pending {
   /** Feeds (batch dimension 1), or a raw input the thread prepares (`prepared: false`). */
   feeds?: TensorMap;
   input?: unknown;
+  /** `input` is for the model's sequence step (sequence.ts): it runs alone, as one call. */
+  sequence?: boolean;
   /** Run without batch-mates: set after a batch failed, so one bad input cannot fail the others. */
   alone?: boolean;
   enqueuedAt: number;
@@ -53,6 +61,10 @@ interface ModelQueue {
   prepareHere?: Prepare;
   /** Whether the model has a prepare step at all. */
   prepares: boolean;
+  /** Whether the model has a sequence step (sequence.ts). */
+  sequences: boolean;
+  /** Thread time its batches used, ms, for fair scheduling across models (schedule.ts). */
+  usedMs: number;
 }
 
 interface InferenceThread extends SpawnedThread {
@@ -75,6 +87,8 @@ export class InferenceEngine {
   private readonly queues = new Map<string, ModelQueue>();
   private timer: NodeJS.Timeout | undefined;
   private nextId = 1;
+  /** The model whose batch was given the last free thread (round robin: schedule.ts). */
+  private lastServed: string | undefined;
   private closed = false;
   /** The execution provider the sessions actually run on (after any fallback). */
   provider: ExecutionProvider = 'cpu';
@@ -119,6 +133,8 @@ export class InferenceEngine {
         queue: [],
         running: 0,
         prepares: hasPrepare(m.entry),
+        sequences: hasSequence(m.entry),
+        usedMs: 0,
         prepareHere: inThreads ? undefined : prepareFor(m.entry),
       });
     }
@@ -152,11 +168,7 @@ export class InferenceEngine {
   infer(name: string, feeds: TensorMap): Promise<TensorMap> {
     const q = this.queues.get(name);
     if (!q) return Promise.reject(new InferenceError(`model ${name} is not loaded`));
-    if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
-    return new Promise((resolve, reject) => {
-      q.queue.push({ feeds, enqueuedAt: performance.now(), resolve, reject });
-      this.schedule();
-    });
+    return this.enqueue(q, { feeds });
   }
 
   /**
@@ -177,11 +189,23 @@ export class InferenceEngine {
       }
       return this.infer(name, feeds);
     }
-    if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
-    return new Promise((resolve, reject) => {
-      q.queue.push({ input, enqueuedAt: performance.now(), resolve, reject });
-      this.schedule();
-    });
+    return this.enqueue(q, { input });
+  }
+
+  /**
+   * Runs one input of model `name` through the model's sequence step (sequence.ts) in an inference
+   * thread: many dependent model calls as one engine call, which waits for one turn of the threads.
+   */
+  inferSequence(name: string, input: unknown): Promise<TensorMap> {
+    const q = this.queues.get(name);
+    if (!q) return Promise.reject(new InferenceError(`model ${name} is not loaded`));
+    if (!q.sequences) return Promise.reject(new InferenceError(`model ${name} has no sequence step`));
+    return this.enqueue(q, { input, sequence: true });
+  }
+
+  /** Whether model `name` runs inputs through `inferSequence`. */
+  hasSequence(name: string): boolean {
+    return this.queues.get(name)?.sequences ?? false;
   }
 
   /** Whether model `name` takes raw inputs through `inferInput`. */
@@ -189,33 +213,43 @@ export class InferenceEngine {
     return this.queues.get(name)?.prepares ?? false;
   }
 
+  private enqueue(q: ModelQueue, request: Pick<Pending, 'feeds' | 'input' | 'sequence'>): Promise<TensorMap> {
+    if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
+    if (q.queue.length === 0 && q.running === 0) q.usedMs = joinedUsage(q.usedMs, this.views());
+    return new Promise((resolve, reject) => {
+      q.queue.push({ ...request, enqueuedAt: performance.now(), resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private views(now = performance.now()): QueueView[] {
+    return [...this.queues.values()].map((q) => ({
+      key: q.key,
+      queued: q.queue.length,
+      running: q.running,
+      maxBatch: q.maxBatch,
+      oldestWaitMs: q.queue[0] ? now - q.queue[0].enqueuedAt : 0,
+      usedMs: q.usedMs,
+    }));
+  }
+
   private schedule() {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    let wakeIn = Infinity;
     for (;;) {
       const thread = this.threads.find((t) => !t.busy);
       if (!thread) return;
-      const now = performance.now();
-      let best: ModelQueue | undefined;
-      for (const q of this.queues.values()) {
-        const oldest = q.queue[0];
-        if (!oldest) continue;
-        const waited = now - oldest.enqueuedAt;
-        const ready =
-          q.running === 0 || q.queue.length >= q.maxBatch || waited >= this.options.maxBatchDelayMs;
-        if (!ready) {
-          wakeIn = Math.min(wakeIn, this.options.maxBatchDelayMs - waited);
-          continue;
-        }
-        if (!best || oldest.enqueuedAt < best.queue[0]!.enqueuedAt) best = q;
+      const next = nextBatch(this.views(), this.lastServed, this.options.maxBatchDelayMs);
+      if ('run' in next) {
+        this.lastServed = next.run;
+        this.dispatch(this.queues.get(next.run)!, thread);
+        continue;
       }
-      if (!best) break;
-      this.dispatch(best, thread);
+      if (next.wakeInMs !== Infinity) this.timer = setTimeout(() => this.schedule(), next.wakeInMs);
+      return;
     }
-    if (wakeIn !== Infinity) this.timer = setTimeout(() => this.schedule(), Math.max(0, wakeIn));
   }
 
   private dispatch(q: ModelQueue, thread: InferenceThread) {
@@ -227,7 +261,9 @@ export class InferenceEngine {
     const id = this.nextId++;
     let msg: ToThread;
     let transfer: ArrayBuffer[] = [];
-    if (batch[0]!.feeds === undefined) {
+    if (batch[0]!.sequence) {
+      msg = { type: 'run', id, key: q.key, sequence: batch[0]!.input };
+    } else if (batch[0]!.feeds === undefined) {
       msg = { type: 'run', id, key: q.key, inputs: batch.map((p) => p.input) };
     } else {
       try {
@@ -264,6 +300,7 @@ export class InferenceEngine {
       .finally(() => {
         thread.busy = false;
         q.running--;
+        q.usedMs += performance.now() - start;
         this.schedule();
       });
   }
@@ -299,15 +336,20 @@ export class InferenceEngine {
 }
 
 /**
- * The next batch of a queue: its first request alone when that one failed in a batch before, otherwise
- * up to `max` requests of the same kind as the first (feeds, or raw inputs the thread prepares).
+ * The next batch of a queue: its first request alone when that one failed in a batch before or is for
+ * the sequence step, otherwise up to `max` requests of the same kind as the first (feeds, or raw inputs
+ * the thread prepares).
  */
-export function takeBatch<P extends { feeds?: unknown; alone?: boolean }>(queue: P[], max: number): P[] {
+export function takeBatch<P extends { feeds?: unknown; alone?: boolean; sequence?: boolean }>(
+  queue: P[],
+  max: number,
+): P[] {
   const first = queue[0];
-  if (!first || first.alone) return queue.splice(0, 1);
+  if (!first || first.alone || first.sequence) return queue.splice(0, 1);
   const raw = first.feeds === undefined;
+  const joins = (p: P) => (p.feeds === undefined) === raw && !p.alone && !p.sequence;
   let n = 1;
-  while (n < max && n < queue.length && (queue[n]!.feeds === undefined) === raw && !queue[n]!.alone) n++;
+  while (n < max && n < queue.length && joins(queue[n]!)) n++;
   return queue.splice(0, n);
 }
 

@@ -17,6 +17,8 @@ export type ToThread =
   /** `feeds`: a collated batch; `inputs`: raw inputs the thread prepares and collates itself. */
   | { type: 'run'; id: number; key: string; feeds: TensorMap }
   | { type: 'run'; id: number; key: string; inputs: unknown[] }
+  /** One input for the model's sequence step (sequence.ts), which calls the model as often as it needs. */
+  | { type: 'run'; id: number; key: string; sequence: unknown }
   | { type: 'close' };
 
 export type FromThread =

@@ -10,6 +10,7 @@ import type { TensorData, TensorMap, TypedArray } from '../modalities/types.ts';
 import type { TensorType } from '../models/manifest.ts';
 import { prepareFor, type Prepare } from './prepare.ts';
 import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+import { sequenceFor, type Sequence } from './sequence.ts';
 import { collate } from './tensors.ts';
 
 const port = parentPort;
@@ -17,6 +18,7 @@ if (!port) throw new Error('inference thread must run in a worker_thread');
 
 const sessions = new Map<string, ort.InferenceSession>();
 const prepares = new Map<string, Prepare>();
+const sequences = new Map<string, Sequence>();
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 // The imports above (onnxruntime-node's native binding among them) are loaded: safe to terminate now.
 send({ type: 'ready' });
@@ -39,6 +41,8 @@ async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpT
   for (const spec of specs) {
     const prepare = prepareFor(spec.entry);
     if (prepare) prepares.set(spec.key, prepare);
+    const sequence = sequenceFor(spec.entry);
+    if (sequence) sequences.set(spec.key, sequence);
     try {
       sessions.set(spec.key, await createSession(spec, provider, intraOpThreads));
     } catch (err) {
@@ -57,8 +61,32 @@ function toTensorData(t: ort.Tensor): TensorData {
   return { type: t.type as TensorType, data: t.data as TypedArray, dims: [...t.dims] };
 }
 
+/** Time in session.run for the current message (a sequence step runs it many times), ms. */
+let sessionMs = 0;
+
+async function runSession(session: ort.InferenceSession, feeds: TensorMap): Promise<TensorMap> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+  const start = performance.now();
+  const results = await session.run(ortFeeds);
+  sessionMs += performance.now() - start;
+  const outputs: TensorMap = {};
+  for (const [name, t] of Object.entries(results)) outputs[name] = toTensorData(t);
+  return outputs;
+}
+
+type RunMessage = Extract<ToThread, { type: 'run' }>;
+
+/** The run's outputs: its feeds through the model, or its input through the model's sequence step. */
+function runMessage(session: ort.InferenceSession, msg: RunMessage): Promise<TensorMap> {
+  if (!('sequence' in msg)) return runSession(session, batchFeeds(msg));
+  const sequence = sequences.get(msg.key);
+  if (!sequence) throw new Error(`model ${msg.key} has no sequence step`);
+  return sequence(msg.sequence, (feeds) => runSession(session, feeds));
+}
+
 /** The run's feeds: as sent, or its raw inputs through the model's prepare step, collated. */
-function batchFeeds(msg: Extract<ToThread, { type: 'run' }>): TensorMap {
+function batchFeeds(msg: Exclude<RunMessage, { sequence: unknown }>): TensorMap {
   if ('feeds' in msg) return msg.feeds;
   const prepare = prepares.get(msg.key);
   if (!prepare) throw new Error(`model ${msg.key} has no prepare step`);
@@ -88,18 +116,10 @@ port.on('message', async (msg: ToThread) => {
     return;
   }
   try {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const [name, t] of Object.entries(batchFeeds(msg)))
-      feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
-    const start = performance.now();
-    const results = await session.run(feeds);
-    const ms = performance.now() - start;
-    const outputs: TensorMap = {};
-    const transfer = new Set<ArrayBuffer>();
-    for (const [name, t] of Object.entries(results)) {
-      outputs[name] = toTensorData(t);
-      transfer.add(outputs[name].data.buffer as ArrayBuffer);
-    }
+    sessionMs = 0;
+    const outputs = await runMessage(session, msg);
+    const ms = sessionMs;
+    const transfer = new Set(Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer));
     send({ type: 'result', id: msg.id, outputs, ms }, [...transfer]);
   } catch (err) {
     send({ type: 'run-failed', id: msg.id, message: (err as Error).message });

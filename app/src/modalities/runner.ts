@@ -81,6 +81,7 @@ export class TaskRunner {
         },
         infer: (role, feeds) => engine.infer(context.model(role).name, feeds),
         inferInput: (role, input) => engine.inferInput(context.model(role).name, input),
+        inferSequence: (role, input) => engine.inferSequence(context.model(role).name, input),
       };
       const modelTag = [...models.values()]
         .map((m) => `${m.name}@${m.version}.${m.precision}`)

@@ -30,6 +30,12 @@ export interface InferenceContext {
    * without it (plain ORT sessions in tests and scripts) gets the feeds from the task module instead.
    */
   inferInput?(role: string, input: unknown): Promise<TensorMap>;
+  /**
+   * Runs one input through the model's sequence step (app/src/inference/sequence.ts): a chain of
+   * dependent model calls (a stateful model's windows) in an inference thread, as one engine call.
+   * Optional like `inferInput`: without it the task module makes the calls through `infer`.
+   */
+  inferSequence?(role: string, input: unknown): Promise<TensorMap>;
 }
 
 /** A request body as received by a sync task endpoint. */

@@ -9,13 +9,15 @@
  */
 import { createHash } from 'node:crypto';
 import { BadRequestError } from '../../errors.ts';
-import type { ModelEntry } from '../../models/manifest.ts';
-import type { InferenceContext, RawRequest, TaskModule, TensorData } from '../types.ts';
+import type { InferenceContext, RawRequest, TaskModule, TensorMap } from '../types.ts';
 import { resample } from './resample.ts';
-import { speechSegments, type SegmentOptions } from './segments.ts';
+import { speechSegments } from './segments.ts';
 import { z } from 'zod';
 import { base64Field, base64Input } from '../decode.ts';
 import { decodeWav, type DecodedWav } from './wav.ts';
+import { runVadSpan, SPAN_WINDOWS, vadOutputs, vadParams, vadSpan, type VadParams } from './vad.ts';
+
+export { vadParams, type VadParams };
 
 /** Longest audio accepted, seconds (one model call per 32 ms: 10 minutes is ~19k calls). */
 export const MAX_AUDIO_SECONDS = 600;
@@ -37,36 +39,6 @@ export interface SpeechDetectResult {
   sampleRate: number;
 }
 
-export interface VadParams extends SegmentOptions {
-  contextSamples: number;
-}
-
-const DEFAULTS: VadParams = {
-  sampleRate: 16000,
-  windowSamples: 512,
-  contextSamples: 64,
-  threshold: 0.5,
-  negThreshold: 0.35,
-  minSpeechMs: 250,
-  minSilenceMs: 100,
-  speechPadMs: 30,
-};
-
-/** The VAD parameters from the manifest entry's `preprocess`, with Silero's defaults for missing ones. */
-export function vadParams(entry: ModelEntry): VadParams {
-  const p = entry.preprocess;
-  const out: VadParams = { ...DEFAULTS };
-  for (const key of Object.keys(DEFAULTS) as (keyof VadParams)[]) {
-    const v = p[key];
-    if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-      throw new Error(`manifest entry ${entry.name}: preprocess.${key} must be a non-negative number`);
-    }
-    out[key] = v;
-  }
-  return out;
-}
-
 function checkDuration(wav: DecodedWav): DecodedWav {
   const seconds = wav.frames / wav.sampleRate;
   if (seconds > MAX_AUDIO_SECONDS) {
@@ -77,13 +49,7 @@ function checkDuration(wav: DecodedWav): DecodedWav {
   return wav;
 }
 
-function tensorOf(out: Record<string, TensorData>, name: string, model: string): TensorData {
-  const t = out[name];
-  if (!t) throw new Error(`model ${model} returned no output "${name}"`);
-  return t;
-}
-
-/** Per-window speech probabilities for 16 kHz mono audio, running the model with its recurrent state. */
+/** Per-window speech probabilities for 16 kHz mono audio, the model's recurrent state carried along. */
 export async function speechProbabilities(
   audio: Float32Array,
   ctx: InferenceContext,
@@ -95,30 +61,27 @@ export async function speechProbabilities(
     if (!names.has(n))
       throw new Error(`model ${entry.name} has no input "${n}" (expected a Silero v5/v6 VAD)`);
   }
-  const [probName, stateName] = [entry.outputs[0]?.name ?? 'output', entry.outputs[1]?.name ?? 'stateN'];
-  const { windowSamples: w, contextSamples: c } = params;
-  const windows = Math.ceil(audio.length / w);
+  const outputs = vadOutputs(entry);
+  const windows = Math.ceil(audio.length / params.windowSamples);
   const probs = new Float32Array(windows);
-  let state = new Float32Array(2 * 128);
-  for (let i = 0; i < windows; i++) {
-    // Fresh buffers each call: the engine may transfer (detach) what it is given.
-    const input = new Float32Array(c + w);
-    input.set(audio.subarray(Math.max(0, i * w - c), i * w), c - Math.min(c, i * w));
-    input.set(audio.subarray(i * w, Math.min(audio.length, (i + 1) * w)), c);
-    const out = await ctx.infer('main', {
-      input: { type: 'float32', data: input, dims: [1, c + w] },
-      state: { type: 'float32', data: state, dims: [2, 1, 128] },
-      sr: { type: 'int64', data: BigInt64Array.of(BigInt(params.sampleRate)), dims: [] },
-    });
-    const prob = tensorOf(out, probName, entry.name).data;
-    const next = tensorOf(out, stateName, entry.name).data;
-    if (!(prob instanceof Float32Array) || !(next instanceof Float32Array) || next.length !== 256) {
-      throw new Error(`model ${entry.name} returned unexpected output tensors`);
-    }
-    probs[i] = prob[0] as number;
-    state = Float32Array.from(next);
+  let state: Float32Array = new Float32Array(2 * 128);
+  for (let first = 0; first < windows; first += SPAN_WINDOWS) {
+    const span = vadSpan(audio, first, Math.min(SPAN_WINDOWS, windows - first), state, params);
+    // In the engine the span runs in an inference thread as one call; plain sessions run it window by window.
+    const out = ctx.inferSequence
+      ? fromSequence(await ctx.inferSequence('main', span))
+      : await runVadSpan(span, params, outputs, (feeds) => ctx.infer('main', feeds));
+    probs.set(out.probs, first);
+    state = out.state;
   }
   return probs;
+}
+
+function fromSequence(out: TensorMap): { probs: Float32Array; state: Float32Array } {
+  const { probs, state } = out;
+  if (!(probs?.data instanceof Float32Array) || !(state?.data instanceof Float32Array))
+    throw new Error('the VAD sequence step returned unexpected tensors');
+  return { probs: probs.data, state: state.data };
 }
 
 const resultSchema = z
