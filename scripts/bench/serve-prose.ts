@@ -392,9 +392,12 @@ export function ceilingBullet(x: CeilingInput): string {
       : x.serverCpuMsPerReq > budget
         ? `the naive server (${f2(x.naiveCpuMsPerReq)} ms) fits it and clawstack (${f2(x.serverCpuMsPerReq)} ms) does not: clawstack must cut ${f2(x.serverCpuMsPerReq - budget)} ms per request before more processes or threads can help`
         : `clawstack (${f2(x.serverCpuMsPerReq)} ms) fits it: what is left is using both cores (more processes or threads)`;
+  // Every core busy, nothing else running: responses/s = cores / (server + load generator CPU per response).
+  const reach = (serverMs: number) => (x.cpus * 1000) / (serverMs + loadgenMs) / x.naiveRps;
   return (
     `- Ceiling of ${x.factor} × (b) (${f0(target)} req/s) on ${x.cpus} cores: the load generator takes ${f2(loadgenMs)} ms of CPU per response ` +
-    `(${f2(x.loadgenCores)} cores at ${f0(x.loadgenRps)} req/s), which leaves ≤ ${f2(Math.max(0, budget))} ms of server CPU per request with nothing else running; ${verdict}.`
+    `(${f2(x.loadgenCores)} cores at ${f0(x.loadgenRps)} req/s), which leaves ≤ ${f2(Math.max(0, budget))} ms of server CPU per request with nothing else running; ${verdict}. ` +
+    `With every core busy serving, a server at the naive server's CPU per request would reach at most ${f2(reach(x.naiveCpuMsPerReq))} × (b), clawstack at its own ${f2(reach(x.serverCpuMsPerReq))} ×.`
   );
 }
 

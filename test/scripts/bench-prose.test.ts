@@ -534,6 +534,11 @@ describe('bench:serve prose', () => {
     );
     assert.match(line, /leaves ≤ 0\.37 ms of server CPU per request/);
     assert.match(line, /even the naive server \(0\.49 ms, 1\.31 × the budget\) could not reach it/);
+    // 2000 / (0.49 + 0.087) / 2164 and 2000 / (0.59 + 0.087) / 2164
+    assert.match(
+      line,
+      /naive server's CPU per request would reach at most 1\.60 × \(b\), clawstack at its own 1\.36 ×\.$/,
+    );
     assert.match(
       ceilingBullet({ ...base, naiveCpuMsPerReq: 0.3 }),
       /clawstack must cut 0\.22 ms per request/,
