@@ -165,6 +165,8 @@ export function createApi(deps: ApiDeps): Express {
     app.use(consoleAssets()); // public page assets; its data calls below need a key
     app.use(requireApiKey(s.verifier, s.authThrottle));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
+    // The sync task endpoints first: they take most requests, and no other route matches POST /v1/x/y.
+    app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
     app.use(
       v2Router({
         registry: s.registry,
@@ -173,7 +175,6 @@ export function createApi(deps: ApiDeps): Express {
       }),
     );
     app.use(jobsRouter({ store: s.store, queue: s.queue, runner: s.runner, bodyLimit: deps.bodyLimit, log }));
-    app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
     app.use(consoleApi({ ...s, service: () => ({ ...state }), engineReady: () => state.ready }));
   }
 

@@ -2,6 +2,7 @@
 import express, { Router } from 'express';
 import { UnsupportedMediaTypeError } from '../errors.ts';
 import type { ServedTask, TaskRunner } from '../modalities/runner.ts';
+import { sendPostJson } from './json.ts';
 
 export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
   const router = Router();
@@ -27,7 +28,7 @@ export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
       const input = await served.module.decodeRequest({ contentType: type, body });
       const { result, cached } = await opts.runner.run(served, input);
       res.setHeader('x-cache', cached ? 'hit' : 'miss');
-      res.json(result);
+      sendPostJson(res, result);
     },
   );
   return router;
