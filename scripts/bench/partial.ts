@@ -206,7 +206,7 @@ async function loadProfile(env: BenchEnv, bodies: string[], probe: string, o: Pa
         if (sum.wallMs <= 0) continue;
         const perReq = (ms: number) => `${((ms / Math.max(1, r.ok)) * 1000).toFixed(1)} µs`;
         out.push(
-          `  ${sum.thread}: busy ${sum.busyMs.toFixed(0)} of ${sum.wallMs.toFixed(0)} ms = ${perReq(sum.busyMs)}/response; ` +
+          `  ${sum.thread}: busy (not idle: on a core or waiting for one) ${sum.busyMs.toFixed(0)} of ${sum.wallMs.toFixed(0)} ms = ${perReq(sum.busyMs)}/response; ` +
             sum.categories
               .slice(0, 12)
               .map((c) => `${c.category} ${perReq(c.selfMs)}`)
