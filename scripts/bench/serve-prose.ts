@@ -349,7 +349,7 @@ export function c64Bullets(x: C64Input): string[] {
   const extra = x.serverCpuMsPerReq - x.naiveCpuMsPerReq;
   out.push(
     `- clawstack reaches ${f2(x.c64Rps / x.naiveRps)} × the naive server's throughput at c=64; it spends ${f2(Math.abs(extra))} ms ${extra >= 0 ? 'more' : 'less'} CPU per request than the naive server ` +
-      `(clawstack adds auth, rate limit, pino-http, helmet, metrics, express.raw + JSON.parse + zod, engine hand-off).`,
+      `(clawstack adds a request id, helmet's headers, metrics, auth, rate limit, express.raw + JSON.parse, the engine hand-off; zod only for bodies other than one text, request logs (pino-http) only at LOG_LEVEL=info).`,
   );
   const budget3x = (x.cpus * 1000) / (3 * x.naiveRps);
   const budgetRaw = (x.cpus * 1000) / (0.8 * x.rawLimitItemsPerSec);
