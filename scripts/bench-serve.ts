@@ -16,8 +16,10 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing), --only=start,serve,mixed (a short run of those parts, printed only:
- * scripts/bench/partial.ts; --seconds=N sets its windows), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
+ * the current prose; measures nothing), --only=start,serve,mixed,profile (a short run of those parts,
+ * printed only: scripts/bench/partial.ts; --seconds=N sets its windows), --baseline=DIR (with --only, or
+ * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
+ * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -50,7 +52,7 @@ import {
   summarizeProfile,
   type ProfileSummary,
 } from './bench/profile.ts';
-import { partialRun, PARTS, type Part } from './bench/partial.ts';
+import { partialRequest, partialRun } from './bench/partial.ts';
 import {
   createSession,
   rawBatch1,
@@ -64,6 +66,7 @@ import {
   bundleAdvice,
   c1Bullets,
   c64Bullets,
+  ceilingBullet,
   changes,
   compileCacheAdvice,
   numbered,
@@ -98,8 +101,11 @@ const argValue = (name: string) => process.argv.find((a) => a.startsWith(`${name
 const JSON_OUT = argValue('--json');
 const RENDER_FROM = argValue('--render');
 /** --profiles-dir=PATH keeps the .cpuprofile files (open them in Chrome DevTools); default: a temp dir, removed. */
-/** --only=start,serve: a short run of those parts (scripts/bench/partial.ts); prints, writes no docs. */
-const ONLY = argValue('--only')?.split(',') as Part[] | undefined;
+/**
+ * --only=start,serve[,profile]: a short run of those parts (scripts/bench/partial.ts); prints, writes no
+ * docs. --baseline=DIR measures another build beside this one (alone, it means --only=serve).
+ */
+const ONLY = partialRequest(process.argv.slice(2));
 const PROFILES_DIR = process.argv
   .find((a) => a.startsWith('--profiles-dir='))
   ?.slice('--profiles-dir='.length);
@@ -424,18 +430,18 @@ async function main() {
     return;
   }
   if (ONLY) {
-    const unknown = ONLY.filter((p) => !PARTS.includes(p));
-    if (unknown.length)
-      throw new Error(`--only: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+    if (ONLY.baselineDir && !existsSync(join(ONLY.baselineDir, 'main.js')))
+      throw new Error(
+        `--baseline=${ONLY.baselineDir}: no main.js there (give a dist/ built by npm run build)`,
+      );
     // --seconds=N: longer windows, for a loaded machine where a 5 s window holds few slow responses.
     const seconds = Number(argValue('--seconds') ?? T.c1);
     const [warmupSeconds, starts] = [T.warmup, Number(argValue('--starts') ?? T.starts)];
     return partialRun({
-      parts: ONLY,
+      ...ONLY,
       warmupSeconds,
       seconds,
       starts,
-      baselineDir: argValue('--baseline'),
       log,
     });
   }
@@ -1196,6 +1202,15 @@ function analysis(
       rawFeaturizeMean: r.rawB1.featurize.mean,
       rawLimitItemsPerSec: x.rawLimit.runItemsPerSec,
       profile: mainShares && { mainBusy: busy(mainT!), inferBusy, shares: mainShares },
+    }),
+    ceilingBullet({
+      cpus,
+      naiveRps: r.naive.c64.rps,
+      naiveCpuMsPerReq: x.naiveCpuMsPerReq,
+      serverCpuMsPerReq: x.serverCpuMsPerReq,
+      loadgenCores: r.best.c64!.loadgenCores,
+      loadgenRps: r.best.c64!.rps,
+      factor: 2,
     }),
     sweepSentence(
       r.sweep.map((w) => ({

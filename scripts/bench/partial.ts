@@ -8,6 +8,8 @@
  *           request (server CPU seconds / responses);
  *   mixed   the all-models server (MODELS=''): OCR and speech alone, then text at c=64 with OCR and
  *           speech (2 connections each) at the same time: responses completed and p50 per task.
+ *   profile clawstack under `node --cpu-prof` at c=1 and c=64: each thread's busy time during the load
+ *           window by category and top functions (not a measured run: the profiler costs CPU).
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -22,8 +24,33 @@ import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
 
-export const PARTS = ['start', 'serve', 'mixed'] as const;
+export const PARTS = ['start', 'serve', 'mixed', 'profile'] as const;
 export type Part = (typeof PARTS)[number];
+
+/**
+ * Which short run the command line asks for: `--only=start,serve,mixed,profile` and `--baseline=DIR` (or
+ * `--baseline DIR`). Only the short runs measure a baseline, so `--baseline` alone means `--only=serve`
+ * (the full run used to ignore it and print no baseline rows). Undefined: the full run.
+ */
+export function partialRequest(argv: string[]): { parts: Part[]; baselineDir?: string } | undefined {
+  const value = (name: string) => {
+    const i = argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+    if (i < 0) return undefined;
+    const v = argv[i] === name ? argv[i + 1] : argv[i]!.slice(name.length + 1);
+    if (!v || v.startsWith('--')) throw new Error(`${name} needs a value, e.g. ${name}=DIR`);
+    return v;
+  };
+  const only = value('--only');
+  const baselineDir = value('--baseline');
+  if (only === undefined && baselineDir === undefined) return undefined;
+  const parts = (only ?? 'serve').split(',') as Part[];
+  const unknown = parts.filter((p) => !PARTS.includes(p));
+  if (unknown.length)
+    throw new Error(`--only: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+  if (baselineDir !== undefined && !parts.some((p) => p === 'start' || p === 'serve' || p === 'mixed'))
+    throw new Error(`--baseline is measured by the start, serve and mixed parts only; got --only=${only}`);
+  return { parts, ...(baselineDir === undefined ? {} : { baselineDir }) };
+}
 
 export interface PartialOptions {
   parts: Part[];
@@ -38,7 +65,7 @@ export interface PartialOptions {
 /** One line per load run: throughput, latency, CPU per response (server threads together). */
 export function loadLine(label: string, r: LoadResult): string {
   const cpuMsPerReq = r.ok > 0 ? (r.serverCores * r.seconds * 1000) / r.ok : NaN;
-  return `${label} c=${r.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores = ${cpuMsPerReq.toFixed(3)} ms CPU/response, non-2xx ${r.non2xx}`;
+  return `${label} c=${r.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores = ${cpuMsPerReq.toFixed(3)} ms CPU/response, non-2xx ${r.non2xx}${r.non2xx ? ` ${JSON.stringify(r.status)}` : ''}`;
 }
 
 async function measure(
@@ -179,6 +206,52 @@ async function startProfile(env: BenchEnv, probe: string): Promise<string[]> {
   }
 }
 
+/** clawstack under the CPU profiler at c=1 and c=64: per thread, what its busy time went to. */
+async function loadProfile(env: BenchEnv, bodies: string[], probe: string, o: PartialOptions) {
+  const dir = mkdtempSync(join(tmpdir(), 'clawstack-load-prof-'));
+  try {
+    const s = await startServer(env, {}, probe, {
+      nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=500'],
+    });
+    const windows: [number, LoadResult, number][] = [];
+    for (const c of [1, 64]) {
+      const spec = {
+        url: s.url,
+        path: '/v1/text/classify',
+        headers: { authorization: `Bearer ${env.apiKey}` },
+        bodies,
+        serverPid: s.child.pid,
+        connections: c,
+      };
+      await runLoad({ ...spec, seconds: o.warmupSeconds });
+      const from = Number(process.hrtime.bigint() / 1000n);
+      const r = await runLoad({ ...spec, seconds: o.seconds });
+      windows.push([from, r, Number(process.hrtime.bigint() / 1000n)]);
+    }
+    await s.child.stop(20_000); // SIGTERM → drain → exit writes the profiles
+    const out: string[] = [];
+    for (const [fromUs, r, toUs] of windows) {
+      out.push(loadLine('(c) under the profiler', r));
+      for (const f of profilesIn(dir)) {
+        const sum = summarizeProfile(f, 12, { fromUs, toUs });
+        if (sum.wallMs <= 0) continue;
+        const perReq = (ms: number) => `${((ms / Math.max(1, r.ok)) * 1000).toFixed(1)} µs`;
+        out.push(
+          `  ${sum.thread}: busy (not idle: on a core or waiting for one) ${sum.busyMs.toFixed(0)} of ${sum.wallMs.toFixed(0)} ms = ${perReq(sum.busyMs)}/response; ` +
+            sum.categories
+              .slice(0, 12)
+              .map((c) => `${c.category} ${perReq(c.selfMs)}`)
+              .join(', '),
+          `    top: ${sum.top.map((t) => `${t.name} (${t.where}) ${perReq(t.selfMs)}`).join(', ')}`,
+        );
+      }
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function partialRun(o: PartialOptions): Promise<void> {
   const texts = loadMessages();
   const bodies = texts.map((text) => JSON.stringify({ text }));
@@ -211,6 +284,7 @@ export async function partialRun(o: PartialOptions): Promise<void> {
     if (o.baselineDir)
       say(await mixed(env, `baseline ${o.baselineDir}`, bodies, texts[0]!, o, o.baselineDir));
   }
+  if (o.parts.includes('profile')) say(await loadProfile(env, bodies, texts[0]!, o));
   lines.push(`load average at end ${loadavg().map((x) => x.toFixed(2))}`);
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }

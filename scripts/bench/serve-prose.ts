@@ -349,7 +349,7 @@ export function c64Bullets(x: C64Input): string[] {
   const extra = x.serverCpuMsPerReq - x.naiveCpuMsPerReq;
   out.push(
     `- clawstack reaches ${f2(x.c64Rps / x.naiveRps)} × the naive server's throughput at c=64; it spends ${f2(Math.abs(extra))} ms ${extra >= 0 ? 'more' : 'less'} CPU per request than the naive server ` +
-      `(clawstack adds auth, rate limit, pino-http, helmet, metrics, express.raw + JSON.parse + zod, engine hand-off).`,
+      `(clawstack adds a request id, helmet's headers, metrics, auth, rate limit, express.raw + JSON.parse, the engine hand-off; zod only for bodies other than one text, request logs (pino-http) only at LOG_LEVEL=info).`,
   );
   const budget3x = (x.cpus * 1000) / (3 * x.naiveRps);
   const budgetRaw = (x.cpus * 1000) / (0.8 * x.rawLimitItemsPerSec);
@@ -364,6 +364,41 @@ export function c64Bullets(x: C64Input): string[] {
         : `The naive server spends less than the 3 × (b) budget per request, so the gap to that target is clawstack-specific per-request work.`),
   );
   return out;
+}
+
+export interface CeilingInput {
+  cpus: number;
+  naiveRps: number;
+  naiveCpuMsPerReq: number;
+  serverCpuMsPerReq: number;
+  /** the load generator's cores and responses/s in the clawstack c=64 window (it runs on the same cores) */
+  loadgenCores: number;
+  loadgenRps: number;
+  /** the throughput target as a multiple of the naive server's c=64 throughput */
+  factor: number;
+}
+
+/**
+ * The physical ceiling of "c=64 ≥ factor × naive" on this machine: the CPU per request that target
+ * leaves the server once the load generator, which shares the cores, has taken its own share.
+ */
+export function ceilingBullet(x: CeilingInput): string {
+  const target = x.factor * x.naiveRps;
+  const loadgenMs = (x.loadgenCores * 1000) / x.loadgenRps;
+  const budget = (x.cpus * 1000) / target - loadgenMs;
+  const verdict =
+    x.naiveCpuMsPerReq > budget
+      ? `even the naive server (${f2(x.naiveCpuMsPerReq)} ms, ${f2(x.naiveCpuMsPerReq / budget)} × the budget) could not reach it here, whatever serves it: more processes or threads add parallelism, not cores`
+      : x.serverCpuMsPerReq > budget
+        ? `the naive server (${f2(x.naiveCpuMsPerReq)} ms) fits it and clawstack (${f2(x.serverCpuMsPerReq)} ms) does not: clawstack must cut ${f2(x.serverCpuMsPerReq - budget)} ms per request before more processes or threads can help`
+        : `clawstack (${f2(x.serverCpuMsPerReq)} ms) fits it: what is left is using both cores (more processes or threads)`;
+  // Every core busy, nothing else running: responses/s = cores / (server + load generator CPU per response).
+  const reach = (serverMs: number) => (x.cpus * 1000) / (serverMs + loadgenMs) / x.naiveRps;
+  return (
+    `- Ceiling of ${x.factor} × (b) (${f0(target)} req/s) on ${x.cpus} cores: the load generator takes ${f2(loadgenMs)} ms of CPU per response ` +
+    `(${f2(x.loadgenCores)} cores at ${f0(x.loadgenRps)} req/s), which leaves ≤ ${f2(Math.max(0, budget))} ms of server CPU per request with nothing else running; ${verdict}. ` +
+    `With every core busy serving, a server at the naive server's CPU per request would reach at most ${f2(reach(x.naiveCpuMsPerReq))} × (b), clawstack at its own ${f2(reach(x.serverCpuMsPerReq))} ×.`
+  );
 }
 
 // ------------------------------------------------------------------------------------------------------

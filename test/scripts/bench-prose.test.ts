@@ -34,6 +34,7 @@ import {
   bundleAdvice,
   c1Bullets,
   c64Bullets,
+  ceilingBullet,
   changes,
   compileCacheAdvice,
   numbered,
@@ -544,6 +545,40 @@ describe('bench:serve prose', () => {
     assert.match(extra!, /0\.44 ms more CPU/);
     assert.match(c64Bullets({ ...base, naiveCpuMsPerReq: 0.5 }).at(-1)!, /clawstack-specific/);
     assert.match(c64Bullets({ ...base, serverCpuMsPerReq: 0.8 }).at(-2)!, /0\.18 ms less CPU/);
+  });
+
+  test('2 × naive ceiling: the budget left after the load generator, and who fits it', () => {
+    // docs/benchmarks.md's run: naive 2,164 req/s at 0.49 ms, clawstack 0.59 ms, autocannon 0.20 cores at 2,287 req/s
+    const base = {
+      cpus: 2,
+      naiveRps: 2164,
+      naiveCpuMsPerReq: 0.49,
+      serverCpuMsPerReq: 0.59,
+      loadgenCores: 0.2,
+      loadgenRps: 2287,
+      factor: 2,
+    };
+    const line = ceilingBullet(base);
+    assert.match(
+      line,
+      /^- Ceiling of 2 × \(b\) \(4,328 req\/s\) on 2 cores: the load generator takes 0\.09 ms/,
+    );
+    assert.match(line, /leaves ≤ 0\.37 ms of server CPU per request/);
+    assert.match(line, /even the naive server \(0\.49 ms, 1\.31 × the budget\) could not reach it/);
+    // 2000 / (0.49 + 0.087) / 2164 and 2000 / (0.59 + 0.087) / 2164
+    assert.match(
+      line,
+      /naive server's CPU per request would reach at most 1\.60 × \(b\), clawstack at its own 1\.36 ×\.$/,
+    );
+    assert.match(
+      ceilingBullet({ ...base, naiveCpuMsPerReq: 0.3 }),
+      /clawstack must cut 0\.22 ms per request/,
+    );
+    assert.match(
+      ceilingBullet({ ...base, naiveCpuMsPerReq: 0.3, serverCpuMsPerReq: 0.3 }),
+      /clawstack \(0\.30 ms\) fits it/,
+    );
+    assert.match(ceilingBullet({ ...base, cpus: 4 }), /leaves ≤ 0\.84 ms/);
   });
 
   test('the sweep sentence says what a second inference thread did in this run', () => {

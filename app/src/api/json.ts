@@ -13,3 +13,15 @@ export function jsonBody(limit: number) {
     parse(req, res, next);
   };
 }
+
+/**
+ * Sends `value` as a JSON answer to a POST: what res.json does, minus the ETag. res.send hashes every
+ * body for an ETag (SHA-1), which only a conditional GET or HEAD can use (Express answers 304 to
+ * those alone), and parses the Content-Type again to add the charset.
+ */
+export function sendPostJson(res: Response, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}

@@ -165,6 +165,9 @@ export function createApi(deps: ApiDeps): Express {
     app.use(consoleAssets()); // public page assets; its data calls below need a key
     app.use(requireApiKey(s.verifier, s.authThrottle));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
+    // The sync task endpoints first: they take most requests. The one other POST /v1/x/y route,
+    // /v1/jobs/batch, is passed on by the task router (it serves no task under jobs.*).
+    app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
     app.use(
       v2Router({
         registry: s.registry,
@@ -182,7 +185,6 @@ export function createApi(deps: ApiDeps): Express {
         metrics,
       }),
     );
-    app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));
     app.use(consoleApi({ ...s, service: () => ({ ...state }), engineReady: () => state.ready }));
   }
 

@@ -2,6 +2,10 @@
 import express, { Router } from 'express';
 import { UnsupportedMediaTypeError } from '../errors.ts';
 import type { ServedTask, TaskRunner } from '../modalities/runner.ts';
+import { sendPostJson } from './json.ts';
+
+/** The path segment of the jobs API (`/v1/jobs/...`): no task is named under it. */
+export const JOBS_SEGMENT = 'jobs';
 
 export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
   const router = Router();
@@ -9,6 +13,8 @@ export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
   router.post(
     '/v1/:modality/:verb',
     (req, res, next) => {
+      // POST /v1/jobs/batch belongs to the jobs router, mounted after this one.
+      if (req.params.modality === JOBS_SEGMENT) return next('router');
       // Resolve the task (404) and check the media type (415) before reading a possibly large body.
       const served = opts.runner.get(`${req.params.modality}.${req.params.verb}`);
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
@@ -27,7 +33,7 @@ export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
       const input = await served.module.decodeRequest({ contentType: type, body });
       const { result, cached } = await opts.runner.run(served, input);
       res.setHeader('x-cache', cached ? 'hit' : 'miss');
-      res.json(result);
+      sendPostJson(res, result);
     },
   );
   return router;

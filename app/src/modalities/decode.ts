@@ -19,14 +19,17 @@ export function parseWith<T>(schema: z.ZodType<T>, value: unknown, root?: string
   return parsed.data;
 }
 
-export function parseJsonBody<T>(req: RawRequest, schema: z.ZodType<T>): T {
-  let json: unknown;
+/** The body as JSON, not validated yet; 400 when it is not JSON. */
+export function readJsonBody(req: RawRequest): unknown {
   try {
-    json = JSON.parse(req.body.toString('utf8'));
+    return JSON.parse(req.body.toString('utf8'));
   } catch (err) {
     throw new BadRequestError(`malformed JSON: ${(err as Error).message}`);
   }
-  return parseWith(schema, json);
+}
+
+export function parseJsonBody<T>(req: RawRequest, schema: z.ZodType<T>): T {
+  return parseWith(schema, readJsonBody(req));
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

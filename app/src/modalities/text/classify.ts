@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { InferenceError } from '../../inference/engine.ts';
-import { parseJsonBody, parseWith } from '../decode.ts';
+import { parseWith, readJsonBody } from '../decode.ts';
 import type { ModelEntry } from '../../models/manifest.ts';
 import type { InferenceContext, TaskModule } from '../types.ts';
 import { textFeeds } from './feeds.ts';
@@ -14,7 +14,9 @@ export { textFeeds };
 /** Most texts in one batch request (`{"texts": [...]}`); the body limit (BODY_LIMIT_BYTES) applies too. */
 export const MAX_BATCH_TEXTS = 256;
 
-const text = z.string().min(1, 'must not be empty').max(1_000_000);
+/** Longest text accepted, in UTF-16 code units (as zod's max counts them). */
+const MAX_TEXT_LENGTH = 1_000_000;
+const text = z.string().min(1, 'must not be empty').max(MAX_TEXT_LENGTH);
 const singleSchema = z
   .object({ text })
   .strict()
@@ -62,6 +64,24 @@ const batchResult = z
   .object({ results: z.array(singleResult).describe('one result per text, in request order') })
   .meta({ id: 'TextClassifyBatchResult' });
 
+/**
+ * The common request, checked without zod: an object with exactly one key, `text`, holding a string
+ * that `text` accepts. Anything else (undefined here) goes through zod, so every error is zod's.
+ */
+export function plainSingle(value: unknown): Single | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  let keys = 0;
+  for (const k in value) if (Object.hasOwn(value, k)) keys++;
+  const t = (value as { text?: unknown }).text;
+  return keys === 1 &&
+    Object.hasOwn(value, 'text') &&
+    typeof t === 'string' &&
+    t.length >= 1 &&
+    t.length <= MAX_TEXT_LENGTH
+    ? { text: t }
+    : undefined;
+}
+
 /** The schema for a value: the batch form when it has `texts`, the single form otherwise. */
 const schemaFor = (value: unknown): z.ZodType<Input> =>
   typeof value === 'object' && value !== null && 'texts' in value ? batchSchema : singleSchema;
@@ -100,8 +120,8 @@ export const textClassify: TaskModule<Input, ClassifyResult | { results: Classif
     result: z.union([singleResult, batchResult]),
   },
   decodeRequest(req) {
-    const json = parseJsonBody(req, z.unknown());
-    return parseWith(schemaFor(json), json);
+    const json = readJsonBody(req);
+    return plainSingle(json) ?? parseWith(schemaFor(json), json);
   },
   decodeJobInput: (input) => parseWith(schemaFor(input), input, 'input'),
   // Prefixed so that no single text has the fingerprint of a batch.
