@@ -25,6 +25,7 @@ import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
+import { STARTUP_TIMELINE_MSG, startupTimeline, timed } from './telemetry/startup.ts';
 
 export interface ServiceOptions {
   config: AppConfig & { REDIS_URL: string; DATABASE_URL: string };
@@ -95,21 +96,25 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const source = opts.modelSource ?? (await modelSourceFor(config, log));
     // Start-up path: inference threads spawn (loading onnxruntime-node) while the manifest's files are
     // verified and migrations run; the sessions load as soon as the registry is ready.
-    const registryReady = ModelRegistry.load(source, {
-      precision: config.MODEL_PRECISION,
-      only: config.MODELS,
-    });
-    const engineReady = InferenceEngine.start(registryReady, {
-      threads: config.INFERENCE_THREADS,
-      intraOpThreads: config.ORT_INTRA_OP_THREADS,
-      provider: config.EXECUTION_PROVIDER,
-      maxBatchSize: config.MAX_BATCH_SIZE,
-      maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
-      prepareInThreads: config.PREPARE_IN_THREADS,
-      log,
-      metrics,
-    });
-    const [migrated, engine] = await Promise.allSettled([migrate(db, log), engineReady]);
+    const registryReady = timed('models: manifest, verify files (sha256)', () =>
+      ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS }),
+    );
+    const engineReady = timed('inference engine: threads ready, sessions created', () =>
+      InferenceEngine.start(registryReady, {
+        threads: config.INFERENCE_THREADS,
+        intraOpThreads: config.ORT_INTRA_OP_THREADS,
+        provider: config.EXECUTION_PROVIDER,
+        maxBatchSize: config.MAX_BATCH_SIZE,
+        maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
+        prepareInThreads: config.PREPARE_IN_THREADS,
+        log,
+        metrics,
+      }),
+    );
+    const [migrated, engine] = await Promise.allSettled([
+      timed('postgres: connect, migrations check', () => migrate(db, log)),
+      engineReady,
+    ]);
     if (engine.status === 'fulfilled') closers.push(() => engine.value.close());
     if (migrated.status === 'rejected') throw migrated.reason;
     if (engine.status === 'rejected') throw engine.reason;
@@ -130,6 +135,19 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     log.error({ err }, 'start-up failed; stopping what was started');
     await closeAll();
     throw err;
+  }
+}
+
+/** Creates BOOTSTRAP_API_KEY's key unless it exists. */
+async function bootstrapKey(keys: ApiKeyStore, key: string | undefined, log: Logger): Promise<void> {
+  if (!key || (await keys.exists(key))) return;
+  try {
+    await keys.create('bootstrap', { key, actor: 'bootstrap' });
+    log.info('created the bootstrap API key');
+  } catch (err) {
+    // Processes starting together (api + worker) race between exists() and create(): the loser finds
+    // the key created by the other (unique violation on its hash), which is what it wanted.
+    if ((err as { code?: string }).code !== '23505') throw err;
   }
 }
 
@@ -170,16 +188,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
   const runner = new TaskRunner(servedModules({ echoTask: config.ECHO_TASK }), registry, engine, cache);
 
-  if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
-    try {
-      await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
-      log.info('created the bootstrap API key');
-    } catch (err) {
-      // Processes starting together (api + worker) race between exists() and create(): the loser finds
-      // the key created by the other (unique violation on its hash), which is what it wanted.
-      if ((err as { code?: string }).code !== '23505') throw err;
-    }
-  }
+  await timed('postgres: bootstrap API key', () => bootstrapKey(keys, config.BOOTSTRAP_API_KEY, log));
 
   let worker: JobWorker | undefined;
   let recoverAfterOutage: (() => void) | undefined;
@@ -195,7 +204,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       log,
       metrics,
     });
-    await queue.recover(jobs, log);
+    await timed('queue: recover unfinished jobs', () => queue.recover(jobs, log));
     recoverAfterOutage = () =>
       void queue.recover(jobs, log).catch((err: Error) => log.warn({ err }, 'recovery failed'));
     const tidy = async () => {
@@ -209,36 +218,46 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     housekeeping.unref();
   }
 
-  const app = createApi({
-    log,
-    metrics,
-    state,
-    bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
-    serving: runsApi
-      ? {
-          registry,
-          engine,
-          runner,
-          store: jobs,
-          queue,
-          db,
-          redis,
-          verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
-          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE, config.AUTH_CACHE_MS),
-          rateLimit: {
-            requests: config.RATE_LIMIT_REQUESTS,
-            windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
-          },
-        }
-      : undefined,
-    beforeScrape: () => queue.observeDepth(metrics),
-  });
+  const app = timed('api: create the Express app', () =>
+    createApi({
+      log,
+      metrics,
+      state,
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      trustProxy: config.TRUST_PROXY,
+      serving: runsApi
+        ? {
+            registry,
+            engine,
+            runner,
+            store: jobs,
+            queue,
+            db,
+            redis,
+            verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
+            authThrottle: new FailedAuthThrottle(
+              redis,
+              config.AUTH_FAILURES_PER_MINUTE,
+              config.AUTH_CACHE_MS,
+            ),
+            rateLimit: {
+              requests: config.RATE_LIMIT_REQUESTS,
+              windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+            },
+          }
+        : undefined,
+      beforeScrape: () => queue.observeDepth(metrics),
+    }),
+  );
   const server: Server = createHttpServer(app, config);
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(config.PORT, config.HOST, () => res());
-  });
+  await timed(
+    'http: listen',
+    () =>
+      new Promise<void>((res, rej) => {
+        server.once('error', rej);
+        server.listen(config.PORT, config.HOST, () => res());
+      }),
+  );
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
@@ -264,6 +283,8 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   );
   monitor.start();
   closers.push(async () => monitor.stop());
+  // Times in ms since the process started (processStartEpochMs: performance.timeOrigin).
+  log.info({ processStartEpochMs: performance.timeOrigin, phases: startupTimeline() }, STARTUP_TIMELINE_MSG);
 
   let draining: Promise<{ clean: boolean }> | undefined;
   const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>
