@@ -111,13 +111,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         metrics,
       }),
     );
-    const [migrated, engine] = await Promise.allSettled([
-      timed('postgres: connect, migrations check', () => migrate(db, log)),
-      engineReady,
-    ]);
+    // Redis, the queue and the stores do not wait for the models: the bootstrap key and the queue's
+    // recovery run (after the migrations) while the sessions load.
+    const stores = openStores(config, db, closers);
+    const migrations = timed('postgres: connect, migrations check', () => migrate(db, log));
+    const storesReady = migrations.then(() => prepareStores(stores, config, log));
+    const [migrated, engine, prepared] = await Promise.allSettled([migrations, engineReady, storesReady]);
     if (engine.status === 'fulfilled') closers.push(() => engine.value.close());
     if (migrated.status === 'rejected') throw migrated.reason;
     if (engine.status === 'rejected') throw engine.reason;
+    if (prepared.status === 'rejected') throw prepared.reason;
     const registry = await registryReady;
     for (const m of registry.unavailable)
       log.error(
@@ -127,7 +130,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     // A worker would fail every job of that model: it stays down, saying why, until the models are there.
     if (config.CLAWSTACK_ROLE === 'worker' && registry.unavailable.length)
       throw new ModelIntegrityError(registry.unavailable.map((m) => m.reason).join('; '));
-    return await serve(opts, { db, registry, engine: engine.value, state, metrics, closers, closeAll });
+    return await serve(opts, {
+      db,
+      registry,
+      engine: engine.value,
+      state,
+      metrics,
+      closers,
+      closeAll,
+      ...stores,
+    });
   } catch (err) {
     // Said before the teardown, so that nothing can lose it: terminating an inference thread still
     // loading onnxruntime-node aborted the whole process (SIGABRT; seen in the fault run when a corrupted
@@ -151,7 +163,32 @@ async function bootstrapKey(keys: ApiKeyStore, key: string | undefined, log: Log
   }
 }
 
-interface Started {
+interface Stores {
+  redis: Redis;
+  queue: JobQueue;
+  jobs: JobStore;
+  keys: ApiKeyStore;
+}
+
+/** Redis, the queue and the Postgres stores; their connections close with the service. */
+function openStores(config: ServiceOptions['config'], db: Db, closers: (() => Promise<unknown>)[]): Stores {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  closers.push(() => redis.quit());
+  const queueConn = bullConnection(config.REDIS_URL, false);
+  closers.push(() => queueConn.quit());
+  const queue = new JobQueue(queueConn);
+  closers.push(() => queue.close());
+  return { redis, queue, jobs: new JobStore(db), keys: new ApiKeyStore(db) };
+}
+
+/** On a migrated database: the bootstrap key, and (a process that runs the worker) the queue's recovery. */
+async function prepareStores(s: Stores, config: ServiceOptions['config'], log: Logger): Promise<void> {
+  await timed('postgres: bootstrap API key', () => bootstrapKey(s.keys, config.BOOTSTRAP_API_KEY, log));
+  if (config.CLAWSTACK_ROLE !== 'api')
+    await timed('queue: recover unfinished jobs', () => s.queue.recover(s.jobs, log));
+}
+
+interface Started extends Stores {
   db: Db;
   registry: ModelRegistry;
   engine: InferenceEngine;
@@ -164,7 +201,7 @@ interface Started {
 /** Second half of start-up: stores, queue, worker and HTTP server on top of loaded models. */
 async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const { config, log } = opts;
-  const { db, registry, engine, state, metrics, closers, closeAll } = started;
+  const { db, registry, engine, state, metrics, closers, closeAll, redis, queue, jobs, keys } = started;
   const role = config.CLAWSTACK_ROLE;
   const runsApi = role !== 'worker';
   const runsWorker = role !== 'api';
@@ -177,18 +214,8 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     'models loaded',
   );
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-  closers.push(() => redis.quit());
-  const queueConn = bullConnection(config.REDIS_URL, false);
-  closers.push(() => queueConn.quit());
-  const queue = new JobQueue(queueConn);
-  closers.push(() => queue.close());
-  const jobs = new JobStore(db);
-  const keys = new ApiKeyStore(db);
   const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
   const runner = new TaskRunner(servedModules({ echoTask: config.ECHO_TASK }), registry, engine, cache);
-
-  await timed('postgres: bootstrap API key', () => bootstrapKey(keys, config.BOOTSTRAP_API_KEY, log));
 
   let worker: JobWorker | undefined;
   let recoverAfterOutage: (() => void) | undefined;
@@ -204,7 +231,6 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       log,
       metrics,
     });
-    await timed('queue: recover unfinished jobs', () => queue.recover(jobs, log));
     recoverAfterOutage = () =>
       void queue.recover(jobs, log).catch((err: Error) => log.warn({ err }, 'recovery failed'));
     const tidy = async () => {
