@@ -21,6 +21,8 @@
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
+import { timelineFromLogs } from './bench/startup-timeline.ts';
+import { formatTimeline, type StartupPhase } from '../app/src/telemetry/startup.ts';
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -243,6 +245,8 @@ interface Results {
   };
   startup: {
     events: { msg: string; ms: number }[];
+    /** the app's start-up timeline in that start (absent in results from before it was logged) */
+    phases?: StartupPhase[];
     profileStartMs: number;
     spawnedAtUs: number;
     summaries: ProfileSummary[];
@@ -568,6 +572,7 @@ async function main() {
       }
     }
     events.push({ msg: 'first 200 from classify (bench)', ms: s.startMs });
+    const phases = timelineFromLogs(s.child.output(), s.spawnedAtEpochMs);
     await s.child.stop();
     const profDir = join(PROFILES_DIR ? resolve(PROFILES_DIR) : dir, 'start');
     const p = await startServer(env, SWEEP[0]!, texts[0]!, {
@@ -580,6 +585,7 @@ async function main() {
       .filter((x) => x.wallMs > 0);
     results.startup = {
       events,
+      phases,
       profileStartMs: p.startMs,
       spawnedAtUs: p.spawnedAtUs,
       summaries: summaries.sort((a, b) => b.busyMs - a.busyMs),
@@ -978,6 +984,16 @@ function render(r: Results): Rendered {
   }
   const startupMd = [
     `Start-up timeline (one extra start with LOG_LEVEL=info; ms after spawn, from the app's log timestamps): ${r.startup.events.map((e) => `${e.msg} ${f0(e.ms)}`).join(' → ')}.`,
+    ...(r.startup.phases?.length
+      ? [
+          '',
+          "The app's start-up phases in that start (app/src/telemetry/startup.ts; ms after spawn, wall time, so a phase includes time its thread waited for a core):",
+          '',
+          '```',
+          ...formatTimeline(r.startup.phases),
+          '```',
+        ]
+      : []),
     '',
     `Start-up profile (one extra start under \`node --cpu-prof\`, spawn → first 200 = ${f0(r.startup.profileStartMs)} ms with the profiler on):`,
     '',
@@ -1262,7 +1278,7 @@ function startupBullets(r: Results): string[] {
     '',
     '**Start-up changes applied earlier** (history, same commit as above): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js, now .cjs) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.',
     '',
-    `**Start-up changes since** (issue 13): dist/main.js is a launcher (app/src/launch.ts) that starts the first inference thread before the server compiles. ${compileCacheAdvice(r.machine.node)}`,
+    `**Start-up changes since** (issue 13): dist/main.js is a launcher (app/src/launch.ts) that starts the first inference thread before the server compiles; that thread also creates the sessions the last start loaded (a hint beside the compile cache), which the engine takes only when file sha256 and options match (app/src/inference/preload.ts). Redis, the queue, the bootstrap key and the queue's recovery no longer wait for the models. ${compileCacheAdvice(r.machine.node)}`,
     '',
     '**What would move start-up further:**',
     `1. ${bundleAdvice(r.startup.bundle.packages)}`,

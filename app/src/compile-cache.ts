@@ -22,6 +22,7 @@ import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Script } from 'node:vm';
+import { BUNDLE_COMPILE_PHASE, timed } from './telemetry/startup.ts';
 
 export interface CacheKeyInput {
   file: string;
@@ -89,15 +90,20 @@ export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): C
     /* no cache yet */
   }
   // The same wrapper as Node's CommonJS loader, so the bundle sees exports, require, module, …
-  const script = new Script(
-    `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`,
-    { filename: file, cachedData },
+  const script = timed(
+    BUNDLE_COMPILE_PHASE,
+    () =>
+      new Script(
+        `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`,
+        { filename: file, cachedData },
+      ),
   );
   const outcome: CacheOutcome = !cachedData ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit';
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   const mod = { exports: {}, filename: file, id: file, loaded: false };
   wrapper.call(mod.exports, mod.exports, requireHere, mod, file, dirname(file));
-  if (outcome !== 'hit') saveCache(script, dir, cacheFile, cachePrefix(file));
+  if (outcome !== 'hit')
+    timed('server bundle: write the code cache', () => saveCache(script, dir, cacheFile, cachePrefix(file)));
   return outcome;
 }
 

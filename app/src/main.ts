@@ -17,6 +17,10 @@ import { releasePrespawned } from './inference/spawn.ts';
 import { startService, type Service } from './service.ts';
 import { DbCredentials } from './store/db.ts';
 import { createLogger, wantsPrettyLogs } from './telemetry/logger.ts';
+import { BUNDLE_COMPILE_PHASE, phaseSince } from './telemetry/startup.ts';
+
+// The imports above have run (in the bundle: every dependency's and app module's top level).
+phaseSince(BUNDLE_COMPILE_PHASE, 'server bundle: evaluate modules (dependencies + app)');
 
 function roleFromArgs(argv: string[]): string | undefined {
   const i = argv.findIndex((a) => a === '--role' || a.startsWith('--role='));

@@ -25,6 +25,7 @@ import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
+import { STARTUP_TIMELINE_MSG, startupTimeline, timed } from './telemetry/startup.ts';
 
 export interface ServiceOptions {
   config: AppConfig & { REDIS_URL: string; DATABASE_URL: string };
@@ -95,24 +96,31 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     const source = opts.modelSource ?? (await modelSourceFor(config, log));
     // Start-up path: inference threads spawn (loading onnxruntime-node) while the manifest's files are
     // verified and migrations run; the sessions load as soon as the registry is ready.
-    const registryReady = ModelRegistry.load(source, {
-      precision: config.MODEL_PRECISION,
-      only: config.MODELS,
-    });
-    const engineReady = InferenceEngine.start(registryReady, {
-      threads: config.INFERENCE_THREADS,
-      intraOpThreads: config.ORT_INTRA_OP_THREADS,
-      provider: config.EXECUTION_PROVIDER,
-      maxBatchSize: config.MAX_BATCH_SIZE,
-      maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
-      prepareInThreads: config.PREPARE_IN_THREADS,
-      log,
-      metrics,
-    });
-    const [migrated, engine] = await Promise.allSettled([migrate(db, log), engineReady]);
+    const registryReady = timed('models: manifest, verify files (sha256)', () =>
+      ModelRegistry.load(source, { precision: config.MODEL_PRECISION, only: config.MODELS }),
+    );
+    const engineReady = timed('inference engine: threads ready, sessions created', () =>
+      InferenceEngine.start(registryReady, {
+        threads: config.INFERENCE_THREADS,
+        intraOpThreads: config.ORT_INTRA_OP_THREADS,
+        provider: config.EXECUTION_PROVIDER,
+        maxBatchSize: config.MAX_BATCH_SIZE,
+        maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
+        prepareInThreads: config.PREPARE_IN_THREADS,
+        log,
+        metrics,
+      }),
+    );
+    // Redis, the queue and the stores do not wait for the models: the bootstrap key and the queue's
+    // recovery run (after the migrations) while the sessions load.
+    const stores = openStores(config, db, closers);
+    const migrations = timed('postgres: connect, migrations check', () => migrate(db, log));
+    const storesReady = migrations.then(() => prepareStores(stores, config, log));
+    const [migrated, engine, prepared] = await Promise.allSettled([migrations, engineReady, storesReady]);
     if (engine.status === 'fulfilled') closers.push(() => engine.value.close());
     if (migrated.status === 'rejected') throw migrated.reason;
     if (engine.status === 'rejected') throw engine.reason;
+    if (prepared.status === 'rejected') throw prepared.reason;
     const registry = await registryReady;
     for (const m of registry.unavailable)
       log.error(
@@ -122,7 +130,16 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     // A worker would fail every job of that model: it stays down, saying why, until the models are there.
     if (config.CLAWSTACK_ROLE === 'worker' && registry.unavailable.length)
       throw new ModelIntegrityError(registry.unavailable.map((m) => m.reason).join('; '));
-    return await serve(opts, { db, registry, engine: engine.value, state, metrics, closers, closeAll });
+    return await serve(opts, {
+      db,
+      registry,
+      engine: engine.value,
+      state,
+      metrics,
+      closers,
+      closeAll,
+      ...stores,
+    });
   } catch (err) {
     // Said before the teardown, so that nothing can lose it: terminating an inference thread still
     // loading onnxruntime-node aborted the whole process (SIGABRT; seen in the fault run when a corrupted
@@ -133,7 +150,45 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
   }
 }
 
-interface Started {
+/** Creates BOOTSTRAP_API_KEY's key unless it exists. */
+async function bootstrapKey(keys: ApiKeyStore, key: string | undefined, log: Logger): Promise<void> {
+  if (!key || (await keys.exists(key))) return;
+  try {
+    await keys.create('bootstrap', { key, actor: 'bootstrap' });
+    log.info('created the bootstrap API key');
+  } catch (err) {
+    // Processes starting together (api + worker) race between exists() and create(): the loser finds
+    // the key created by the other (unique violation on its hash), which is what it wanted.
+    if ((err as { code?: string }).code !== '23505') throw err;
+  }
+}
+
+interface Stores {
+  redis: Redis;
+  queue: JobQueue;
+  jobs: JobStore;
+  keys: ApiKeyStore;
+}
+
+/** Redis, the queue and the Postgres stores; their connections close with the service. */
+function openStores(config: ServiceOptions['config'], db: Db, closers: (() => Promise<unknown>)[]): Stores {
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+  closers.push(() => redis.quit());
+  const queueConn = bullConnection(config.REDIS_URL, false);
+  closers.push(() => queueConn.quit());
+  const queue = new JobQueue(queueConn);
+  closers.push(() => queue.close());
+  return { redis, queue, jobs: new JobStore(db), keys: new ApiKeyStore(db) };
+}
+
+/** On a migrated database: the bootstrap key, and (a process that runs the worker) the queue's recovery. */
+async function prepareStores(s: Stores, config: ServiceOptions['config'], log: Logger): Promise<void> {
+  await timed('postgres: bootstrap API key', () => bootstrapKey(s.keys, config.BOOTSTRAP_API_KEY, log));
+  if (config.CLAWSTACK_ROLE !== 'api')
+    await timed('queue: recover unfinished jobs', () => s.queue.recover(s.jobs, log));
+}
+
+interface Started extends Stores {
   db: Db;
   registry: ModelRegistry;
   engine: InferenceEngine;
@@ -146,7 +201,7 @@ interface Started {
 /** Second half of start-up: stores, queue, worker and HTTP server on top of loaded models. */
 async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   const { config, log } = opts;
-  const { db, registry, engine, state, metrics, closers, closeAll } = started;
+  const { db, registry, engine, state, metrics, closers, closeAll, redis, queue, jobs, keys } = started;
   const role = config.CLAWSTACK_ROLE;
   const runsApi = role !== 'worker';
   const runsWorker = role !== 'api';
@@ -159,27 +214,8 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     'models loaded',
   );
 
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
-  closers.push(() => redis.quit());
-  const queueConn = bullConnection(config.REDIS_URL, false);
-  closers.push(() => queueConn.quit());
-  const queue = new JobQueue(queueConn);
-  closers.push(() => queue.close());
-  const jobs = new JobStore(db);
-  const keys = new ApiKeyStore(db);
   const cache = new ResultCache(redis, config.RESULT_CACHE_TTL_SECONDS, metrics);
   const runner = new TaskRunner(servedModules({ echoTask: config.ECHO_TASK }), registry, engine, cache);
-
-  if (config.BOOTSTRAP_API_KEY && !(await keys.exists(config.BOOTSTRAP_API_KEY))) {
-    try {
-      await keys.create('bootstrap', { key: config.BOOTSTRAP_API_KEY, actor: 'bootstrap' });
-      log.info('created the bootstrap API key');
-    } catch (err) {
-      // Processes starting together (api + worker) race between exists() and create(): the loser finds
-      // the key created by the other (unique violation on its hash), which is what it wanted.
-      if ((err as { code?: string }).code !== '23505') throw err;
-    }
-  }
 
   let worker: JobWorker | undefined;
   let recoverAfterOutage: (() => void) | undefined;
@@ -195,7 +231,6 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       log,
       metrics,
     });
-    await queue.recover(jobs, log);
     recoverAfterOutage = () =>
       void queue.recover(jobs, log).catch((err: Error) => log.warn({ err }, 'recovery failed'));
     const tidy = async () => {
@@ -209,36 +244,46 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     housekeeping.unref();
   }
 
-  const app = createApi({
-    log,
-    metrics,
-    state,
-    bodyLimit: config.BODY_LIMIT_BYTES,
-    trustProxy: config.TRUST_PROXY,
-    serving: runsApi
-      ? {
-          registry,
-          engine,
-          runner,
-          store: jobs,
-          queue,
-          db,
-          redis,
-          verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
-          authThrottle: new FailedAuthThrottle(redis, config.AUTH_FAILURES_PER_MINUTE, config.AUTH_CACHE_MS),
-          rateLimit: {
-            requests: config.RATE_LIMIT_REQUESTS,
-            windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
-          },
-        }
-      : undefined,
-    beforeScrape: () => queue.observeDepth(metrics),
-  });
+  const app = timed('api: create the Express app', () =>
+    createApi({
+      log,
+      metrics,
+      state,
+      bodyLimit: config.BODY_LIMIT_BYTES,
+      trustProxy: config.TRUST_PROXY,
+      serving: runsApi
+        ? {
+            registry,
+            engine,
+            runner,
+            store: jobs,
+            queue,
+            db,
+            redis,
+            verifier: new KeyVerifier(keys, config.AUTH_CACHE_MS),
+            authThrottle: new FailedAuthThrottle(
+              redis,
+              config.AUTH_FAILURES_PER_MINUTE,
+              config.AUTH_CACHE_MS,
+            ),
+            rateLimit: {
+              requests: config.RATE_LIMIT_REQUESTS,
+              windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+            },
+          }
+        : undefined,
+      beforeScrape: () => queue.observeDepth(metrics),
+    }),
+  );
   const server: Server = createHttpServer(app, config);
-  await new Promise<void>((res, rej) => {
-    server.once('error', rej);
-    server.listen(config.PORT, config.HOST, () => res());
-  });
+  await timed(
+    'http: listen',
+    () =>
+      new Promise<void>((res, rej) => {
+        server.once('error', rej);
+        server.listen(config.PORT, config.HOST, () => res());
+      }),
+  );
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${addr.port}`;
@@ -265,6 +310,8 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   );
   monitor.start();
   closers.push(async () => monitor.stop());
+  // Times in ms since the process started (processStartEpochMs: performance.timeOrigin).
+  log.info({ processStartEpochMs: performance.timeOrigin, phases: startupTimeline() }, STARTUP_TIMELINE_MSG);
 
   let draining: Promise<{ clean: boolean }> | undefined;
   const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>

@@ -23,6 +23,8 @@ import { runLoad, type LoadResult } from './load.ts';
 import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
+import { timelineFromLogs } from './startup-timeline.ts';
+import { formatTimeline } from '../../app/src/telemetry/startup.ts';
 
 export const PARTS = ['start', 'serve', 'mixed', 'profile'] as const;
 export type Part = (typeof PARTS)[number];
@@ -175,8 +177,11 @@ async function starts(env: BenchEnv, probe: string, o: PartialOptions): Promise<
       /* not a log line */
     }
   }
+  const phases = timelineFromLogs(s.child.output(), s.spawnedAtEpochMs);
   await s.child.stop();
   out.push(`timeline (ms after spawn): ${events.join(' → ')} → first 200 ${s.startMs.toFixed(0)}`);
+  out.push(`start-up phases (ms after spawn; first 200 at ${s.startMs.toFixed(0)} ms):`);
+  out.push(...formatTimeline(phases).map((l) => `  ${l}`));
   return [...out, ...(await startProfile(env, probe))];
 }
 

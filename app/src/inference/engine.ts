@@ -22,6 +22,8 @@ import { hasSequence } from './sequence.ts';
 import { joinedUsage, nextBatch, type QueueView } from './schedule.ts';
 import { collate, split } from './tensors.ts';
 import { spawnThread, stopThread, takePrespawned, type SpawnedThread } from './spawn.ts';
+import { recordPhase } from '../telemetry/startup.ts';
+import { writeHint } from './preload-hint.ts';
 
 export interface EngineOptions {
   threads: number;
@@ -149,10 +151,20 @@ export class InferenceEngine {
           }),
         ),
       );
-      for (const reply of replies) {
+      for (const [i, reply] of replies.entries()) {
         if (reply.type === 'load-failed') throw new InferenceError(`loading models failed: ${reply.message}`);
+        if (reply.type !== 'loaded') continue;
+        for (const s of reply.sessions)
+          recordPhase(`session ${s.key}`, s.startedAt, s.endedAt, `inference-${threads[i]!.worker.threadId}`);
       }
       const first = replies[0];
+      const { hintFile } = threads[0] ?? {};
+      if (hintFile)
+        writeHint(hintFile, {
+          sessions: specs,
+          provider: options.provider,
+          intraOpThreads: options.intraOpThreads,
+        });
       if (first?.type === 'loaded') {
         engine.provider = first.provider;
         for (const w of first.warnings) options.log.warn(w);

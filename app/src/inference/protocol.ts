@@ -23,8 +23,14 @@ export type ToThread =
 
 export type FromThread =
   /** Sent once, unasked, when onnxruntime-node is loaded (spawn.ts waits for it before terminating). */
-  | { type: 'ready' }
-  | { type: 'loaded'; provider: ExecutionProvider; warnings: string[] }
+  | { type: 'ready'; readyAt: number }
+  /** `sessions`: when each session's creation started and ended (epoch ms, telemetry/startup.ts) */
+  | {
+      type: 'loaded';
+      provider: ExecutionProvider;
+      warnings: string[];
+      sessions: { key: string; startedAt: number; endedAt: number }[];
+    }
   | { type: 'load-failed'; message: string }
   | { type: 'result'; id: number; outputs: TensorMap; ms: number }
   | { type: 'run-failed'; id: number; message: string }

@@ -7,6 +7,9 @@
  * seen under heavy load when a worker refused a model), so `stopThread` waits for that first.
  */
 import { Worker } from 'node:worker_threads';
+import type { FromThread } from './protocol.ts';
+import type { PreloadHint } from './preload-hint.ts';
+import { epochMs, recordPhase } from '../telemetry/startup.ts';
 
 export interface SpawnedThread {
   worker: Worker;
@@ -15,17 +18,26 @@ export interface SpawnedThread {
   state: 'loading' | 'ready' | 'failed';
   /** The thread's error before anyone else listened for it. */
   error?: Error;
+  /** Where the engine saves the sessions it loaded, for the next start (preload-hint.ts). */
+  hintFile?: string;
 }
 
 /** How long stopThread waits for a loading thread before it terminates it anyway. */
 export const LOAD_WAIT_MS = 10_000;
 
-export function spawnThread(entry: URL): SpawnedThread {
-  const worker = new Worker(entry);
+export function spawnThread(entry: URL, preload?: PreloadHint): SpawnedThread {
+  const spawnedAt = epochMs();
+  const worker = new Worker(entry, { workerData: { preload } });
   let settle!: () => void;
   const t: SpawnedThread = { worker, state: 'loading', loaded: new Promise((r) => (settle = r)) };
-  const onMessage = (msg: { type?: string }) => {
+  const onMessage = (msg: FromThread) => {
     if (msg?.type !== 'ready') return;
+    recordPhase(
+      'inference thread: boot, load onnxruntime-node',
+      spawnedAt,
+      msg.readyAt,
+      `inference-${worker.threadId}`,
+    );
     t.state = 'ready';
     worker.off('message', onMessage);
     settle();
@@ -63,9 +75,14 @@ export async function stopThread(t: SpawnedThread, loadWaitMs = LOAD_WAIT_MS): P
 const PRESPAWNED = Symbol.for('clawstack.inference.prespawned');
 type Holder = { [PRESPAWNED]?: SpawnedThread };
 
-/** Starts the first inference thread now; the engine takes it over (takePrespawned). */
-export function prespawn(entry: URL): void {
-  (globalThis as Holder)[PRESPAWNED] = spawnThread(entry);
+/**
+ * Starts the first inference thread now, with the last start's sessions to create at once when there
+ * is a hint in `hintFile`; the engine takes it over (takePrespawned) and saves its sessions there.
+ */
+export function prespawn(entry: URL, hint?: { file: string; preload?: PreloadHint }): void {
+  const t = spawnThread(entry, hint?.preload);
+  t.hintFile = hint?.file;
+  (globalThis as Holder)[PRESPAWNED] = t;
 }
 
 /** The thread started by prespawn, if any and not failed; it is the caller's from now on. */

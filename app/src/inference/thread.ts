@@ -3,15 +3,18 @@
  * the engine. `session.run` blocks the thread it runs on, which is why it runs here and not on the
  * event loop.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorData, TensorMap, TypedArray } from '../modalities/types.ts';
 import type { TensorType } from '../models/manifest.ts';
 import { prepareFor, type Prepare } from './prepare.ts';
+import { Preloads, sessionOptions } from './preload.ts';
+import type { PreloadHint } from './preload-hint.ts';
 import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
 import { sequenceFor, type Sequence } from './sequence.ts';
 import { collate } from './tensors.ts';
+import { epochMs } from '../telemetry/startup.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inference thread must run in a worker_thread');
@@ -21,28 +24,34 @@ const prepares = new Map<string, Prepare>();
 const sequences = new Map<string, Sequence>();
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 // The imports above (onnxruntime-node's native binding among them) are loaded: safe to terminate now.
-send({ type: 'ready' });
+send({ type: 'ready', readyAt: epochMs() });
+// The first thread gets the last start's sessions to create at once (preload-hint.ts).
+const preloads = new Preloads((workerData as { preload?: PreloadHint } | null)?.preload);
 
 async function createSession(spec: SessionSpec, provider: ExecutionProvider, intraOpThreads: number) {
-  return ort.InferenceSession.create(spec.path, {
-    executionProviders: [provider],
-    intraOpNumThreads: intraOpThreads,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    enableMemPattern: !spec.dynamicShapes,
-    // Failures reach the caller as errors (and our logs); ORT's own stderr lines would only duplicate them.
-    logSeverityLevel: 4,
-  });
+  return ort.InferenceSession.create(spec.path, sessionOptions(spec, provider, intraOpThreads));
 }
 
 async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpThreads: number) {
   let provider = requested;
   const warnings: string[] = [];
+  const timings: { key: string; startedAt: number; endedAt: number }[] = [];
   for (const spec of specs) {
     const prepare = prepareFor(spec.entry);
     if (prepare) prepares.set(spec.key, prepare);
     const sequence = sequenceFor(spec.entry);
     if (sequence) sequences.set(spec.key, sequence);
+    const preloaded = await preloads.take(spec, provider, intraOpThreads);
+    if (preloaded) {
+      sessions.set(spec.key, preloaded.session);
+      timings.push({
+        key: `${spec.key} (preloaded)`,
+        startedAt: preloaded.startedAt,
+        endedAt: preloaded.endedAt,
+      });
+      continue;
+    }
+    const startedAt = epochMs();
     try {
       sessions.set(spec.key, await createSession(spec, provider, intraOpThreads));
     } catch (err) {
@@ -53,8 +62,9 @@ async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpT
       provider = 'cpu';
       sessions.set(spec.key, await createSession(spec, provider, intraOpThreads));
     }
+    timings.push({ key: spec.key, startedAt, endedAt: epochMs() });
   }
-  return { provider, warnings };
+  return { provider, warnings, sessions: timings };
 }
 
 function toTensorData(t: ort.Tensor): TensorData {
@@ -96,10 +106,11 @@ function batchFeeds(msg: Exclude<RunMessage, { sequence: unknown }>): TensorMap 
 port.on('message', async (msg: ToThread) => {
   if (msg.type === 'load') {
     try {
-      const { provider, warnings } = await load(msg.sessions, msg.provider, msg.intraOpThreads);
-      send({ type: 'loaded', provider, warnings });
+      send({ type: 'loaded', ...(await load(msg.sessions, msg.provider, msg.intraOpThreads)) });
     } catch (err) {
       send({ type: 'load-failed', message: (err as Error).message });
+    } finally {
+      await preloads.releaseRest();
     }
     return;
   }
