@@ -113,7 +113,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
     );
     // Redis, the queue and the stores do not wait for the models: the bootstrap key and the queue's
     // recovery run (after the migrations) while the sessions load.
-    const stores = openStores(config, db, closers);
+    const stores = openStores(config, db, closers, log);
     const migrations = timed('postgres: connect, migrations check', () => migrate(db, log));
     const storesReady = migrations.then(() => prepareStores(stores, config, log));
     const [migrated, engine, prepared] = await Promise.allSettled([migrations, engineReady, storesReady]);
@@ -170,11 +170,26 @@ interface Stores {
   keys: ApiKeyStore;
 }
 
+/**
+ * ioredis reports each failed reconnect as an 'error' event, and prints "[ioredis] Unhandled error event"
+ * with a stack to stderr for a client nobody listens to. The dependency monitor already reports the
+ * outage (and readiness says 503), so the clients' own errors go to the debug log.
+ */
+function logRedisErrors(client: Redis, name: string, log: Logger): Redis {
+  client.on('error', (err: Error) => log.debug({ err, client: name }, 'redis client error'));
+  return client;
+}
+
 /** Redis, the queue and the Postgres stores; their connections close with the service. */
-function openStores(config: ServiceOptions['config'], db: Db, closers: (() => Promise<unknown>)[]): Stores {
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 });
+function openStores(
+  config: ServiceOptions['config'],
+  db: Db,
+  closers: (() => Promise<unknown>)[],
+  log: Logger,
+): Stores {
+  const redis = logRedisErrors(new Redis(config.REDIS_URL, { maxRetriesPerRequest: 3 }), 'app', log);
   closers.push(() => redis.quit());
-  const queueConn = bullConnection(config.REDIS_URL, false);
+  const queueConn = logRedisErrors(bullConnection(config.REDIS_URL, false), 'queue', log);
   closers.push(() => queueConn.quit());
   const queue = new JobQueue(queueConn);
   closers.push(() => queue.close());
@@ -221,7 +236,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   let recoverAfterOutage: (() => void) | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
   if (runsWorker) {
-    const workerConn = bullConnection(config.REDIS_URL, true);
+    const workerConn = logRedisErrors(bullConnection(config.REDIS_URL, true), 'worker', log);
     closers.push(() => workerConn.quit());
     worker = new JobWorker({
       connection: workerConn,
