@@ -13,10 +13,20 @@
  *
  * A cache that does not fit (another Node or V8 flags, another bundle) is refused by V8 or by its name
  * and the bundle compiles as if there were none; a cache directory that is not writable only costs the
- * cache. NODE_COMPILE_CACHE=off (or CLAWSTACK_COMPILE_CACHE=off) disables both.
+ * cache. NODE_COMPILE_CACHE=off (or CLAWSTACK_COMPILE_CACHE=off) disables both. A directory that is not
+ * this user's alone (another owner, writable by others, a symbolic link) is not used at all.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
@@ -53,14 +63,57 @@ export function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
   return env.NODE_COMPILE_CACHE || join(tmpdir(), 'node-compile-cache');
 }
 
-export type CacheOutcome = 'node' | 'hit' | 'miss' | 'rejected' | 'off';
+export interface DirFacts {
+  isDirectory: boolean;
+  isSymbolicLink: boolean;
+  uid: number;
+  mode: number;
+}
+
+/**
+ * Why the cache directory must not be used, or undefined when it may. What is in it becomes code this
+ * process runs (V8's code cache) and model files it parses (the preload hint), and its default is under
+ * the shared tmpdir: another local user who created it first, or can write to it, must not get either.
+ */
+export function untrustedDirReason(d: DirFacts, uid: number | undefined): string | undefined {
+  if (d.isSymbolicLink) return 'is a symbolic link';
+  if (!d.isDirectory) return 'is not a directory';
+  if (uid !== undefined && d.uid !== uid) return `belongs to uid ${d.uid}, not this process's uid ${uid}`;
+  if (d.mode & 0o022) return `is writable by others (mode ${(d.mode & 0o777).toString(8)})`;
+  return undefined;
+}
+
+/**
+ * The cache directory to use (created 0700 if missing), or undefined when caching is off or the
+ * directory is not this user's alone (then the start compiles in full, as with caching off).
+ */
+export function usableCacheDir(env: NodeJS.ProcessEnv): { dir?: string; untrusted?: string } {
+  const dir = cacheDir(env);
+  if (!dir) return {};
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    const facts = {
+      isDirectory: st.isDirectory(),
+      isSymbolicLink: st.isSymbolicLink(),
+      uid: st.uid,
+      mode: st.mode,
+    };
+    const untrusted = untrustedDirReason(facts, process.getuid?.());
+    return untrusted ? { untrusted: `${dir} ${untrusted}` } : { dir };
+  } catch (err) {
+    return { untrusted: `${dir}: ${(err as Error).message}` };
+  }
+}
+
+export type CacheOutcome = 'node' | 'hit' | 'miss' | 'rejected' | 'off' | 'untrusted';
 
 const enableCompileCache = (nodeModule as { enableCompileCache?: (dir?: string) => unknown })
   .enableCompileCache;
 
 /** Runs the CommonJS file `file` as the main module would be run; says how its code was compiled. */
 export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): CacheOutcome {
-  const dir = cacheDir(env);
+  const { dir, untrusted } = usableCacheDir(env);
   const requireHere = createRequire(file);
   if (dir && enableCompileCache) {
     enableCompileCache(dir);
@@ -68,8 +121,9 @@ export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): C
     return 'node';
   }
   if (!dir) {
+    if (untrusted) process.emitWarning(`compile cache not used: ${untrusted}`, 'ClawstackWarning');
     requireHere(file);
-    return 'off';
+    return untrusted ? 'untrusted' : 'off';
   }
   const st = statSync(file);
   const cacheFile = join(

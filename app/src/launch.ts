@@ -7,14 +7,15 @@
  * starts (compile-cache.ts). The engine takes the thread over when it starts.
  */
 import { fileURLToPath } from 'node:url';
-import { cacheDir, cachePrefix, runCached } from './compile-cache.ts';
+import { cachePrefix, runCached, usableCacheDir } from './compile-cache.ts';
 import { hintFile, readHint } from './inference/preload-hint.ts';
 import { prespawn } from './inference/spawn.ts';
 import { epochMs, recordPhase, timed } from './telemetry/startup.ts';
 
 recordPhase('node bootstrap, dist/main.js loaded', performance.timeOrigin, epochMs());
 const server = fileURLToPath(new URL('./server.cjs', import.meta.url));
-const dir = cacheDir(process.env);
+// The preload hint names model files to parse: only from a cache directory that is this user's alone.
+const { dir } = usableCacheDir(process.env);
 timed('spawn the first inference thread', () => {
   const file = dir && hintFile(dir, cachePrefix(server));
   prespawn(

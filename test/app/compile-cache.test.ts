@@ -1,12 +1,22 @@
 /** compile-cache.ts: the server bundle's compiled code is cached across starts, and a cache that does not fit is ignored. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { cacheDir, cacheFileName } from '../../app/src/compile-cache.ts';
+import { cacheDir, cacheFileName, untrustedDirReason, usableCacheDir } from '../../app/src/compile-cache.ts';
 
 const hasNodeCache =
   typeof (nodeModule as { enableCompileCache?: unknown }).enableCompileCache === 'function';
@@ -88,5 +98,46 @@ writeFileSync(${JSON.stringify(out)}, JSON.stringify({ file: __filename, sep, st
     assert.equal(now.length, 1);
     assert.notEqual(now[0], written[0]);
     assert.equal(startOnce(file, env), 'hit');
+  });
+
+  test("a cache directory that is not this user's alone is not used: another owner, writable by others, a symbolic link", () => {
+    const mine = { isDirectory: true, isSymbolicLink: false, uid: 1000, mode: 0o40700 };
+    assert.equal(untrustedDirReason(mine, 1000), undefined);
+    assert.equal(
+      untrustedDirReason({ ...mine, mode: 0o40755 }, 1000),
+      undefined,
+      'readable by others is fine',
+    );
+    assert.match(
+      untrustedDirReason({ ...mine, uid: 1001 }, 1000)!,
+      /belongs to uid 1001, not this process's uid 1000/,
+    );
+    assert.match(untrustedDirReason({ ...mine, mode: 0o41777 }, 1000)!, /writable by others \(mode 777\)/);
+    assert.match(untrustedDirReason({ ...mine, mode: 0o40720 }, 1000)!, /writable by others/);
+    assert.match(untrustedDirReason({ ...mine, isSymbolicLink: true }, 1000)!, /symbolic link/);
+    assert.match(untrustedDirReason({ ...mine, isDirectory: false }, 1000)!, /not a directory/);
+
+    // On disk: a fresh directory is created 0700 and used; a world-writable one is refused.
+    const fresh = join(dir, 'fresh-cache');
+    assert.deepEqual(usableCacheDir({ NODE_COMPILE_CACHE: fresh }), { dir: fresh });
+    const shared = join(dir, 'shared-cache');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    assert.match(
+      usableCacheDir({ NODE_COMPILE_CACHE: shared }).untrusted!,
+      /writable by others \(mode 777\)/,
+    );
+    const link = join(dir, 'link-cache');
+    symlinkSync(fresh, link);
+    assert.match(usableCacheDir({ NODE_COMPILE_CACHE: link }).untrusted!, /symbolic link/);
+
+    // A start with the shared directory runs the bundle without reading or writing a cache there.
+    const file = join(dir, 'bundle-untrusted.cjs');
+    const out = join(dir, 'out-untrusted.txt');
+    writeFileSync(file, `require('node:fs').writeFileSync(${JSON.stringify(out)}, 'ran');\n`);
+    assert.equal(startOnce(file, { NODE_COMPILE_CACHE: shared }), 'untrusted');
+    assert.equal(readFileSync(out, 'utf8'), 'ran');
+    assert.deepEqual(readdirSync(shared), [], 'nothing written to the shared directory');
+    assert.ok(existsSync(fresh));
   });
 });
