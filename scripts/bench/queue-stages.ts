@@ -1,12 +1,12 @@
 /**
  * (d) Where a job's wall time goes on the worker side, from timestamps the stores already keep (no
- * instrumentation in the app): BullMQ's job hash (`timestamp` = added, `processedOn` = taken by a
- * worker slot, `finishedOn` = the slot asked to move it to completed, all Date.now() of a Node process)
- * and Postgres' job record (`started_at` = the claim statement ran, `finished_at` = the result statement
- * ran, both clock_timestamp() inside the statement). One machine, one clock.
+ * instrumentation in the app): BullMQ's events stream (`waiting` = added, `active` = taken by a worker
+ * slot, `completed` = moved to completed; the stream ids are Redis' clock in ms) and Postgres' job record
+ * (`started_at` = the claim statement ran, `finished_at` = the result statement ran, both
+ * clock_timestamp() inside the statement). One machine, one clock.
  */
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import type pg from 'pg';
 
 export interface JobTimes {
   addedMs: number;
@@ -20,8 +20,8 @@ export const STAGES = [
   'waiting in Redis (added → taken by a slot)',
   'taken → claim statement ran (coalescer wait + round trip)',
   'claim ran → result statement ran (claim commit, decode, run, coalescer wait, round trip)',
-  'result ran → moveToCompleted asked (result commit + return)',
-  'slot busy per job (taken → moveToCompleted asked)',
+  'result ran → completed in Redis (result commit, return, moveToCompleted)',
+  'slot busy per job (taken → completed)',
 ] as const;
 
 export type StageStats = Record<(typeof STAGES)[number], { p50: number; mean: number }>;
@@ -43,7 +43,27 @@ export function stageStats(jobs: JobTimes[]): StageStats {
   } as StageStats;
 }
 
-/** The timestamps of the succeeded jobs created since `marker` whose queue entries are still kept. */
+/**
+ * Per job id, when BullMQ's events stream got its `waiting`, `active` and `completed` events (the stream
+ * id's milliseconds: Redis' clock). The stream is capped (~10,000 events), so only the latest jobs have
+ * all three; the queue's own entries are removed on completion and keep no timestamps.
+ */
+export function eventTimes(entries: [string, string[]][]): Map<string, Partial<Record<string, number>>> {
+  const out = new Map<string, Partial<Record<string, number>>>();
+  for (const [id, fields] of entries) {
+    const at = Number(id.split('-')[0]);
+    const field = (name: string) => fields[fields.indexOf(name) + 1];
+    const event = field('event');
+    const jobId = fields.includes('jobId') ? field('jobId') : undefined;
+    if (!event || !jobId) continue;
+    const times = out.get(jobId) ?? {};
+    times[event] ??= at;
+    out.set(jobId, times);
+  }
+  return out;
+}
+
+/** The timestamps of the succeeded jobs created since `marker` that are still in the events stream. */
 export async function readJobTimes(
   db: pg.Client,
   redisUrl: string,
@@ -59,19 +79,17 @@ export async function readJobTimes(
   ).rows;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
-    const pipe = redis.pipeline();
-    for (const r of rows) pipe.hmget(`bull:${queueName}:${r.id}`, 'timestamp', 'processedOn', 'finishedOn');
-    const hashes = (await pipe.exec()) ?? [];
-    return rows.flatMap((r, i) => {
-      const [added, fetched, completed] = ((hashes[i]?.[1] ?? []) as (string | null)[]).map(Number);
-      if (!added || !fetched || !completed) return [];
+    const events = eventTimes(await redis.xrange(`bull:${queueName}:events`, '-', '+'));
+    return rows.flatMap((r) => {
+      const t = events.get(r.id);
+      if (!t?.waiting || !t.active || !t.completed) return [];
       return [
         {
-          addedMs: added,
-          fetchedMs: fetched,
+          addedMs: t.waiting,
+          fetchedMs: t.active,
           claimedMs: Number(r.started),
           resultMs: Number(r.finished),
-          completedMs: completed,
+          completedMs: t.completed,
         },
       ];
     });

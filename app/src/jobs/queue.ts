@@ -58,7 +58,10 @@ export class JobQueue {
       defaultJobOptions: {
         attempts: ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 3600, count: 10_000 },
+        // A completed entry is never read again (the result and history are in Postgres; recovery looks
+        // only at unfinished jobs); keeping and trimming them cost 5 Redis commands per job. A late add
+        // of a job already done makes an entry whose claim finds it finished and skips it.
+        removeOnComplete: true,
         removeOnFail: { age: 24 * 3600 },
       },
     });
