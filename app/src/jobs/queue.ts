@@ -32,7 +32,7 @@ const MAX_STALLED = 3;
 const ADD_TIMEOUT_MS = 2_000;
 /** How long a job waits to be tried again while Postgres is unreachable (no attempt is used up). */
 const DEPENDENCY_RETRY_MS = 2_000;
-/** A queue entry finished (failed/completed) this long ago whose job Postgres still calls unfinished is stale. */
+/** A queue entry failed this long ago (completed ones are removed) whose job Postgres still calls unfinished is stale. */
 const STALE_FINISHED_MS = 30_000;
 
 export interface JobData {
