@@ -43,6 +43,7 @@ import { hashTextFeatures, loadMessages, loadModel } from './bench/inputs.ts';
 import { redisRoundTrip, threadRoundTrip } from './bench/probes.ts';
 import { type RawQueueResult } from './bench/raw-bullmq.ts';
 import { runQueuePart, type JobsRun, type QueuePart } from './bench/queue-part.ts';
+import { STAGES } from './bench/queue-stages.ts';
 import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
 import { allModelsLoad } from './bench/all-models.ts';
@@ -88,6 +89,9 @@ import {
   windowsSentence,
   queueCostRows,
   queueSentence,
+  extraRedisCommands,
+  stageRows,
+  stageSentence,
   bulkSentence,
   type QueueFacts,
   type StartTimes,
@@ -396,6 +400,20 @@ function queueFacts(q: QueuePart, cpus: number): QueueFacts {
   };
 }
 
+/** The bulk path's worker-side stages and the Redis calls beyond raw BullMQ's (runs that read them). */
+function stagesReport(q: QueuePart, facts: QueueFacts): string[] {
+  const stages = q.bulk?.stages;
+  if (!stages) return [];
+  const extra = extraRedisCommands(q.bulk?.costs.byCommand ?? {}, q.raw.costs.byCommand ?? {});
+  const slotMs = stages[STAGES[STAGES.length - 1]!].mean;
+  return [
+    table(['worker side, bulk path (ms per job)', 'p50', 'mean'], stageRows(stages)),
+    '',
+    stageSentence({ slotMs, stages, concurrency: facts.concurrency, raw: facts.raw, extra }),
+    '',
+  ];
+}
+
 /** (d)'s cost table and sentence. */
 function queueReport(q: QueuePart, cpus: number): string {
   const facts = queueFacts(q, cpus);
@@ -413,6 +431,7 @@ function queueReport(q: QueuePart, cpus: number): string {
     ),
     '',
     ...(facts.bulk ? [bulkSentence({ ...facts, bulk: facts.bulk }), ''] : []),
+    ...stagesReport(q, facts),
     queueSentence(facts),
     ...(q.profile
       ? [

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { runLoad, type LoadResult } from './load.ts';
 import { cpuSeconds } from './procs.ts';
 import { perJob, readCounters, type PerJobCosts } from './queue-costs.ts';
+import { readJobTimes, stageStats, type StageStats } from './queue-stages.ts';
 
 export interface JobsResult {
   task: string;
@@ -25,6 +26,8 @@ export interface JobsResult {
   /** server CPU (all threads) from the first submit to the last job finished, per job */
   serverCpuMsPerJob: number;
   costs: PerJobCosts;
+  /** where a job's wall time went on the worker side (./queue-stages.ts) */
+  stages?: StageStats;
 }
 
 export async function runJobs(opts: {
@@ -96,6 +99,7 @@ export async function runJobs(opts: {
       [marker],
     );
     const s = stats.rows[0]!;
+    const times = await readJobTimes(db, opts.redisUrl, marker);
     return {
       task: opts.task,
       submitted: counts.total,
@@ -108,6 +112,7 @@ export async function runJobs(opts: {
       drainSeconds,
       serverCpuMsPerJob: cpuPerJob,
       costs,
+      ...(times.length ? { stages: stageStats(times) } : {}),
     };
   } finally {
     await db.end();

@@ -13,6 +13,8 @@ export interface StoreCounters {
   redisScripts: number;
   redisCpuSeconds: number;
   pgWriteTransactions: number;
+  /** calls per Redis command (commandstats), Lua-internal calls included */
+  commands?: Record<string, number>;
 }
 
 export interface PerJobCosts {
@@ -20,10 +22,32 @@ export interface PerJobCosts {
   redisScripts: number;
   redisCpuMs: number;
   pgWriteTransactions: number;
+  /** Redis calls per job by command, most first (absent in runs from before it was read) */
+  byCommand?: Record<string, number>;
 }
 
 const field = (info: string, name: string) =>
   Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+
+/** Every command's calls=N in an `INFO commandstats` answer. */
+export function commandCalls(info: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out[m[1]!] = Number(m[2]);
+  return out;
+}
+
+/** Calls per job by command between two readings, most first; commands that did not run are left out. */
+export function commandsPerJob(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  jobs: number,
+): Record<string, number> {
+  const rows = Object.entries(after)
+    .map(([cmd, n]) => [cmd, (n - (before[cmd] ?? 0)) / jobs] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return Object.fromEntries(rows);
+}
 
 /** calls=N of one cmdstat line, 0 when the command never ran. */
 const calls = (info: string, cmd: string) =>
@@ -49,6 +73,7 @@ export async function readCounters(redisUrl: string, databaseUrl: string): Promi
       ),
       redisCpuSeconds: field(cpu, 'used_cpu_user') + field(cpu, 'used_cpu_sys'),
       pgWriteTransactions: Number(xid.rows[0]!.xmax),
+      commands: commandCalls(cmds),
     };
   } finally {
     redis.disconnect();
@@ -63,5 +88,6 @@ export function perJob(before: StoreCounters, after: StoreCounters, jobs: number
     redisScripts: (after.redisScripts - before.redisScripts) / jobs,
     redisCpuMs: ((after.redisCpuSeconds - before.redisCpuSeconds) * 1000) / jobs,
     pgWriteTransactions: (after.pgWriteTransactions - before.pgWriteTransactions) / jobs,
+    byCommand: commandsPerJob(before.commands ?? {}, after.commands ?? {}, jobs),
   };
 }

@@ -11,6 +11,8 @@ import { existsSync } from 'node:fs';
 import { peakRssMb } from './procs.ts';
 import { profilesIn, summarizeProfile, type ProfileSummary } from './profile.ts';
 import { rawBullmq, type RawQueueResult } from './raw-bullmq.ts';
+import type { PerJobCosts } from './queue-costs.ts';
+import type { StageStats } from './queue-stages.ts';
 
 export interface JobsRun extends JobsResult {
   peakRssMb: number;
@@ -44,6 +46,15 @@ export interface QueueCounts {
 export const BULK_JOBS = 100;
 /** Connections submitting batches: each request carries BULK_JOBS jobs, so a few keep the queue full. */
 const BULK_CONNECTIONS = 4;
+
+/** Redis calls per job by command, and the worker-side stages (ms, median / mean), on the console. */
+function logDetail(log: (msg: string) => void, costs: PerJobCosts, stages?: StageStats) {
+  const f = (n: number) => n.toFixed(2);
+  const cmds = Object.entries(costs.byCommand ?? {}).map(([c, n]) => `${c} ${f(n)}`);
+  log(`    Redis calls/job: ${cmds.join(', ')}`);
+  for (const [stage, s] of Object.entries(stages ?? {}))
+    log(`    ${stage}: p50 ${f(s.p50)} ms, mean ${f(s.mean)} ms`);
+}
 
 /** The echo jobs' inputs: small objects, like raw BullMQ's `{ i }`. */
 const echoInputs = Array.from({ length: 100 }, (_, n) => ({ probe: 'bench:serve', n }));
@@ -90,6 +101,7 @@ export async function runQueuePart(opts: {
       await jobs(task, inputs, warmup, server, perRequest);
       const r = await jobs(task, inputs, count, server, perRequest);
       log(`    ${Math.round(r.jobsPerSec)} jobs/s, ${r.serverCpuMsPerJob.toFixed(2)} ms server CPU per job`);
+      logDetail(log, r.costs, r.stages);
       return {
         ...r,
         peakRssMb: peakRssMb(server.child.pid),
@@ -112,6 +124,7 @@ export async function runQueuePart(opts: {
       connections,
     });
     log(`    ${Math.round(raw.jobsPerSec)} jobs/s`);
+    logDetail(log, raw.costs);
     if ((await classifyOnce(server.url, env.apiKey, opts.texts[0]!)) !== 200)
       throw new Error('server stopped answering after the jobs');
     await server.child.stop();

@@ -747,3 +747,60 @@ export function queueSentence(q: QueueFacts): string {
     `With text inference, ${f0(q.text.jobsPerSec)} jobs/s, ${f2(textShare)} × the no-op rate: ${textShare < 1 - NOISE ? 'inference, not the queue, bounds those jobs' : 'the queue bounds them as much as inference does'}.`
   );
 }
+
+/** Why clawstack's queue runs a Redis command more often than raw BullMQ, for the commands that differ. */
+const EXTRA_REDIS_CAUSE: Record<string, string> = {
+  zadd: 'priorities (the prioritized set)',
+  incr: 'priorities (the priority counter)',
+  zpopmin: 'priorities (taking from the prioritized set)',
+  exists: 'own job ids (the Postgres id, checked on add so a late add makes no second entry)',
+};
+
+/** Redis calls per job that clawstack makes beyond raw BullMQ's (≥ 0.5 a job), most first, with their cause. */
+export function extraRedisCommands(
+  ours: Record<string, number>,
+  raw: Record<string, number>,
+): { command: string; extra: number; cause: string }[] {
+  return Object.keys({ ...ours, ...raw })
+    .map((command) => ({
+      command,
+      extra: (ours[command] ?? 0) - (raw[command] ?? 0),
+      cause: EXTRA_REDIS_CAUSE[command] ?? 'not attributed',
+    }))
+    .filter((c) => Math.abs(c.extra) >= 0.5)
+    .sort((a, b) => b.extra - a.extra);
+}
+
+/** A job's worker-side stages (ms, median and mean), as the bench reads them from the stores' timestamps. */
+export type QueueStages = Record<string, { p50: number; mean: number }>;
+
+/** Rows [stage, p50 ms, mean ms]. */
+export function stageRows(stages: QueueStages): string[][] {
+  return Object.entries(stages).map(([stage, s]) => [stage, f2(s.p50), f2(s.mean)]);
+}
+
+/**
+ * Where the bulk path's jobs spent their time on the worker side, against raw BullMQ's time per job in
+ * a slot (its concurrency over its rate: it keeps no timestamps), and the Redis calls beyond raw's.
+ */
+export function stageSentence(opts: {
+  slotMs: number;
+  stages: QueueStages;
+  concurrency: number;
+  raw: QueueCost;
+  extra: { command: string; extra: number; cause: string }[];
+}): string {
+  const rawSlotMs = (opts.concurrency * 1000) / opts.raw.jobsPerSec;
+  const [busiest] = Object.entries(opts.stages)
+    .filter(([stage]) => !stage.startsWith('slot') && !stage.startsWith('waiting'))
+    .sort((a, b) => b[1].mean - a[1].mean);
+  const extra = opts.extra.filter((c) => c.extra > 0);
+  return (
+    `On the bulk path a worker slot held each job ${f2(opts.slotMs)} ms (mean) against raw BullMQ's ${f2(rawSlotMs)} ms (${opts.concurrency} slots at ${f0(opts.raw.jobsPerSec)} jobs/s)` +
+    (busiest ? `; the longest stage: ${busiest[0]}, ${f2(busiest[1].mean)} ms` : '') +
+    '. ' +
+    (extra.length
+      ? `Redis calls per job beyond raw BullMQ's: ${extra.map((c) => `${c.command} +${f2(c.extra)} (${c.cause})`).join(', ')}.`
+      : "Redis calls per job: none beyond raw BullMQ's.")
+  );
+}

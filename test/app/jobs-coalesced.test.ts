@@ -9,7 +9,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import pino from 'pino';
 import { createPool, migrate, type Db } from '../../app/src/store/db.ts';
-import { JobStore } from '../../app/src/store/jobs.ts';
+import {
+  inOrderOfWrites,
+  JobStore,
+  workerWriteParams,
+  type JobRecord,
+  type WorkerWrite,
+} from '../../app/src/store/jobs.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
@@ -95,6 +101,75 @@ describe('JobStore, coalesced, on real Postgres', () => {
         j === cancelled ? ['queued', 'cancelled'] : ['queued', 'running', 'succeeded'],
       );
     }
+  });
+
+  test("one job's result and other jobs' claims arriving together share one statement", async () => {
+    const jobs = Array.from({ length: 20 }, (_, n) => job(n));
+    await Promise.all(jobs.map((j) => store.create(j)));
+    const [running, waiting] = [jobs.slice(0, 10), jobs.slice(10)];
+    await Promise.all(running.map((j) => store.start(j.id)));
+    flushes.length = 0;
+    const [done, claimed] = await Promise.all([
+      Promise.all(running.map((j, i) => store.succeed(j.id, { echoed: i }))),
+      Promise.all(waiting.map((j) => store.start(j.id))),
+    ]);
+    assert.deepEqual(flushes, [{ kind: 'worker', rows: 20 }], 'nothing in flight: all 20 in one statement');
+    assert.deepEqual(
+      done.map((r) => [r?.id, r?.status, r?.result]),
+      running.map((j, i) => [j.id, 'succeeded', { echoed: i }]),
+    );
+    assert.deepEqual(
+      claimed.map((r) => [r?.id, r?.status, r?.attempts]),
+      waiting.map((j) => [j.id, 'running', 1]),
+    );
+    const events = await store.eventsOf(jobs.map((j) => j.id));
+    for (const j of jobs)
+      assert.deepEqual(
+        events.get(j.id)!.map((e) => e.status),
+        running.includes(j) ? ['queued', 'running', 'succeeded'] : ['queued', 'running'],
+      );
+  });
+});
+
+describe('worker writes, one statement (pure)', () => {
+  const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
+  test('claims and results split into their arrays; the commit waits for the WAL only with a result in it', () => {
+    const writes: WorkerWrite[] = [
+      { kind: 'start', id: a },
+      { kind: 'succeed', id: b, result: { n: 1, s: 'x"y' } },
+      { kind: 'start', id: c },
+    ];
+    assert.deepEqual(workerWriteParams(writes), [[a, c], [b], ['{"n":1,"s":"x\\"y"}'], 'on']);
+    assert.deepEqual(workerWriteParams([{ kind: 'start', id: a }]), [[a], [], [], 'off']);
+    assert.equal(workerWriteParams([{ kind: 'succeed', id: a, result: null }])[3], 'on');
+  });
+  test('a job twice in one statement is refused (its rows then go one by one)', () => {
+    assert.throws(
+      () =>
+        workerWriteParams([
+          { kind: 'start', id: a },
+          { kind: 'succeed', id: a, result: 1 },
+        ]),
+      /appears twice/,
+    );
+  });
+  test('returned rows come back in the order of the writes, by kind and id; a write that changed nothing is undefined', () => {
+    const rec = (id: string, status: JobRecord['status']) => ({ id, status }) as JobRecord;
+    const rows = [
+      { kind: 'succeed' as const, ...rec(b, 'succeeded') },
+      { kind: 'start' as const, ...rec(a, 'running') },
+    ];
+    const out = inOrderOfWrites(
+      [
+        { kind: 'start', id: a },
+        { kind: 'start', id: c },
+        { kind: 'succeed', id: b, result: 1 },
+        { kind: 'succeed', id: a, result: 1 },
+      ],
+      rows,
+    );
+    assert.deepEqual(out, [rec(a, 'running'), undefined, rec(b, 'succeeded'), undefined]);
+    assert.ok(!('kind' in out[0]!), 'the kind column is not part of the record');
   });
 });
 

@@ -54,6 +54,9 @@ import {
   queueCostRows,
   queueSentence,
   bulkSentence,
+  extraRedisCommands,
+  stageRows,
+  stageSentence,
   type QueueFacts,
   type C1Input,
   type Shares,
@@ -917,5 +920,53 @@ describe('bench:serve (d) the queue', () => {
     assert.match(m, /no less: the per-request cost was not what bounded it/);
     assert.match(queueSentence(withBulk), /one request per job; the target is judged on the bulk path/);
     assert.doesNotMatch(queueSentence(withBulk), /target ≥ 0\.5 ×: missed/);
+  });
+  test('Redis calls beyond raw BullMQ: the commands that differ by half a call or more, most first, with their cause', () => {
+    const extra = extraRedisCommands(
+      { xadd: 4, zadd: 3, exists: 2, incr: 2, zpopmin: 1, del: 1.6, hmget: 3.2, lpush: 1 },
+      { xadd: 4, zadd: 2, exists: 1, incr: 1, del: 2, hmget: 3, lpush: 1, hset: 0.1 },
+    );
+    assert.deepEqual(
+      extra.map((c) => [c.command, c.extra]),
+      [
+        ['zadd', 1],
+        ['exists', 1],
+        ['incr', 1],
+        ['zpopmin', 1],
+      ],
+      'hmget +0.2 and del −0.4 are under half a call; equal counts are left out',
+    );
+    assert.match(extra[0]!.cause, /priorities/);
+    assert.match(extra[1]!.cause, /own job ids/);
+    assert.equal(extraRedisCommands({ foo: 2 }, {})[0]!.cause, 'not attributed');
+    assert.deepEqual(extraRedisCommands({ del: 1 }, { del: 2 }), [
+      { command: 'del', extra: -1, cause: 'not attributed' },
+    ]);
+  });
+  test("the stage table and sentence: slot time against raw BullMQ's, the longest stage, the extra Redis calls", () => {
+    const stages = {
+      'waiting in Redis': { p50: 3000, mean: 2900 },
+      'taken → claim ran': { p50: 8, mean: 7.5 },
+      'claim ran → result ran': { p50: 4, mean: 5 },
+      'slot busy per job': { p50: 21, mean: 22.2 },
+    };
+    assert.deepEqual(stageRows(stages)[1], ['taken → claim ran', '8.00', '7.50']);
+    const extra = extraRedisCommands({ exists: 2, del: 1 }, { exists: 1, del: 2 });
+    const s = stageSentence({ slotMs: 22.2, stages, concurrency: 16, raw: cost(1600, 0.2, 0), extra });
+    assert.match(
+      s,
+      /held each job 22\.20 ms \(mean\) against raw BullMQ's 10\.00 ms \(16 slots at 1,600 jobs\/s\)/,
+    );
+    assert.match(
+      s,
+      /the longest stage: taken → claim ran, 7\.50 ms/,
+      'neither the queue wait nor the whole slot',
+    );
+    assert.match(s, /exists \+1\.00 \(own job ids/);
+    assert.doesNotMatch(s, /del/, 'fewer calls than raw are not extra');
+    assert.match(
+      stageSentence({ slotMs: 10, stages, concurrency: 16, raw: cost(1600, 0.2, 0), extra: [] }),
+      /none beyond raw BullMQ's/,
+    );
   });
 });

@@ -32,7 +32,7 @@ const MAX_STALLED = 3;
 const ADD_TIMEOUT_MS = 2_000;
 /** How long a job waits to be tried again while Postgres is unreachable (no attempt is used up). */
 const DEPENDENCY_RETRY_MS = 2_000;
-/** A queue entry finished (failed/completed) this long ago whose job Postgres still calls unfinished is stale. */
+/** A queue entry failed this long ago (completed ones are removed) whose job Postgres still calls unfinished is stale. */
 const STALE_FINISHED_MS = 30_000;
 
 export interface JobData {
@@ -58,7 +58,10 @@ export class JobQueue {
       defaultJobOptions: {
         attempts: ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
-        removeOnComplete: { age: 3600, count: 10_000 },
+        // A completed entry is never read again (the result and history are in Postgres; recovery looks
+        // only at unfinished jobs); keeping and trimming them cost 5 Redis commands per job. A late add
+        // of a job already done makes an entry whose claim finds it finished and skips it.
+        removeOnComplete: true,
         removeOnFail: { age: 24 * 3600 },
       },
     });

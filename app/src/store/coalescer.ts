@@ -21,6 +21,13 @@ export interface FlushPolicy {
 
 export const DEFAULT_FLUSH_POLICY: FlushPolicy = { maxRows: 500, maxInFlight: 2, maxDelayMs: 5 };
 
+/**
+ * Group commit without a delay window: one statement at a time, and the rows that arrived while it was
+ * on its way go in the next one as soon as it returns. The worker's claims and results: a job slot waits
+ * at most for the statement in flight and its own, and the statements per job shrink as load grows.
+ */
+export const GROUP_COMMIT_POLICY: FlushPolicy = { maxRows: 500, maxInFlight: 1, maxDelayMs: 0 };
+
 export type FlushDecision =
   | { kind: 'flush'; rows: number }
   | { kind: 'wait'; ms: number }

@@ -1,13 +1,13 @@
 /**
  * JobStore: job records, their status transitions, results and errors, in Postgres. The three writes
  * every job makes (created, started, succeeded) are coalesced: concurrent ones go in one multi-row
- * statement with their job_events rows (./coalescer.ts), and each caller still gets its own row back
- * only once it is committed.
+ * statement with their job_events rows (./coalescer.ts) — creates in theirs, a worker's claims and
+ * results together in one — and each caller still gets its own row back only once it is committed.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError } from '../errors.ts';
 import type { Db } from './db.ts';
-import { DEFAULT_FLUSH_POLICY, WriteCoalescer, type FlushPolicy } from './coalescer.ts';
+import { DEFAULT_FLUSH_POLICY, GROUP_COMMIT_POLICY, WriteCoalescer, type FlushPolicy } from './coalescer.ts';
 
 export const PRIORITIES = ['high', 'normal', 'low'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -53,16 +53,11 @@ export interface Submitted {
   duplicate: boolean;
 }
 
-/**
- * Each batch's changed rows, with one job_events row per changed job, in one statement. `asyncCommit`:
- * the statement's commit does not wait for its WAL flush (synchronous_commit off for this transaction
- * only); it is visible to everyone at once all the same, and survives any crash that a later
- * synchronous commit (e.g. the job's result) survives, because WAL is flushed in order.
- */
-const withEvents = (changed: string, status: JobStatus, opts: { asyncCommit?: boolean } = {}) =>
+/** Each batch's changed rows, with one job_events row per changed job, in one statement. */
+const withEvents = (changed: string, status: JobStatus) =>
   `WITH ${changed},
         ev AS (INSERT INTO job_events (job_id, status) SELECT id, '${status}' FROM changed)
-   SELECT changed.* FROM changed${opts.asyncCommit ? ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit" : ''}`;
+   SELECT changed.* FROM changed`;
 
 const CREATE_MANY = withEvents(
   `changed AS (
@@ -75,25 +70,63 @@ const CREATE_MANY = withEvents(
      RETURNING ${COLUMNS})`,
   'queued',
 );
-const START_MANY = withEvents(
-  `changed AS (
-     UPDATE jobs SET status = 'running', started_at = clock_timestamp(), attempts = attempts + 1
-      WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running')
-     RETURNING ${COLUMNS})`,
-  'running',
-  // The claim need not be durable before the job runs: lost in a Postgres crash, the job is back to
-  // queued, as if its worker had died before claiming it, and the result (a synchronous commit, after
-  // the claim in the WAL) cannot outlive its claim. Visible at once, so a cancel still meets 'running'.
-  { asyncCommit: true },
-);
-const SUCCEED_MANY = withEvents(
-  `changed AS (
-     UPDATE jobs j SET status = 'succeeded', result = r.result, error = NULL, finished_at = clock_timestamp()
-       FROM unnest($1::uuid[], $2::jsonb[]) AS r(id, result)
-      WHERE j.id = r.id AND j.status = 'running'
-     RETURNING ${columns('j.')})`,
-  'succeeded',
-);
+/**
+ * A worker's writes, claims and results of concurrent jobs together, in one statement per flush:
+ * the claims (queued/running → running, attempts + 1) and the results (running → succeeded), each with
+ * its job_events row, and every changed row back with the kind of write that changed it.
+ *
+ * The commit waits for its WAL flush only when the statement holds a result: a claim need not be
+ * durable before the job runs (lost in a Postgres crash, the job is back to queued, as if its worker
+ * had died before claiming it), and a result, a synchronous commit after its claim in the WAL, cannot
+ * outlive its claim. Either is visible at once, so a cancel still meets 'running'.
+ */
+const WORKER_WRITES = `
+  WITH claimed AS (
+         UPDATE jobs SET status = 'running', started_at = clock_timestamp(), attempts = attempts + 1
+          WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'running')
+         RETURNING ${COLUMNS}),
+       done AS (
+         UPDATE jobs j SET status = 'succeeded', result = r.result, error = NULL, finished_at = clock_timestamp()
+           FROM unnest($2::uuid[], $3::jsonb[]) AS r(id, result)
+          WHERE j.id = r.id AND j.status = 'running'
+         RETURNING ${columns('j.')}),
+       ev AS (
+         INSERT INTO job_events (job_id, status)
+         SELECT id, 'running' FROM claimed UNION ALL SELECT id, 'succeeded' FROM done)
+  SELECT 'start' AS kind, claimed.* FROM claimed, (SELECT set_config('synchronous_commit', $4, true)) AS m1
+  UNION ALL
+  SELECT 'succeed' AS kind, done.* FROM done, (SELECT set_config('synchronous_commit', $4, true)) AS m2`;
+
+/** One of a worker's writes: claim a job, or store a running job's result. */
+export type WorkerWrite = { kind: 'start'; id: string } | { kind: 'succeed'; id: string; result: unknown };
+
+/**
+ * The parameters of one WORKER_WRITES statement for these writes. A job may appear once: its claim and
+ * its result in one statement would both update its row, which Postgres does not order (the caller's
+ * coalescer then writes the rows one by one).
+ */
+export function workerWriteParams(writes: WorkerWrite[]): unknown[] {
+  const ids = new Set(writes.map((w) => w.id));
+  if (ids.size < writes.length) throw new Error('a job appears twice in one statement of worker writes');
+  const starts = writes.filter((w) => w.kind === 'start');
+  const done = writes.filter((w) => w.kind === 'succeed');
+  return [
+    starts.map((w) => w.id),
+    done.map((w) => w.id),
+    done.map((w) => JSON.stringify(w.result)),
+    // synchronous_commit for this transaction: set beside each kind's returned rows (a branch that
+    // changed no row writes nothing); 'on' as soon as one result is in the statement
+    done.length ? 'on' : 'off',
+  ];
+}
+
+type WorkerRow = JobRecord & { kind: WorkerWrite['kind'] };
+
+/** The records WORKER_WRITES returned, in the order of the writes (undefined: that write changed nothing). */
+export function inOrderOfWrites(writes: WorkerWrite[], rows: WorkerRow[]): (JobRecord | undefined)[] {
+  const byWrite = new Map(rows.map(({ kind, ...record }) => [`${kind} ${record.id}`, record]));
+  return writes.map((w) => byWrite.get(`${w.kind} ${w.id}`));
+}
 
 /** The rows a statement returned, in the order of the ids asked for (undefined: that row did not change). */
 export function inOrderOf(ids: string[], rows: JobRecord[]): (JobRecord | undefined)[] {
@@ -125,14 +158,15 @@ export function replayOf(job: NewJob, earlier: JobRecord | undefined): Submitted
 
 export class JobStore {
   private readonly creates: WriteCoalescer<NewJob, JobRecord | undefined>;
-  private readonly starts: WriteCoalescer<string, JobRecord | undefined>;
-  private readonly successes: WriteCoalescer<{ id: string; result: unknown }, JobRecord | undefined>;
+  /** Claims and results, together: one statement per flush, the next when it returns (group commit). */
+  private readonly workerWrites: WriteCoalescer<WorkerWrite, JobRecord | undefined>;
 
   constructor(
     private readonly db: Db,
     policy: FlushPolicy = DEFAULT_FLUSH_POLICY,
     /** Called with the kind and row count of every coalesced statement. */
-    onFlush?: (kind: 'create' | 'start' | 'succeed', rows: number) => void,
+    onFlush?: (kind: 'create' | 'worker', rows: number) => void,
+    workerPolicy: FlushPolicy = GROUP_COMMIT_POLICY,
   ) {
     const rowsOf = async (sql: string, params: unknown[], ids: string[]) =>
       inOrderOf(ids, (await this.db.query<JobRecord>(sql, params)).rows);
@@ -154,20 +188,14 @@ export class JobStore {
       policy,
       (n) => onFlush?.('create', n),
     );
-    this.starts = new WriteCoalescer(
-      (ids) => rowsOf(START_MANY, [ids], ids),
-      policy,
-      (n) => onFlush?.('start', n),
-    );
-    this.successes = new WriteCoalescer(
-      (done) =>
-        rowsOf(
-          SUCCEED_MANY,
-          [done.map((d) => d.id), done.map((d) => JSON.stringify(d.result))],
-          done.map((d) => d.id),
+    this.workerWrites = new WriteCoalescer(
+      async (writes) =>
+        inOrderOfWrites(
+          writes,
+          (await this.db.query<WorkerRow>(WORKER_WRITES, workerWriteParams(writes))).rows,
         ),
-      policy,
-      (n) => onFlush?.('succeed', n),
+      workerPolicy,
+      (n) => onFlush?.('worker', n),
     );
   }
 
@@ -230,12 +258,12 @@ export class JobStore {
 
   /** Claims a job for running; undefined when it was cancelled or already finished. */
   start(id: string): Promise<JobRecord | undefined> {
-    return this.starts.push(id);
+    return this.workerWrites.push({ kind: 'start', id });
   }
 
   /** Stores a running job's result; undefined when it was no longer running. */
   succeed(id: string, result: unknown): Promise<JobRecord | undefined> {
-    return this.successes.push({ id, result });
+    return this.workerWrites.push({ kind: 'succeed', id, result });
   }
 
   fail(id: string, error: string) {
