@@ -61,6 +61,7 @@ import {
   type BagFacts,
 } from './bench/models-prose.ts';
 import { oldTextVariants, textBagFacts } from './bench/text-bag.ts';
+import { sessionFloorOnnx } from './lib/text-graph.ts';
 import { seededRandom } from './quantize/index.ts';
 
 type Precision = 'fp32' | 'int8';
@@ -139,15 +140,20 @@ function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: s
       const spec = parseHashedFeatureSpec(entry.preprocess);
       const features = textFixture().map((s) => hashTextFeatures(s.text, spec));
       const feeds: Feeds[] = [];
+      let real = 0;
       for (let i = 0; i + batch <= features.length && feeds.length < 64; i += batch) {
-        const p = packFeatureBatch(features.slice(i, i + batch));
+        const items = features.slice(i, i + batch);
+        real += items.reduce((s, f) => s + f.ids.length, 0);
+        const p = packFeatureBatch(items);
         feeds.push({
           ids: new ort.Tensor('int64', p.ids, p.dims),
           weights: new ort.Tensor('float32', p.weights, p.dims),
         });
       }
       const meanLen = feeds.reduce((s, f) => s + f.ids!.dims[1]!, 0) / feeds.length;
-      return { feeds, label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)})` };
+      const rows = feeds.reduce((s, f) => s + f.ids!.data.length, 0);
+      const padding = batch > 1 ? `, ${Math.round((100 * (rows - real)) / rows)} % of the ids padding` : '';
+      return { feeds, label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)}${padding})` };
     }
     case 'ocr-rec':
       return {
@@ -345,7 +351,9 @@ async function pairChild(name: string, quick: boolean) {
   const manifest = readManifest();
   const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
   const extra: Record<string, Uint8Array> =
-    name === 'text-spam' ? await oldTextVariants() : await extraVariants(entries[1]!);
+    name === 'text-spam'
+      ? { ...(await oldTextVariants()), floor: sessionFloorOnnx() }
+      : await extraVariants(entries[1]!);
   const labels = ['fp32', 'int8', ...Object.keys(extra)];
   const sessions = [
     ...(await Promise.all(
@@ -387,7 +395,7 @@ async function pairChild(name: string, quick: boolean) {
     const bag = await textBagFacts(extra as Awaited<ReturnType<typeof oldTextVariants>>, timings, (path) =>
       profileByOp(path, in8, quick ? 8 : 40, 'median'),
     );
-    return { fp32: out.fp32!, int8: out.int8!, bag };
+    return { fp32: out.fp32!, int8: out.int8!, bag: { ...bag, floor: t('floor') } };
   }
   const extras: Extras | undefined = extra.simplified
     ? {

@@ -204,6 +204,36 @@ export function textSpamOnnx(
   return onnx.ModelProto.encode(onnx.ModelProto.create(proto)).finish();
 }
 
+/**
+ * ORT's floor for this model's interface: the same inputs (`ids` int64, `weights` float32, both [B,L]) and
+ * output (`probabilities` float32 [B,C]) with a single Slice node (the first C weights of each row; L ≥ C), so
+ * one session.run costs the call, input binding and output copy and no model work. The benchmark times it
+ * interleaved with the real graphs (a batch-1 target below this floor cannot be met by any graph).
+ */
+export function sessionFloorOnnx(C = 2): Uint8Array {
+  const graph: Onnx.IGraphProto = {
+    name: 'text_spam_session_floor',
+    input: [
+      valueInfo('ids', INT64, ['batch', 'features']),
+      valueInfo('weights', FLOAT, ['batch', 'features']),
+    ],
+    output: [valueInfo('probabilities', FLOAT, ['batch', C])],
+    initializer: [
+      initializer('const.start', [1], BigInt64Array.of(0n)),
+      initializer('const.end', [1], BigInt64Array.of(BigInt(C))),
+      initializer('const.axis_1', [1], BigInt64Array.of(1n)),
+    ],
+    node: [node('Slice', ['weights', 'const.start', 'const.end', 'const.axis_1'], ['probabilities'])],
+  };
+  const proto: Onnx.IModelProto = {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'clawstack scripts/lib/text-graph.ts',
+    graph,
+  };
+  return onnx.ModelProto.encode(onnx.ModelProto.create(proto)).finish();
+}
+
 /** The FP32 weights of a text-spam ONNX file of either formulation (not of an INT8 one). */
 export function textSpamWeights(bytes: Uint8Array): TextSpamWeights {
   const model = onnx.ModelProto.decode(bytes);
