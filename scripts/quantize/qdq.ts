@@ -252,8 +252,27 @@ function emitConstantU8(e: Emit, t: TensorProto): string {
   return `${name}_dequantized`;
 }
 
+/** The u8 scalar 0 behind one DequantizeLinear, shared by every HardSigmoid requantization (x + 0). */
+function zeroDq(e: Emit): string {
+  const name = 'hardsigmoid_zero';
+  if (!e.inits.some((i) => i.name === `${name}_quantized`)) {
+    e.inits.push(makeTensor(`${name}_quantized`, Uint8Array.of(0), []));
+    e.inits.push(makeTensor(`${name}_scale`, Float32Array.of(1), []));
+    e.inits.push(makeTensor(`${name}_zero_point`, Uint8Array.of(0), []));
+    e.nodes.push(
+      makeNode(
+        'DequantizeLinear',
+        [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
+        [`${name}_dequantized`],
+        `${name}_DequantizeLinear`,
+      ),
+    );
+  }
+  return `${name}_dequantized`;
+}
+
 /**
- * The element-wise part of the plan: HardSigmoid → LeakyRelu(1) with its lookup Q / DQ, constant operands
+ * The element-wise part of the plan: HardSigmoid → Add(x, 0) with its requantizing Q / DQ, constant operands
  * as u8 DQ (only the rewritten nodes read them). Returns the DQ name per lookup tensor and the op counts.
  */
 function applyElementwise(
@@ -287,10 +306,11 @@ function applyElementwise(
     const lut = ew.lookups[out];
     if (!lut) continue;
     const p = lookupParams(lut.alpha, lut.beta);
-    node.opType = 'LeakyRelu';
-    node.attribute = [
-      onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 }),
-    ];
+    // x + 0: ORT's QLinearAdd with a scalar operand (vectorized MLAS) requantizes faster than the 256-entry
+    // table of QLinearLeakyRelu(alpha = 1); the result is the same requantization, saturation doing the clip
+    node.opType = 'Add';
+    node.attribute = [];
+    node.input = [node.input![0]!, zeroDq(e)];
     const pair: Emit = { ...e, nodes: [] };
     dqName.set(out, emitActivation(pair, out, p.q, p.dq));
     after.set(out, pair.nodes);
