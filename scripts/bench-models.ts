@@ -131,7 +131,10 @@ const percentile = (xs: number[], p: number) => {
 
 type Feeds = Record<string, ort.Tensor>;
 
-function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: string } {
+function inputsFor(
+  entry: ModelEntry,
+  batch: number,
+): { feeds: Feeds[]; label: string; paddingShare?: number } {
   const rand = seededRandom(42 + batch);
   const uniform = (n: number) => Float32Array.from({ length: n }, () => 2 * rand() - 1);
   switch (entry.name) {
@@ -152,8 +155,13 @@ function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: s
       }
       const meanLen = feeds.reduce((s, f) => s + f.ids!.dims[1]!, 0) / feeds.length;
       const rows = feeds.reduce((s, f) => s + f.ids!.data.length, 0);
-      const padding = batch > 1 ? `, ${Math.round((100 * (rows - real)) / rows)} % of the ids padding` : '';
-      return { feeds, label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)}${padding})` };
+      const paddingShare = (rows - real) / rows;
+      const padding = batch > 1 ? `, ${Math.round(100 * paddingShare)} % of the ids padding` : '';
+      return {
+        feeds,
+        label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)}${padding})`,
+        paddingShare,
+      };
     }
     case 'ocr-rec':
       return {
@@ -390,12 +398,16 @@ async function pairChild(name: string, quick: boolean) {
   for (const s of sessions) await s.release();
   if (name === 'text-spam') {
     const t = (l: string) => ({ batch1: out[l]!.batch1.p50, batch8: out[l]!.batch8.p50 });
-    const in8 = inputsFor(entries[0]!, 8).feeds;
+    const { feeds: in8, paddingShare } = inputsFor(entries[0]!, 8);
     const timings = { oldFp32: t('oldFp32'), oldInt8: t('oldInt8'), newFp32: t('fp32'), newInt8: t('int8') };
     const bag = await textBagFacts(extra as Awaited<ReturnType<typeof oldTextVariants>>, timings, (path) =>
       profileByOp(path, in8, quick ? 8 : 40, 'median'),
     );
-    return { fp32: out.fp32!, int8: out.int8!, bag: { ...bag, floor: t('floor') } };
+    return {
+      fp32: out.fp32!,
+      int8: out.int8!,
+      bag: { ...bag, floor: t('floor'), paddingShare8: paddingShare },
+    };
   }
   const extras: Extras | undefined = extra.simplified
     ? {

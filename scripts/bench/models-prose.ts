@@ -339,9 +339,13 @@ export interface BagFacts {
    * (scripts/lib/text-graph.ts sessionFloorOnnx): ORT's cost of a session.run without model work
    */
   floor?: { batch1: number; batch8: number };
+  /** share of the batch-8 [B,L] ids that are padding (id 0, weight 0: messages of different lengths) */
+  paddingShare8?: number;
+  /** the trained model's table rows V, width D and fc1 width H */
+  dims?: { V: number; D: number; H: number };
 }
 
-export type BagKey = Exclude<keyof BagFacts, 'floor'>;
+export type BagKey = Exclude<keyof BagFacts, 'floor' | 'paddingShare8' | 'dims'>;
 
 const BAG_LABELS: Record<BagKey, string> = {
   oldFp32: 'FP32, Mul + ReduceSum (before)',
@@ -370,6 +374,27 @@ export function bagTable(b: BagFacts): string[] {
 }
 
 /**
+ * What the Gather works on, from the run: how much of a batch of 8 is padding, and whether folding fc1 into the
+ * table (exact: nothing non-linear sits between the bag and fc1) would make its rows narrower.
+ */
+export function gatherSentence(b: Pick<BagFacts, 'paddingShare8' | 'dims'>): string {
+  const parts: string[] = [];
+  if (b.paddingShare8 !== undefined)
+    parts.push(
+      `At batch 8, ${pct(b.paddingShare8)} of the ids Gather copies a row for are padding (id 0 with weight 0: messages of different lengths packed into one [B, L]), work that only the packing can avoid.`,
+    );
+  if (b.dims) {
+    const { V, D, H } = b.dims;
+    parts.push(
+      H < D
+        ? `Folding fc1 into the table (exact: no non-linearity between the bag and fc1) would narrow its ${V.toLocaleString('en-US')} rows from ${D} to ${H} values.`
+        : `Folding fc1 into the table (exact: no non-linearity between the bag and fc1) would widen its ${V.toLocaleString('en-US')} rows from ${D} to ${H} values, so it is not done.`,
+    );
+  }
+  return parts.join(' ');
+}
+
+/**
  * What ORT's floor (a session.run with no model work, timed in the same loop) leaves of the batch-1 target:
  * the target's absolute time against the floor, and FP32 and INT8 above the floor at both batch sizes.
  */
@@ -384,7 +409,9 @@ export function floorSentence(
   const verdict =
     margin <= 0
       ? `below the floor (${ms(floor.batch1)}): no graph can meet it at batch 1`
-      : `${ms(margin)} above the floor (${ms(floor.batch1)}), which would leave the INT8 graph ${ms(margin)} of work where FP32 does ${ms(fp32.batch1 - floor.batch1)}`;
+      : margin < 0.0005
+        ? `at the floor (${ms(floor.batch1)}): it leaves a graph no time for work at batch 1`
+        : `${ms(margin)} above the floor (${ms(floor.batch1)}), which would leave the INT8 graph ${ms(margin)} of work where FP32 does ${ms(fp32.batch1 - floor.batch1)}`;
   const above = (b: 'batch1' | 'batch8') => {
     const f = fp32[b] - floor[b];
     const q = int8[b] - floor[b];
@@ -432,6 +459,7 @@ export function bagBullet(b: BagFacts): string {
         `Gather, one row copy per feature, is now the largest INT8 op (${pct(gather)}): what remains is mostly the lookup itself.`,
       );
   }
+  if (b.paddingShare8 !== undefined || b.dims) parts.push(gatherSentence(b));
   if (b.floor) parts.push(floorSentence(b.floor, n, nq));
   return `- ${parts.join(' ')}`;
 }

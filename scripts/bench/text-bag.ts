@@ -57,7 +57,8 @@ export async function textBagFacts(
       reference ??= v.p;
       out[key] = { ...v.facts, ...timings[key], profile: await profile(paths[key]) };
     }
-    return out;
+    const w = textSpamWeights(readFileSync(paths.newFp32));
+    return { ...out, dims: { V: w.V, D: w.D, H: w.H } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,7 @@ import {
   bagBullet,
   bagTable,
   floorSentence,
+  gatherSentence,
   type BagFacts,
   cpuSentence,
   ratioCell,
@@ -285,6 +286,27 @@ describe('bench:models prose, ORT floor of text-spam', () => {
       s,
       /FP32 → INT8 is 0\.015 ms → 0\.013 ms \(0\.87 ×\) at batch 1 and 0\.250 ms → 0\.160 ms \(0\.64 ×\) at batch 8/,
     );
+  });
+
+  test('padding and the fc1 fold are stated from the run’s numbers, only when measured', () => {
+    const s = gatherSentence({ paddingShare8: 0.656, dims: { V: 65536, D: 32, H: 64 } });
+    assert.match(s, /At batch 8, 66 % of the ids Gather copies a row for are padding/);
+    assert.match(s, /would widen its 65,536 rows from 32 to 64 values, so it is not done/);
+    assert.match(
+      gatherSentence({ dims: { V: 4096, D: 64, H: 16 } }),
+      /would narrow its 4,096 rows from 64 to 16/,
+    );
+    assert.doesNotMatch(bagBullet(bag()), /padding/);
+    assert.match(bagBullet({ ...bag(), paddingShare8: 0.5 }), /At batch 8, 50 % of the ids/);
+  });
+
+  test('a target within half a microsecond of the floor is called at the floor', () => {
+    const s = floorSentence(
+      { batch1: 0.0238, batch8: 0.05 },
+      { batch1: 0.04, batch8: 0.28 },
+      { batch1: 0.038, batch8: 0.19 },
+    );
+    assert.match(s, /is 0\.024 ms, at the floor \(0\.024 ms\): it leaves a graph no time for work/);
   });
 
   test('a target above the floor says how much work it leaves', () => {
