@@ -6,8 +6,10 @@
  * engine runs it); peak RSS (VmHWM) after session creation and the timed runs; accuracy on the model's
  * evaluation set, through the app's task modules (text: the whole held-out SpamAssassin split; OCR: fixture
  * character accuracy; VAD: segment F1 on the speech fixtures). For text-spam an ORT profile splits the time by
- * op type. Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a
- * child per MODEL_PRECISION and its VmHWM read from /proc.
+ * op type, and ORT's floor (a graph with text-spam's inputs and output and one Slice node) is timed interleaved
+ * with its variants, so that a batch-1 target can be set against what a session.run costs with no model work.
+ * Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a child per
+ * MODEL_PRECISION and its VmHWM read from /proc.
  *
  *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json] [--from-json out.json]
  *
