@@ -153,6 +153,12 @@ function bagNodes(
   };
 }
 
+/** The graph inputs and output every text-spam graph (and the floor) shares. */
+const interfaceOf = (C: number): Pick<Onnx.IGraphProto, 'input' | 'output'> => ({
+  input: [valueInfo('ids', INT64, ['batch', 'features']), valueInfo('weights', FLOAT, ['batch', 'features'])],
+  output: [valueInfo('probabilities', FLOAT, ['batch', C])],
+});
+
 /**
  * The text-spam model as ONNX bytes (opset 13, IR 8). The `mul-reducesum` FP32 graph is byte for byte what
  * scripts/train-text.ts exported before issue 13.
@@ -167,11 +173,7 @@ export function textSpamOnnx(
   const w1 = bag.fc1Scale === 1 ? w.w1 : Float32Array.from(w.w1, (v) => v * bag.fc1Scale);
   const graph: Onnx.IGraphProto = {
     name: 'text_spam_embedding_bag_mlp',
-    input: [
-      valueInfo('ids', INT64, ['batch', 'features']),
-      valueInfo('weights', FLOAT, ['batch', 'features']),
-    ],
-    output: [valueInfo('probabilities', FLOAT, ['batch', C])],
+    ...interfaceOf(C),
     initializer: [
       ...bag.inits,
       initializer('fc1.weight', [D, H], w1),
@@ -213,11 +215,7 @@ export function textSpamOnnx(
 export function sessionFloorOnnx(C = 2): Uint8Array {
   const graph: Onnx.IGraphProto = {
     name: 'text_spam_session_floor',
-    input: [
-      valueInfo('ids', INT64, ['batch', 'features']),
-      valueInfo('weights', FLOAT, ['batch', 'features']),
-    ],
-    output: [valueInfo('probabilities', FLOAT, ['batch', C])],
+    ...interfaceOf(C),
     initializer: [
       initializer('const.start', [1], BigInt64Array.of(0n)),
       initializer('const.end', [1], BigInt64Array.of(BigInt(C))),

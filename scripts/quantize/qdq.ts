@@ -237,8 +237,19 @@ function emitConstantU8(e: Emit, t: TensorProto): string {
   const values = readFloatTensor(t);
   const p = constantParams(values);
   const q = Uint8Array.from(values, (v) => quantizeValue(v, p, 0, 255));
-  const name = t.name!;
-  e.inits.push(makeTensor(`${name}_quantized`, q, dimsOf(t)));
+  return emitU8Dq(e, t.name!, q, dimsOf(t), p);
+}
+
+/** The u8 scalar 0 behind one DequantizeLinear, shared by every HardSigmoid requantization (x + 0). */
+function zeroDq(e: Emit): string {
+  const name = 'hardsigmoid_zero';
+  if (e.inits.some((i) => i.name === `${name}_quantized`)) return `${name}_dequantized`;
+  return emitU8Dq(e, name, Uint8Array.of(0), [], { scale: 1, zeroPoint: 0 });
+}
+
+/** `q` (u8, per-tensor `p`) as initializers behind a DequantizeLinear named after `name`. */
+function emitU8Dq(e: Emit, name: string, q: Uint8Array, dims: number[], p: QParams): string {
+  e.inits.push(makeTensor(`${name}_quantized`, q, dims));
   e.inits.push(makeTensor(`${name}_scale`, Float32Array.of(p.scale), []));
   e.inits.push(makeTensor(`${name}_zero_point`, Uint8Array.of(p.zeroPoint), []));
   e.nodes.push(
@@ -249,25 +260,6 @@ function emitConstantU8(e: Emit, t: TensorProto): string {
       `${name}_DequantizeLinear`,
     ),
   );
-  return `${name}_dequantized`;
-}
-
-/** The u8 scalar 0 behind one DequantizeLinear, shared by every HardSigmoid requantization (x + 0). */
-function zeroDq(e: Emit): string {
-  const name = 'hardsigmoid_zero';
-  if (!e.inits.some((i) => i.name === `${name}_quantized`)) {
-    e.inits.push(makeTensor(`${name}_quantized`, Uint8Array.of(0), []));
-    e.inits.push(makeTensor(`${name}_scale`, Float32Array.of(1), []));
-    e.inits.push(makeTensor(`${name}_zero_point`, Uint8Array.of(0), []));
-    e.nodes.push(
-      makeNode(
-        'DequantizeLinear',
-        [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
-        [`${name}_dequantized`],
-        `${name}_DequantizeLinear`,
-      ),
-    );
-  }
   return `${name}_dequantized`;
 }
 
