@@ -6,8 +6,10 @@
  * engine runs it); peak RSS (VmHWM) after session creation and the timed runs; accuracy on the model's
  * evaluation set, through the app's task modules (text: the whole held-out SpamAssassin split; OCR: fixture
  * character accuracy; VAD: segment F1 on the speech fixtures). For text-spam an ORT profile splits the time by
- * op type. Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a
- * child per MODEL_PRECISION and its VmHWM read from /proc.
+ * op type, and ORT's floor (a graph with text-spam's inputs and output and one Slice node) is timed interleaved
+ * with its variants, so that a batch-1 target can be set against what a session.run costs with no model work.
+ * Then the whole service (role `all`, MODELS='' = every model, one request per task) is started in a child per
+ * MODEL_PRECISION and its VmHWM read from /proc.
  *
  *   npx tsx scripts/bench-models.ts [--quick] [--write-docs] [--json out.json] [--from-json out.json]
  *
@@ -61,6 +63,7 @@ import {
   type BagFacts,
 } from './bench/models-prose.ts';
 import { oldTextVariants, textBagFacts } from './bench/text-bag.ts';
+import { sessionFloorOnnx } from './lib/text-graph.ts';
 import { seededRandom } from './quantize/index.ts';
 
 type Precision = 'fp32' | 'int8';
@@ -130,7 +133,10 @@ const percentile = (xs: number[], p: number) => {
 
 type Feeds = Record<string, ort.Tensor>;
 
-function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: string } {
+function inputsFor(
+  entry: ModelEntry,
+  batch: number,
+): { feeds: Feeds[]; label: string; paddingShare?: number } {
   const rand = seededRandom(42 + batch);
   const uniform = (n: number) => Float32Array.from({ length: n }, () => 2 * rand() - 1);
   switch (entry.name) {
@@ -139,15 +145,25 @@ function inputsFor(entry: ModelEntry, batch: number): { feeds: Feeds[]; label: s
       const spec = parseHashedFeatureSpec(entry.preprocess);
       const features = textFixture().map((s) => hashTextFeatures(s.text, spec));
       const feeds: Feeds[] = [];
+      let real = 0;
       for (let i = 0; i + batch <= features.length && feeds.length < 64; i += batch) {
-        const p = packFeatureBatch(features.slice(i, i + batch));
+        const items = features.slice(i, i + batch);
+        real += items.reduce((s, f) => s + f.ids.length, 0);
+        const p = packFeatureBatch(items);
         feeds.push({
           ids: new ort.Tensor('int64', p.ids, p.dims),
           weights: new ort.Tensor('float32', p.weights, p.dims),
         });
       }
       const meanLen = feeds.reduce((s, f) => s + f.ids!.dims[1]!, 0) / feeds.length;
-      return { feeds, label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)})` };
+      const rows = feeds.reduce((s, f) => s + f.ids!.data.length, 0);
+      const paddingShare = (rows - real) / rows;
+      const padding = batch > 1 ? `, ${Math.round(100 * paddingShare)} % of the ids padding` : '';
+      return {
+        feeds,
+        label: `${batch}×L held-out messages (mean L ${meanLen.toFixed(0)}${padding})`,
+        paddingShare,
+      };
     }
     case 'ocr-rec':
       return {
@@ -345,7 +361,9 @@ async function pairChild(name: string, quick: boolean) {
   const manifest = readManifest();
   const entries = (['fp32', 'int8'] as const).map((p) => findEntry(manifest, name, p)!);
   const extra: Record<string, Uint8Array> =
-    name === 'text-spam' ? await oldTextVariants() : await extraVariants(entries[1]!);
+    name === 'text-spam'
+      ? { ...(await oldTextVariants()), floor: sessionFloorOnnx() }
+      : await extraVariants(entries[1]!);
   const labels = ['fp32', 'int8', ...Object.keys(extra)];
   const sessions = [
     ...(await Promise.all(
@@ -382,12 +400,16 @@ async function pairChild(name: string, quick: boolean) {
   for (const s of sessions) await s.release();
   if (name === 'text-spam') {
     const t = (l: string) => ({ batch1: out[l]!.batch1.p50, batch8: out[l]!.batch8.p50 });
-    const in8 = inputsFor(entries[0]!, 8).feeds;
+    const { feeds: in8, paddingShare } = inputsFor(entries[0]!, 8);
     const timings = { oldFp32: t('oldFp32'), oldInt8: t('oldInt8'), newFp32: t('fp32'), newInt8: t('int8') };
     const bag = await textBagFacts(extra as Awaited<ReturnType<typeof oldTextVariants>>, timings, (path) =>
       profileByOp(path, in8, quick ? 8 : 40, 'median'),
     );
-    return { fp32: out.fp32!, int8: out.int8!, bag };
+    return {
+      fp32: out.fp32!,
+      int8: out.int8!,
+      bag: { ...bag, floor: t('floor'), paddingShare8: paddingShare },
+    };
   }
   const extras: Extras | undefined = extra.simplified
     ? {

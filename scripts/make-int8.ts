@@ -190,11 +190,13 @@ export function countOps(quantized: readonly { op: string }[]): string {
   return [...counts].map(([op, n]) => `${n} ${op}`).join(' + ') || 'no';
 }
 
-/** "34 HardSigmoid as u8 lookup, 34 Mul, …" from the QDQ report's element-wise counts. */
+/** "34 HardSigmoid as u8 requantization, 34 Mul, …" from the QDQ report's element-wise counts. */
 export function describeElementwise(counts: Record<string, number>): string {
   const parts = Object.entries(counts)
     .filter(([op]) => op !== 'affineFolded')
-    .map(([op, n]) => (op === 'HardSigmoid' ? `${n} HardSigmoid as u8 lookup` : `${n} ${op}`));
+    .map(([op, n]) =>
+      op === 'HardSigmoid' ? `${n} HardSigmoid as u8 requantization (QLinearAdd of 0)` : `${n} ${op}`,
+    );
   if (counts.affineFolded)
     parts.push(`${counts.affineFolded} scalar affines folded into quantization parameters`);
   return parts.join(', ') || 'none';

@@ -334,9 +334,20 @@ export interface BagFacts {
   oldInt8: BagVariant;
   newFp32: BagVariant;
   newInt8: BagVariant;
+  /**
+   * interleaved p50s (ms) of a graph with the same inputs and output and one Slice node
+   * (scripts/lib/text-graph.ts sessionFloorOnnx): ORT's cost of a session.run without model work
+   */
+  floor?: { batch1: number; batch8: number };
+  /** share of the batch-8 [B,L] ids that are padding (id 0, weight 0: messages of different lengths) */
+  paddingShare8?: number;
+  /** the trained model's table rows V, width D and fc1 width H */
+  dims?: { V: number; D: number; H: number };
 }
 
-const BAG_LABELS: Record<keyof BagFacts, string> = {
+export type BagKey = Exclude<keyof BagFacts, 'floor' | 'paddingShare8' | 'dims'>;
+
+const BAG_LABELS: Record<BagKey, string> = {
   oldFp32: 'FP32, Mul + ReduceSum (before)',
   oldInt8: 'INT8 dynamic, Mul + ReduceSum (before)',
   newFp32: 'FP32, one MatMul (shipped)',
@@ -350,11 +361,67 @@ export function bagTable(b: BagFacts): string[] {
   return [
     '| variant | file | batch 1 p50 | × old FP32 | batch 8 p50 | × old FP32 | e-mails acc. | short acc. | max \\|ΔP(spam)\\| vs old FP32 | top ops at batch 8 |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
-    ...(Object.keys(BAG_LABELS) as (keyof BagFacts)[]).map((k) => {
+    ...(Object.keys(BAG_LABELS) as BagKey[]).map((k) => {
       const v = b[k];
       return `| ${BAG_LABELS[k]} | ${(v.bytes / 1024 / 1024).toFixed(2)} MiB | ${v.batch1.toFixed(3)} ms | ${f2(v.batch1 / base.batch1)} | ${v.batch8.toFixed(3)} ms | ${f2(v.batch8 / base.batch8)} | ${acc(v.emails)} | ${acc(v.shorts)} | ${v.maxDeltaVsOldFp32.toExponential(1)} | ${v.profile ? topOps(v.profile, 3) : '–'} |`;
     }),
+    ...(b.floor
+      ? [
+          `| ORT floor: same inputs and output, one Slice node (no model) | – | ${b.floor.batch1.toFixed(3)} ms | ${f2(b.floor.batch1 / base.batch1)} | ${b.floor.batch8.toFixed(3)} ms | ${f2(b.floor.batch8 / base.batch8)} | – | – | – | – |`,
+        ]
+      : []),
   ];
+}
+
+/**
+ * What the Gather works on, from the run: how much of a batch of 8 is padding, and whether folding fc1 into the
+ * table (exact: nothing non-linear sits between the bag and fc1) would make its rows narrower.
+ */
+export function gatherSentence(b: Pick<BagFacts, 'paddingShare8' | 'dims'>): string {
+  const parts: string[] = [];
+  if (b.paddingShare8 !== undefined)
+    parts.push(
+      `At batch 8, ${pct(b.paddingShare8)} of the ids Gather copies a row for are padding (id 0 with weight 0: messages of different lengths packed into one [B, L]), work that only the packing can avoid.`,
+    );
+  if (b.dims) {
+    const { V, D, H } = b.dims;
+    parts.push(
+      H < D
+        ? `Folding fc1 into the table (exact: no non-linearity between the bag and fc1) would narrow its ${V.toLocaleString('en-US')} rows from ${D} to ${H} values.`
+        : `Folding fc1 into the table (exact: no non-linearity between the bag and fc1) would widen its ${V.toLocaleString('en-US')} rows from ${D} to ${H} values, so it is not done.`,
+    );
+  }
+  return parts.join(' ');
+}
+
+/**
+ * What ORT's floor (a session.run with no model work, timed in the same loop) leaves of the batch-1 target:
+ * the target's absolute time against the floor, and FP32 and INT8 above the floor at both batch sizes.
+ */
+export function floorSentence(
+  floor: { batch1: number; batch8: number },
+  fp32: { batch1: number; batch8: number },
+  int8: { batch1: number; batch8: number },
+): string {
+  const ms = (x: number) => `${x.toFixed(3)} ms`;
+  const target = INT8_TARGETS.latencyRatio * fp32.batch1;
+  const margin = target - floor.batch1;
+  const verdict =
+    margin <= 0
+      ? `below the floor (${ms(floor.batch1)}): no graph can meet it at batch 1`
+      : margin < 0.0005
+        ? `at the floor (${ms(floor.batch1)}): it leaves a graph no time for work at batch 1`
+        : `${ms(margin)} above the floor (${ms(floor.batch1)}), which would leave the INT8 graph ${ms(margin)} of work where FP32 does ${ms(fp32.batch1 - floor.batch1)}`;
+  const above = (b: 'batch1' | 'batch8') => {
+    const f = fp32[b] - floor[b];
+    const q = int8[b] - floor[b];
+    return `${ms(f)} → ${ms(q)}${f > 0 ? ` (${f2(q / f)} ×)` : ''}`;
+  };
+  return (
+    `ORT’s floor, a graph with the same inputs and output and one Slice node timed in the same loop, takes ${ms(floor.batch1)} / ${ms(floor.batch8)} per session.run at batch 1 / 8 (${f2(floor.batch1 / fp32.batch1)} / ${f2(floor.batch8 / fp32.batch8)} × the shipped FP32). ` +
+    `${INT8_TARGETS.latencyRatio} × the FP32 p50 at batch 1 is ${ms(target)}, ${verdict}. ` +
+    `Above the floor, FP32 → INT8 is ${above('batch1')} at batch 1 and ${above('batch8')} at batch 8.`
+  );
 }
 
 /** "0.83 × the old graph, faster" with the same ±10 % band as ratioPhrase. */
@@ -392,5 +459,7 @@ export function bagBullet(b: BagFacts): string {
         `Gather, one row copy per feature, is now the largest INT8 op (${pct(gather)}): what remains is mostly the lookup itself.`,
       );
   }
+  if (b.paddingShare8 !== undefined || b.dims) parts.push(gatherSentence(b));
+  if (b.floor) parts.push(floorSentence(b.floor, n, nq));
   return `- ${parts.join(' ')}`;
 }

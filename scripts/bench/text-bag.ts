@@ -10,9 +10,9 @@ import type { ModelEntry } from '../../app/src/models/manifest.ts';
 import { evalText, findEntry, MODELS_DIR, readManifest } from '../lib/model-eval.ts';
 import { loadSpamSplit, shortMessagesOf } from '../lib/spam-corpus.ts';
 import { textSpamOnnx, textSpamWeights } from '../lib/text-graph.ts';
-import type { BagFacts, BagVariant, OpProfile } from './models-prose.ts';
+import type { BagFacts, BagKey, BagVariant, OpProfile } from './models-prose.ts';
 
-type Key = keyof BagFacts;
+type Key = BagKey;
 
 /** The old formulation's FP32 and INT8 bytes, rebuilt from the shipped FP32 file. */
 export async function oldTextVariants(): Promise<Record<'oldFp32' | 'oldInt8', Uint8Array>> {
@@ -57,7 +57,8 @@ export async function textBagFacts(
       reference ??= v.p;
       out[key] = { ...v.facts, ...timings[key], profile: await profile(paths[key]) };
     }
-    return out;
+    const w = textSpamWeights(readFileSync(paths.newFp32));
+    return { ...out, dims: { V: w.V, D: w.D, H: w.H } };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

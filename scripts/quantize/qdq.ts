@@ -237,8 +237,19 @@ function emitConstantU8(e: Emit, t: TensorProto): string {
   const values = readFloatTensor(t);
   const p = constantParams(values);
   const q = Uint8Array.from(values, (v) => quantizeValue(v, p, 0, 255));
-  const name = t.name!;
-  e.inits.push(makeTensor(`${name}_quantized`, q, dimsOf(t)));
+  return emitU8Dq(e, t.name!, q, dimsOf(t), p);
+}
+
+/** The u8 scalar 0 behind one DequantizeLinear, shared by every HardSigmoid requantization (x + 0). */
+function zeroDq(e: Emit): string {
+  const name = 'hardsigmoid_zero';
+  if (e.inits.some((i) => i.name === `${name}_quantized`)) return `${name}_dequantized`;
+  return emitU8Dq(e, name, Uint8Array.of(0), [], { scale: 1, zeroPoint: 0 });
+}
+
+/** `q` (u8, per-tensor `p`) as initializers behind a DequantizeLinear named after `name`. */
+function emitU8Dq(e: Emit, name: string, q: Uint8Array, dims: number[], p: QParams): string {
+  e.inits.push(makeTensor(`${name}_quantized`, q, dims));
   e.inits.push(makeTensor(`${name}_scale`, Float32Array.of(p.scale), []));
   e.inits.push(makeTensor(`${name}_zero_point`, Uint8Array.of(p.zeroPoint), []));
   e.nodes.push(
@@ -253,7 +264,7 @@ function emitConstantU8(e: Emit, t: TensorProto): string {
 }
 
 /**
- * The element-wise part of the plan: HardSigmoid → LeakyRelu(1) with its lookup Q / DQ, constant operands
+ * The element-wise part of the plan: HardSigmoid → Add(x, 0) with its requantizing Q / DQ, constant operands
  * as u8 DQ (only the rewritten nodes read them). Returns the DQ name per lookup tensor and the op counts.
  */
 function applyElementwise(
@@ -287,10 +298,11 @@ function applyElementwise(
     const lut = ew.lookups[out];
     if (!lut) continue;
     const p = lookupParams(lut.alpha, lut.beta);
-    node.opType = 'LeakyRelu';
-    node.attribute = [
-      onnx.AttributeProto.create({ name: 'alpha', type: onnx.AttributeProto.AttributeType.FLOAT, f: 1 }),
-    ];
+    // x + 0: ORT's QLinearAdd with a scalar operand (vectorized MLAS) requantizes faster than the 256-entry
+    // table of QLinearLeakyRelu(alpha = 1); the result is the same requantization, saturation doing the clip
+    node.opType = 'Add';
+    node.attribute = [];
+    node.input = [node.input![0]!, zeroDq(e)];
     const pair: Emit = { ...e, nodes: [] };
     dqName.set(out, emitActivation(pair, out, p.q, p.dq));
     after.set(out, pair.nodes);

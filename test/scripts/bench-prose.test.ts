@@ -9,6 +9,8 @@ import {
   addedOps,
   bagBullet,
   bagTable,
+  floorSentence,
+  gatherSentence,
   type BagFacts,
   cpuSentence,
   ratioCell,
@@ -259,6 +261,67 @@ describe('bench:models prose, text-spam formulations', () => {
     assert.match(b, /Gather, one row copy per feature, is now the largest INT8 op \(40 %\)/);
     const notLargest = bagBullet(bag({ newInt8: { profile: { MatMulInteger: 0.5, Gather: 0.3 } } }));
     assert.doesNotMatch(notLargest, /largest INT8 op/);
+  });
+});
+
+describe('bench:models prose, ORT floor of text-spam', () => {
+  const floor = { batch1: 0.025, batch8: 0.03 };
+  test('the floor is a table row against the old FP32 graph, only when measured', () => {
+    assert.equal(bagTable(bag()).length, 6);
+    const rows = bagTable({ ...bag(), floor });
+    assert.equal(rows.length, 7);
+    assert.match(rows[6]!, /^\| ORT floor: .* \| – \| 0\.025 ms \| 0\.50 \| 0\.030 ms \| 0\.07 \| – \|/);
+    assert.doesNotMatch(bagBullet(bag()), /ORT’s floor/);
+    assert.match(bagBullet({ ...bag(), floor }), /ORT’s floor, a graph with the same inputs and output/);
+  });
+
+  test('a batch-1 target under the floor is called unreachable, from the numbers', () => {
+    const s = floorSentence(floor, { batch1: 0.04, batch8: 0.28 }, { batch1: 0.038, batch8: 0.19 });
+    assert.match(
+      s,
+      /takes 0\.025 ms \/ 0\.030 ms per session\.run at batch 1 \/ 8 \(0\.63 \/ 0\.11 × the shipped FP32\)/,
+    );
+    assert.match(
+      s,
+      /0\.6 × the FP32 p50 at batch 1 is 0\.024 ms, below the floor \(0\.025 ms\): no graph can meet it/,
+    );
+    assert.match(
+      s,
+      /FP32 → INT8 is 0\.015 ms → 0\.013 ms \(0\.87 ×\) at batch 1 and 0\.250 ms → 0\.160 ms \(0\.64 ×\) at batch 8/,
+    );
+  });
+
+  test('padding and the fc1 fold are stated from the run’s numbers, only when measured', () => {
+    const s = gatherSentence({ paddingShare8: 0.656, dims: { V: 65536, D: 32, H: 64 } });
+    assert.match(s, /At batch 8, 66 % of the ids Gather copies a row for are padding/);
+    assert.match(s, /would widen its 65,536 rows from 32 to 64 values, so it is not done/);
+    assert.match(
+      gatherSentence({ dims: { V: 4096, D: 64, H: 16 } }),
+      /would narrow its 4,096 rows from 64 to 16/,
+    );
+    assert.doesNotMatch(bagBullet(bag()), /padding/);
+    assert.match(bagBullet({ ...bag(), paddingShare8: 0.5 }), /At batch 8, 50 % of the ids/);
+  });
+
+  test('a target within half a microsecond of the floor is called at the floor', () => {
+    const s = floorSentence(
+      { batch1: 0.0238, batch8: 0.05 },
+      { batch1: 0.04, batch8: 0.28 },
+      { batch1: 0.038, batch8: 0.19 },
+    );
+    assert.match(s, /is 0\.024 ms, at the floor \(0\.024 ms\): it leaves a graph no time for work/);
+  });
+
+  test('a target above the floor says how much work it leaves', () => {
+    const s = floorSentence(
+      { batch1: 0.01, batch8: 0.02 },
+      { batch1: 0.04, batch8: 0.28 },
+      { batch1: 0.03, batch8: 0.19 },
+    );
+    assert.match(
+      s,
+      /is 0\.024 ms, 0\.014 ms above the floor \(0\.010 ms\), which would leave the INT8 graph 0\.014 ms of work where FP32 does 0\.030 ms/,
+    );
   });
 });
 

@@ -25,6 +25,7 @@ import {
 } from '../../scripts/lib/model-eval.ts';
 import {
   quantizeTable,
+  sessionFloorOnnx,
   textSpamOnnx,
   textSpamWeights,
   WEIGHT_SCALE,
@@ -150,6 +151,23 @@ describe('text-spam graph formulations (scripts/lib/text-graph.ts)', () => {
 
   test('the featurizer’s weights are in [0, 1], the range the fixed scale 1/255 covers', () => {
     for (const f of features) for (const w of f.weights) assert.ok(w >= 0 && w <= 1, `${w}`);
+  });
+
+  test('the floor graph has the model’s inputs and output, one Slice node, and runs on the engine’s feeds', async () => {
+    const io = (bytes: Uint8Array) => {
+      const g = onnx.ModelProto.decode(bytes).graph!;
+      return JSON.stringify([g.input, g.output].map((vs) => vs!.map((v) => [v.name, v.type])));
+    };
+    const floor = sessionFloorOnnx();
+    assert.equal(io(floor), io(fp32Bytes));
+    assert.deepEqual(opTypes(floor), ['Slice']);
+    // 'probabilities'[b][1] of the floor is the second weight of message b, also when padded in a batch
+    const items = features.filter((f) => f.ids.length >= 2).slice(0, 20);
+    const p = await pSpam(floor, items, 8);
+    assert.deepEqual(
+      [...p],
+      items.map((f) => Math.fround(f.weights[1]!)),
+    );
   });
 
   test('quantizeTable: symmetric, largest magnitude at ±127, error at most half a step', () => {
