@@ -21,7 +21,7 @@
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
-import { timelineFromLogs } from './bench/startup-timeline.ts';
+import { logEvents, timelineFromLogs } from './bench/startup-timeline.ts';
 import { formatTimeline, type StartupPhase } from '../app/src/telemetry/startup.ts';
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -556,21 +556,12 @@ async function main() {
 
   // --- (c) start-up breakdown: a timeline from the app's own logs, and a CPU profile of the start -----
   log(
-    '(c) start-up breakdown (one start with LOG_LEVEL=info, one under the CPU profiler; not measured starts)',
+    '(c) start-up breakdown (one start with LOG_LEVEL=debug, one under the CPU profiler; not measured starts)',
   );
   {
-    const s = await startServer(env, { ...SWEEP[0]!, LOG_LEVEL: 'info' }, texts[0]!);
+    const s = await startServer(env, { ...SWEEP[0]!, LOG_LEVEL: 'debug' }, texts[0]!);
     await sleep(50);
-    const events: { msg: string; ms: number }[] = [];
-    for (const line of s.child.output().split('\n')) {
-      try {
-        const j = JSON.parse(line) as { msg?: string; time?: number };
-        if (j.msg && j.time && j.msg !== 'request completed')
-          events.push({ msg: j.msg, ms: j.time - s.spawnedAtEpochMs });
-      } catch {
-        /* not a log line */
-      }
-    }
+    const events = logEvents(s.child.output(), s.spawnedAtEpochMs);
     events.push({ msg: 'first 200 from classify (bench)', ms: s.startMs });
     const phases = timelineFromLogs(s.child.output(), s.spawnedAtEpochMs);
     await s.child.stop();

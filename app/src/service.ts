@@ -26,7 +26,13 @@ import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
-import { STARTUP_TIMELINE_MSG, startupTimeline, timed } from './telemetry/startup.ts';
+import {
+  STARTUP_TIMELINE_MSG,
+  startupSummaryMsg,
+  startupTimeline,
+  summarizeTimeline,
+  timed,
+} from './telemetry/startup.ts';
 
 export interface ServiceOptions {
   config: AppConfig & { REDIS_URL: string; DATABASE_URL: string };
@@ -328,8 +334,12 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   );
   monitor.start();
   closers.push(async () => monitor.stop());
-  // Times in ms since the process started (processStartEpochMs: performance.timeOrigin).
-  log.info({ processStartEpochMs: performance.timeOrigin, phases: startupTimeline() }, STARTUP_TIMELINE_MSG);
+  // Times in ms since the process started (processStartEpochMs: performance.timeOrigin): a short
+  // summary at info, every phase at debug.
+  const phases = startupTimeline();
+  const summary = summarizeTimeline(phases);
+  log.info(summary, startupSummaryMsg(summary.readyMs));
+  log.debug({ processStartEpochMs: performance.timeOrigin, phases }, STARTUP_TIMELINE_MSG);
 
   let draining: Promise<{ clean: boolean }> | undefined;
   const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>
