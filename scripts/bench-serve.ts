@@ -21,7 +21,7 @@
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
-import { timelineFromLogs } from './bench/startup-timeline.ts';
+import { logEvents, timelineFromLogs } from './bench/startup-timeline.ts';
 import { formatTimeline, type StartupPhase } from '../app/src/telemetry/startup.ts';
 import { execSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -575,21 +575,12 @@ async function main() {
 
   // --- (c) start-up breakdown: a timeline from the app's own logs, and a CPU profile of the start -----
   log(
-    '(c) start-up breakdown (one start with LOG_LEVEL=info, one under the CPU profiler; not measured starts)',
+    '(c) start-up breakdown (one start with LOG_LEVEL=debug, one under the CPU profiler; not measured starts)',
   );
   {
-    const s = await startServer(env, { ...SWEEP[0]!, LOG_LEVEL: 'info' }, texts[0]!);
+    const s = await startServer(env, { ...SWEEP[0]!, LOG_LEVEL: 'debug' }, texts[0]!);
     await sleep(50);
-    const events: { msg: string; ms: number }[] = [];
-    for (const line of s.child.output().split('\n')) {
-      try {
-        const j = JSON.parse(line) as { msg?: string; time?: number };
-        if (j.msg && j.time && j.msg !== 'request completed')
-          events.push({ msg: j.msg, ms: j.time - s.spawnedAtEpochMs });
-      } catch {
-        /* not a log line */
-      }
-    }
+    const events = logEvents(s.child.output(), s.spawnedAtEpochMs);
     events.push({ msg: 'first 200 from classify (bench)', ms: s.startMs });
     const phases = timelineFromLogs(s.child.output(), s.spawnedAtEpochMs);
     await s.child.stop();
@@ -1293,11 +1284,12 @@ function startupBullets(r: Results): string[] {
     `- Timeline without profiler (one extra warm start): models loaded at ${f0(ev(/models loaded/))} ms, ready (listening) at ${f0(ev(/is ready/))} ms, first 200 at ${f0(ev(/first 200/))} ms. ` +
       `Under the profiler: module loading and bundle initialization took ${f0(loadMs)} ms of main-thread CPU (${pct(loadShare)} of its on-CPU time before the first 200); ` +
       `the inference thread was spawned ${f0(workerAt)} ms after the process, and its start (thread bootstrap, loading onnxruntime-node, creating the session) then took up to ${f0(engineMs)} ms (thread lifetime in that run, profiler on).`,
-    `- dist/server.cjs is ${f1(r.startup.bundle.bytes / 1024 / 1024)} MB of source that Node reads at every start (largest inputs by source size: ${top}; AWS SDK for the S3 model source ${f0(aws)} KB).`,
+    `- dist/server.cjs is ${f1(r.startup.bundle.bytes / 1024 / 1024)} MB of source that Node reads at every start (largest inputs by source size: ${top}; ${aws > 0 ? `AWS SDK for the S3 model source ${f0(aws)} KB` : 'the AWS SDK is not in it, only in dist/s3-source.cjs'}).`,
     '',
     '**Start-up changes applied earlier** (history, same commit as above): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js, now .cjs) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.',
     '',
-    `**Start-up changes since** (issue 13): dist/main.js is a launcher (app/src/launch.ts) that starts the first inference thread before the server compiles; that thread also creates the sessions the last start loaded (a hint beside the compile cache), which the engine takes only when file sha256 and options match (app/src/inference/preload.ts). Redis, the queue, the bootstrap key and the queue's recovery no longer wait for the models. ${compileCacheAdvice(r.machine.node)}`,
+    `**Start-up changes since** (issue 13): dist/main.js is a launcher (app/src/launch.ts) that starts the first inference thread before the server compiles; that thread also creates the sessions the last start loaded (a hint beside the compile cache), which the engine takes only when file sha256 and options match (app/src/inference/preload.ts). Redis, the queue, the bootstrap key and the queue's recovery no longer wait for the models. ${compileCacheAdvice(r.machine.node)} ` +
+      "That thread reads and hashes the files it preloads first and hands each sha256 to the main thread's manifest check, which no longer hashes them again; the AWS SDK, which esbuild had bundled into server.cjs as well (both arms of the s3-source import()), is only in dist/s3-source.cjs; a current database schema is recognised by one query, without the migration lock.",
     '',
     '**What would move start-up further:**',
     `1. ${bundleAdvice(r.startup.bundle.packages)}`,

@@ -16,6 +16,7 @@ import { DependencyMonitor, redisProbe } from './health/dependencies.ts';
 import { createHttpServer } from './api/timeouts.ts';
 import type { AppConfig } from './config.ts';
 import { InferenceEngine } from './inference/engine.ts';
+import { prehashed } from './inference/spawn.ts';
 import { bullConnection, JobQueue, JobWorker } from './jobs/queue.ts';
 import { servedModules } from './modalities/index.ts';
 import { ResultCache, TaskRunner } from './modalities/runner.ts';
@@ -25,7 +26,13 @@ import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
-import { STARTUP_TIMELINE_MSG, startupTimeline, timed } from './telemetry/startup.ts';
+import {
+  STARTUP_TIMELINE_MSG,
+  startupSummaryMsg,
+  startupTimeline,
+  summarizeTimeline,
+  timed,
+} from './telemetry/startup.ts';
 
 export interface ServiceOptions {
   config: AppConfig & { REDIS_URL: string; DATABASE_URL: string };
@@ -57,19 +64,21 @@ type S3SourceModule = typeof S3SourceTypes;
 export async function modelSourceFor(config: AppConfig, log?: Logger): Promise<ModelSource> {
   if (config.MODEL_SOURCE.startsWith('s3://')) {
     // The AWS SDK is a large share of the bundle; only an s3:// source loads it (dist/s3-source.cjs).
-    const { S3Source } = (await import(
-      import.meta.url.endsWith('.ts')
-        ? './models/s3-source.ts'
-        : // a path, not a URL: the server bundle turns import() into require() (scripts/build.mjs)
-          fileURLToPath(new URL('./s3-source.cjs', import.meta.url))
-    )) as S3SourceModule;
+    // The specifier is a variable, not a literal: esbuild bundles every literal it can see in import(),
+    // both arms of a conditional included, which had put the whole SDK into dist/server.cjs as well.
+    const file = import.meta.url.endsWith('.ts')
+      ? './models/s3-source.ts'
+      : // a path, not a URL: the server bundle turns import() into require() (scripts/build.mjs)
+        fileURLToPath(new URL('./s3-source.cjs', import.meta.url));
+    const { S3Source } = (await import(file)) as S3SourceModule;
     return new S3Source(config.MODEL_SOURCE, {
       cacheDir: resolve(config.MODEL_CACHE_DIR ?? join(config.CLAWSTACK_DATA_DIR, 'model-cache')),
       endpoint: config.MODEL_SOURCE_ENDPOINT,
       log: log?.child({ component: 'model-source' }),
     });
   }
-  return new DirectorySource(resolve(config.MODEL_SOURCE));
+  // Files the first inference thread preloads are hashed there once (it sends each sha256 over).
+  return new DirectorySource(resolve(config.MODEL_SOURCE), prehashed);
 }
 
 export async function startService(opts: ServiceOptions): Promise<Service> {
@@ -325,8 +334,12 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   );
   monitor.start();
   closers.push(async () => monitor.stop());
-  // Times in ms since the process started (processStartEpochMs: performance.timeOrigin).
-  log.info({ processStartEpochMs: performance.timeOrigin, phases: startupTimeline() }, STARTUP_TIMELINE_MSG);
+  // Times in ms since the process started (processStartEpochMs: performance.timeOrigin): a short
+  // summary at info, every phase at debug.
+  const phases = startupTimeline();
+  const summary = summarizeTimeline(phases);
+  log.info(summary, startupSummaryMsg(summary.readyMs));
+  log.debug({ processStartEpochMs: performance.timeOrigin, phases }, STARTUP_TIMELINE_MSG);
 
   let draining: Promise<{ clean: boolean }> | undefined;
   const drain = (timeoutMs = config.DRAIN_TIMEOUT_MS) =>

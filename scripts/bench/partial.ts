@@ -23,7 +23,7 @@ import { runLoad, type LoadResult } from './load.ts';
 import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
-import { timelineFromLogs } from './startup-timeline.ts';
+import { logEvents, timelineFromLogs } from './startup-timeline.ts';
 import { formatTimeline } from '../../app/src/telemetry/startup.ts';
 
 export const PARTS = ['start', 'serve', 'mixed', 'profile'] as const;
@@ -165,18 +165,9 @@ async function starts(env: BenchEnv, probe: string, o: PartialOptions): Promise<
   }
   for (const [k, [label]] of builds.entries())
     out.push(`start → first 200, warm restarts, ${label}: ${warm[k]!.join(', ')}`);
-  const s = await startServer(env, { LOG_LEVEL: 'info' }, probe);
+  const s = await startServer(env, { LOG_LEVEL: 'debug' }, probe);
   await sleep(50);
-  const events: string[] = [];
-  for (const line of s.child.output().split('\n')) {
-    try {
-      const j = JSON.parse(line) as { msg?: string; time?: number };
-      if (j.msg && j.time && j.msg !== 'request completed')
-        events.push(`${j.msg} ${j.time - s.spawnedAtEpochMs}`);
-    } catch {
-      /* not a log line */
-    }
-  }
+  const events = logEvents(s.child.output(), s.spawnedAtEpochMs).map((e) => `${e.msg} ${e.ms}`);
   const phases = timelineFromLogs(s.child.output(), s.spawnedAtEpochMs);
   await s.child.stop();
   out.push(`timeline (ms after spawn): ${events.join(' → ')} → first 200 ${s.startMs.toFixed(0)}`);

@@ -1,7 +1,23 @@
 /**
  * The app's start-up timeline (app/src/telemetry/startup.ts), read from a server's JSON log (started
- * with LOG_LEVEL=info), with times shifted to ms after the bench spawned the process.
+ * with LOG_LEVEL=debug: the whole timeline is a debug line), with times shifted to ms after the bench
+ * spawned the process.
  */
+
+/** Pure: the info-or-above messages of a JSON log (request logs left out), in ms after `spawnedAtEpochMs`. */
+export function logEvents(output: string, spawnedAtEpochMs: number): { msg: string; ms: number }[] {
+  const events: { msg: string; ms: number }[] = [];
+  for (const line of output.split('\n')) {
+    try {
+      const j = JSON.parse(line) as { msg?: string; time?: number; level?: number };
+      if (j.msg && j.time && (j.level ?? 30) >= 30 && j.msg !== 'request completed')
+        events.push({ msg: j.msg, ms: j.time - spawnedAtEpochMs });
+    } catch {
+      /* not a log line */
+    }
+  }
+  return events;
+}
 import { relativeTo, STARTUP_TIMELINE_MSG, type StartupPhase } from '../../app/src/telemetry/startup.ts';
 
 /** Pure: the timeline phases in `output` (JSON log lines), in ms after `spawnedAtEpochMs`; [] if none. */

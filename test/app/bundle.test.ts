@@ -52,6 +52,15 @@ describe('bundle', () => {
     const out = join(dir, 'dist');
     const build = spawnSync(process.execPath, ['scripts/build.mjs', '--outdir', out], { encoding: 'utf8' });
     assert.equal(build.status, 0, build.stderr);
+    // The AWS SDK ships in s3-source.cjs alone: the server bundle, read at every start, stays without it.
+    const serverInputs = (
+      JSON.parse(readFileSync(join(out, 'server.cjs.map'), 'utf8')) as { sources: string[] }
+    ).sources;
+    assert.ok(serverInputs.some((s) => s.includes('node_modules/express/')));
+    assert.deepEqual(
+      serverInputs.filter((s) => /node_modules\/@(aws-sdk|smithy)\//.test(s)),
+      [],
+    );
     const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as {
       type: string;
       dependencies: Record<string, string>;

@@ -138,6 +138,11 @@ test('npm start on a terminal prints readable lines; piped, it prints JSON', asy
   const ready = tty.find((l) => l.includes('clawstack is ready'));
   assert.match(ready ?? '', /^\[[\d:.]+\] INFO: clawstack is ready \{.*"url":"http:\/\/127\.0\.0\.1:\d+"/);
   assert.ok(!tty.some((l) => l.startsWith('{"level"')), tty.join('\n'));
+  // At info, start-up is one short summary line; the whole timeline is at debug.
+  const summary = tty.find((l) => l.includes('start-up: ready after'));
+  assert.match(summary ?? '', /INFO: start-up: ready after \d+ ms .*"phases":".*models \d+–\d+/);
+  assert.ok(summary!.length < 600, `summary line is short (${summary!.length} chars)`);
+  assert.ok(!tty.some((l) => l.includes('start-up timeline')), 'the full timeline is not at info');
 
   const piped = (await startOutput(false)).split('\n').filter(Boolean);
   assert.ok(piped.length > 0);

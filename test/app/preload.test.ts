@@ -3,7 +3,7 @@
  * the last start's sessions early, and the engine takes one only when it fits; real threads and models.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
@@ -13,8 +13,13 @@ import { InferenceEngine } from '../../app/src/inference/engine.ts';
 import { readHint, writeHint, type PreloadHint } from '../../app/src/inference/preload-hint.ts';
 import { fits } from '../../app/src/inference/preload.ts';
 import type { SessionSpec } from '../../app/src/inference/protocol.ts';
-import { prespawn } from '../../app/src/inference/spawn.ts';
-import { DirectorySource, ModelRegistry } from '../../app/src/models/registry.ts';
+import { prehashed, prespawn, releasePrespawned } from '../../app/src/inference/spawn.ts';
+import {
+  DirectorySource,
+  ModelIntegrityError,
+  ModelRegistry,
+  sha256File,
+} from '../../app/src/models/registry.ts';
 import { startupTimeline } from '../../app/src/telemetry/startup.ts';
 
 const entry = new URL('../../app/src/inference/thread-dev.mjs', import.meta.url);
@@ -105,6 +110,45 @@ describe('session preload hint', () => {
         .map((p) => p.name),
       ['session text-spam'],
     );
+  });
+
+  test("the preloading thread hashes the hint's files for the main thread: each sha256 once, none for other or unreadable files", async () => {
+    const hint = readHint(join(dir, 'hint.json'))!;
+    const path = hint.sessions[0]!.path;
+    const missing = join(dir, 'missing.onnx');
+    const missingSpec = { ...hint.sessions[0]!, key: 'missing', path: missing };
+    prespawn(entry, {
+      file: join(dir, 'hashes.json'),
+      preload: { ...hint, sessions: [missingSpec, ...hint.sessions] },
+    });
+    // The thread is unref'd (an idle one must not keep a process alive); in a server, sockets do.
+    const alive = setInterval(() => {}, 1000);
+    try {
+      assert.equal(prehashed(resolve('models/text-spam/1/model.onnx')), undefined, 'not in the hint');
+      assert.equal(await prehashed(missing), undefined, 'unreadable: the main thread hashes it itself');
+      assert.equal(await prehashed(path), await sha256File(path));
+      assert.equal(prehashed(path), undefined, 'given once');
+    } finally {
+      clearInterval(alive);
+      await releasePrespawned();
+    }
+  });
+
+  test('the registry checks a known sha256 instead of hashing: a wrong one refuses the file, none hashes it', async () => {
+    const manifest = JSON.parse(readFileSync(resolve('models/manifest.json'), 'utf8')) as {
+      models: { name: string; precision: string; sha256: string }[];
+    };
+    const sha = manifest.models.find((m) => m.name === 'text-spam' && m.precision === 'int8')!.sha256;
+    const load = (known: string | undefined) =>
+      ModelRegistry.load(
+        new DirectorySource(resolve('models'), (p) =>
+          p.endsWith('model.int8.onnx') ? Promise.resolve(known) : undefined,
+        ),
+        { precision: 'int8', only: ['text-spam'] },
+      );
+    assert.equal((await load(sha)).all().length, 1);
+    assert.equal((await load(undefined)).all().length, 1, 'no known hash: hashed here');
+    await assert.rejects(load('0'.repeat(64)), ModelIntegrityError);
   });
 
   test('an unreadable hint is no hint', () => {

@@ -9,9 +9,10 @@ import {
   relativeTo,
   STARTUP_TIMELINE_MSG,
   startupTimeline,
+  summarizeTimeline,
   timed,
 } from '../../app/src/telemetry/startup.ts';
-import { timelineFromLogs } from '../../scripts/bench/startup-timeline.ts';
+import { logEvents, timelineFromLogs } from '../../scripts/bench/startup-timeline.ts';
 
 describe('start-up timeline', () => {
   test('relativeTo shifts phases to the origin, rounds to 0.1 ms and orders them by start, then end', () => {
@@ -80,5 +81,44 @@ describe('start-up timeline', () => {
       { name: 'http: listen', thread: 'main', startMs: 340, endMs: 341 },
     ]);
     assert.deepEqual(timelineFromLogs('{"msg":"other"}', spawnedAt), []);
+  });
+
+  test('summarizeTimeline: ready at the last end; one span per group (before the colon; sessions), by start', () => {
+    const phase = (name: string, startMs: number, endMs: number, thread = 'main') => ({
+      name,
+      thread,
+      startMs,
+      endMs,
+    });
+    assert.deepEqual(
+      summarizeTimeline([
+        phase('server bundle: read + compile', 60.4, 300),
+        phase('server bundle: read, compile, evaluate', 50, 480.6),
+        phase('inference thread: boot', 40, 200, 'inference-1'),
+        phase('session text-spam', 210, 380, 'inference-1'),
+        phase('session ocr-det (preloaded)', 380, 500, 'inference-1'),
+        phase('http: listen', 510, 512.5),
+      ]),
+      {
+        readyMs: 513,
+        phases: 'inference thread 40–200, server bundle 50–481, sessions 210–500, http 510–513',
+      },
+    );
+    assert.deepEqual(summarizeTimeline([]), { readyMs: 0, phases: '' });
+  });
+
+  test('logEvents keeps info-and-above messages, not request logs, in ms after the spawn', () => {
+    const at = 1_700_000_000_000;
+    const log = [
+      'npm noise',
+      JSON.stringify({ level: 20, time: at + 5, msg: 'start-up timeline' }),
+      JSON.stringify({ level: 30, time: at + 9, msg: 'models loaded' }),
+      JSON.stringify({ level: 30, time: at + 12, msg: 'request completed' }),
+      JSON.stringify({ level: 40, time: at + 20, msg: 'slow' }),
+    ].join('\n');
+    assert.deepEqual(logEvents(log, at), [
+      { msg: 'models loaded', ms: 9 },
+      { msg: 'slow', ms: 20 },
+    ]);
   });
 });

@@ -370,7 +370,7 @@ function adoptThread(spawned: SpawnedThread, log: Logger): InferenceThread {
   const { worker } = thread;
   if (spawned.error) log.error({ err: spawned.error }, 'inference thread failed');
   worker.on('message', (msg: FromThread) => {
-    if (msg.type === 'ready') return; // spawn.ts tracks it
+    if (msg.type === 'ready' || msg.type === 'hashed') return; // spawn.ts tracks them
     const key = msg.type === 'result' || msg.type === 'run-failed' ? msg.id : 0;
     const pending = thread.calls.get(key);
     thread.calls.delete(key);

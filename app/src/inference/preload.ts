@@ -63,13 +63,48 @@ interface Preloaded {
   session: Promise<ort.InferenceSession | undefined>;
 }
 
-/** Sessions created from a hint, one after the other, by key. */
+/**
+ * Reads and hashes each file, one after the other, calling `onHashed` for each (sha256 undefined: the
+ * file cannot be read); resolves with the bytes by path.
+ */
+async function readAndHash(
+  paths: string[],
+  onHashed: (path: string, sha256: string | undefined) => void,
+): Promise<Map<string, { bytes: Buffer; sha256: string }>> {
+  const files = new Map<string, { bytes: Buffer; sha256: string }>();
+  for (const path of new Set(paths)) {
+    let sha256: string | undefined;
+    try {
+      const bytes = await readFile(path);
+      sha256 = createHash('sha256').update(bytes).digest('hex');
+      files.set(path, { bytes, sha256 });
+    } catch {
+      /* unreadable: no session from it, and the main thread reads it itself */
+    }
+    onHashed(path, sha256);
+  }
+  return files;
+}
+
+/**
+ * Sessions created from a hint, one after the other, by key. Every file is read and hashed before the
+ * first session is created, so that the main thread, which verifies the manifest with these hashes
+ * (`onHashed`; spawn.ts `prehashed`), gets them all early instead of hashing the files itself.
+ */
 export class Preloads {
   private readonly byKey = new Map<string, Preloaded>();
 
-  constructor(hint: PreloadHint | undefined) {
-    let previous: Promise<unknown> = Promise.resolve();
-    for (const spec of hint?.sessions ?? []) {
+  constructor(
+    hint: PreloadHint | undefined,
+    onHashed: (path: string, sha256: string | undefined) => void = () => {},
+  ) {
+    const specs = hint?.sessions ?? [];
+    const files = readAndHash(
+      specs.map((s) => s.path),
+      onHashed,
+    );
+    let previous: Promise<unknown> = files.catch(() => undefined);
+    for (const spec of specs) {
       const { provider, intraOpThreads } = hint!;
       const from = {
         path: spec.path,
@@ -82,9 +117,15 @@ export class Preloads {
       p.session = previous.then(async () => {
         p.startedAt = epochMs();
         try {
-          const bytes = await readFile(spec.path);
-          from.sha256 = createHash('sha256').update(bytes).digest('hex');
-          return await ort.InferenceSession.create(bytes, sessionOptions(spec, provider, intraOpThreads));
+          const all = await files;
+          const file = all.get(spec.path);
+          if (!file) return undefined;
+          all.delete(spec.path); // the session holds what it needs; the bytes can go
+          from.sha256 = file.sha256;
+          return await ort.InferenceSession.create(
+            file.bytes,
+            sessionOptions(spec, provider, intraOpThreads),
+          );
         } catch {
           return undefined;
         } finally {

@@ -24,6 +24,11 @@ export type ToThread =
 export type FromThread =
   /** Sent once, unasked, when onnxruntime-node is loaded (spawn.ts waits for it before terminating). */
   | { type: 'ready'; readyAt: number }
+  /**
+   * Sent unasked by the first thread for each file of its preload hint once read and hashed (undefined:
+   * unreadable); the main thread verifies the manifest with it instead of hashing the file again.
+   */
+  | { type: 'hashed'; path: string; sha256: string | undefined }
   /** `sessions`: when each session's creation started and ended (epoch ms, telemetry/startup.ts) */
   | {
       type: 'loaded';

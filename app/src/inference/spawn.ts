@@ -83,6 +83,48 @@ export function prespawn(entry: URL, hint?: { file: string; preload?: PreloadHin
   const t = spawnThread(entry, hint?.preload);
   t.hintFile = hint?.file;
   (globalThis as Holder)[PRESPAWNED] = t;
+  collectHashes(t.worker, hint?.preload?.sessions.map((s) => s.path) ?? []);
+}
+
+// The sha256 of each preload-hint file, as the prespawned thread read it (preload.ts), by path.
+const PREHASHED = Symbol.for('clawstack.inference.prehashed');
+type HashHolder = { [PREHASHED]?: Map<string, Promise<string | undefined>> };
+
+/** Listens for the thread's `hashed` messages about `paths`; a thread that fails or exits answers none. */
+function collectHashes(worker: Worker, paths: string[]): void {
+  const settle = new Map<string, (sha256: string | undefined) => void>();
+  const hashes = new Map<string, Promise<string | undefined>>();
+  for (const path of paths)
+    if (typeof path === 'string' && !hashes.has(path))
+      hashes.set(path, new Promise((r) => settle.set(path, r)));
+  (globalThis as HashHolder)[PREHASHED] = hashes;
+  if (settle.size === 0) return;
+  const done = () => {
+    for (const r of settle.values()) r(undefined);
+    settle.clear();
+    worker.off('message', onMessage);
+  };
+  const onMessage = (msg: FromThread) => {
+    if (msg?.type !== 'hashed') return;
+    settle.get(msg.path)?.(msg.sha256);
+    settle.delete(msg.path);
+    if (settle.size === 0) done();
+  };
+  worker.on('message', onMessage);
+  worker.once('error', done);
+  worker.once('exit', done);
+}
+
+/**
+ * The sha256 of `path` as the thread started by prespawn read it from its preload hint (it created that
+ * file's session from those very bytes), or undefined when that thread does not hash this file or could
+ * not read it: the caller then hashes it itself. Each answer is given once.
+ */
+export function prehashed(path: string): Promise<string | undefined> | undefined {
+  const hashes = (globalThis as HashHolder)[PREHASHED];
+  const sha256 = hashes?.get(path);
+  hashes?.delete(path);
+  return sha256;
 }
 
 /** The thread started by prespawn, if any and not failed; it is the caller's from now on. */

@@ -26,7 +26,10 @@ const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage
 // The imports above (onnxruntime-node's native binding among them) are loaded: safe to terminate now.
 send({ type: 'ready', readyAt: epochMs() });
 // The first thread gets the last start's sessions to create at once (preload-hint.ts).
-const preloads = new Preloads((workerData as { preload?: PreloadHint } | null)?.preload);
+// It also hashes their files for the main thread's manifest check (spawn.ts `prehashed`).
+const preloads = new Preloads((workerData as { preload?: PreloadHint } | null)?.preload, (path, sha256) =>
+  send({ type: 'hashed', path, sha256 }),
+);
 
 async function createSession(spec: SessionSpec, provider: ExecutionProvider, intraOpThreads: number) {
   return ort.InferenceSession.create(spec.path, sessionOptions(spec, provider, intraOpThreads));

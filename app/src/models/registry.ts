@@ -48,9 +48,16 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** A model directory on local disk (the default: `models/`). */
+/**
+ * A model directory on local disk (the default: `models/`). `knownSha256` may give a file's sha256
+ * computed elsewhere from its current bytes (the first inference thread hashes the files it preloads:
+ * inference/spawn.ts `prehashed`); undefined (or a promise of it) means the file is hashed here.
+ */
 export class DirectorySource implements ModelSource {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly knownSha256: (path: string) => Promise<string | undefined> | undefined = () => undefined,
+  ) {}
   get description() {
     return this.dir;
   }
@@ -73,7 +80,7 @@ export class DirectorySource implements ModelSource {
     const path = join(this.dir, file);
     let actual: string;
     try {
-      actual = await sha256File(path);
+      actual = (await this.knownSha256(path)) ?? (await sha256File(path));
     } catch (err) {
       throw new ModelIntegrityError(`model file ${path} cannot be read: ${(err as Error).message}`);
     }

@@ -1,7 +1,7 @@
 /**
  * The start-up timeline: when each phase of start-up began and ended, in ms since the process started,
- * on every thread. Logged once the service is ready (`start-up timeline`, level info); bench:serve
- * prints it (docs/benchmarks.md).
+ * on every thread. Logged once the service is ready: a one-line summary at level info (`summarizeTimeline`)
+ * and every phase at level debug (`start-up timeline`), which bench:serve prints (docs/benchmarks.md).
  *
  * Times are epoch ms (`performance.timeOrigin + performance.now()`), because `performance.now()` counts
  * from each thread's own start. The launcher (dist/main.js) and the server (dist/server.cjs) are
@@ -53,7 +53,7 @@ export function phaseSince(since: string, name: string): void {
   if (from !== undefined) recordPhase(name, from, epochMs());
 }
 
-/** The log message (level info) that carries the timeline once the service is ready. */
+/** The log message (level debug) that carries the whole timeline once the service is ready. */
 export const STARTUP_TIMELINE_MSG = 'start-up timeline';
 
 /** The phase compile-cache.ts records; main.ts measures module evaluation from its end. */
@@ -83,3 +83,32 @@ export function formatTimeline(phases: StartupPhase[]): string[] {
       `${f(p.startMs)}–${f(p.endMs)} ms (${f(p.endMs - p.startMs)} ms)  ${p.thread.padEnd(11)} ${p.name}`,
   );
 }
+
+/** Pure: a phase's group, named by what precedes its first colon (`postgres: …`), or `sessions`. */
+const groupOf = (name: string): string =>
+  name.includes(':') ? name.slice(0, name.indexOf(':')) : name.startsWith('session ') ? 'sessions' : name;
+
+/**
+ * Pure: the start-up summary logged at info — when the last phase ended (`readyMs`) and each group of
+ * phases' span, first start – last end in ms since the process started, in order of their start
+ * (`phases`: `server bundle 357–1412, models 1412–1883, …`).
+ */
+export function summarizeTimeline(phases: StartupPhase[]): { readyMs: number; phases: string } {
+  const spans = new Map<string, { start: number; end: number }>();
+  for (const p of phases) {
+    const key = groupOf(p.name);
+    const s = spans.get(key);
+    if (s) Object.assign(s, { start: Math.min(s.start, p.startMs), end: Math.max(s.end, p.endMs) });
+    else spans.set(key, { start: p.startMs, end: p.endMs });
+  }
+  return {
+    readyMs: Math.round(Math.max(0, ...phases.map((p) => p.endMs))),
+    phases: [...spans]
+      .sort((a, b) => a[1].start - b[1].start)
+      .map(([k, s]) => `${k} ${Math.round(s.start)}–${Math.round(s.end)}`)
+      .join(', '),
+  };
+}
+
+/** The info message of the summary. */
+export const startupSummaryMsg = (readyMs: number): string => `start-up: ready after ${readyMs} ms`;
