@@ -16,7 +16,7 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing), --only=start,serve,mixed,profile (a short run of those parts,
+ * the current prose; measures nothing), --only=start,serve,stages,mixed,profile (a short run of those parts,
  * printed only: scripts/bench/partial.ts; --seconds=N sets its windows), --baseline=DIR (with --only, or
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).

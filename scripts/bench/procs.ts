@@ -102,11 +102,18 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** Starts the naive Express server (scripts/bench/naive-server.ts) on `port` and waits until it listens. */
-export async function startNaiveServer(port: number): Promise<Child> {
+/** `env`: e.g. STAGE_TRACE_FILE (the naive server stamps its stages as clawstack does). */
+export async function startNaiveServer(port: number, env: NodeJS.ProcessEnv = {}): Promise<Child> {
   const child = startChild(
     process.execPath,
     ['--import', 'tsx', 'scripts/bench/naive-server.ts'],
-    { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ORT_INTRA_OP_THREADS: '1' },
+    {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      ORT_INTRA_OP_THREADS: '1',
+      ...env,
+    },
     'naive server',
   );
   const deadline = Date.now() + 30_000;
