@@ -48,6 +48,13 @@ async function postMessageHop(): Promise<number[]> {
   return out;
 }
 
+/** Atomics.waitAsync (V8 has it in Node 20; TypeScript's lib for this target does not declare it). */
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
+
 async function atomicsHop(): Promise<number[]> {
   const sab = new SharedArrayBuffer(8);
   const flag = new Int32Array(sab);
@@ -57,10 +64,7 @@ async function atomicsHop(): Promise<number[]> {
   for (let i = 0; i < ROUNDS; i++) {
     const t0 = performance.now();
     Atomics.store(flag, 1, 0);
-    const reply = (Atomics as unknown as { waitAsync: Function }).waitAsync(flag, 1, 0) as {
-      async: boolean;
-      value: Promise<string> | string;
-    };
+    const reply = waitAsync(flag, 1, 0);
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
     if (reply.async) await reply.value;
