@@ -34,7 +34,8 @@ export const STAGE_GROUPS: { name: string; stages: Stage[] }[] = [
 
 export interface StageRun {
   label: string;
-  load: LoadResult;
+  /** the client's (autocannon's) latencies of the traced run */
+  load: Pick<LoadResult, 'p50' | 'p99' | 'ok' | 'rps'>;
   summary: StageSummary;
 }
 
@@ -85,22 +86,23 @@ async function traced(
     };
     await runLoad({ ...spec, seconds: o.warmupSeconds });
     const from = Date.now();
-    const load = await runLoad({ ...spec, seconds: o.seconds });
+    const { p50, p99, ok, rps } = await runLoad({ ...spec, seconds: o.seconds });
     const to = Date.now();
     await child.stop(20_000); // the trace file is written at exit
     const summary = summarizeStages(parseStageLines(readFileSync(file, 'utf8')), from, to);
-    return { label, load, summary };
+    return { label, load: { p50, p99, ok, rps }, summary };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function stagesPart(
+/** The naive server and clawstack (default settings), one after the other, each traced at c=1. */
+export async function measureStages(
   env: BenchEnv,
   bodies: string[],
   probe: string,
   o: { warmupSeconds: number; seconds: number },
-): Promise<string[]> {
+): Promise<{ naive: StageRun; clawstack: StageRun }> {
   const naive = await traced(
     'naive',
     async (file) => {
@@ -120,6 +122,16 @@ export async function stagesPart(
     bodies,
     o,
   );
+  return { naive, clawstack: claw };
+}
+
+export async function stagesPart(
+  env: BenchEnv,
+  bodies: string[],
+  probe: string,
+  o: { warmupSeconds: number; seconds: number },
+): Promise<string[]> {
+  const { naive, clawstack: claw } = await measureStages(env, bodies, probe, o);
   const detail = (r: StageRun) =>
     `  ${r.label} (${r.summary.requests} requests): ` +
     r.summary.stages.map((s) => `${s.stage} ${s.p50.toFixed(3)}`).join(', ');
