@@ -49,6 +49,7 @@ app.post('/v1/text/classify', async (req, res) => {
   });
   if (tracing) stampOn(res, 'resultReady');
   res.json({ label: model.labels[best], scores });
+  if (tracing) stampOn(res, 'written');
 });
 
 const server = app.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {

@@ -41,6 +41,7 @@ export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
       if (tracing) stampOn(res, 'resultReady');
       res.setHeader('x-cache', cached ? 'hit' : 'miss');
       sendPostJson(res, result);
+      if (tracing) stampOn(res, 'written');
     },
   );
   return router;

@@ -28,7 +28,7 @@ export const STAGES = [
   'posted', // the result is posted back
   'mainReceived', // the main thread has the result
   'resultReady', // the task module's result is built
-  'written', // the response is written (res 'finish')
+  'written', // res.end() returned: the answer is handed to the socket (else res 'finish', e.g. errors)
 ] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -74,7 +74,8 @@ export function traceRequest(res: StampHolder, onFinish: (done: () => void) => v
   const stamps: StageStamps = { received: epochNow() };
   res.locals.stages = stamps;
   onFinish(() => {
-    stamps.written = epochNow();
+    // 'finish' comes after the socket write's callback, later than the client may have the answer.
+    stamps.written ??= epochNow();
     records.push(stamps);
   });
 }
