@@ -208,14 +208,19 @@ export interface C1Input {
  * The c=1 gap stage by stage, from one traced run of each server: what lies outside the server, the
  * server span, and the stage groups where clawstack spends more (largest first) and less than naive.
  */
+/** Per stage group: each server's p50 and clawstack − naive, ms (STAGE_GROUPS order). */
+export function stageDiffs(s: { naive: StageRun; clawstack: StageRun }) {
+  return STAGE_GROUPS.map((g) => ({
+    name: g.name,
+    naive: groupP50(s.naive.summary, g.stages),
+    claw: groupP50(s.clawstack.summary, g.stages),
+  })).map((d) => ({ ...d, diff: d.claw - d.naive }));
+}
+
 export function stagesBullet(s: { naive: StageRun; clawstack: StageRun }): string {
   const { naive, clawstack: claw } = s;
   const outside = (r: StageRun) => r.load.p50 - r.summary.spanP50;
-  const diffs = STAGE_GROUPS.map((g) => ({
-    name: g.name,
-    naive: groupP50(naive.summary, g.stages),
-    claw: groupP50(claw.summary, g.stages),
-  })).map((d) => ({ ...d, diff: d.claw - d.naive }));
+  const diffs = stageDiffs(s);
   const more = diffs.filter((d) => d.diff >= 0.005).sort((a, b) => b.diff - a.diff);
   const less = diffs.filter((d) => d.diff <= -0.005).sort((a, b) => a.diff - b.diff);
   const f3 = (x: number) => x.toFixed(3);
@@ -256,7 +261,11 @@ export function c1Bullets(x: C1Input, list: Change[]): string[] {
   }
   const rl = changeRef(list, 'rate-limiter');
   const ft = changeRef(list, 'featurize-in-thread');
+  const largest = x.stages && stageDiffs(x.stages).sort((a, b) => b.diff - a.diff)[0];
   const moves = [
+    largest &&
+      largest.diff > 0 &&
+      `the largest stage difference measured above, ${largest.name} (+${largest.diff.toFixed(3)} ms)`,
     rl && `less Redis client work (${rl})`,
     ft &&
       `featurizing in the thread (${ft}) moves work off the event loop but does not shorten a lone request`,

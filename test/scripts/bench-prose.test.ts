@@ -505,7 +505,12 @@ describe('bench:serve prose', () => {
       /more in: engine hand-off to the thread 0\.120, result back to the main thread 0\.080, middleware \(request id, helmet, metrics, readiness\) 0\.030, auth 0\.020 ms; less in: result, serialisation, response written 0\.030, routing, body read, JSON parse 0\.010 ms\./,
     );
     assert.match(b, /naive 0\.100 ms, clawstack 0\.100 ms in its inference thread/);
-    assert.equal(c1Bullets({ ...C1, stages: { naive, clawstack: claw } }, [])[1], b);
+    const withStages = c1Bullets({ ...C1, stages: { naive, clawstack: claw } }, []);
+    assert.equal(withStages[1], b);
+    assert.match(
+      withStages.at(-1)!,
+      /What would move it: less main-thread work per request — the largest stage difference measured above, engine hand-off to the thread \(\+0\.120 ms\)\./,
+    );
     assert.ok(!c1Bullets(C1, []).some((l) => l.includes('Stage by stage')));
   });
 
