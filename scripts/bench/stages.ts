@@ -17,7 +17,7 @@ import {
 } from '../../app/src/telemetry/stages.ts';
 import { startServer, type BenchEnv } from './clawstack.ts';
 import { runLoad, type LoadResult } from './load.ts';
-import { startNaiveServer, type Child } from './procs.ts';
+import { startNaiveServer, threadCpuSeconds, type Child } from './procs.ts';
 
 /** Stages grouped by what they are, for the side-by-side table; both servers' stages map to these. */
 export const STAGE_GROUPS: { name: string; stages: Stage[] }[] = [
@@ -37,6 +37,31 @@ export interface StageRun {
   /** the client's (autocannon's) latencies of the traced run */
   load: Pick<LoadResult, 'p50' | 'p99' | 'ok' | 'rps'>;
   summary: StageSummary;
+  /** CPU ms per response during the measured window: the main thread, then the other threads by CPU use */
+  cpu?: { thread: string; userMs: number; sysMs: number }[];
+}
+
+/**
+ * CPU per response of each thread between two `threadCpuSeconds` readings: the main thread (id = pid)
+ * first, then the others that used any CPU, busiest first. At 10 ms clock ticks a window of a few
+ * thousand responses resolves a few µs per response.
+ */
+export function cpuPerResponse(
+  pid: number,
+  before: ReturnType<typeof threadCpuSeconds>,
+  after: ReturnType<typeof threadCpuSeconds>,
+  responses: number,
+): { thread: string; userMs: number; sysMs: number }[] {
+  const rows = [...after].map(([tid, a]) => {
+    const b = before.get(tid) ?? { user: 0, sys: 0 };
+    const per = (x: number) => (x * 1000) / Math.max(1, responses);
+    return { tid, userMs: per(a.user - b.user), sysMs: per(a.sys - b.sys) };
+  });
+  const main = rows.filter((r) => r.tid === pid);
+  const others = rows.filter((r) => r.tid !== pid && r.userMs + r.sysMs > 0);
+  others.sort((x, y) => y.userMs + y.sysMs - (x.userMs + x.sysMs));
+  const row = (r: (typeof rows)[number], thread: string) => ({ thread, userMs: r.userMs, sysMs: r.sysMs });
+  return [...main.map((r) => row(r, 'main')), ...others.map((r, i) => row(r, `thread ${i + 1}`))];
 }
 
 /** p50 (ms) of a group: the sum of its stages' p50s (0 for stages the server does not have). */
@@ -86,11 +111,13 @@ async function traced(
     };
     await runLoad({ ...spec, seconds: o.warmupSeconds });
     const from = Date.now();
+    const cpu0 = threadCpuSeconds(child.pid);
     const { p50, p99, ok, rps } = await runLoad({ ...spec, seconds: o.seconds });
+    const cpu = cpuPerResponse(child.pid, cpu0, threadCpuSeconds(child.pid), ok);
     const to = Date.now();
     await child.stop(20_000); // the trace file is written at exit
     const summary = summarizeStages(parseStageLines(readFileSync(file, 'utf8')), from, to);
-    return { label, load: { p50, p99, ok, rps }, summary };
+    return { label, load: { p50, p99, ok, rps }, summary, cpu };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -135,10 +162,18 @@ export async function stagesPart(
   const detail = (r: StageRun) =>
     `  ${r.label} (${r.summary.requests} requests): ` +
     r.summary.stages.map((s) => `${s.stage} ${s.p50.toFixed(3)}`).join(', ');
+  const cpu = (r: StageRun) =>
+    `  ${r.label} CPU per response (ms, user + system): ` +
+    (r.cpu ?? [])
+      .slice(0, 4)
+      .map((c) => `${c.thread} ${c.userMs.toFixed(3)} + ${c.sysMs.toFixed(3)}`)
+      .join(', ');
   return [
     `(stages) c=1 with STAGE_TRACE_FILE, ${o.seconds} s each; p50 of each stage (sums of p50s, not the p50 of a sum):`,
     ...stageTable(naive, claw),
     detail(naive),
     detail(claw),
+    cpu(naive),
+    cpu(claw),
   ];
 }
