@@ -16,7 +16,7 @@
  * Options: --quick (short runs, for trying the script), --no-docs (do not touch docs/benchmarks.md),
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
- * the current prose; measures nothing), --only=start,serve,mixed,profile (a short run of those parts,
+ * the current prose; measures nothing), --only=start,serve,stages,mixed,profile (a short run of those parts,
  * printed only: scripts/bench/partial.ts; --seconds=N sets its windows), --baseline=DIR (with --only, or
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
@@ -55,6 +55,7 @@ import {
   summarizeProfile,
   type ProfileSummary,
 } from './bench/profile.ts';
+import { measureStages, type StageRun } from './bench/stages.ts';
 import { partialRequest, partialRun } from './bench/partial.ts';
 import {
   createSession,
@@ -242,6 +243,8 @@ interface Results {
     c1Load: LoadResult;
     c1Summaries: ProfileSummary[];
   };
+  /** naive and clawstack traced at c=1 (STAGE_TRACE_FILE); absent in runs from before it existed */
+  stages?: { naive: StageRun; clawstack: StageRun };
   probes: {
     medianFeatures: number;
     redis: { p50: number; p99: number };
@@ -630,6 +633,8 @@ async function main() {
     log(`(c) batch path: ${f0(results.batchPath.itemsPerSec)} texts/s`);
     await server.child.stop();
   }
+  log('(b)/(c) c=1 stage by stage: naive and clawstack traced (STAGE_TRACE_FILE)');
+  results.stages = await measureStages(env, bodies, texts[0]!, { warmupSeconds: T.warmup, seconds: T.c1 });
 
   // --- peak RSS with every model loaded, text + OCR + speech load at once --------------------------------
   log("(c) clawstack with MODELS='' (every model in the manifest): text c=64 + OCR + speech load");
@@ -1207,6 +1212,7 @@ function analysis(
         threadP50: r.probes.thread.p50,
         medianFeatures: r.probes.medianFeatures,
         cpus,
+        stages: r.stages,
         main: c1Main && {
           busy: busy(c1Main),
           msPerReq: c1Main.busyMs / Math.max(1, r.profile!.c1Load.ok),

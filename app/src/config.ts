@@ -80,6 +80,12 @@ export const envSchema = z.object({
    * deployment serves only its models' tasks unless an operator turns it on (stack `appEnv`).
    */
   ECHO_TASK: bool.default(false),
+  /**
+   * Bench/debug mode: stamp every request's stages (auth, rate limit, parse, engine hand-off,
+   * featurize, run, response) and write them as JSON lines to this file at exit
+   * (app/src/telemetry/stages.ts; bench:serve --only=stages). Unset: off, at no cost per request.
+   */
+  STAGE_TRACE_FILE: z.string().min(1).optional(),
   /** Jobs a worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 1024).default(16),
   /** Result cache time-to-live; 0 disables the cache. */

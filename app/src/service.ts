@@ -26,6 +26,7 @@ import { JobStore } from './store/jobs.ts';
 import { ApiKeyStore } from './store/keys.ts';
 import type { Logger } from './telemetry/logger.ts';
 import { Metrics } from './telemetry/metrics.ts';
+import { enableStageTrace } from './telemetry/stages.ts';
 import {
   STARTUP_TIMELINE_MSG,
   startupSummaryMsg,
@@ -268,6 +269,7 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
     housekeeping.unref();
   }
 
+  if (config.STAGE_TRACE_FILE) enableStageTrace(config.STAGE_TRACE_FILE);
   const app = timed('api: create the Express app', () =>
     createApi({
       log,

@@ -47,6 +47,8 @@ export interface ServerSettings {
   ECHO_TASK?: boolean;
   /** Comma-separated; '' loads every model in the manifest. */
   MODELS?: string;
+  /** --only=stages: per-request stage stamps (app/src/telemetry/stages.ts) to this file. */
+  STAGE_TRACE_FILE?: string;
   /** Only for the start-up timeline run (the measured runs use FIXED_SETTINGS.LOG_LEVEL). */
   LOG_LEVEL?: string;
 }

@@ -6,6 +6,8 @@
  *           and the app's own start-up timeline (LOG_LEVEL=info timestamps);
  *   serve   the naive Express server and clawstack, one after the other at c=1 and c=64, with CPU per
  *           request (server CPU seconds / responses);
+ *   stages  naive and clawstack at c=1 with per-request stage stamps (STAGE_TRACE_FILE): the p50 of
+ *           each stage side by side, and what lies outside the server (scripts/bench/stages.ts);
  *   mixed   the all-models server (MODELS=''): OCR and speech alone, then text at c=64 with OCR and
  *           speech (2 connections each) at the same time: responses completed and p50 per task.
  *   profile clawstack under `node --cpu-prof` at c=1 and c=64: each thread's busy time during the load
@@ -24,13 +26,14 @@ import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
 import { logEvents, timelineFromLogs } from './startup-timeline.ts';
+import { stagesPart } from './stages.ts';
 import { formatTimeline } from '../../app/src/telemetry/startup.ts';
 
-export const PARTS = ['start', 'serve', 'mixed', 'profile'] as const;
+export const PARTS = ['start', 'serve', 'stages', 'mixed', 'profile'] as const;
 export type Part = (typeof PARTS)[number];
 
 /**
- * Which short run the command line asks for: `--only=start,serve,mixed,profile` and `--baseline=DIR` (or
+ * Which short run the command line asks for: `--only=start,serve,stages,mixed,profile` and `--baseline=DIR` (or
  * `--baseline DIR`). Only the short runs measure a baseline, so `--baseline` alone means `--only=serve`
  * (the full run used to ignore it and print no baseline rows). Undefined: the full run.
  */
@@ -275,6 +278,7 @@ export async function partialRun(o: PartialOptions): Promise<void> {
     if (o.baselineDir)
       say(await clawstack(env, `(c) baseline ${o.baselineDir}`, {}, bodies, texts[0]!, o, o.baselineDir));
   }
+  if (o.parts.includes('stages')) say(await stagesPart(env, bodies, texts[0]!, o));
   if (o.parts.includes('mixed')) {
     say(await mixed(env, 'this build', bodies, texts[0]!, o));
     if (o.baselineDir)

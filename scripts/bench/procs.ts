@@ -4,7 +4,7 @@
  * leaves nothing running.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 type Stopper = () => Promise<void>;
@@ -101,12 +101,35 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-/** Starts the naive Express server (scripts/bench/naive-server.ts) on `port` and waits until it listens. */
-export async function startNaiveServer(port: number): Promise<Child> {
+/** User and system CPU seconds of each thread of `pid` (by thread id; the main thread's id is `pid`). */
+export function threadCpuSeconds(pid: number): Map<number, { user: number; sys: number }> {
+  const out = new Map<number, { user: number; sys: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(tid), { user: Number(fields[11]) / CLK_TCK, sys: Number(fields[12]) / CLK_TCK });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/**
+ * Starts the naive Express server (scripts/bench/naive-server.ts) on `port` and waits until it listens.
+ * `env`: e.g. STAGE_TRACE_FILE (the naive server stamps its stages as clawstack does). */
+export async function startNaiveServer(port: number, env: NodeJS.ProcessEnv = {}): Promise<Child> {
   const child = startChild(
     process.execPath,
     ['--import', 'tsx', 'scripts/bench/naive-server.ts'],
-    { PATH: process.env.PATH, HOME: process.env.HOME, PORT: String(port), ORT_INTRA_OP_THREADS: '1' },
+    {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      ORT_INTRA_OP_THREADS: '1',
+      ...env,
+    },
     'naive server',
   );
   const deadline = Date.now() + 30_000;

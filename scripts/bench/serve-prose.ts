@@ -3,6 +3,7 @@
  * on a measurement (or, for changes applied in earlier commits, marked as history). Pure functions,
  * tested in test/scripts/bench-prose.test.ts.
  */
+import { groupP50, STAGE_GROUPS, type StageRun } from './stages.ts';
 import { leaseSize } from '../../app/src/auth/budget.ts';
 
 const f0 = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
@@ -199,6 +200,41 @@ export interface C1Input {
   cpus: number;
   /** the c=1 profile's main thread, when profiled: busy fraction, ms per request, shares */
   main?: { busy: number; msPerReq: number; shares: Shares };
+  /** traced c=1 runs of both servers (STAGE_TRACE_FILE; absent in runs from before it existed) */
+  stages?: { naive: StageRun; clawstack: StageRun };
+}
+
+/**
+ * The c=1 gap stage by stage, from one traced run of each server: what lies outside the server, the
+ * server span, and the stage groups where clawstack spends more (largest first) and less than naive.
+ */
+/** Per stage group: each server's p50 and clawstack − naive, ms (STAGE_GROUPS order). */
+export function stageDiffs(s: { naive: StageRun; clawstack: StageRun }) {
+  return STAGE_GROUPS.map((g) => ({
+    name: g.name,
+    naive: groupP50(s.naive.summary, g.stages),
+    claw: groupP50(s.clawstack.summary, g.stages),
+  })).map((d) => ({ ...d, diff: d.claw - d.naive }));
+}
+
+export function stagesBullet(s: { naive: StageRun; clawstack: StageRun }): string {
+  const { naive, clawstack: claw } = s;
+  const outside = (r: StageRun) => r.load.p50 - r.summary.spanP50;
+  const diffs = stageDiffs(s);
+  const more = diffs.filter((d) => d.diff >= 0.005).sort((a, b) => b.diff - a.diff);
+  const less = diffs.filter((d) => d.diff <= -0.005).sort((a, b) => a.diff - b.diff);
+  const f3 = (x: number) => x.toFixed(3);
+  const list = (xs: typeof diffs) => xs.map((d) => `${d.name} ${f3(Math.abs(d.diff))}`).join(', ');
+  const feat = diffs.find((d) => d.name === 'featurize')!;
+  return (
+    `- Stage by stage (one traced c=1 run of each server, STAGE_TRACE_FILE: p50 of each stage, sums of p50s; tracing adds its own cost): ` +
+    `client p50 naive ${f2(naive.load.p50)} ms, clawstack ${f2(claw.load.p50)} ms. ` +
+    `Outside the server (client p50 − the server's span from Express's first middleware to the response written: client, loopback, HTTP parser, waking the process): naive ${f2(outside(naive))} ms, clawstack ${f2(outside(claw))} ms. ` +
+    `Server span: naive ${f2(naive.summary.spanP50)} ms, clawstack ${f2(claw.summary.spanP50)} ms. ` +
+    (more.length ? `clawstack spends more in: ${list(more)} ms` : 'clawstack spends no stage longer') +
+    (less.length ? `; less in: ${list(less)} ms. ` : '. ') +
+    `Both featurize with the same code (hashTextFeatures: naive ${f3(feat.naive)} ms, clawstack ${f3(feat.claw)} ms in its inference thread), so a faster featurizer lowers both p50s and the CPU per request, not the gap.`
+  );
 }
 
 export function c1Bullets(x: C1Input, list: Change[]): string[] {
@@ -212,6 +248,7 @@ export function c1Bullets(x: C1Input, list: Change[]): string[] {
       `one worker-thread round trip with ${x.medianFeatures} features (the engine hand-off) p50 ${f2(x.threadP50)} ms; the rest is middleware CPU (auth, pino-http, helmet, metrics, zod) and scheduling between the processes involved ` +
       `(autocannon, server main thread, inference thread, redis-server) on ${x.cpus} cores shared with other work.`,
   ];
+  if (x.stages) out.push(stagesBullet(x.stages));
   if (x.main) {
     const s = x.main.shares;
     out.push(
@@ -224,7 +261,11 @@ export function c1Bullets(x: C1Input, list: Change[]): string[] {
   }
   const rl = changeRef(list, 'rate-limiter');
   const ft = changeRef(list, 'featurize-in-thread');
+  const largest = x.stages && stageDiffs(x.stages).sort((a, b) => b.diff - a.diff)[0];
   const moves = [
+    largest &&
+      largest.diff > 0 &&
+      `the largest stage difference measured above, ${largest.name} (+${largest.diff.toFixed(3)} ms)`,
     rl && `less Redis client work (${rl})`,
     ft &&
       `featurizing in the thread (${ft}) moves work off the event loop but does not shorten a lone request`,

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
   DEFAULT_HASHED_FEATURE_SPEC,
@@ -10,6 +11,7 @@ import {
   parseHashedFeatureSpec,
 } from '../../app/src/modalities/text/features.ts';
 import type { HashedFeatureSpec } from '../../app/src/modalities/text/features.ts';
+import { featureDigest, goldenTexts } from '../fixtures/text/golden-inputs.ts';
 
 const SPEC = DEFAULT_HASHED_FEATURE_SPEC;
 const idOf = (h: number, spec: HashedFeatureSpec = SPEC): number => 1 + (h % (spec.buckets - 1));
@@ -175,4 +177,64 @@ test('parseHashedFeatureSpec accepts the default spec and rejects bad fields', (
   assert.throws(() => parseHashedFeatureSpec({ ...SPEC, kind: 'other' }), /kind/);
   assert.throws(() => parseHashedFeatureSpec({ ...SPEC, bigrams: 'yes' }), /bigrams/);
   assert.throws(() => parseHashedFeatureSpec(null), /object/);
+});
+
+test('golden: every held-out e-mail and edge text gives the ids and weights the regex tokenizer gave', () => {
+  const golden = JSON.parse(readFileSync('test/fixtures/text/features-golden.json', 'utf8')) as {
+    specs: Record<string, HashedFeatureSpec>;
+    digests: Record<string, string[]>;
+  };
+  const texts = goldenTexts();
+  for (const [name, spec] of Object.entries(golden.specs)) {
+    const want = golden.digests[name]!;
+    assert.equal(want.length, texts.length);
+    texts.forEach((t, i) =>
+      assert.equal(featureDigest(t, spec), want[i], `${name} #${i}: ${t.slice(0, 60)}`),
+    );
+  }
+});
+
+/** The tokenizer before the scanner: lowercased, /[\p{L}\p{N}]+/gu, hashed per token (the oracle). */
+function regexFeatures(body: string, spec: HashedFeatureSpec): number[] {
+  const out: number[] = [];
+  let prev: string | undefined;
+  for (const m of body.toLowerCase().matchAll(/[\p{L}\p{N}]+/gu)) {
+    const tok = m[0];
+    if (tok.length > spec.maxTokenLength) {
+      prev = undefined;
+      continue;
+    }
+    out.push(hashFeature(1, tok));
+    if (spec.bigrams && prev !== undefined) out.push(hashFeature(2, prev, tok));
+    prev = tok;
+  }
+  return out;
+}
+
+test('tokenizer: random strings over ASCII, Latin, Cyrillic, CJK, astral letters, emoji and lone surrogates match the regex', () => {
+  const pool = [
+    ...'aZ09 _-.,!\t\n',
+    ...'éÜßİıǅẞﬁ',
+    ...'ПРИВЕТмир',
+    ...'東京١٢٣',
+    '𝐀',
+    '𝟙',
+    '𐐀',
+    '🎉',
+    '\uD800',
+    '\uDC00',
+  ];
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const spec = { ...SPEC, parseEmail: false, maxTokenLength: 6, maxFeatures: 100_000 };
+  for (let k = 0; k < 2000; k++) {
+    let s = '';
+    for (let j = rand(40); j > 0; j--) s += pool[rand(pool.length)];
+    const want = regexFeatures(s, spec).map((h) => idOf(h, spec));
+    // distinct ids in first-occurrence order
+    assert.deepEqual([...hashTextFeaturesInt32(s, spec).ids], [...new Set(want)], JSON.stringify(s));
+  }
 });

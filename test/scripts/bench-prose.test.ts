@@ -3,6 +3,8 @@
  * sentence says what they show — and not what they do not.
  */
 import assert from 'node:assert/strict';
+import type { Stage } from '../../app/src/telemetry/stages.ts';
+import type { StageRun } from '../../scripts/bench/stages.ts';
 import { describe, test } from 'node:test';
 import {
   accuracySentence,
@@ -35,6 +37,7 @@ import {
   boundPhrase,
   bundleAdvice,
   c1Bullets,
+  stagesBullet,
   c64Bullets,
   ceilingBullet,
   changes,
@@ -532,6 +535,49 @@ describe('bench:serve prose', () => {
     const idle = c1Bullets({ ...C1, main: { ...C1.main!, busy: 0.3 } }, [])[1]!;
     assert.doesNotMatch(idle, /mostly main-thread work/);
     assert.match(idle, /idle more than half the time/);
+  });
+
+  test('the c=1 stage bullet: outside vs inside the server, stages where clawstack spends more first', () => {
+    const run = (label: string, p50: number, span: number, stages: [Stage, number][]): StageRun => ({
+      label,
+      load: { p50, p99: p50 * 3, ok: 1000, rps: 500 },
+      summary: {
+        requests: 1000,
+        spanP50: span,
+        stages: stages.map(([stage, v]) => ({ stage, p50: v, mean: v })),
+      },
+    });
+    const naive = run('naive', 0.5, 0.3, [
+      ['parsed', 0.06],
+      ['featurized', 0.1],
+      ['run', 0.05],
+      ['written', 0.09],
+    ]);
+    const claw = run('clawstack', 0.96, 0.7, [
+      ['middleware', 0.03],
+      ['auth', 0.02],
+      ['parsed', 0.05],
+      ['threadReceived', 0.12],
+      ['featurized', 0.1],
+      ['run', 0.05],
+      ['mainReceived', 0.08],
+      ['written', 0.06],
+    ]);
+    const b = stagesBullet({ naive, clawstack: claw });
+    assert.match(b, /client p50 naive 0\.50 ms, clawstack 0\.96 ms/);
+    assert.match(b, /naive 0\.20 ms, clawstack 0\.26 ms\. Server span: naive 0\.30 ms, clawstack 0\.70 ms/);
+    assert.match(
+      b,
+      /more in: engine hand-off to the thread 0\.120, result back to the main thread 0\.080, middleware \(request id, helmet, metrics, readiness\) 0\.030, auth 0\.020 ms; less in: result, serialisation, response written 0\.030, routing, body read, JSON parse 0\.010 ms\./,
+    );
+    assert.match(b, /naive 0\.100 ms, clawstack 0\.100 ms in its inference thread/);
+    const withStages = c1Bullets({ ...C1, stages: { naive, clawstack: claw } }, []);
+    assert.equal(withStages[1], b);
+    assert.match(
+      withStages.at(-1)!,
+      /What would move it: less main-thread work per request — the largest stage difference measured above, engine hand-off to the thread \(\+0\.120 ms\)\./,
+    );
+    assert.ok(!c1Bullets(C1, []).some((l) => l.includes('Stage by stage')));
   });
 
   test('a c=1 p50 under naive is called noise, never "-24 ms less" nor explained by the pieces', () => {

@@ -17,6 +17,7 @@ import type { JobStore } from '../store/jobs.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH } from './paths.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
+import { stampOn, traceRequest, tracing, type Stage } from '../telemetry/stages.ts';
 import { consoleApi, consoleAssets } from './console.ts';
 import { docsRouter } from './docs.ts';
 import { DEPENDENCY_RETRY_AFTER_SECONDS, errorHandler } from './errors.ts';
@@ -65,6 +66,16 @@ export function createApi(deps: ApiDeps): Express {
   app.set('bodyLimit', deps.bodyLimit);
   app.set('query parser', 'simple');
   if (deps.trustProxy !== undefined) app.set('trust proxy', deps.trustProxy);
+  // STAGE_TRACE_FILE: stamps along each request (telemetry/stages.ts); none of this exists when off.
+  const stageEnd = (stage: Stage) => (_req: Request, res: Response, next: NextFunction) => {
+    stampOn(res, stage);
+    next();
+  };
+  if (tracing)
+    app.use((_req: Request, res: Response, next: NextFunction) => {
+      traceRequest(res, (done) => res.once('finish', done));
+      next();
+    });
 
   const requestId = (req: IncomingMessage, res: ServerResponse) => {
     const given = req.headers['x-request-id'];
@@ -163,8 +174,11 @@ export function createApi(deps: ApiDeps): Express {
   const s = deps.serving;
   if (s) {
     app.use(consoleAssets()); // public page assets; its data calls below need a key
+    if (tracing) app.use(stageEnd('middleware'));
     app.use(requireApiKey(s.verifier, s.authThrottle));
+    if (tracing) app.use(stageEnd('auth'));
     app.use(rateLimit(s.redis, s.rateLimit, metrics));
+    if (tracing) app.use(stageEnd('rateLimit'));
     // The sync task endpoints first: they take most requests. The one other POST /v1/x/y route,
     // /v1/jobs/batch, is passed on by the task router (it serves no task under jobs.*).
     app.use(taskRouter({ runner: s.runner, bodyLimit: deps.bodyLimit }));

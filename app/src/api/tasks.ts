@@ -3,6 +3,7 @@ import express, { Router } from 'express';
 import { UnsupportedMediaTypeError } from '../errors.ts';
 import type { ServedTask, TaskRunner } from '../modalities/runner.ts';
 import { sendPostJson } from './json.ts';
+import { stampOn, tracing, withStampsOf } from '../telemetry/stages.ts';
 
 /** The path segment of the jobs API (`/v1/jobs/...`): no task is named under it. */
 export const JOBS_SEGMENT = 'jobs';
@@ -24,16 +25,23 @@ export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
         );
       }
       res.locals.task = { served, type };
+      if (tracing) stampOn(res, 'routed');
       next();
     },
     raw,
     async (req, res) => {
       const { served, type } = res.locals.task as { served: ServedTask; type: string };
+      if (tracing) stampOn(res, 'bodyRead');
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const input = await served.module.decodeRequest({ contentType: type, body });
-      const { result, cached } = await opts.runner.run(served, input);
+      if (tracing) stampOn(res, 'parsed');
+      const { result, cached } = await (tracing
+        ? withStampsOf(res, () => opts.runner.run(served, input))
+        : opts.runner.run(served, input));
+      if (tracing) stampOn(res, 'resultReady');
       res.setHeader('x-cache', cached ? 'hit' : 'miss');
       sendPostJson(res, result);
+      if (tracing) stampOn(res, 'written');
     },
   );
   return router;

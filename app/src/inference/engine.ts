@@ -16,7 +16,7 @@ import type { TensorMap } from '../modalities/types.ts';
 import type { LoadedModel, ModelRegistry } from '../models/registry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+import type { FromThread, SessionSpec, ThreadStamps, ToThread } from './protocol.ts';
 import { hasPrepare, prepareFor, type Prepare } from './prepare.ts';
 import { hasSequence } from './sequence.ts';
 import { joinedUsage, nextBatch, type QueueView } from './schedule.ts';
@@ -24,6 +24,7 @@ import { collate, split } from './tensors.ts';
 import { spawnThread, stopThread, takePrespawned, type SpawnedThread } from './spawn.ts';
 import { recordPhase } from '../telemetry/startup.ts';
 import { writeHint } from './preload-hint.ts';
+import { currentStamps, epochNow, tracing, type StageStamps } from '../telemetry/stages.ts';
 
 export interface EngineOptions {
   threads: number;
@@ -49,6 +50,8 @@ interface Pending {
   /** Run without batch-mates: set after a batch failed, so one bad input cannot fail the others. */
   alone?: boolean;
   enqueuedAt: number;
+  /** The request's stage stamps (STAGE_TRACE_FILE only). */
+  stamps?: StageStamps;
   resolve(outputs: TensorMap): void;
   reject(err: Error): void;
 }
@@ -229,7 +232,9 @@ export class InferenceEngine {
     if (this.closed) return Promise.reject(new InferenceError('inference engine is closed'));
     if (q.queue.length === 0 && q.running === 0) q.usedMs = joinedUsage(q.usedMs, this.views());
     return new Promise((resolve, reject) => {
-      q.queue.push({ ...request, enqueuedAt: performance.now(), resolve, reject });
+      const stamps = tracing ? currentStamps() : undefined;
+      if (stamps) stamps.submitted = epochNow();
+      q.queue.push({ ...request, enqueuedAt: performance.now(), stamps, resolve, reject });
       this.schedule();
     });
   }
@@ -289,10 +294,12 @@ export class InferenceEngine {
     }
     thread.busy = true;
     q.running++;
+    if (tracing) traceDispatch(batch, msg);
     call(thread, msg, transfer, id)
       .then((reply) => {
         if (reply.type !== 'result')
           throw new InferenceError(reply.type === 'run-failed' ? reply.message : 'unexpected reply');
+        if (reply.stamps) traceReply(batch, reply.stamps);
         const labels = { model: entry.name, version: entry.version };
         this.options.metrics?.inferenceDuration.observe(labels, reply.ms / 1000);
         this.options.metrics?.batchSize.observe(labels, batch.length);
@@ -363,6 +370,19 @@ export function takeBatch<P extends { feeds?: unknown; alone?: boolean; sequence
   let n = 1;
   while (n < max && n < queue.length && joins(queue[n]!)) n++;
   return queue.splice(0, n);
+}
+
+/** Stage tracing: the batch's traced requests are dispatched now; the thread is asked to stamp its part. */
+function traceDispatch(batch: Pending[], msg: ToThread & { type: 'run' }) {
+  const at = epochNow();
+  for (const p of batch) if (p.stamps) p.stamps.dispatched = at;
+  if (batch.some((p) => p.stamps)) msg.trace = true;
+}
+
+/** Stage tracing: the thread's stamps, and the main thread's receipt, on the batch's traced requests. */
+function traceReply(batch: Pending[], stamps: ThreadStamps) {
+  const at = epochNow();
+  for (const p of batch) if (p.stamps) Object.assign(p.stamps, stamps, { mainReceived: at });
 }
 
 function adoptThread(spawned: SpawnedThread, log: Logger): InferenceThread {

@@ -12,13 +12,24 @@ export interface SessionSpec {
   entry: ModelEntry;
 }
 
+/** The thread's stage stamps for a traced run (epoch ms: telemetry/stages.ts). */
+export interface ThreadStamps {
+  threadReceived: number;
+  featurized: number;
+  run: number;
+  posted: number;
+}
+
 export type ToThread =
   | { type: 'load'; sessions: SessionSpec[]; provider: ExecutionProvider; intraOpThreads: number }
-  /** `feeds`: a collated batch; `inputs`: raw inputs the thread prepares and collates itself. */
-  | { type: 'run'; id: number; key: string; feeds: TensorMap }
-  | { type: 'run'; id: number; key: string; inputs: unknown[] }
+  /**
+   * `feeds`: a collated batch; `inputs`: raw inputs the thread prepares and collates itself.
+   * `trace`: stage tracing (telemetry/stages.ts) is on; the thread stamps its part of the batch's requests.
+   */
+  | { type: 'run'; id: number; key: string; feeds: TensorMap; trace?: boolean }
+  | { type: 'run'; id: number; key: string; inputs: unknown[]; trace?: boolean }
   /** One input for the model's sequence step (sequence.ts), which calls the model as often as it needs. */
-  | { type: 'run'; id: number; key: string; sequence: unknown }
+  | { type: 'run'; id: number; key: string; sequence: unknown; trace?: boolean }
   | { type: 'close' };
 
 export type FromThread =
@@ -37,6 +48,6 @@ export type FromThread =
       sessions: { key: string; startedAt: number; endedAt: number }[];
     }
   | { type: 'load-failed'; message: string }
-  | { type: 'result'; id: number; outputs: TensorMap; ms: number }
+  | { type: 'result'; id: number; outputs: TensorMap; ms: number; stamps?: ThreadStamps }
   | { type: 'run-failed'; id: number; message: string }
   | { type: 'closed' };

@@ -11,10 +11,11 @@ import type { TensorType } from '../models/manifest.ts';
 import { prepareFor, type Prepare } from './prepare.ts';
 import { Preloads, sessionOptions } from './preload.ts';
 import type { PreloadHint } from './preload-hint.ts';
-import type { FromThread, SessionSpec, ToThread } from './protocol.ts';
+import type { FromThread, SessionSpec, ThreadStamps, ToThread } from './protocol.ts';
 import { sequenceFor, type Sequence } from './sequence.ts';
 import { collate } from './tensors.ts';
 import { epochMs } from '../telemetry/startup.ts';
+import { epochNow } from '../telemetry/stages.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inference thread must run in a worker_thread');
@@ -76,19 +77,35 @@ function toTensorData(t: ort.Tensor): TensorData {
 
 /** Time in session.run for the current message (a sequence step runs it many times), ms. */
 let sessionMs = 0;
+/** performance.now() at the first session.run's start and the last one's end of the current message. */
+let firstRunAt = 0;
+let lastRunEndAt = 0;
 
 async function runSession(session: ort.InferenceSession, feeds: TensorMap): Promise<TensorMap> {
   const ortFeeds: Record<string, ort.Tensor> = {};
   for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.type, t.data, t.dims);
   const start = performance.now();
+  if (sessionMs === 0) firstRunAt = start;
   const results = await session.run(ortFeeds);
-  sessionMs += performance.now() - start;
+  lastRunEndAt = performance.now();
+  sessionMs += lastRunEndAt - start;
   const outputs: TensorMap = {};
   for (const [name, t] of Object.entries(results)) outputs[name] = toTensorData(t);
   return outputs;
 }
 
 type RunMessage = Extract<ToThread, { type: 'run' }>;
+
+/** Stage tracing: this message's stamps (featurized = the first session.run's start), epoch ms. */
+function threadStamps(receivedAt: number): ThreadStamps {
+  const origin = performance.timeOrigin;
+  return {
+    threadReceived: receivedAt,
+    featurized: origin + firstRunAt,
+    run: origin + lastRunEndAt,
+    posted: epochNow(),
+  };
+}
 
 /** The run's outputs: its feeds through the model, or its input through the model's sequence step. */
 function runMessage(session: ort.InferenceSession, msg: RunMessage): Promise<TensorMap> {
@@ -130,11 +147,13 @@ port.on('message', async (msg: ToThread) => {
     return;
   }
   try {
+    const receivedAt = msg.trace ? epochNow() : 0;
     sessionMs = 0;
     const outputs = await runMessage(session, msg);
     const ms = sessionMs;
     const transfer = new Set(Object.values(outputs).map((t) => t.data.buffer as ArrayBuffer));
-    send({ type: 'result', id: msg.id, outputs, ms }, [...transfer]);
+    const stamps = msg.trace ? threadStamps(receivedAt) : undefined;
+    send({ type: 'result', id: msg.id, outputs, ms, ...(stamps && { stamps }) }, [...transfer]);
   } catch (err) {
     send({ type: 'run-failed', id: msg.id, message: (err as Error).message });
   }

@@ -383,7 +383,136 @@ export interface HashedFeatures {
   weights: Float32Array;
 }
 
-const TOKEN_RE = /[\p{L}\p{N}]+/gu;
+/** One code point of a token: a letter or digit of any script (what /[\p{L}\p{N}]+/u matches). */
+const TOKEN_CHAR = /^[\p{L}\p{N}]$/u;
+const FNV_PRIME = 0x01000193;
+const FNV_BASIS = 0x811c9dc5;
+/** Whether each non-ASCII BMP code unit is a token character; 0 = not looked up yet, 1 = no, 2 = yes. */
+const bmpTokenChar = new Uint8Array(0x10000);
+
+function isTokenCodePoint(cp: number): boolean {
+  if (cp < 0x80)
+    return (cp >= 0x30 && cp <= 0x39) || (cp >= 0x61 && cp <= 0x7a) || (cp >= 0x41 && cp <= 0x5a);
+  if (cp <= 0xffff) {
+    let k = bmpTokenChar[cp]!;
+    if (k === 0) bmpTokenChar[cp] = k = TOKEN_CHAR.test(String.fromCharCode(cp)) ? 2 : 1;
+    return k === 2;
+  }
+  return TOKEN_CHAR.test(String.fromCodePoint(cp));
+}
+
+/**
+ * The word and bigram hashes of `lower`'s tokens (maximal runs of letters and digits, as
+ * /[\p{L}\p{N}]+/gu finds them), in reading order: what `hashFeature(NS_WORD, tok)` and
+ * `hashFeature(NS_BIGRAM, prev, tok)` give, bit for bit, computed in one pass over the characters
+ * without a match object or a substring per token (the featurizer's hot loop in the serving profile).
+ * A token longer than `maxTokenLength` UTF-16 units is dropped and breaks the bigram chain.
+ */
+function scanTokens(lower: string, spec: HashedFeatureSpec, add: (h: number) => void): void {
+  const wordStart = Math.imul(FNV_BASIS ^ NS_WORD, FNV_PRIME);
+  const bigramStart = Math.imul(FNV_BASIS ^ NS_BIGRAM, FNV_PRIME);
+  const n = lower.length;
+  let hasPrev = false;
+  /** FNV state of "NS_BIGRAM prev 0x20", ready for this token's characters */
+  let prefix = 0;
+  let i = 0;
+  while (i < n) {
+    // Skip to the next token character.
+    let c = lower.charCodeAt(i);
+    let width = 1;
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const cp = lower.codePointAt(i)!;
+      if (cp > 0xffff) width = 2;
+      if (!isTokenCodePoint(cp)) {
+        i += width;
+        continue;
+      }
+    } else if (!isTokenCodePoint(c)) {
+      i++;
+      continue;
+    }
+    // A token: feed its UTF-16 units to the word hash, the bigram with the previous token, and the
+    // prefix of the next bigram, all at once.
+    let word = wordStart;
+    let bigram = prefix;
+    let next = bigramStart;
+    const start = i;
+    for (;;) {
+      for (let k = 0; k < width; k++) {
+        c = lower.charCodeAt(i + k);
+        word = Math.imul(word ^ c, FNV_PRIME);
+        bigram = Math.imul(bigram ^ c, FNV_PRIME);
+        next = Math.imul(next ^ c, FNV_PRIME);
+      }
+      i += width;
+      if (i >= n) break;
+      c = lower.charCodeAt(i);
+      width = 1;
+      if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const cp = lower.codePointAt(i)!;
+        if (cp > 0xffff) width = 2;
+        if (!isTokenCodePoint(cp)) break;
+      } else if (!isTokenCodePoint(c)) break;
+    }
+    if (i - start > spec.maxTokenLength) {
+      hasPrev = false; // do not bridge a bigram across dropped junk
+      continue;
+    }
+    add(fmix32(word));
+    if (spec.bigrams && hasPrev) add(fmix32(bigram));
+    prefix = Math.imul(next ^ 0x20, FNV_PRIME);
+    hasPrev = true;
+  }
+}
+
+/**
+ * Occurrences per id, in first-occurrence order, at most `max` distinct ids (later new ids are not
+ * counted; ids already in are). Typed arrays reused across texts instead of a Map per text: `take`
+ * reads a count and clears it, so after reading every id in `order` the arrays are clean for the next text.
+ */
+class IdCounts {
+  private readonly counts: Int32Array;
+  order: Int32Array;
+  size = 0;
+  max = 0;
+
+  constructor(buckets: number) {
+    this.counts = new Int32Array(buckets);
+    this.order = new Int32Array(0);
+  }
+
+  reset(max: number): this {
+    // A text whose counts were not all taken (an exception midway) leaves none behind.
+    for (let i = 0; i < this.size; i++) this.counts[this.order[i]!] = 0;
+    this.size = 0;
+    this.max = max;
+    if (this.order.length < Math.min(max, this.counts.length))
+      this.order = new Int32Array(Math.min(max, this.counts.length));
+    return this;
+  }
+
+  add(id: number): void {
+    const c = this.counts[id]!;
+    if (c > 0) this.counts[id] = c + 1;
+    else if (this.size < this.max) {
+      this.counts[id] = 1;
+      this.order[this.size++] = id;
+    }
+  }
+
+  take(id: number): number {
+    const c = this.counts[id]!;
+    this.counts[id] = 0;
+    return c;
+  }
+}
+
+const scratch = new Map<number, IdCounts>();
+function idCounts(buckets: number, max: number): IdCounts {
+  let c = scratch.get(buckets);
+  if (!c) scratch.set(buckets, (c = new IdCounts(buckets)));
+  return c.reset(max);
+}
 
 /**
  * Same as `hashTextFeatures` with the ids as an Int32Array (what the trainer indexes its embedding with).
@@ -394,36 +523,20 @@ export function hashTextFeaturesInt32(
 ): { ids: Int32Array; weights: Float32Array } {
   const { text: body, markers } = extractMessage(text, spec.parseEmail);
   const mod = spec.buckets - 1;
-  const counts = new Map<number, number>(); // id -> count, insertion order = first occurrence
-  const add = (h: number): void => {
-    const id = 1 + (h % mod);
-    const c = counts.get(id);
-    if (c !== undefined) counts.set(id, c + 1);
-    else if (counts.size < spec.maxFeatures) counts.set(id, 1);
-  };
+  const counts = idCounts(spec.buckets, spec.maxFeatures);
+  const add = (h: number): void => counts.add(1 + (h % mod));
   for (const m of markers) add(hashFeature(NS_MARKER, m));
-  let prev: string | undefined;
-  for (const match of body.toLowerCase().matchAll(TOKEN_RE)) {
-    const tok = match[0];
-    if (tok.length > spec.maxTokenLength) {
-      prev = undefined; // do not bridge a bigram across dropped junk
-      continue;
-    }
-    add(hashFeature(NS_WORD, tok));
-    if (spec.bigrams && prev !== undefined) add(hashFeature(NS_BIGRAM, prev, tok));
-    prev = tok;
-  }
+  scanTokens(body.toLowerCase(), spec, add);
   const n = counts.size;
   const ids = new Int32Array(n);
   const weights = new Float32Array(n);
   let norm = 0;
-  let i = 0;
-  for (const [id, c] of counts) {
-    const w = 1 + Math.log(c);
+  for (let i = 0; i < n; i++) {
+    const id = counts.order[i]!;
+    const w = 1 + Math.log(counts.take(id));
     ids[i] = id;
     weights[i] = w;
     norm += w * w;
-    i++;
   }
   if (norm > 0) {
     const inv = 1 / Math.sqrt(norm);
