@@ -113,13 +113,13 @@ export function createApi(deps: ApiDeps): Express {
   app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     state.inFlight++;
     res.once('close', () => {
       state.inFlight--;
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
       const labels = { method: req.method, route, status: String(res.statusCode) };
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      const seconds = (performance.now() - start) / 1000;
       metrics.httpDuration.observe(labels, seconds);
       metrics.httpRequests.inc(labels);
       metrics.httpLatency.observe(seconds);

@@ -1,5 +1,6 @@
 /** Task endpoints: `POST /v1/{modality}/{verb}` for every served task, sync. */
-import express, { Router } from 'express';
+import { Router } from 'express';
+import { rawBody } from './body.ts';
 import { UnsupportedMediaTypeError } from '../errors.ts';
 import type { ServedTask, TaskRunner } from '../modalities/runner.ts';
 import { sendPostJson } from './json.ts';
@@ -10,7 +11,7 @@ export const JOBS_SEGMENT = 'jobs';
 
 export function taskRouter(opts: { runner: TaskRunner; bodyLimit: number }) {
   const router = Router();
-  const raw = express.raw({ type: () => true, limit: opts.bodyLimit });
+  const raw = rawBody(opts.bodyLimit);
   router.post(
     '/v1/:modality/:verb',
     (req, res, next) => {
