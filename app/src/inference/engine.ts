@@ -22,9 +22,9 @@ import { hasSequence } from './sequence.ts';
 import { joinedUsage, nextBatch, type QueueView } from './schedule.ts';
 import { collate, split } from './tensors.ts';
 import { spawnThread, stopThread, takePrespawned, type SpawnedThread } from './spawn.ts';
-import { recordPhase } from '../telemetry/startup.ts';
+import { epochMs, recordPhase } from '../telemetry/startup.ts';
 import { writeHint } from './preload-hint.ts';
-import { currentStamps, epochNow, tracing, type StageStamps } from '../telemetry/stages.ts';
+import { currentStamps, tracing, type StageStamps } from '../telemetry/stages.ts';
 
 export interface EngineOptions {
   threads: number;
@@ -233,7 +233,7 @@ export class InferenceEngine {
     if (q.queue.length === 0 && q.running === 0) q.usedMs = joinedUsage(q.usedMs, this.views());
     return new Promise((resolve, reject) => {
       const stamps = tracing ? currentStamps() : undefined;
-      if (stamps) stamps.submitted = epochNow();
+      if (stamps) stamps.submitted = epochMs();
       q.queue.push({ ...request, enqueuedAt: performance.now(), stamps, resolve, reject });
       this.schedule();
     });
@@ -374,14 +374,14 @@ export function takeBatch<P extends { feeds?: unknown; alone?: boolean; sequence
 
 /** Stage tracing: the batch's traced requests are dispatched now; the thread is asked to stamp its part. */
 function traceDispatch(batch: Pending[], msg: ToThread & { type: 'run' }) {
-  const at = epochNow();
+  const at = epochMs();
   for (const p of batch) if (p.stamps) p.stamps.dispatched = at;
   if (batch.some((p) => p.stamps)) msg.trace = true;
 }
 
 /** Stage tracing: the thread's stamps, and the main thread's receipt, on the batch's traced requests. */
 function traceReply(batch: Pending[], stamps: ThreadStamps) {
-  const at = epochNow();
+  const at = epochMs();
   for (const p of batch) if (p.stamps) Object.assign(p.stamps, stamps, { mainReceived: at });
 }
 

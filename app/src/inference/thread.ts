@@ -15,7 +15,6 @@ import type { FromThread, SessionSpec, ThreadStamps, ToThread } from './protocol
 import { sequenceFor, type Sequence } from './sequence.ts';
 import { collate } from './tensors.ts';
 import { epochMs } from '../telemetry/startup.ts';
-import { epochNow } from '../telemetry/stages.ts';
 
 const port = parentPort;
 if (!port) throw new Error('inference thread must run in a worker_thread');
@@ -103,7 +102,7 @@ function threadStamps(receivedAt: number): ThreadStamps {
     threadReceived: receivedAt,
     featurized: origin + firstRunAt,
     run: origin + lastRunEndAt,
-    posted: epochNow(),
+    posted: epochMs(),
   };
 }
 
@@ -147,7 +146,7 @@ port.on('message', async (msg: ToThread) => {
     return;
   }
   try {
-    const receivedAt = msg.trace ? epochNow() : 0;
+    const receivedAt = msg.trace ? epochMs() : 0;
     sessionMs = 0;
     const outputs = await runMessage(session, msg);
     const ms = sessionMs;

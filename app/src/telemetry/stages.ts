@@ -10,6 +10,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { writeFileSync } from 'node:fs';
+import { epochMs } from './startup.ts';
 
 /** The stages in request order; each stamp marks the end of the stage of that name. */
 export const STAGES = [
@@ -34,8 +35,6 @@ export type Stage = (typeof STAGES)[number];
 
 /** Stamps of one request, by stage (epoch ms). */
 export type StageStamps = Partial<Record<Stage, number>>;
-
-export const epochNow = (): number => performance.timeOrigin + performance.now();
 
 let file: string | undefined;
 let records: StageStamps[] = [];
@@ -71,17 +70,17 @@ const stampsOf = (h: StampHolder): StageStamps | undefined => h.locals.stages as
  * response's 'finish'). Only call when `tracing`.
  */
 export function traceRequest(res: StampHolder, onFinish: (done: () => void) => void): void {
-  const stamps: StageStamps = { received: epochNow() };
+  const stamps: StageStamps = { received: epochMs() };
   res.locals.stages = stamps;
   onFinish(() => {
     // 'finish' comes after the socket write's callback, later than the client may have the answer.
-    stamps.written ??= epochNow();
+    stamps.written ??= epochMs();
     records.push(stamps);
   });
 }
 
 /** Stamps `stage` on the request's trace (nothing when the request is not traced). Only call when `tracing`. */
-export function stampOn(res: StampHolder, stage: Stage, at = epochNow()): void {
+export function stampOn(res: StampHolder, stage: Stage, at = epochMs()): void {
   const s = stampsOf(res);
   if (s) s[stage] = at;
 }
