@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { testRunnerArgs } from './test-args.mjs';
 
 function find(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -19,17 +20,7 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  [
-    '--import',
-    'tsx',
-    '--test',
-    `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 1}`,
-    '--test-reporter=spec',
-    // A file whose before-hook failed must not hang on a server it left open; the harness stops what it
-    // started, and this is the second guard.
-    '--test-force-exit',
-    ...files,
-  ],
+  testRunnerArgs(files, { concurrency: process.env.TEST_CONCURRENCY ?? 1 }),
   { stdio: 'inherit' },
 );
 process.exit(r.status ?? 1);
