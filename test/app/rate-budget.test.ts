@@ -91,6 +91,25 @@ describe('LeasedRateLimiter on real Redis', () => {
     assert.equal(await admitted([limiter], 'win', 3, 5), 3);
   });
 
+  test('consumeNow decides from the lease without Redis, and hands back the lease to wait for otherwise', async () => {
+    const redis = connect();
+    const clock = { t: 5_000_000 * 60_000 };
+    const limiter = new LeasedRateLimiter(redis, 60_000, () => clock.t);
+    const first = limiter.consumeNow('now', 1000);
+    assert.ok('lease' in first, 'nothing leased yet: Redis must be asked');
+    await first.lease;
+    const before = await evalCalls(redis);
+    for (let i = 0; i < leaseSize(1000) / 2; i++) {
+      const d = limiter.consumeNow('now', 1000);
+      assert.ok(!('lease' in d) && d.allowed, `request ${i} decided at once from the lease`);
+    }
+    assert.equal((await evalCalls(redis)) - before, 0, 'no Redis call while half the lease is left');
+    // The limit's last tokens: once Redis says the window is spent, the refusal is decided at once too.
+    assert.equal(await admitted([limiter], 'now', 1000, 1100), 1000 - leaseSize(1000) / 2);
+    const refused = limiter.consumeNow('now', 1000);
+    assert.ok(!('lease' in refused) && !refused.allowed);
+  });
+
   test('keys and limits are budgeted separately', async () => {
     const clock = { t: 4_000_000 * 60_000 };
     const limiter = new LeasedRateLimiter(connect(), 60_000, () => clock.t);

@@ -1,7 +1,7 @@
 /** The Express application: middleware order is request id → metrics → health → auth → rate limit → routes. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response, type Router } from 'express';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { pinoHttp } from 'pino-http';
@@ -19,6 +19,7 @@ import { HEALTH_LIVE_PATH, HEALTH_READY_PATH, METRICS_PATH } from './paths.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 import { stampOn, traceRequest, tracing, type Stage } from '../telemetry/stages.ts';
 import { consoleApi, consoleAssets } from './console.ts';
+import { fixedHeaders, recordHeaderEdits } from './fixed-headers.ts';
 import { docsRouter } from './docs.ts';
 import { DEPENDENCY_RETRY_AFTER_SECONDS, errorHandler } from './errors.ts';
 import { openApiDocument } from './openapi.ts';
@@ -57,6 +58,20 @@ export interface ApiDeps {
   };
   /** Extra work before a scrape (queue depth). */
   beforeScrape?: () => Promise<void>;
+}
+
+/**
+ * A router that serves GET (and HEAD) only, passed over by every other request without walking its
+ * routes: the task and inference POSTs skip the public docs and console routers. OPTIONS still reaches
+ * it (Express answers it with the route's Allow header). The router's `stack` stays visible on the
+ * wrapper, as on a router (the OpenAPI test lists the app's routes through it).
+ */
+export function readsOnly(router: Router) {
+  const reads = (req: Request, res: Response, next: NextFunction) =>
+    req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS'
+      ? router(req, res, next)
+      : next();
+  return Object.assign(reads, { stack: router.stack });
 }
 
 export function createApi(deps: ApiDeps): Express {
@@ -110,7 +125,12 @@ export function createApi(deps: ApiDeps): Express {
           next();
         },
   );
-  app.use(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false }));
+  // helmet's headers are constant: worked out once, set per response without helmet's chain (fixed-headers.ts).
+  app.use(
+    fixedHeaders(
+      recordHeaderEdits(helmet({ contentSecurityPolicy: false, crossOriginEmbedderPolicy: false })),
+    ),
+  );
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const start = performance.now();
@@ -153,7 +173,7 @@ export function createApi(deps: ApiDeps): Express {
     res.send(await metrics.registry.metrics());
   });
 
-  app.use(docsRouter(() => openApiDocument()));
+  app.use(readsOnly(docsRouter(() => openApiDocument())));
 
   // While draining, new work goes elsewhere: the load balancer has seen readiness fail. While Redis or
   // Postgres is down, every request is refused at once (it could not succeed), with Retry-After.
@@ -173,7 +193,7 @@ export function createApi(deps: ApiDeps): Express {
 
   const s = deps.serving;
   if (s) {
-    app.use(consoleAssets()); // public page assets; its data calls below need a key
+    app.use(readsOnly(consoleAssets())); // public page assets; its data calls below need a key
     if (tracing) app.use(stageEnd('middleware'));
     app.use(requireApiKey(s.verifier, s.authThrottle));
     if (tracing) app.use(stageEnd('auth'));

@@ -64,6 +64,18 @@ export class LeasedRateLimiter {
    * none: a batch that does not fit what is left is refused whole.
    */
   async consume(id: string, limit: number, tokens = 1): Promise<Decision> {
+    for (;;) {
+      const now = this.consumeNow(id, limit, tokens);
+      if (!('lease' in now)) return now;
+      await now.lease;
+    }
+  }
+
+  /**
+   * `consume` as far as it goes without Redis: the decision when this process's lease decides it (the
+   * common case), else the lease to wait for before asking again.
+   */
+  consumeNow(id: string, limit: number, tokens = 1): Decision | { lease: Promise<void> } {
     const t = this.now();
     const window = Math.floor(t / this.windowMs);
     const resetMs = (window + 1) * this.windowMs - t;
@@ -75,10 +87,8 @@ export class LeasedRateLimiter {
       if (this.budgets.size > 10_000) this.prune(window);
     }
     const lease = leaseSize(limit);
-    while (b.left < tokens && !b.spent) {
-      b.leasing ??= this.lease(b, name, limit, Math.max(lease, tokens - b.left));
-      await b.leasing;
-    }
+    if (b.left < tokens && !b.spent)
+      return { lease: (b.leasing ??= this.lease(b, name, limit, Math.max(lease, tokens - b.left))) };
     if (b.left < tokens) return { allowed: false, limit, remaining: b.left, resetMs };
     b.left -= tokens;
     // Lease ahead when half of a lease is gone, so that requests do not wait for Redis.

@@ -39,11 +39,16 @@ export class FailedAuthThrottle {
     });
   }
 
+  /** Whether this address was found unblocked within `clearCacheMs`: `check` would pass without Redis. */
+  knownClear(req: Request): boolean {
+    return (this.clear.get(clientAddress(req)) ?? 0) > Date.now();
+  }
+
   /** Throws 429 (with Retry-After) when this address is blocked. */
   async check(req: Request): Promise<void> {
+    if (this.knownClear(req)) return;
     const address = clientAddress(req);
     const now = Date.now();
-    if ((this.clear.get(address) ?? 0) > now) return;
     const res = await this.limiter.get(address);
     if (res && res.consumedPoints >= this.failuresPerWindow) {
       this.clear.delete(address);

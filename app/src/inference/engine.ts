@@ -257,7 +257,7 @@ export class InferenceEngine {
     }
     for (;;) {
       const thread = this.threads.find((t) => !t.busy);
-      if (!thread) return;
+      if (!thread || !this.anyQueued()) return; // nothing to decide: no views to build
       const next = nextBatch(this.views(), this.lastServed, this.options.maxBatchDelayMs);
       if ('run' in next) {
         this.lastServed = next.run;
@@ -322,6 +322,11 @@ export class InferenceEngine {
         q.usedMs += performance.now() - start;
         this.schedule();
       });
+  }
+
+  private anyQueued(): boolean {
+    for (const q of this.queues.values()) if (q.queue.length > 0) return true;
+    return false;
   }
 
   /** Requests queued or running, across models. */
