@@ -17,7 +17,8 @@
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
  * the current prose; measures nothing), --only=start,serve,stages,mixed,profile (a short run of those parts,
- * printed only: scripts/bench/partial.ts; --seconds=N sets its windows), --baseline=DIR (with --only, or
+ * printed only: scripts/bench/partial.ts; --seconds=N sets its windows, --rounds=N the batch part's
+ * interleaved rounds), --baseline=DIR (with --only, or
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
@@ -57,6 +58,7 @@ import {
 } from './bench/profile.ts';
 import { measureStages, type StageRun } from './bench/stages.ts';
 import { partialRequest, partialRun } from './bench/partial.ts';
+import { BATCH_CONNECTIONS, BATCH_TEXTS, batchBodies } from './bench/batch-part.ts';
 import {
   createSession,
   rawBatch1,
@@ -152,9 +154,6 @@ const SWEEP: ServerSettings[] = [
   { INFERENCE_THREADS: 1, MAX_BATCH_SIZE: 32, MAX_BATCH_DELAY_MS: 2, PREPARE_IN_THREADS: false },
   { INFERENCE_THREADS: 2, MAX_BATCH_SIZE: 32, MAX_BATCH_DELAY_MS: 2, PREPARE_IN_THREADS: false },
 ];
-/** The batch path: texts per request ({"texts": [...]}) and concurrent requests. */
-const BATCH_TEXTS = 32;
-const BATCH_CONNECTIONS = 4;
 /** The plot's concurrencies: 1, this, CONNECTIONS_HIGH. */
 const PLOT_MIDDLE = 8;
 const PLOT_FILE = 'docs/benchmarks-serve.svg';
@@ -361,13 +360,7 @@ function allModelsFacts(r: Results): AllModelsFacts {
 
 /** The batch path at the best settings: BATCH_TEXTS texts per request, BATCH_CONNECTIONS at once. */
 async function batchPath(server: Server, texts: string[], key: string) {
-  // Every request holds BATCH_TEXTS of the messages, rotating through all of them.
-  const bodies = Array.from({ length: Math.ceil(texts.length / BATCH_TEXTS) }, (_, i) =>
-    JSON.stringify({
-      texts: Array.from({ length: BATCH_TEXTS }, (_, k) => texts[(i * BATCH_TEXTS + k) % texts.length]),
-    }),
-  );
-  const l = await load(server, bodies, key, BATCH_CONNECTIONS, T.sweep);
+  const l = await load(server, batchBodies(texts), key, BATCH_CONNECTIONS, T.sweep);
   return { load: l, texts: BATCH_TEXTS, itemsPerSec: l.rps * BATCH_TEXTS };
 }
 
@@ -468,6 +461,7 @@ async function main() {
       warmupSeconds,
       seconds,
       starts,
+      rounds: Number(argValue('--rounds') ?? 3),
       log,
     });
   }

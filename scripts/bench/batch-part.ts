@@ -1,0 +1,90 @@
+/**
+ * `npm run bench:serve -- --only=batch [--baseline=DIR] [--rounds=N]`: the batch path (POST
+ * /v1/text/classify with {"texts": [32 texts]}, 4 connections) beside raw featurize + one padded
+ * session.run at batch 32 in this process (the plain approach: no packing by length), in N interleaved
+ * rounds (raw, this build, baseline, raw, …) so that load from other work hits each alike. With
+ * `profile` in --only too, one more run of this build under `node --cpu-prof` (not a measured run).
+ */
+import { loadavg } from 'node:os';
+import type { BenchEnv } from './clawstack.ts';
+import { startServer, type ServerSettings } from './clawstack.ts';
+import { loadModel } from './inputs.ts';
+import { runLoad, type LoadResult } from './load.ts';
+import { createSession, rawBatched } from './raw.ts';
+
+/** Texts per request and connections of the batch path (as bench:serve's full run measures it). */
+export const BATCH_TEXTS = 32;
+export const BATCH_CONNECTIONS = 4;
+
+/** Request bodies of BATCH_TEXTS texts each, rotating through all of `texts`. */
+export function batchBodies(texts: string[], perRequest = BATCH_TEXTS): string[] {
+  return Array.from({ length: Math.ceil(texts.length / perRequest) }, (_, i) =>
+    JSON.stringify({
+      texts: Array.from({ length: perRequest }, (_, k) => texts[(i * perRequest + k) % texts.length]),
+    }),
+  );
+}
+
+export interface BatchPartOptions {
+  rounds: number;
+  warmupSeconds: number;
+  seconds: number;
+  baselineDir?: string;
+  settings?: ServerSettings;
+}
+
+const load1 = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
+
+async function batchLoad(
+  env: BenchEnv,
+  bodies: string[],
+  probe: string,
+  o: BatchPartOptions,
+  bundleDir?: string,
+): Promise<LoadResult> {
+  const s = await startServer(env, o.settings ?? {}, probe, { bundleDir });
+  try {
+    const spec = {
+      url: s.url,
+      path: '/v1/text/classify',
+      headers: { authorization: `Bearer ${env.apiKey}` },
+      bodies,
+      serverPid: s.child.pid,
+      connections: BATCH_CONNECTIONS,
+    };
+    await runLoad({ ...spec, seconds: o.warmupSeconds });
+    return await runLoad({ ...spec, seconds: o.seconds });
+  } finally {
+    await s.child.stop();
+  }
+}
+
+/** One line per measured window: texts/s, the ratio to the round's raw row, latency, server CPU, load average. */
+export async function batchPart(env: BenchEnv, texts: string[], o: BatchPartOptions): Promise<string[]> {
+  const bodies = batchBodies(texts);
+  const model = loadModel();
+  const session = await createSession(model, 1);
+  const out: string[] = [
+    `(batch) ${BATCH_TEXTS} texts per request, ${BATCH_CONNECTIONS} connections, ${o.seconds} s windows after ${o.warmupSeconds} s warm-up; raw = featurize + one padded session.run, batch ${BATCH_TEXTS}, intra-op 1, this process`,
+  ];
+  const builds: [string, string | undefined][] = [['this build', undefined]];
+  if (o.baselineDir) builds.push([`baseline ${o.baselineDir}`, o.baselineDir]);
+  for (let round = 1; round <= o.rounds; round++) {
+    const raw = await rawBatched(session, model, texts, { batch: BATCH_TEXTS, seconds: 2 * o.seconds });
+    out.push(
+      `round ${round}: raw featurize + run ${Math.round(raw.totalItemsPerSec)} texts/s (model only ${Math.round(raw.runItemsPerSec)}), load ${load1()}`,
+    );
+    for (const [label, dir] of builds) {
+      const r = await batchLoad(env, bodies, texts[0]!, o, dir);
+      const items = r.rps * BATCH_TEXTS;
+      out.push(
+        `  ${label}: ${Math.round(items)} texts/s = ${(items / raw.totalItemsPerSec).toFixed(2)} × raw, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores, non-2xx ${r.non2xx}, load ${load1()}`,
+      );
+    }
+  }
+  await session.release();
+  return out;
+}
