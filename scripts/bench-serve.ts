@@ -215,6 +215,8 @@ interface Results {
   best: ServeRun;
   /** POST /v1/text/classify with {"texts": [BATCH_TEXTS texts]}, best settings */
   batchPath?: { load: LoadResult; texts: number; itemsPerSec: number };
+  /** the same with PACK_BY_LENGTH=false (one padded batch, the behaviour before packing); absent in older runs */
+  batchPathPadded?: { load: LoadResult; texts: number; itemsPerSec: number };
   /** raw BullMQ on the same Redis: add + no-op processor at the worker's concurrency */
   rawQueue?: RawQueueResult;
   allModels: {
@@ -356,6 +358,31 @@ function allModelsFacts(r: Results): AllModelsFacts {
     ocr: facts(m.ocr, m.ocrAlone),
     speech: facts(m.speech, m.speechAlone),
   };
+}
+
+type BatchPathRun = NonNullable<Results['batchPath']>;
+
+/** The table's batch path rows: packed by length, and one padded batch beside it when measured. */
+function batchPathRows(r: Results, cores: (l: LoadResult) => string): string[][] {
+  const runs: [BatchPathRun | undefined, string][] = [
+    [r.batchPath, r.batchPathPadded ? ', packed by length' : ''],
+    [r.batchPathPadded, ', PACK_BY_LENGTH=false: one padded batch'],
+  ];
+  return runs.flatMap(([b, how]) =>
+    b
+      ? [
+          [
+            `(c) clawstack batch path, ${b.texts} texts per request (texts/s)${how}`,
+            String(b.load.connections),
+            f2(b.load.p50),
+            f2(b.load.p99),
+            f0(b.itemsPerSec),
+            '',
+            cores(b.load),
+          ],
+        ]
+      : [],
+  );
 }
 
 /** The batch path at the best settings: BATCH_TEXTS texts per request, BATCH_CONNECTIONS at once. */
@@ -627,6 +654,13 @@ async function main() {
     log(`(c) batch path: ${f0(results.batchPath.itemsPerSec)} texts/s`);
     await server.child.stop();
   }
+  {
+    // The batch path as before packing by length (one padded batch per engine batch), beside it.
+    const server = await startServer(env, { ...bestSettings, PACK_BY_LENGTH: false }, texts[0]!);
+    results.batchPathPadded = await batchPath(server, texts, env.apiKey);
+    log(`(c) batch path, PACK_BY_LENGTH=false: ${f0(results.batchPathPadded.itemsPerSec)} texts/s`);
+    await server.child.stop();
+  }
   log('(b)/(c) c=1 stage by stage: naive and clawstack traced (STAGE_TRACE_FILE)');
   results.stages = await measureStages(env, bodies, texts[0]!, { warmupSeconds: T.warmup, seconds: T.c1 });
 
@@ -831,19 +865,7 @@ function render(r: Results): Rendered {
         '',
         '–',
       ]),
-      ...(r.batchPath
-        ? [
-            [
-              `(c) clawstack batch path, ${r.batchPath.texts} texts per request (texts/s)`,
-              String(r.batchPath.load.connections),
-              f2(r.batchPath.load.p50),
-              f2(r.batchPath.load.p99),
-              f0(r.batchPath.itemsPerSec),
-              '',
-              cores(r.batchPath.load),
-            ],
-          ]
-        : []),
+      ...batchPathRows(r, cores),
       jobsRow(`(d) async jobs (${r.jobs.succeeded}/${r.jobs.submitted} ok), submit→finish`, r.jobs),
       ...(r.echoJobs
         ? [

@@ -2,7 +2,8 @@
  * `npm run bench:serve -- --only=batch [--baseline=DIR] [--rounds=N]`: the batch path (POST
  * /v1/text/classify with {"texts": [32 texts]}, 4 connections) beside raw featurize + one padded
  * session.run at batch 32 in this process (the plain approach: no packing by length), in N interleaved
- * rounds (raw, this build, baseline, raw, …) so that load from other work hits each alike. With
+ * rounds (raw, this build, this build with PACK_BY_LENGTH=false, baseline, raw, …) so that load from
+ * other work hits each alike. With
  * `profile` in --only too, one more run of this build under `node --cpu-prof` (not a measured run).
  */
 import { loadavg } from 'node:os';
@@ -33,6 +34,13 @@ export interface BatchPartOptions {
   settings?: ServerSettings;
 }
 
+/** A server to measure: another bundle (`dir`) and/or other settings. */
+interface Build {
+  label: string;
+  dir?: string;
+  settings?: ServerSettings;
+}
+
 const load1 = () =>
   loadavg()
     .map((x) => x.toFixed(2))
@@ -43,9 +51,9 @@ async function batchLoad(
   bodies: string[],
   probe: string,
   o: BatchPartOptions,
-  bundleDir?: string,
+  build: Build,
 ): Promise<LoadResult> {
-  const s = await startServer(env, o.settings ?? {}, probe, { bundleDir });
+  const s = await startServer(env, { ...o.settings, ...build.settings }, probe, { bundleDir: build.dir });
   try {
     const spec = {
       url: s.url,
@@ -70,18 +78,21 @@ export async function batchPart(env: BenchEnv, texts: string[], o: BatchPartOpti
   const out: string[] = [
     `(batch) ${BATCH_TEXTS} texts per request, ${BATCH_CONNECTIONS} connections, ${o.seconds} s windows after ${o.warmupSeconds} s warm-up; raw = featurize + one padded session.run, batch ${BATCH_TEXTS}, intra-op 1, this process`,
   ];
-  const builds: [string, string | undefined][] = [['this build', undefined]];
-  if (o.baselineDir) builds.push([`baseline ${o.baselineDir}`, o.baselineDir]);
+  const builds: Build[] = [
+    { label: 'this build' },
+    { label: 'this build, PACK_BY_LENGTH=false', settings: { PACK_BY_LENGTH: false } },
+  ];
+  if (o.baselineDir) builds.push({ label: `baseline ${o.baselineDir}`, dir: o.baselineDir });
   for (let round = 1; round <= o.rounds; round++) {
     const raw = await rawBatched(session, model, texts, { batch: BATCH_TEXTS, seconds: 2 * o.seconds });
     out.push(
       `round ${round}: raw featurize + run ${Math.round(raw.totalItemsPerSec)} texts/s (model only ${Math.round(raw.runItemsPerSec)}), load ${load1()}`,
     );
-    for (const [label, dir] of builds) {
-      const r = await batchLoad(env, bodies, texts[0]!, o, dir);
+    for (const build of builds) {
+      const r = await batchLoad(env, bodies, texts[0]!, o, build);
       const items = r.rps * BATCH_TEXTS;
       out.push(
-        `  ${label}: ${Math.round(items)} texts/s = ${(items / raw.totalItemsPerSec).toFixed(2)} × raw, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores, non-2xx ${r.non2xx}, load ${load1()}`,
+        `  ${build.label}: ${Math.round(items)} texts/s = ${(items / raw.totalItemsPerSec).toFixed(2)} × raw, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores, non-2xx ${r.non2xx}, load ${load1()}`,
       );
     }
   }
