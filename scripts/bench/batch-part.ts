@@ -92,7 +92,7 @@ export async function batchPart(env: BenchEnv, texts: string[], o: BatchPartOpti
       const r = await batchLoad(env, bodies, texts[0]!, o, build);
       const items = r.rps * BATCH_TEXTS;
       out.push(
-        `  ${build.label}: ${Math.round(items)} texts/s = ${(items / raw.totalItemsPerSec).toFixed(2)} × raw, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores, non-2xx ${r.non2xx}, load ${load1()}`,
+        `  ${build.label}: ${Math.round(items)} texts/s = ${(items / raw.totalItemsPerSec).toFixed(2)} × raw, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores = ${Math.round(items / r.serverCores)} texts per server CPU-second, non-2xx ${r.non2xx}, load ${load1()}`,
       );
     }
   }
