@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import type { BenchEnv } from './clawstack.ts';
 import { startServer, type ServerSettings } from './clawstack.ts';
 import { loadModel } from './inputs.ts';
-import { runLoad, type LoadResult } from './load.ts';
+import { measure, type LoadResult } from './load.ts';
 import { createSession, rawBatched } from './raw.ts';
 
 /** Texts per request and connections of the batch path (as bench:serve's full run measures it). */
@@ -55,16 +55,7 @@ async function batchLoad(
 ): Promise<LoadResult> {
   const s = await startServer(env, { ...o.settings, ...build.settings }, probe, { bundleDir: build.dir });
   try {
-    const spec = {
-      url: s.url,
-      path: '/v1/text/classify',
-      headers: { authorization: `Bearer ${env.apiKey}` },
-      bodies,
-      serverPid: s.child.pid,
-      connections: BATCH_CONNECTIONS,
-    };
-    await runLoad({ ...spec, seconds: o.warmupSeconds });
-    return await runLoad({ ...spec, seconds: o.seconds });
+    return await measure(s.url, s.child.pid, bodies, env.apiKey, BATCH_CONNECTIONS, o);
   } finally {
     await s.child.stop();
   }

@@ -24,7 +24,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureDatabase, freePort, startLocalServices } from '../../app/src/local/services.ts';
 import { buildBundle, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
 import { loadMessages } from './inputs.ts';
-import { runLoad, type LoadResult } from './load.ts';
+import { measure, runLoad, type LoadResult } from './load.ts';
 import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
@@ -79,26 +79,6 @@ export interface PartialOptions {
 export function loadLine(label: string, r: LoadResult): string {
   const cpuMsPerReq = r.ok > 0 ? (r.serverCores * r.seconds * 1000) / r.ok : NaN;
   return `${label} c=${r.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores = ${cpuMsPerReq.toFixed(3)} ms CPU/response, non-2xx ${r.non2xx}${r.non2xx ? ` ${JSON.stringify(r.status)}` : ''}`;
-}
-
-async function measure(
-  url: string,
-  pid: number,
-  bodies: string[],
-  key: string,
-  connections: number,
-  o: PartialOptions,
-): Promise<LoadResult> {
-  const spec = {
-    url,
-    path: '/v1/text/classify',
-    headers: key ? { authorization: `Bearer ${key}` } : undefined,
-    bodies,
-    serverPid: pid,
-    connections,
-  };
-  await runLoad({ ...spec, seconds: o.warmupSeconds });
-  return runLoad({ ...spec, seconds: o.seconds });
 }
 
 async function naive(bodies: string[], o: PartialOptions): Promise<string[]> {
