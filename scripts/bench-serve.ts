@@ -17,7 +17,8 @@
  * --no-profile (skip the CPU profile runs), --profiles-dir=PATH (keep the .cpuprofile files there),
  * --json=PATH (also write the results as JSON), --render=PATH (print the report of such a file again, with
  * the current prose; measures nothing), --only=start,serve,stages,mixed,profile (a short run of those parts,
- * printed only: scripts/bench/partial.ts; --seconds=N sets its windows), --baseline=DIR (with --only, or
+ * printed only: scripts/bench/partial.ts; --seconds=N sets its windows, --rounds=N the batch part's
+ * interleaved rounds), --baseline=DIR (with --only, or
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
  * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
  */
@@ -57,6 +58,7 @@ import {
 } from './bench/profile.ts';
 import { measureStages, type StageRun } from './bench/stages.ts';
 import { partialRequest, partialRun } from './bench/partial.ts';
+import { BATCH_CONNECTIONS, BATCH_TEXTS, batchBodies } from './bench/batch-part.ts';
 import {
   createSession,
   rawBatch1,
@@ -152,9 +154,6 @@ const SWEEP: ServerSettings[] = [
   { INFERENCE_THREADS: 1, MAX_BATCH_SIZE: 32, MAX_BATCH_DELAY_MS: 2, PREPARE_IN_THREADS: false },
   { INFERENCE_THREADS: 2, MAX_BATCH_SIZE: 32, MAX_BATCH_DELAY_MS: 2, PREPARE_IN_THREADS: false },
 ];
-/** The batch path: texts per request ({"texts": [...]}) and concurrent requests. */
-const BATCH_TEXTS = 32;
-const BATCH_CONNECTIONS = 4;
 /** The plot's concurrencies: 1, this, CONNECTIONS_HIGH. */
 const PLOT_MIDDLE = 8;
 const PLOT_FILE = 'docs/benchmarks-serve.svg';
@@ -216,6 +215,8 @@ interface Results {
   best: ServeRun;
   /** POST /v1/text/classify with {"texts": [BATCH_TEXTS texts]}, best settings */
   batchPath?: { load: LoadResult; texts: number; itemsPerSec: number };
+  /** the same with PACK_BY_LENGTH=false (one padded batch, the behaviour before packing); absent in older runs */
+  batchPathPadded?: { load: LoadResult; texts: number; itemsPerSec: number };
   /** raw BullMQ on the same Redis: add + no-op processor at the worker's concurrency */
   rawQueue?: RawQueueResult;
   allModels: {
@@ -359,15 +360,34 @@ function allModelsFacts(r: Results): AllModelsFacts {
   };
 }
 
+type BatchPathRun = NonNullable<Results['batchPath']>;
+
+/** The table's batch path rows: packed by length, and one padded batch beside it when measured. */
+function batchPathRows(r: Results, cores: (l: LoadResult) => string): string[][] {
+  const runs: [BatchPathRun | undefined, string][] = [
+    [r.batchPath, r.batchPathPadded ? ', packed by length' : ''],
+    [r.batchPathPadded, ', PACK_BY_LENGTH=false: one padded batch'],
+  ];
+  return runs.flatMap(([b, how]) =>
+    b
+      ? [
+          [
+            `(c) clawstack batch path, ${b.texts} texts per request (texts/s)${how}`,
+            String(b.load.connections),
+            f2(b.load.p50),
+            f2(b.load.p99),
+            f0(b.itemsPerSec),
+            '',
+            cores(b.load),
+          ],
+        ]
+      : [],
+  );
+}
+
 /** The batch path at the best settings: BATCH_TEXTS texts per request, BATCH_CONNECTIONS at once. */
 async function batchPath(server: Server, texts: string[], key: string) {
-  // Every request holds BATCH_TEXTS of the messages, rotating through all of them.
-  const bodies = Array.from({ length: Math.ceil(texts.length / BATCH_TEXTS) }, (_, i) =>
-    JSON.stringify({
-      texts: Array.from({ length: BATCH_TEXTS }, (_, k) => texts[(i * BATCH_TEXTS + k) % texts.length]),
-    }),
-  );
-  const l = await load(server, bodies, key, BATCH_CONNECTIONS, T.sweep);
+  const l = await load(server, batchBodies(texts), key, BATCH_CONNECTIONS, T.sweep);
   return { load: l, texts: BATCH_TEXTS, itemsPerSec: l.rps * BATCH_TEXTS };
 }
 
@@ -468,6 +488,7 @@ async function main() {
       warmupSeconds,
       seconds,
       starts,
+      rounds: Number(argValue('--rounds') ?? 3),
       log,
     });
   }
@@ -631,6 +652,13 @@ async function main() {
     results.best = { settings: bestSettings, c1, c8, c64, peakRssMb: peakRssMb(server.child.pid) };
     results.batchPath = await batchPath(server, texts, env.apiKey);
     log(`(c) batch path: ${f0(results.batchPath.itemsPerSec)} texts/s`);
+    await server.child.stop();
+  }
+  {
+    // The batch path as before packing by length (one padded batch per engine batch), beside it.
+    const server = await startServer(env, { ...bestSettings, PACK_BY_LENGTH: false }, texts[0]!);
+    results.batchPathPadded = await batchPath(server, texts, env.apiKey);
+    log(`(c) batch path, PACK_BY_LENGTH=false: ${f0(results.batchPathPadded.itemsPerSec)} texts/s`);
     await server.child.stop();
   }
   log('(b)/(c) c=1 stage by stage: naive and clawstack traced (STAGE_TRACE_FILE)');
@@ -837,19 +865,7 @@ function render(r: Results): Rendered {
         '',
         '–',
       ]),
-      ...(r.batchPath
-        ? [
-            [
-              `(c) clawstack batch path, ${r.batchPath.texts} texts per request (texts/s)`,
-              String(r.batchPath.load.connections),
-              f2(r.batchPath.load.p50),
-              f2(r.batchPath.load.p99),
-              f0(r.batchPath.itemsPerSec),
-              '',
-              cores(r.batchPath.load),
-            ],
-          ]
-        : []),
+      ...batchPathRows(r, cores),
       jobsRow(`(d) async jobs (${r.jobs.succeeded}/${r.jobs.submitted} ok), submit→finish`, r.jobs),
       ...(r.echoJobs
         ? [

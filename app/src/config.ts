@@ -75,6 +75,11 @@ export const envSchema = z.object({
    */
   PREPARE_IN_THREADS: bool.default(true),
   /**
+   * Run a prepared batch of a model that ignores padding (text.classify) as sub-batches of similar length
+   * (app/src/inference/pack.ts) instead of one batch padded to its longest input. `false` only to compare.
+   */
+  PACK_BY_LENGTH: bool.default(true),
+  /**
    * Serve the `debug.echo` task (returns its input; no model, no cache): a probe of the job path
    * (API → Postgres → queue → worker → Postgres) for smoke tests and bench:serve. Off by default, so a
    * deployment serves only its models' tasks unless an operator turns it on (stack `appEnv`).

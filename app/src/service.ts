@@ -117,6 +117,7 @@ export async function startService(opts: ServiceOptions): Promise<Service> {
         maxBatchSize: config.MAX_BATCH_SIZE,
         maxBatchDelayMs: config.MAX_BATCH_DELAY_MS,
         prepareInThreads: config.PREPARE_IN_THREADS,
+        packByLength: config.PACK_BY_LENGTH,
         log,
         metrics,
       }),

@@ -42,6 +42,8 @@ export interface ServerSettings {
   MAX_BATCH_DELAY_MS?: number;
   /** false: featurize on the event loop (the behaviour before the prepare step), to compare. */
   PREPARE_IN_THREADS?: boolean;
+  /** false: one padded batch instead of sub-batches packed by length (app/src/inference/pack.ts), to compare. */
+  PACK_BY_LENGTH?: boolean;
   WORKER_CONCURRENCY?: number;
   /** Serve the no-op task debug.echo ((d) measures the queue with it). */
   ECHO_TASK?: boolean;

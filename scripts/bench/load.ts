@@ -102,3 +102,24 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     status,
   };
 }
+
+/** A warm-up window (discarded), then the measured one, of POST /v1/text/classify. */
+export async function measure(
+  url: string,
+  pid: number,
+  bodies: string[],
+  key: string,
+  connections: number,
+  o: { warmupSeconds: number; seconds: number },
+): Promise<LoadResult> {
+  const spec = {
+    url,
+    path: '/v1/text/classify',
+    headers: key ? { authorization: `Bearer ${key}` } : undefined,
+    bodies,
+    serverPid: pid,
+    connections,
+  };
+  await runLoad({ ...spec, seconds: o.warmupSeconds });
+  return runLoad({ ...spec, seconds: o.seconds });
+}

@@ -381,7 +381,7 @@ export function gatherSentence(b: Pick<BagFacts, 'paddingShare8' | 'dims'>): str
   const parts: string[] = [];
   if (b.paddingShare8 !== undefined)
     parts.push(
-      `At batch 8, ${pct(b.paddingShare8)} of the ids Gather copies a row for are padding (id 0 with weight 0: messages of different lengths packed into one [B, L]), work that only the packing can avoid.`,
+      `At batch 8, ${pct(b.paddingShare8)} of the ids Gather copies a row for are padding (id 0 with weight 0: messages of different lengths packed into one [B, L]), work that only the packing can avoid: the inference thread packs INT8 text batches by length (app/src/inference/pack.ts; the "packed by length" table below).`,
     );
   if (b.dims) {
     const { V, D, H } = b.dims;

@@ -11,7 +11,10 @@
  *   mixed   the all-models server (MODELS=''): OCR and speech alone, then text at c=64 with OCR and
  *           speech (2 connections each) at the same time: responses completed and p50 per task.
  *   profile clawstack under `node --cpu-prof` at c=1 and c=64: each thread's busy time during the load
- *           window by category and top functions (not a measured run: the profiler costs CPU).
+ *           window by category and top functions (not a measured run: the profiler costs CPU); with
+ *           batch, under the batch path's load instead.
+ *   batch   the batch path (32 texts per request) beside raw featurize + padded session.run at batch 32,
+ *           in --rounds=N interleaved rounds (scripts/bench/batch-part.ts), with --baseline too.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -21,15 +24,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureDatabase, freePort, startLocalServices } from '../../app/src/local/services.ts';
 import { buildBundle, startServer, type BenchEnv, type ServerSettings } from './clawstack.ts';
 import { loadMessages } from './inputs.ts';
-import { runLoad, type LoadResult } from './load.ts';
+import { measure, runLoad, type LoadResult } from './load.ts';
 import { allModelsLoad } from './all-models.ts';
 import { onCleanup, startNaiveServer } from './procs.ts';
 import { profilesIn, summarizeProfile } from './profile.ts';
 import { logEvents, timelineFromLogs } from './startup-timeline.ts';
 import { stagesPart } from './stages.ts';
+import { BATCH_CONNECTIONS, batchBodies, batchPart } from './batch-part.ts';
 import { formatTimeline } from '../../app/src/telemetry/startup.ts';
 
-export const PARTS = ['start', 'serve', 'stages', 'mixed', 'profile'] as const;
+export const PARTS = ['start', 'serve', 'stages', 'mixed', 'profile', 'batch'] as const;
 export type Part = (typeof PARTS)[number];
 
 /**
@@ -52,8 +56,10 @@ export function partialRequest(argv: string[]): { parts: Part[]; baselineDir?: s
   const unknown = parts.filter((p) => !PARTS.includes(p));
   if (unknown.length)
     throw new Error(`--only: unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
-  if (baselineDir !== undefined && !parts.some((p) => p === 'start' || p === 'serve' || p === 'mixed'))
-    throw new Error(`--baseline is measured by the start, serve and mixed parts only; got --only=${only}`);
+  if (baselineDir !== undefined && !parts.some((p) => p !== 'stages' && p !== 'profile'))
+    throw new Error(
+      `--baseline is measured by the start, serve, mixed and batch parts only; got --only=${only}`,
+    );
   return { parts, ...(baselineDir === undefined ? {} : { baselineDir }) };
 }
 
@@ -62,6 +68,8 @@ export interface PartialOptions {
   warmupSeconds: number;
   seconds: number;
   starts: number;
+  /** --rounds=N: interleaved rounds of the batch part */
+  rounds?: number;
   /** --baseline=DIR: a build of another commit, measured next to this one */
   baselineDir?: string;
   log: (msg: string) => void;
@@ -71,26 +79,6 @@ export interface PartialOptions {
 export function loadLine(label: string, r: LoadResult): string {
   const cpuMsPerReq = r.ok > 0 ? (r.serverCores * r.seconds * 1000) / r.ok : NaN;
   return `${label} c=${r.connections}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, server ${r.serverCores.toFixed(2)} cores = ${cpuMsPerReq.toFixed(3)} ms CPU/response, non-2xx ${r.non2xx}${r.non2xx ? ` ${JSON.stringify(r.status)}` : ''}`;
-}
-
-async function measure(
-  url: string,
-  pid: number,
-  bodies: string[],
-  key: string,
-  connections: number,
-  o: PartialOptions,
-): Promise<LoadResult> {
-  const spec = {
-    url,
-    path: '/v1/text/classify',
-    headers: key ? { authorization: `Bearer ${key}` } : undefined,
-    bodies,
-    serverPid: pid,
-    connections,
-  };
-  await runLoad({ ...spec, seconds: o.warmupSeconds });
-  return runLoad({ ...spec, seconds: o.seconds });
 }
 
 async function naive(bodies: string[], o: PartialOptions): Promise<string[]> {
@@ -205,15 +193,21 @@ async function startProfile(env: BenchEnv, probe: string): Promise<string[]> {
   }
 }
 
-/** clawstack under the CPU profiler at c=1 and c=64: per thread, what its busy time went to. */
-async function loadProfile(env: BenchEnv, bodies: string[], probe: string, o: PartialOptions) {
+/** clawstack under the CPU profiler at c=1 and c=64 (or `connections`): per thread, what its busy time went to. */
+async function loadProfile(
+  env: BenchEnv,
+  bodies: string[],
+  probe: string,
+  o: PartialOptions,
+  connections = [1, 64],
+) {
   const dir = mkdtempSync(join(tmpdir(), 'clawstack-load-prof-'));
   try {
     const s = await startServer(env, {}, probe, {
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval=500'],
     });
     const windows: [number, LoadResult, number][] = [];
-    for (const c of [1, 64]) {
+    for (const c of connections) {
       const spec = {
         url: s.url,
         path: '/v1/text/classify',
@@ -284,7 +278,12 @@ export async function partialRun(o: PartialOptions): Promise<void> {
     if (o.baselineDir)
       say(await mixed(env, `baseline ${o.baselineDir}`, bodies, texts[0]!, o, o.baselineDir));
   }
-  if (o.parts.includes('profile')) say(await loadProfile(env, bodies, texts[0]!, o));
+  if (o.parts.includes('batch')) {
+    const rounds = o.rounds ?? 3;
+    say(await batchPart(env, texts, { ...o, rounds }));
+    if (o.parts.includes('profile'))
+      say(await loadProfile(env, batchBodies(texts), texts[0]!, o, [BATCH_CONNECTIONS]));
+  } else if (o.parts.includes('profile')) say(await loadProfile(env, bodies, texts[0]!, o));
   lines.push(`load average at end ${loadavg().map((x) => x.toFixed(2))}`);
   process.stdout.write(`\n${lines.join('\n')}\n`);
 }

@@ -25,7 +25,21 @@ test('unknown parts, a missing value, and a baseline no part measures are refuse
   assert.throws(() => partialRequest(['--baseline', '--quick']), /--baseline needs a value/);
   assert.throws(
     () => partialRequest(['--only=profile', '--baseline=b']),
-    /start, serve and mixed parts only/,
+    /start, serve, mixed and batch parts only/,
   );
   assert.deepEqual(partialRequest(['--only=mixed', '--baseline=b']), { parts: ['mixed'], baselineDir: 'b' });
+  assert.deepEqual(partialRequest(['--only=batch,profile', '--baseline=b']), {
+    parts: ['batch', 'profile'],
+    baselineDir: 'b',
+  });
+});
+
+test('the batch part’s bodies hold 32 texts each and rotate through every text', async () => {
+  const { batchBodies } = await import('../../scripts/bench/batch-part.ts');
+  const texts = Array.from({ length: 70 }, (_, i) => `t${i}`);
+  const bodies = batchBodies(texts).map((b) => (JSON.parse(b) as { texts: string[] }).texts);
+  assert.equal(bodies.length, 3);
+  assert.ok(bodies.every((b) => b.length === 32));
+  assert.deepEqual(new Set(bodies.flat()), new Set(texts));
+  assert.equal(bodies[2]![31], 't25'); // (2 × 32 + 31) mod 70
 });

@@ -37,6 +37,11 @@ export interface EngineOptions {
    * event loop before the hand-off; `false` is kept to measure the difference (bench:serve).
    */
   prepareInThreads?: boolean;
+  /**
+   * Run a prepared batch of a model that ignores padding as sub-batches of similar length (pack.ts)
+   * (default); `false` is kept to measure the difference.
+   */
+  packByLength?: boolean;
   log: Logger;
   metrics?: Metrics;
 }
@@ -151,6 +156,7 @@ export class InferenceEngine {
             sessions: specs,
             provider: options.provider,
             intraOpThreads: options.intraOpThreads,
+            packByLength: options.packByLength ?? true,
           }),
         ),
       );

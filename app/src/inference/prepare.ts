@@ -25,5 +25,22 @@ export function prepareFor(entry: ModelEntry): Prepare | undefined {
   return PREPARE_BY_TASK[entry.task]?.(entry);
 }
 
+/**
+ * Tasks whose model ignores padding (pack.ts), by the precisions whose answers do not depend on the
+ * sub-batch either: a batch of their prepared inputs may run as sub-batches of similar length.
+ * text.classify: an embedding bag whose padding id 0 has weight 0 (features.ts). Its INT8 file sums the
+ * bag in int32 (MatMulInteger), exactly, so packed scores are bit-identical to the padded batch's; the
+ * FP32 file's MatMul rounds differently with another [B, L] (last bits, test/app/pack.test.ts), so FP32
+ * batches stay one padded batch and keep their answers.
+ */
+const PACKS_BY_LENGTH: Record<string, readonly string[]> = { 'text.classify': ['int8'] };
+
+/** The length a prepared input is padded by (its first input's last dim), when the model packs by length. */
+export function packLength(entry: ModelEntry): ((feeds: TensorMap) => number) | undefined {
+  if (!PACKS_BY_LENGTH[entry.task]?.includes(entry.precision)) return undefined;
+  const name = entry.inputs[0]!.name;
+  return (feeds) => feeds[name]!.dims.at(-1)!;
+}
+
 /** Whether `prepareFor(entry)` gives a step (checked on the main thread, without building it). */
 export const hasPrepare = (entry: ModelEntry): boolean => entry.task in PREPARE_BY_TASK;

@@ -21,7 +21,14 @@ export interface ThreadStamps {
 }
 
 export type ToThread =
-  | { type: 'load'; sessions: SessionSpec[]; provider: ExecutionProvider; intraOpThreads: number }
+  /** `packByLength`: run prepared batches of models that ignore padding as sub-batches (pack.ts). */
+  | {
+      type: 'load';
+      sessions: SessionSpec[];
+      provider: ExecutionProvider;
+      intraOpThreads: number;
+      packByLength?: boolean;
+    }
   /**
    * `feeds`: a collated batch; `inputs`: raw inputs the thread prepares and collates itself.
    * `trace`: stage tracing (telemetry/stages.ts) is on; the thread stamps its part of the batch's requests.

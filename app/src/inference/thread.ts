@@ -8,7 +8,8 @@ import ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../config.ts';
 import type { TensorData, TensorMap, TypedArray } from '../modalities/types.ts';
 import type { TensorType } from '../models/manifest.ts';
-import { prepareFor, type Prepare } from './prepare.ts';
+import { packLength, prepareFor, type Prepare } from './prepare.ts';
+import { gatherRows, planByLength } from './pack.ts';
 import { Preloads, sessionOptions } from './preload.ts';
 import type { PreloadHint } from './preload-hint.ts';
 import type { FromThread, SessionSpec, ThreadStamps, ToThread } from './protocol.ts';
@@ -21,6 +22,9 @@ if (!port) throw new Error('inference thread must run in a worker_thread');
 
 const sessions = new Map<string, ort.InferenceSession>();
 const prepares = new Map<string, Prepare>();
+/** Models whose prepared batches run as sub-batches of similar length (pack.ts), unless the engine says not to. */
+const packLengths = new Map<string, (feeds: TensorMap) => number>();
+
 const sequences = new Map<string, Sequence>();
 const send = (msg: FromThread, transfer: ArrayBuffer[] = []) => port.postMessage(msg, transfer);
 // The imports above (onnxruntime-node's native binding among them) are loaded: safe to terminate now.
@@ -35,13 +39,20 @@ async function createSession(spec: SessionSpec, provider: ExecutionProvider, int
   return ort.InferenceSession.create(spec.path, sessionOptions(spec, provider, intraOpThreads));
 }
 
-async function load(specs: SessionSpec[], requested: ExecutionProvider, intraOpThreads: number) {
+async function load(
+  specs: SessionSpec[],
+  requested: ExecutionProvider,
+  intraOpThreads: number,
+  packing: boolean,
+) {
   let provider = requested;
   const warnings: string[] = [];
   const timings: { key: string; startedAt: number; endedAt: number }[] = [];
   for (const spec of specs) {
     const prepare = prepareFor(spec.entry);
     if (prepare) prepares.set(spec.key, prepare);
+    const length = packing ? packLength(spec.entry) : undefined;
+    if (length) packLengths.set(spec.key, length);
     const sequence = sequenceFor(spec.entry);
     if (sequence) sequences.set(spec.key, sequence);
     const preloaded = await preloads.take(spec, provider, intraOpThreads);
@@ -108,24 +119,40 @@ function threadStamps(receivedAt: number): ThreadStamps {
 
 /** The run's outputs: its feeds through the model, or its input through the model's sequence step. */
 function runMessage(session: ort.InferenceSession, msg: RunMessage): Promise<TensorMap> {
-  if (!('sequence' in msg)) return runSession(session, batchFeeds(msg));
+  if ('feeds' in msg) return runSession(session, msg.feeds);
+  if ('inputs' in msg) return runPrepared(session, msg.key, msg.inputs);
   const sequence = sequences.get(msg.key);
   if (!sequence) throw new Error(`model ${msg.key} has no sequence step`);
   return sequence(msg.sequence, (feeds) => runSession(session, feeds));
 }
 
-/** The run's feeds: as sent, or its raw inputs through the model's prepare step, collated. */
-function batchFeeds(msg: Exclude<RunMessage, { sequence: unknown }>): TensorMap {
-  if ('feeds' in msg) return msg.feeds;
-  const prepare = prepares.get(msg.key);
-  if (!prepare) throw new Error(`model ${msg.key} has no prepare step`);
-  return collate(msg.inputs.map(prepare));
+/**
+ * Raw inputs through the model's prepare step, then the model: one padded batch, or, for a model that
+ * packs by length, sub-batches of similar length (pack.ts) whose outputs go back in request order.
+ */
+async function runPrepared(
+  session: ort.InferenceSession,
+  key: string,
+  inputs: unknown[],
+): Promise<TensorMap> {
+  const prepare = prepares.get(key);
+  if (!prepare) throw new Error(`model ${key} has no prepare step`);
+  const feeds = inputs.map(prepare);
+  const length = packLengths.get(key);
+  const groups = length && feeds.length > 1 ? planByLength(feeds.map(length)) : [];
+  if (groups.length <= 1) return runSession(session, collate(feeds));
+  const parts: TensorMap[] = [];
+  for (const g of groups) parts.push(await runSession(session, collate(g.map((i) => feeds[i]!))));
+  return gatherRows(groups, parts, feeds.length);
 }
 
 port.on('message', async (msg: ToThread) => {
   if (msg.type === 'load') {
     try {
-      send({ type: 'loaded', ...(await load(msg.sessions, msg.provider, msg.intraOpThreads)) });
+      send({
+        type: 'loaded',
+        ...(await load(msg.sessions, msg.provider, msg.intraOpThreads, msg.packByLength ?? true)),
+      });
     } catch (err) {
       send({ type: 'load-failed', message: (err as Error).message });
     } finally {
