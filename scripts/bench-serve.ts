@@ -1311,10 +1311,12 @@ function startupBullets(r: Results): string[] {
     '**Start-up changes applied earlier** (history, same commit as above): inference threads spawn while the manifest is verified and migrations run; `sharp` loads on the first image; the AWS SDK is a separate file (dist/s3-source.js, now .cjs) loaded only for an s3:// MODEL_SOURCE; the bundle is minified.',
     '',
     `**Start-up changes since** (issue 13): dist/main.js is a launcher (app/src/launch.ts) that starts the first inference thread before the server compiles; that thread also creates the sessions the last start loaded (a hint beside the compile cache), which the engine takes only when file sha256 and options match (app/src/inference/preload.ts). Redis, the queue, the bootstrap key and the queue's recovery no longer wait for the models. ${compileCacheAdvice(r.machine.node)} ` +
-      "That thread reads and hashes the files it preloads first and hands each sha256 to the main thread's manifest check, which no longer hashes them again; the AWS SDK, which esbuild had bundled into server.cjs as well (both arms of the s3-source import()), is only in dist/s3-source.cjs; a current database schema is recognised by one query, without the migration lock.",
+      "That thread reads and hashes the files it preloads first and hands each sha256 to the main thread's manifest check, which no longer hashes them again; the AWS SDK, which esbuild had bundled into server.cjs as well (both arms of the s3-source import()), is only in dist/s3-source.cjs; a current database schema is recognised by one query, without the migration lock. " +
+      'BullMQ (≈ 1.2 MB minified) is dist/bullmq.cjs, loaded after the first response or 1 s after listen (app/src/service.ts): the queue, the worker and the recovery open then.',
     '',
     '**What would move start-up further:**',
     `1. ${bundleAdvice(r.startup.bundle.packages)}`,
+    "2. A V8 startup snapshot (`node --build-snapshot`) is blocked on Node 20.20: ioredis aborts the snapshot build (V8 'Unknown external reference', from its tls/tty bindings), pg and prom-client fail in node:http (`methods.toSorted is not a function` in the builder), express's depd needs the stack-trace API the builder lacks; zod, pino, helmet, rate-limiter-flexible and zod-openapi do snapshot.",
   ];
 }
 

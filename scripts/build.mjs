@@ -4,6 +4,7 @@
 // onnxruntime-node (and sharp, for OCR) installed beside it, plus the models.
 import { build } from 'esbuild';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
 const external = ['onnxruntime-node', 'sharp'];
 const outdir = process.argv.includes('--outdir')
@@ -21,6 +22,26 @@ const common = {
   external,
   logLevel: 'warning',
 };
+// BullMQ (≈ 1.4 MB, the largest input of the server) is its own file, dist/bullmq.cjs: the server
+// bundle's `bullmq` is a stand-in whose exports require() that file on first use, which the service
+// makes after it listens (app/src/service.ts), so a start neither reads, compiles nor evaluates BullMQ
+// before serving. The stand-in lists every export of the installed bullmq.
+const bullmqExports = Object.keys(createRequire(import.meta.url)('bullmq'));
+const deferredBullmq = {
+  name: 'deferred-bullmq',
+  setup(b) {
+    b.onResolve({ filter: /^bullmq$/ }, () => ({ path: 'bullmq', namespace: 'deferred-bullmq' }));
+    b.onLoad({ filter: /.*/, namespace: 'deferred-bullmq' }, () => ({
+      loader: 'js',
+      contents: [
+        'let loaded;',
+        "const load = () => (loaded ??= require(require('node:path').join(__dirname, 'bullmq.cjs')));",
+        `for (const name of ${JSON.stringify(bullmqExports)})`,
+        '  Object.defineProperty(exports, name, { enumerable: true, get: () => load()[name] });',
+      ].join('\n'),
+    }));
+  },
+};
 // The server as CommonJS: launch.ts runs it with its compiled code cached across starts (V8's code cache
 // through vm.Script on Node 20, module.enableCompileCache on 22.1+), which Node 20 cannot do for ESM.
 // import.meta.url (which finds the thread, migrations, console and docs beside it) is the file's URL.
@@ -37,6 +58,7 @@ await build({
   outdir,
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
+  plugins: [deferredBullmq],
   // import() becomes require(): a vm.Script (Node 20's code cache) has no module loader for import()
   // without an experimental flag.
   supported: { 'dynamic-import': false },
@@ -45,6 +67,16 @@ await build({
   banner: {
     js: "'use strict'; const __clawstack_file_url = require('node:url').pathToFileURL(__filename).href;",
   },
+});
+await build({
+  ...common,
+  entryPoints: { bullmq: 'bullmq' },
+  outdir,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // BullMQ loads ioredis only to create a client from options; the service always hands it clients
+  // (app/src/jobs/queue.ts), made by the server bundle's own ioredis.
+  external: [...external, 'ioredis'],
 });
 await build({
   ...common,

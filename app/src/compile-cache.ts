@@ -144,14 +144,15 @@ export function runCached(file: string, env: NodeJS.ProcessEnv = process.env): C
     /* no cache yet */
   }
   // The same wrapper as Node's CommonJS loader, so the bundle sees exports, require, module, …
-  const script = timed(
-    BUNDLE_COMPILE_PHASE,
-    () =>
-      new Script(
-        `(function (exports, require, module, __filename, __dirname) { ${readFileSync(file, 'utf8')}\n})`,
-        { filename: file, cachedData },
-      ),
-  );
+  const script = timed(BUNDLE_COMPILE_PHASE, () => {
+    // Read as bytes, then decoded: readFileSync(file, 'utf8') cost ≈ 10–15 ms more CPU for the same
+    // string (Node 20.20; docs/benchmarks.md, start-up). A cache hit needs the source too (lazy functions).
+    const source = readFileSync(file).toString('utf8');
+    return new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
+      filename: file,
+      cachedData,
+    });
+  });
   const outcome: CacheOutcome = !cachedData ? 'miss' : script.cachedDataRejected ? 'rejected' : 'hit';
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   const mod = { exports: {}, filename: file, id: file, loaded: false };

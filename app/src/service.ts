@@ -3,7 +3,7 @@
  * drains it on shutdown.
  */
 import type * as S3SourceTypes from './models/s3-source.ts';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -40,6 +40,8 @@ export interface ServiceOptions {
   log: Logger;
   /** Model source override (tests); default from MODEL_SOURCE. */
   modelSource?: ModelSource;
+  /** When the jobs open without a request first (tests); default JOBS_OPEN_DELAY_MS. */
+  jobsOpenDelayMs?: number;
 }
 
 export interface Service {
@@ -207,11 +209,35 @@ function openStores(
   return { redis, queue, jobs: new JobStore(db), keys: new ApiKeyStore(db) };
 }
 
-/** On a migrated database: the bootstrap key, and (a process that runs the worker) the queue's recovery. */
+/** On a migrated database: the bootstrap key (the queue's recovery waits for the jobs, openJobs). */
 async function prepareStores(s: Stores, config: ServiceOptions['config'], log: Logger): Promise<void> {
   await timed('postgres: bootstrap API key', () => bootstrapKey(s.keys, config.BOOTSTRAP_API_KEY, log));
-  if (config.CLAWSTACK_ROLE !== 'api')
-    await timed('queue: recover unfinished jobs', () => s.queue.recover(s.jobs, log));
+}
+
+/**
+ * How long after listening a process that serves the API opens its jobs (BullMQ: queue, worker,
+ * recovery) when no request came first. Loading BullMQ holds the main thread for ≈ 0.1–0.2 s, so it
+ * waits until the first response is out (a readiness probe, or the first request) and does not delay it.
+ */
+export const JOBS_OPEN_DELAY_MS = 1000;
+
+/**
+ * Resolves with true after the server's first response is sent or after `ms`, whichever comes first;
+ * with false at once when cancelled before.
+ */
+export function firstResponseOr(server: Server, ms: number): { done: Promise<boolean>; cancel(): void } {
+  let settle!: (go: boolean) => void;
+  const done = new Promise<boolean>((res) => (settle = res));
+  const onRequest = (_req: unknown, response: ServerResponse) =>
+    response.once('finish', () => setImmediate(() => settle(true)));
+  const timer = setTimeout(() => settle(true), ms);
+  server.on('request', onRequest);
+  const cancel = () => settle(false);
+  void done.then(() => {
+    clearTimeout(timer);
+    server.off('request', onRequest);
+  });
+  return { done, cancel };
 }
 
 interface Started extends Stores {
@@ -246,7 +272,11 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   let worker: JobWorker | undefined;
   let recoverAfterOutage: (() => void) | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
-  if (runsWorker) {
+  /** The worker, its recovery and housekeeping (a process that runs it); first use of BullMQ. */
+  const openJobs = async () => {
+    // Making BullMQ's queue loads BullMQ (in the bundle: dist/bullmq.cjs).
+    log.debug({ queue: queue.queue.name }, 'job queue made');
+    if (!runsWorker || state.draining) return;
     const workerConn = logRedisErrors(bullConnection(config.REDIS_URL, true), 'worker', log);
     closers.push(() => workerConn.quit());
     worker = new JobWorker({
@@ -268,7 +298,10 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       60_000,
     );
     housekeeping.unref();
-  }
+    await timed('queue: recover unfinished jobs', () => queue.recover(jobs, log)).catch((err: Error) =>
+      log.warn({ err }, 'recovery failed; housekeeping tries again'),
+    );
+  };
 
   if (config.STAGE_TRACE_FILE) enableStageTrace(config.STAGE_TRACE_FILE);
   const app = timed('api: create the Express app', () =>
@@ -337,6 +370,16 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
   );
   monitor.start();
   closers.push(async () => monitor.stop());
+  // BullMQ loads now (a job request before this loads it itself): see JOBS_OPEN_DELAY_MS.
+  const jobsOpening = firstResponseOr(server, runsApi ? (opts.jobsOpenDelayMs ?? JOBS_OPEN_DELAY_MS) : 0);
+  const jobsOpened = jobsOpening.done
+    .then(async (go) => {
+      if (!go) return;
+      const t0 = performance.now();
+      await openJobs();
+      log.info({ ms: Math.round(performance.now() - t0) }, 'job queue open');
+    })
+    .catch((err: Error) => log.error({ err }, 'could not open the job queue'));
   // Times in ms since the process started (processStartEpochMs: performance.timeOrigin): a short
   // summary at info, every phase at debug.
   const phases = startupTimeline();
@@ -350,6 +393,8 @@ async function serve(opts: ServiceOptions, started: Started): Promise<Service> {
       const deadline = Date.now() + timeoutMs;
       state.draining = true;
       log.info({ timeoutMs }, 'draining: readiness is false, no new work is taken');
+      jobsOpening.cancel();
+      await jobsOpened; // an opening under way finishes first, so that its worker is drained too
       if (housekeeping) clearInterval(housekeeping);
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections();

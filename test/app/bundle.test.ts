@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { loadConfig } from '../../app/src/config.ts';
 import { call } from '../harness/app.ts';
+import { waitFor } from '../harness/wait.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
 const root = resolve('.');
@@ -59,6 +60,11 @@ describe('bundle', () => {
     assert.ok(serverInputs.some((s) => s.includes('node_modules/express/')));
     assert.deepEqual(
       serverInputs.filter((s) => /node_modules\/@(aws-sdk|smithy)\//.test(s)),
+      [],
+    );
+    // BullMQ too is a file of its own (bullmq.cjs), loaded after the server listens.
+    assert.deepEqual(
+      serverInputs.filter((s) => s.includes('node_modules/bullmq/')),
       [],
     );
     const pkg = JSON.parse(readFileSync(join(out, 'package.json'), 'utf8')) as {
@@ -112,6 +118,19 @@ describe('bundle', () => {
       );
       assert.equal(res.status, 200, log);
       assert.ok(['ham', 'spam'].includes(((await res.json()) as { label: string }).label));
+      // A job runs: the server loads dist/bullmq.cjs, with only the runtime packages beside it.
+      const job = await call(
+        url,
+        '/v1/jobs',
+        { method: 'POST', json: { task: 'text.classify', input: { text: 'lunch at noon?' } } },
+        'cs_bundle-test-key-0123456789abcdef',
+      );
+      assert.equal(job.status, 202, log);
+      const { id } = (await job.json()) as { id: string };
+      await waitFor(async () => {
+        const j = await call(url, `/v1/jobs/${id}`, {}, 'cs_bundle-test-key-0123456789abcdef');
+        return ((await j.json()) as { status: string }).status === 'succeeded' || undefined;
+      }, `the job to succeed through the bundle:\n${log}`);
       // the operator console's page ships in dist/console and is served by the bundle
       for (const asset of ['', 'console.js', 'draw.js', 'console.css'])
         assert.equal((await call(url, `/console/${asset}`, {})).status, 200, `/console/${asset}`);

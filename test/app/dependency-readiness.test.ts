@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type LocalService } from '../../app/src/local/services.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
+import { waitFor } from '../harness/wait.ts';
 
 let services: TestServices;
 const dir = mkdtempSync(join(tmpdir(), 'clawstack-readiness-'));
@@ -64,6 +65,9 @@ test('a probe that times out while the event loop is blocked is not an outage: r
   const admin = new Redis(redis.url);
   try {
     assert.equal(await ready(app), 200);
+    // The jobs open after the first response: the worker is taking jobs before Redis is paused, as it
+    // would be in a process that has served for a while (its start under CLIENT PAUSE is not this test).
+    await waitFor(async () => app.logs.some((l) => l.msg === 'job queue open') || undefined, 'the jobs');
     // Probe n is answered at t0; probe n+1 (due t0 + 1 s, deadline t0 + 2 s) is sent into a Redis that
     // holds it (CLIENT PAUSE until t0 + 3.6 s); this process then blocks from t0 + 1.4 s to t0 + 3.4 s,
     // so that probe's timer fires ≈ 1.4 s late, while Redis still has not answered: a real timeout,

@@ -23,8 +23,8 @@ export interface TestApp {
 export async function startTestApp(
   services: TestServices,
   env: Record<string, string> = {},
-  /** A database URL to use instead of a fresh database of the harness cluster. */
-  opts: { databaseUrl?: string } = {},
+  /** A database URL to use instead of a fresh database of the harness cluster; when the jobs open. */
+  opts: { databaseUrl?: string; jobsOpenDelayMs?: number } = {},
 ): Promise<TestApp> {
   const databaseUrl = opts.databaseUrl ?? (await services.database());
   const config = loadConfig({
@@ -47,6 +47,7 @@ export async function startTestApp(
   const service = await startService({
     config: { ...config, REDIS_URL: services.redisUrl, DATABASE_URL: databaseUrl },
     log,
+    jobsOpenDelayMs: opts.jobsOpenDelayMs,
   });
   const { key } = await service.keys.create('test');
   return {

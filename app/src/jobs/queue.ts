@@ -48,13 +48,17 @@ export function bullConnection(url: string, forWorker: boolean): Redis {
 }
 
 export class JobQueue {
-  readonly queue: Queue<JobData>;
+  private bull?: Queue<JobData>;
   /** Adds that arrive together (a coalesced batch of records answering at once) go in one addBulk. */
   private readonly adds: WriteCoalescer<JobData, undefined>;
 
-  constructor(private readonly connection: Redis) {
-    this.queue = new Queue<JobData>(QUEUE_NAME, {
-      connection,
+  /**
+   * BullMQ's queue, made on first use: in the bundle that is what loads BullMQ (dist/bullmq.cjs), which
+   * the service does after it listens (or a job request before that does, and waits for it).
+   */
+  get queue(): Queue<JobData> {
+    return (this.bull ??= new Queue<JobData>(QUEUE_NAME, {
+      connection: this.connection,
       defaultJobOptions: {
         attempts: ATTEMPTS,
         backoff: { type: 'exponential', delay: 1000 },
@@ -64,7 +68,10 @@ export class JobQueue {
         removeOnComplete: true,
         removeOnFail: { age: 24 * 3600 },
       },
-    });
+    }));
+  }
+
+  constructor(private readonly connection: Redis) {
     this.adds = new WriteCoalescer(async (jobs) => {
       await this.queue.addBulk(
         jobs.map((data) => ({
@@ -131,7 +138,7 @@ export class JobQueue {
   }
 
   async close() {
-    await this.queue.close();
+    await this.bull?.close(); // a queue never used is not made (nor BullMQ loaded) to be closed
   }
 }
 
