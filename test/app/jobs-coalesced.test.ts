@@ -16,7 +16,10 @@ import {
   type JobRecord,
   type WorkerWrite,
 } from '../../app/src/store/jobs.ts';
+import { entryFor } from '../../app/src/jobs/entry.ts';
+import { bullConnection, JobQueue } from '../../app/src/jobs/queue.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
+import { waitFor } from '../harness/wait.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
 let services: TestServices;
@@ -311,6 +314,49 @@ describe('jobs through the API under concurrency (debug.echo)', () => {
       );
     }
     assert.ok(xids < 3 * n, `${xids} write transactions for ${n} jobs: writes were coalesced`);
+  });
+
+  test('with its input in the entry: a failing task is recorded failed after its claim; a cancelled job taken anyway records nothing', async () => {
+    const store = app.service.jobs;
+    const queue = new JobQueue(bullConnection(services.redisUrl, false)); // the app's queue, by name
+    const record = (input: unknown) =>
+      store.create({
+        id: randomUUID(),
+        task: 'debug.echo',
+        priority: 'high',
+        input,
+        owner: 'tester',
+        apiKeyId: null,
+      });
+    const bad = await record([1]); // not an object: debug.echo's input check fails in the worker
+    const cancelled = await record({ n: 1 });
+    assert.ok(await store.cancel(cancelled.id, 'tester'));
+    const entries = [bad, cancelled].map(entryFor);
+    assert.ok(
+      entries.every((e) => 'input' in e),
+      'both inputs ride in the queue entry',
+    );
+    await queue.addMany(entries);
+    const failed = await waitFor(async () => {
+      const r = await store.get(bad.id);
+      return r?.status === 'failed' ? r : undefined;
+    }, 'the bad job to fail');
+    assert.equal(failed.attempts, 1, 'a client error is not retried');
+    assert.deepEqual(
+      (await store.events(bad.id)).map((e) => e.status),
+      ['queued', 'running', 'failed'],
+    );
+    await waitFor(
+      async () => !(await queue.queue.getJob(cancelled.id)),
+      "the cancelled job's entry to be taken",
+    );
+    const after = await store.get(cancelled.id);
+    assert.deepEqual([after?.status, after?.result, after?.attempts], ['cancelled', null, 0]);
+    assert.deepEqual(
+      (await store.events(cancelled.id)).map((e) => e.status),
+      ['queued', 'cancelled'],
+    );
+    await queue.close();
   });
 
   test('POST /v1/debug/echo answers its body; bad JSON is a 400', async () => {
