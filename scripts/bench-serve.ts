@@ -20,7 +20,9 @@
  * printed only: scripts/bench/partial.ts; --seconds=N sets its windows, --rounds=N the batch part's
  * interleaved rounds), --baseline=DIR (with --only, or
  * alone for --only=serve: another build's dist/, kept inside this repository so it finds onnxruntime-node,
- * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue).
+ * measured beside this one), --only-queue (only (d), printed, docs untouched: for iterating on the queue;
+ * with --queue-baseline=DIR [--rounds=N], the bulk path of DIR's build and this one side by side, N rounds:
+ * scripts/bench/queue-compare.ts).
  */
 import { logEvents, timelineFromLogs } from './bench/startup-timeline.ts';
 import { formatTimeline, type StartupPhase } from '../app/src/telemetry/startup.ts';
@@ -44,6 +46,7 @@ import { hashTextFeatures, loadMessages, loadModel } from './bench/inputs.ts';
 import { redisRoundTrip, threadRoundTrip } from './bench/probes.ts';
 import { type RawQueueResult } from './bench/raw-bullmq.ts';
 import { runQueuePart, type JobsRun, type QueuePart } from './bench/queue-part.ts';
+import { compareBulk, compareReport } from './bench/queue-compare.ts';
 import { STAGES } from './bench/queue-stages.ts';
 import { servingPlot } from './bench/plot.ts';
 import { runLoad, type LoadResult } from './bench/load.ts';
@@ -525,6 +528,30 @@ async function main() {
   log('building the production bundle (npm run build)');
   const built = buildBundle();
   log(`bundle built and copied in ${built.ms} ms`);
+  const queueBaseline = argValue('--queue-baseline');
+  if (ONLY_QUEUE && queueBaseline) {
+    // The bulk path of another build and this one, side by side: printed, nothing written.
+    if (!existsSync(join(queueBaseline, 'main.js')))
+      throw new Error(`--queue-baseline=${queueBaseline}: no main.js there (a dist/ from npm run build)`);
+    const rounds = await compareBulk({
+      envFor: async (build) => ({
+        ...env,
+        databaseUrl: await ensureDatabase(postgres.url, `clawstack_bench_${build.replace(/\W/g, '_')}`),
+      }),
+      settings: SWEEP[0]!,
+      probe: texts[0]!,
+      baselineDir: queueBaseline,
+      rounds: Number(argValue('--rounds') ?? 3),
+      jobs: T.echoJobs,
+      warmup: T.echoWarmup,
+      log,
+      loadavg: () => loadavg()[0]!,
+    });
+    process.stdout.write(
+      `\nMachine: commit ${results.machine.commit}; ${results.machine.cpus} CPUs, ${results.machine.model}\n${compareReport(rounds)}\n`,
+    );
+    return;
+  }
   if (ONLY_QUEUE) {
     // Only (d), at the app's default engine settings: printed, nothing written.
     const q = await queuePart(env, SWEEP[0]!, texts, dir);

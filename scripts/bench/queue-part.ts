@@ -57,7 +57,7 @@ function logDetail(log: (msg: string) => void, costs: PerJobCosts, stages?: Stag
 }
 
 /** The echo jobs' inputs: small objects, like raw BullMQ's `{ i }`. */
-const echoInputs = Array.from({ length: 100 }, (_, n) => ({ probe: 'bench:serve', n }));
+export const ECHO_INPUTS = Array.from({ length: 100 }, (_, n) => ({ probe: 'bench:serve', n }));
 
 export async function runQueuePart(opts: {
   env: BenchEnv;
@@ -113,8 +113,8 @@ export async function runQueuePart(opts: {
     };
     const textInputs = opts.texts.map((text) => ({ text }));
     const text = await run('text.classify', textInputs, counts.text, counts.textWarmup);
-    const echo = await run('debug.echo', echoInputs, counts.echo, counts.echoWarmup);
-    const bulk = await run('debug.echo', echoInputs, counts.echo, counts.echoWarmup, BULK_JOBS);
+    const echo = await run('debug.echo', ECHO_INPUTS, counts.echo, counts.echoWarmup);
+    const bulk = await run('debug.echo', ECHO_INPUTS, counts.echo, counts.echoWarmup, BULK_JOBS);
     log(`(d) raw BullMQ on the same Redis: ${counts.echo} no-op jobs, concurrency ${workerConcurrency}`);
     const raw = await rawBullmq({
       redisUrl: env.redisUrl,
@@ -133,9 +133,9 @@ export async function runQueuePart(opts: {
     const profiled = await startServer(env, settings, opts.texts[0]!, {
       nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`, '--cpu-prof-interval=500'],
     });
-    await jobs('debug.echo', echoInputs, counts.echoWarmup, profiled);
+    await jobs('debug.echo', ECHO_INPUTS, counts.echoWarmup, profiled);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
-    const p = await jobs('debug.echo', echoInputs, counts.echo, profiled);
+    const p = await jobs('debug.echo', ECHO_INPUTS, counts.echo, profiled);
     const toUs = Number(process.hrtime.bigint() / 1000n);
     await profiled.child.stop(20_000); // SIGTERM → drain → exit writes the profiles
     const files = existsSync(opts.profileDir) ? profilesIn(opts.profileDir) : [];

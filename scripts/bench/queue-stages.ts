@@ -19,7 +19,7 @@ export interface JobTimes {
 export const STAGES = [
   'waiting in Redis (added → taken by a slot)',
   'taken → claim statement ran (coalescer wait + round trip)',
-  'claim ran → result statement ran (claim commit, decode, run, coalescer wait, round trip)',
+  'claim ran → result statement ran (claim commit, decode, run, coalescer wait, round trip; 0 when the result went with the claim)',
   'result ran → completed in Redis (result commit, return, moveToCompleted)',
   'slot busy per job (taken → completed)',
 ] as const;

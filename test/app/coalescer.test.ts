@@ -75,6 +75,18 @@ describe('WriteCoalescer', () => {
     ]);
   });
 
+  test('an amended row goes as its replacement while it waits; once a statement took it, amend says no', async () => {
+    const { batches, write } = recorder(30);
+    const c = new WriteCoalescer(write, { maxRows: 100, maxInFlight: 1, maxDelayMs: 1000 });
+    const first = c.pushAmendable(1);
+    await sleep(10); // 1 is on its way
+    const waiting = c.pushAmendable(2);
+    assert.equal(first.amend(100), false, 'taken by the statement in flight');
+    assert.equal(waiting.amend(3), true, 'still waiting: replaced');
+    assert.deepEqual(await Promise.all([first.done, waiting.done]), [10, 30]);
+    assert.deepEqual(batches, [[1], [3]]);
+  });
+
   test('a caller is answered only after the statement holding its row returned', async () => {
     const { write } = recorder(40);
     const c = new WriteCoalescer(write);

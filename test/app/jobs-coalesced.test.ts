@@ -16,7 +16,10 @@ import {
   type JobRecord,
   type WorkerWrite,
 } from '../../app/src/store/jobs.ts';
+import { entryFor } from '../../app/src/jobs/entry.ts';
+import { bullConnection, JobQueue } from '../../app/src/jobs/queue.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
+import { waitFor } from '../harness/wait.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 
 let services: TestServices;
@@ -131,6 +134,80 @@ describe('JobStore, coalesced, on real Postgres', () => {
   });
 });
 
+describe('JobStore.claim: the task runs while its claim is on the way (real Postgres)', () => {
+  let db: Db;
+  let store: JobStore;
+  const flushes: number[] = [];
+  before(async () => {
+    db = createPool(await services.database());
+    await migrate(db, pino({ level: 'silent' }));
+    store = new JobStore(db, undefined, (kind, rows) => kind === 'worker' && flushes.push(rows));
+  });
+  after(async () => {
+    await db?.end();
+  });
+  const create = async (n: number) =>
+    store.create({
+      id: randomUUID(),
+      task: 'debug.echo',
+      priority: 'normal',
+      input: { n },
+      owner: 'claimer',
+      apiKeyId: null,
+    });
+  const statusesOf = async (id: string) => (await store.events(id)).map((e) => e.status);
+
+  test('a result ready before the claim went out goes with it: one row change, both events, attempt 1', async () => {
+    const jobs = await Promise.all([1, 2, 3].map(create));
+    flushes.length = 0;
+    const claims = jobs.map((j) => store.claim(j.id));
+    const done = await Promise.all(claims.map((c, i) => c.finish({ echoed: i })));
+    assert.deepEqual(flushes, [3], 'claims and results in one statement of 3 rows');
+    for (const [i, rec] of done.entries()) {
+      assert.equal(rec?.status, 'succeeded');
+      assert.equal(rec?.attempts, 1);
+      assert.deepEqual(rec?.result, { echoed: i });
+      assert.ok(rec?.startedAt && rec.finishedAt && rec.startedAt <= rec.finishedAt);
+      assert.equal((await claims[i]!.claimed)?.id, rec.id, 'the claim is answered with the same row');
+      assert.deepEqual(await statusesOf(rec.id), ['queued', 'running', 'succeeded']);
+    }
+  });
+
+  test('a result after its claim was written goes in its own statement, conditional on running', async () => {
+    const job = await create(4);
+    const claim = store.claim(job.id);
+    assert.equal((await claim.claimed)?.status, 'running');
+    const rec = await claim.finish({ late: true });
+    assert.equal(rec?.status, 'succeeded');
+    assert.deepEqual(rec?.result, { late: true });
+    assert.deepEqual(await statusesOf(job.id), ['queued', 'running', 'succeeded']);
+  });
+
+  test('a job cancelled or finished before its claim records nothing, with the result in the claim or after it', async () => {
+    const [cancelled, cancelledEarly, finished] = await Promise.all([5, 6, 7].map(create));
+    assert.ok(await store.cancel(cancelled!.id, 'claimer'));
+    assert.ok(await store.cancel(cancelledEarly!.id, 'claimer'));
+    assert.ok(await store.start(finished!.id));
+    assert.ok(await store.succeed(finished!.id, { first: true }));
+
+    const together = [cancelled!, finished!].map((j) => store.claim(j.id));
+    assert.deepEqual(await Promise.all(together.map((c) => c.finish({ second: true }))), [
+      undefined,
+      undefined,
+    ]);
+    const apart = store.claim(cancelledEarly!.id);
+    assert.equal(await apart.claimed, undefined);
+    assert.equal(await apart.finish({ second: true }), undefined);
+
+    assert.equal((await store.get(cancelled!.id))?.status, 'cancelled');
+    assert.equal((await store.get(cancelledEarly!.id))?.result, null);
+    const done = await store.get(finished!.id);
+    assert.deepEqual([done?.status, done?.result, done?.attempts], ['succeeded', { first: true }, 1]);
+    assert.deepEqual(await statusesOf(cancelled!.id), ['queued', 'cancelled']);
+    assert.deepEqual(await statusesOf(finished!.id), ['queued', 'running', 'succeeded']);
+  });
+});
+
 describe('worker writes, one statement (pure)', () => {
   const [a, b, c] = [randomUUID(), randomUUID(), randomUUID()];
   test('claims and results split into their arrays; the commit waits for the WAL only with a result in it', () => {
@@ -139,9 +216,16 @@ describe('worker writes, one statement (pure)', () => {
       { kind: 'succeed', id: b, result: { n: 1, s: 'x"y' } },
       { kind: 'start', id: c },
     ];
-    assert.deepEqual(workerWriteParams(writes), [[a, c], [b], ['{"n":1,"s":"x\\"y"}'], 'on']);
-    assert.deepEqual(workerWriteParams([{ kind: 'start', id: a }]), [[a], [], [], 'off']);
+    assert.deepEqual(workerWriteParams(writes), [[a, c], [b], ['{"n":1,"s":"x\\"y"}'], 'on', [], []]);
+    assert.deepEqual(workerWriteParams([{ kind: 'start', id: a }]), [[a], [], [], 'off', [], []]);
     assert.equal(workerWriteParams([{ kind: 'succeed', id: a, result: null }])[3], 'on');
+  });
+  test('a claim with its result goes in its own arrays, and makes the commit wait for the WAL', () => {
+    const writes: WorkerWrite[] = [
+      { kind: 'startAndSucceed', id: a, result: [1] },
+      { kind: 'start', id: b },
+    ];
+    assert.deepEqual(workerWriteParams(writes), [[b], [], [], 'on', [a], ['[1]']]);
   });
   test('a job twice in one statement is refused (its rows then go one by one)', () => {
     assert.throws(
@@ -191,7 +275,8 @@ describe('jobs through the API under concurrency (debug.echo)', () => {
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         for (let i = next++; i < n; i = next++) {
-          const input = { probe: 'test', i };
+          // every tenth input too large to ride in the queue entry: read from the record
+          const input = { probe: 'test', i, ...(i % 10 ? {} : { pad: 'x'.repeat(5000) }) };
           const res = await app.call('/v1/jobs', { method: 'POST', json: { task: 'debug.echo', input } });
           assert.equal(res.status, 202, await res.clone().text());
           const body = (await res.json()) as { id: string; status: string };
@@ -229,6 +314,49 @@ describe('jobs through the API under concurrency (debug.echo)', () => {
       );
     }
     assert.ok(xids < 3 * n, `${xids} write transactions for ${n} jobs: writes were coalesced`);
+  });
+
+  test('with its input in the entry: a failing task is recorded failed after its claim; a cancelled job taken anyway records nothing', async () => {
+    const store = app.service.jobs;
+    const queue = new JobQueue(bullConnection(services.redisUrl, false)); // the app's queue, by name
+    const record = (input: unknown) =>
+      store.create({
+        id: randomUUID(),
+        task: 'debug.echo',
+        priority: 'high',
+        input,
+        owner: 'tester',
+        apiKeyId: null,
+      });
+    const bad = await record([1]); // not an object: debug.echo's input check fails in the worker
+    const cancelled = await record({ n: 1 });
+    assert.ok(await store.cancel(cancelled.id, 'tester'));
+    const entries = [bad, cancelled].map(entryFor);
+    assert.ok(
+      entries.every((e) => 'input' in e),
+      'both inputs ride in the queue entry',
+    );
+    await queue.addMany(entries);
+    const failed = await waitFor(async () => {
+      const r = await store.get(bad.id);
+      return r?.status === 'failed' ? r : undefined;
+    }, 'the bad job to fail');
+    assert.equal(failed.attempts, 1, 'a client error is not retried');
+    assert.deepEqual(
+      (await store.events(bad.id)).map((e) => e.status),
+      ['queued', 'running', 'failed'],
+    );
+    await waitFor(
+      async () => !(await queue.queue.getJob(cancelled.id)),
+      "the cancelled job's entry to be taken",
+    );
+    const after = await store.get(cancelled.id);
+    assert.deepEqual([after?.status, after?.result, after?.attempts], ['cancelled', null, 0]);
+    assert.deepEqual(
+      (await store.events(cancelled.id)).map((e) => e.status),
+      ['queued', 'cancelled'],
+    );
+    await queue.close();
   });
 
   test('POST /v1/debug/echo answers its body; bad JSON is a 400', async () => {

@@ -30,7 +30,7 @@ test('new database: all applied; current: none, without waiting for the lock; a 
   cpSync(resolve('app/migrations'), migrations, { recursive: true });
   try {
     const all = await migrate(pool, log, migrations);
-    assert.deepEqual(all, ['001_initial.sql', '002_idempotency_keys.sql']);
+    assert.deepEqual(all, ['001_initial.sql', '002_idempotency_keys.sql', '003_unfinished_jobs_index.sql']);
     // Another process holds the migration lock (it is migrating): a current schema does not wait for it.
     await locker.connect();
     await locker.query('SELECT pg_advisory_lock(727274)');

@@ -5,6 +5,7 @@ import { jsonBody } from './json.ts';
 import { z } from 'zod';
 import { AppError, BadRequestError, ConflictError, NotFoundError, UnavailableError } from '../errors.ts';
 import { isDependencyError } from '../health/dependencies.ts';
+import { entryFor } from '../jobs/entry.ts';
 import type { JobQueue } from '../jobs/queue.ts';
 import { parseWith } from '../modalities/decode.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
@@ -184,7 +185,7 @@ export function jobsRouter(opts: {
     );
     if (created.length) {
       try {
-        await queue.addMany(created.map(({ id, task, priority }) => ({ id, task, priority })));
+        await queue.addMany(created.map(entryFor));
       } catch (err) {
         opts.log.error({ err, jobs: created.length }, 'could not enqueue jobs; they will be recovered');
       }

@@ -9,7 +9,10 @@ import { AppError } from '../errors.ts';
 import { isDependencyError, withTimeout } from '../health/dependencies.ts';
 import type { TaskRunner } from '../modalities/runner.ts';
 import { WriteCoalescer } from '../store/coalescer.ts';
-import type { JobStore, Priority } from '../store/jobs.ts';
+import type { Claim, JobStore, Priority } from '../store/jobs.ts';
+import type { JobData } from './entry.ts';
+
+export type { JobData } from './entry.ts';
 import type { Logger } from '../telemetry/logger.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
 
@@ -34,12 +37,6 @@ const ADD_TIMEOUT_MS = 2_000;
 const DEPENDENCY_RETRY_MS = 2_000;
 /** A queue entry failed this long ago (completed ones are removed) whose job Postgres still calls unfinished is stale. */
 const STALE_FINISHED_MS = 30_000;
-
-export interface JobData {
-  id: string;
-  task: string;
-  priority: Priority;
-}
 
 /** ioredis connection for BullMQ; workers need `maxRetriesPerRequest: null` (blocking commands). */
 export function bullConnection(url: string, forWorker: boolean): Redis {
@@ -130,7 +127,7 @@ export class JobQueue {
         if (!entry.finishedOn || Date.now() - entry.finishedOn < STALE_FINISHED_MS) continue;
         await entry.remove();
       }
-      await this.add({ id: job.id, task: job.task, priority: job.priority });
+      await this.add({ id: job.id, task: job.task, priority: job.priority }); // input read from the record
       restored++;
     }
     if (restored) log.warn({ restored }, 're-enqueued unfinished jobs missing from the queue');
@@ -152,6 +149,9 @@ export interface JobWorkerOptions {
   /** Start taking jobs immediately (default) or only after `resume()`. */
   autorun?: boolean;
 }
+
+/** A task whose job turned out not to be claimable: nothing to record. */
+const SKIPPED = Symbol('skipped');
 
 /** Runs queued jobs: claims the record, runs the task, stores the result or the error. */
 export class JobWorker {
@@ -200,35 +200,50 @@ export class JobWorker {
     }
   }
 
+  /**
+   * Claims the job and runs its task. With the input in the queue entry the task starts at once, while
+   * the claim waits for its statement; a claim still waiting when the result is ready goes with it in
+   * one row change. Either way the result is recorded only if the claim found the job unfinished, so a
+   * job cancelled or finished meanwhile records nothing (its run is wasted, never counted).
+   */
   private async process(job: Job<JobData>) {
-    const { store, runner, metrics } = this.opts;
-    const record = await store.start(job.data.id);
-    if (!record) return { skipped: true }; // cancelled or finished meanwhile
-    if (record.attempts === 1) {
-      metrics?.jobWait.observe(
-        { priority: record.priority },
-        (Date.now() - record.createdAt.getTime()) / 1000,
-      );
-    }
-    let input: unknown;
-    const served = (() => {
+    const { store, metrics } = this.opts;
+    const takenAt = Date.now();
+    const claim = store.claim(job.data.id);
+    claim.claimed.then(
+      (rec) => {
+        if (rec?.attempts === 1)
+          metrics?.jobWait.observe({ priority: rec.priority }, (takenAt - rec.createdAt.getTime()) / 1000);
+      },
+      () => {},
+    );
+    const input = 'input' in job.data ? job.data.input : (await claim.claimed)?.input;
+    if (input === undefined) return { skipped: true }; // cancelled or finished meanwhile
+    const result = await this.runTask(job.data.task, input, claim);
+    if (result === SKIPPED) return { skipped: true };
+    if (!(await claim.finish(result))) return { skipped: true };
+    metrics?.jobsCompleted.inc({ task: job.data.task, status: 'succeeded' });
+    return { ok: true };
+  }
+
+  /**
+   * The task's result. A failure is reported only once the claim is written (the failure handler
+   * records it against a running job); when the claim found the job cancelled or finished, SKIPPED.
+   */
+  private async runTask(task: string, input: unknown, claim: Claim): Promise<unknown> {
+    const { runner } = this.opts;
+    try {
+      let served;
+      let decoded;
       try {
-        return runner.get(record.task);
+        served = runner.get(task);
+        decoded = await served.module.decodeJobInput(input);
       } catch (err) {
         throw new UnrecoverableError((err as Error).message);
       }
-    })();
-    try {
-      input = await served.module.decodeJobInput(record.input);
+      return (await runner.run(served, decoded)).result;
     } catch (err) {
-      throw new UnrecoverableError((err as Error).message);
-    }
-    try {
-      const { result } = await runner.run(served, input);
-      await store.succeed(record.id, result);
-      metrics?.jobsCompleted.inc({ task: record.task, status: 'succeeded' });
-      return { ok: true };
-    } catch (err) {
+      if (!(await claim.claimed)) return SKIPPED;
       // A client error (bad audio, undecodable image) will not get better with retries.
       if (err instanceof AppError && err.status < 500) throw new UnrecoverableError(err.message);
       throw err;

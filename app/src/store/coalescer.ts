@@ -65,6 +65,12 @@ interface Waiting<I, O> {
   reject: (err: unknown) => void;
 }
 
+/** A pushed item, and a way to replace it while no statement has taken it yet. */
+export interface PendingWrite<I, O> {
+  done: Promise<O>;
+  amend(next: I): boolean;
+}
+
 /**
  * Coalesces `push(item)` calls into `write(items)` calls. `write` returns one output per item, in order
  * (e.g. the row a conditional UPDATE changed, or undefined when it changed none).
@@ -83,10 +89,26 @@ export class WriteCoalescer<I, O> {
   ) {}
 
   push(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.pending.push({ item, since: performance.now(), resolve, reject });
+    return this.pushAmendable(item).done;
+  }
+
+  /**
+   * Like push, and the item can still be replaced while it waits: `amend` swaps it for another (one
+   * output, to the same caller) until a statement takes it, and says whether it did.
+   */
+  pushAmendable(item: I): PendingWrite<I, O> {
+    let waiting!: Waiting<I, O>;
+    const done = new Promise<O>((resolve, reject) => {
+      waiting = { item, since: performance.now(), resolve, reject };
+      this.pending.push(waiting);
       this.schedule();
     });
+    const amend = (next: I) => {
+      if (!this.pending.includes(waiting)) return false;
+      waiting.item = next;
+      return true;
+    };
+    return { done, amend };
   }
 
   /** Rows waiting for a statement, and statements on their way. */

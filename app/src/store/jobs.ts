@@ -2,7 +2,8 @@
  * JobStore: job records, their status transitions, results and errors, in Postgres. The three writes
  * every job makes (created, started, succeeded) are coalesced: concurrent ones go in one multi-row
  * statement with their job_events rows (./coalescer.ts) — creates in theirs, a worker's claims and
- * results together in one — and each caller still gets its own row back only once it is committed.
+ * results together in one, a claim and its result in one row change when the task finished before the
+ * claim went out — and each caller still gets its own row back only once it is committed.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { ConflictError } from '../errors.ts';
@@ -72,13 +73,16 @@ const CREATE_MANY = withEvents(
 );
 /**
  * A worker's writes, claims and results of concurrent jobs together, in one statement per flush:
- * the claims (queued/running → running, attempts + 1) and the results (running → succeeded), each with
- * its job_events row, and every changed row back with the kind of write that changed it.
+ * the claims (queued/running → running, attempts + 1), the results (running → succeeded), and the
+ * claims whose result was ready before the claim went out (queued/running → succeeded, attempts + 1: a
+ * task started while its claim waited), each with its job_events rows, and every changed row back with
+ * the kind of write that changed it.
  *
  * The commit waits for its WAL flush only when the statement holds a result: a claim need not be
  * durable before the job runs (lost in a Postgres crash, the job is back to queued, as if its worker
- * had died before claiming it), and a result, a synchronous commit after its claim in the WAL, cannot
- * outlive its claim. Either is visible at once, so a cancel still meets 'running'.
+ * had died before claiming it), and a result, a synchronous commit after its claim in the WAL (or in
+ * the same row change), cannot outlive its claim. Either is visible at once, so a cancel still meets
+ * 'running'.
  */
 const WORKER_WRITES = `
   WITH claimed AS (
@@ -90,33 +94,49 @@ const WORKER_WRITES = `
            FROM unnest($2::uuid[], $3::jsonb[]) AS r(id, result)
           WHERE j.id = r.id AND j.status = 'running'
          RETURNING ${columns('j.')}),
+       ran AS (
+         UPDATE jobs j SET status = 'succeeded', started_at = clock_timestamp(), attempts = j.attempts + 1,
+                result = r.result, error = NULL, finished_at = clock_timestamp()
+           FROM unnest($5::uuid[], $6::jsonb[]) AS r(id, result)
+          WHERE j.id = r.id AND j.status IN ('queued', 'running')
+         RETURNING ${columns('j.')}),
        ev AS (
          INSERT INTO job_events (job_id, status)
-         SELECT id, 'running' FROM claimed UNION ALL SELECT id, 'succeeded' FROM done)
+         SELECT id, 'running' FROM claimed UNION ALL SELECT id, 'succeeded' FROM done
+         UNION ALL SELECT id, 'running' FROM ran UNION ALL SELECT id, 'succeeded' FROM ran)
   SELECT 'start' AS kind, claimed.* FROM claimed, (SELECT set_config('synchronous_commit', $4, true)) AS m1
   UNION ALL
-  SELECT 'succeed' AS kind, done.* FROM done, (SELECT set_config('synchronous_commit', $4, true)) AS m2`;
+  SELECT 'succeed' AS kind, done.* FROM done, (SELECT set_config('synchronous_commit', $4, true)) AS m2
+  UNION ALL
+  SELECT 'startAndSucceed' AS kind, ran.* FROM ran, (SELECT set_config('synchronous_commit', $4, true)) AS m3`;
 
-/** One of a worker's writes: claim a job, or store a running job's result. */
-export type WorkerWrite = { kind: 'start'; id: string } | { kind: 'succeed'; id: string; result: unknown };
+/**
+ * One of a worker's writes: claim a job, store a running job's result, or both at once (the claim had
+ * not gone out yet when the result was ready).
+ */
+export type WorkerWrite =
+  { kind: 'start'; id: string } | { kind: 'succeed' | 'startAndSucceed'; id: string; result: unknown };
 
 /**
  * The parameters of one WORKER_WRITES statement for these writes. A job may appear once: its claim and
- * its result in one statement would both update its row, which Postgres does not order (the caller's
- * coalescer then writes the rows one by one).
+ * its result as two writes in one statement would both update its row, which Postgres does not order
+ * (the caller's coalescer then writes the rows one by one).
  */
 export function workerWriteParams(writes: WorkerWrite[]): unknown[] {
   const ids = new Set(writes.map((w) => w.id));
   if (ids.size < writes.length) throw new Error('a job appears twice in one statement of worker writes');
   const starts = writes.filter((w) => w.kind === 'start');
-  const done = writes.filter((w) => w.kind === 'succeed');
+  const done = writes.flatMap((w) => (w.kind === 'succeed' ? [w] : []));
+  const ran = writes.flatMap((w) => (w.kind === 'startAndSucceed' ? [w] : []));
   return [
     starts.map((w) => w.id),
     done.map((w) => w.id),
     done.map((w) => JSON.stringify(w.result)),
     // synchronous_commit for this transaction: set beside each kind's returned rows (a branch that
     // changed no row writes nothing); 'on' as soon as one result is in the statement
-    done.length ? 'on' : 'off',
+    done.length || ran.length ? 'on' : 'off',
+    ran.map((w) => w.id),
+    ran.map((w) => JSON.stringify(w.result)),
   ];
 }
 
@@ -154,6 +174,14 @@ export function replayOf(job: NewJob, earlier: JobRecord | undefined): Submitted
       `idempotencyKey "${job.idempotencyKey}" was already used for a different job (${earlier.id})`,
     );
   return { record: earlier, duplicate: true };
+}
+
+/** A claim on its way (JobStore.claim). */
+export interface Claim {
+  /** The claimed record (or, once `finish` went with the claim, the finished one); undefined: not claimed. */
+  claimed: Promise<JobRecord | undefined>;
+  /** Stores the result; the finished record, or undefined when the job was not claimed or not running. */
+  finish(result: unknown): Promise<JobRecord | undefined>;
 }
 
 export class JobStore {
@@ -259,6 +287,24 @@ export class JobStore {
   /** Claims a job for running; undefined when it was cancelled or already finished. */
   start(id: string): Promise<JobRecord | undefined> {
     return this.workerWrites.push({ kind: 'start', id });
+  }
+
+  /**
+   * Claims a job without waiting for the claim: its task may run meanwhile. `finish` stores the result
+   * under the same conditions as start-then-succeed: in the claim's own row change when the claim has
+   * not gone out yet, else after it, and nothing when the claim found the job cancelled or finished.
+   */
+  claim(id: string): Claim {
+    const write = this.workerWrites.pushAmendable({ kind: 'start', id });
+    // awaited by `finish` or the worker's failure path, maybe only after it settled: not unhandled
+    write.done.catch(() => {});
+    return {
+      claimed: write.done,
+      finish: async (result) => {
+        if (write.amend({ kind: 'startAndSucceed', id, result })) return write.done;
+        return (await write.done) ? this.succeed(id, result) : undefined;
+      },
+    };
   }
 
   /** Stores a running job's result; undefined when it was no longer running. */
