@@ -40,7 +40,10 @@ describe('planByLength', () => {
   test('similar lengths stay one batch; a short row beside long ones runs apart when the padding costs more than a run', () => {
     assert.deepEqual(planByLength([400, 410, 405]), [[0, 2, 1]]);
     // 3 rows padded to 3000 = 9000 ids; apart: 10 + 2 × 3000 + one more run (1500) = 7510.
-    assert.deepEqual(planByLength([3000, 10, 3000]), [[1], [0, 2]]);
+    assert.deepEqual(planByLength([3000, 10, 3000], 1500), [[1], [0, 2]]);
+    // With the default overhead (8000 ids) the same rows stay together; at 9000 long they part.
+    assert.deepEqual(planByLength([3000, 10, 3000]), [[1, 0, 2]]);
+    assert.deepEqual(planByLength([9000, 10, 9000]), [[1], [0, 2]]);
     // With a run dearer than the padding saved, one batch.
     assert.deepEqual(planByLength([3000, 10, 3000], 5000), [[1, 0, 2]]);
   });

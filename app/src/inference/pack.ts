@@ -14,12 +14,16 @@ import type { TensorData, TensorMap } from '../modalities/types.ts';
 import { allocate, elementCount } from './tensors.ts';
 
 /**
- * One session.run's fixed cost, in padded ids of the text model: ORT's floor (a one-Slice graph with the
- * same inputs, ≈ 0.02 ms per run, bench:models) over the cost of one more id in the batched INT8 model
- * (≈ 1.4e-5 ms: (0.148 − 0.027) ms at batch 8 over 8 × 1,085 ids), ≈ 1,500. bench:models' "packed by
- * length" rows measure both again.
+ * One session.run's fixed cost, in padded ids of the text model. ORT's floor (a one-Slice graph with the
+ * same inputs, ≈ 0.02 ms per run, bench:models) over the average cost of one more id (≈ 1.4e-5 ms: (0.148 −
+ * 0.027) ms at batch 8 over 8 × 1,085 ids) gives ≈ 1,500, but that undercounts: every padding id fetches the
+ * same table row (id 0), which stays in cache, so a padding id costs less than the average id, and each
+ * extra run also collates and copies rows. A sweep of the INT8 model on the held-out messages (1,500 to
+ * 32,000 ids, padded and packed interleaved, 2026-12-01) split batch 8 into 1.76 runs at 1,500 and was
+ * 1.10–1.13 × slower than one padded run; at 8,000 batch 8 was 0.92–1.10 ×, batch 16 0.79–0.91 × and
+ * batch 32 0.74–0.78 × (as good as at 1,500). bench:models' "packed by length" rows measure it again.
  */
-export const RUN_OVERHEAD_IDS = 1500;
+export const RUN_OVERHEAD_IDS = 8000;
 
 /**
  * Sub-batches (lists of indices into `lengths`, each sorted by length) minimising Σ over sub-batches of
