@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { startRedis, type LocalService } from '../../app/src/local/services.ts';
 import { startTestApp, type TestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
-import { waitFor } from '../harness/wait.ts';
+import { nextCommand } from '../harness/redis-monitor.ts';
 
 let services: TestServices;
 const dir = mkdtempSync(join(tmpdir(), 'clawstack-readiness-'));
@@ -39,25 +39,6 @@ async function watch(app: TestApp, ms: number): Promise<number[]> {
 
 const downLogs = (app: TestApp) => app.logs.filter((l) => l.msg === 'dependency is down');
 
-/**
- * Waits for the app's next Redis readiness probe (a PING, seen through MONITOR on an admin connection)
- * and resolves with the time it was seen: probes come every second, so the next one is due 1 s later.
- */
-async function nextProbe(redisUrl: string): Promise<number> {
-  const admin = new Redis(redisUrl);
-  const monitor = await admin.monitor();
-  try {
-    return await new Promise<number>((resolve) =>
-      monitor.on('monitor', (_time: string, args: string[]) => {
-        if (String(args[0]).toLowerCase() === 'ping') resolve(Date.now());
-      }),
-    );
-  } finally {
-    monitor.disconnect();
-    admin.disconnect();
-  }
-}
-
 test('a probe that times out while the event loop is blocked is not an outage: readiness stays 200 (threshold 1)', async () => {
   // Its own Redis: the test holds every client's commands on it for a while.
   const redis = await startRedis(join(dir, 'redis-lag'));
@@ -65,9 +46,6 @@ test('a probe that times out while the event loop is blocked is not an outage: r
   const admin = new Redis(redis.url);
   try {
     assert.equal(await ready(app), 200);
-    // The jobs open after the first response: the worker is taking jobs before Redis is paused, as it
-    // would be in a process that has served for a while (its start under CLIENT PAUSE is not this test).
-    await waitFor(async () => app.logs.some((l) => l.msg === 'job queue open') || undefined, 'the jobs');
     // Probe n is answered at t0; probe n+1 (due t0 + 1 s, deadline t0 + 2 s) is sent into a Redis that
     // holds it (CLIENT PAUSE until t0 + 3.6 s); this process then blocks from t0 + 1.4 s to t0 + 3.4 s,
     // so that probe's timer fires ≈ 1.4 s late, while Redis still has not answered: a real timeout,
@@ -78,7 +56,7 @@ test('a probe that times out while the event loop is blocked is not an outage: r
     // deadline): such a round proves nothing and is run again, up to three times.
     for (let round = 1; round <= 3; round++) {
       const [downBefore, notCountedBefore] = [downLogs(app).length, notCounted().length];
-      const t0 = await nextProbe(redis.url);
+      const t0 = await nextCommand(redis.url, 'ping'); // the app's Redis probe: one a second
       await admin.call('CLIENT', 'PAUSE', String(Math.max(0, t0 + 3600 - Date.now())), 'ALL');
       await sleep(Math.max(0, t0 + 1400 - Date.now()));
       const blockedAt = Date.now();
