@@ -204,7 +204,7 @@ function openStores(
   closers.push(() => redis.quit());
   const queueConn = logRedisErrors(bullConnection(config.REDIS_URL, false), 'queue', log);
   closers.push(() => queueConn.quit());
-  const queue = new JobQueue(queueConn);
+  const queue = new JobQueue(queueConn, log);
   closers.push(() => queue.close());
   return { redis, queue, jobs: new JobStore(db), keys: new ApiKeyStore(db) };
 }

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { bullConnection, JobQueue } from '../../app/src/jobs/queue.ts';
 import { firstResponseOr } from '../../app/src/service.ts';
+import { createLogger } from '../../app/src/telemetry/logger.ts';
 import { startTestApp } from '../harness/app.ts';
 import { startTestServices, type TestServices } from '../harness/services.ts';
 import { waitFor } from '../harness/wait.ts';
@@ -29,6 +31,22 @@ interface JobView {
 }
 
 describe('the jobs open after listen', () => {
+  test("the queue's errors reach the service's log (BullMQ would print them with console.error)", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger('info', false, { write: (l: string) => lines.push(JSON.parse(l)) });
+    const conn = bullConnection(services.redisUrl, false);
+    const queue = new JobQueue(conn, log);
+    try {
+      queue.queue.emit('error', new Error('queue trouble'));
+      const line = lines.find((l) => l.msg === 'job queue error');
+      assert.ok(line, 'logged');
+      assert.equal((line.err as { message: string }).message, 'queue trouble');
+    } finally {
+      await queue.close();
+      await conn.quit();
+    }
+  });
+
   test('a job submitted as the first request, before the queue opened, is queued (202) and runs once the worker opens after that response', async () => {
     const app = await startTestApp(services, {}, { jobsOpenDelayMs: 600_000 });
     try {

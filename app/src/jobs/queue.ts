@@ -54,7 +54,8 @@ export class JobQueue {
    * the service does after it listens (or a job request before that does, and waits for it).
    */
   get queue(): Queue<JobData> {
-    return (this.bull ??= new Queue<JobData>(QUEUE_NAME, {
+    if (this.bull) return this.bull;
+    this.bull = new Queue<JobData>(QUEUE_NAME, {
       connection: this.connection,
       defaultJobOptions: {
         attempts: ATTEMPTS,
@@ -65,10 +66,17 @@ export class JobQueue {
         removeOnComplete: true,
         removeOnFail: { age: 24 * 3600 },
       },
-    }));
+    });
+    // Without a listener BullMQ prints the queue's errors with console.error, outside the service's log.
+    const log = this.log;
+    if (log) this.bull.on('error', (err) => log.error({ err }, 'job queue error'));
+    return this.bull;
   }
 
-  constructor(private readonly connection: Redis) {
+  constructor(
+    private readonly connection: Redis,
+    private readonly log?: Logger,
+  ) {
     this.adds = new WriteCoalescer(async (jobs) => {
       await this.queue.addBulk(
         jobs.map((data) => ({
