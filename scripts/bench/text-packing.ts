@@ -116,6 +116,6 @@ export function packingTable(rows: PackingRow[]): string[] {
       `| batch ${r.batch}, packed by length (the product) | ${r.packedMs.toFixed(3)} | ${(r.packedMs / r.paddedMs).toFixed(2)} | ${r.runsPerBatch.toFixed(2)} | ${pct(r.packedPaddingShare)} | ${r.identical ? 'bit-identical' : '**differ**'} |`,
     ]),
     '',
-    `Packed: app/src/inference/pack.ts plans each batch (sorted by length, cuts minimising Σ rows × L + ${RUN_OVERHEAD_IDS} ids per extra session.run, ORT's floor in ids), runs each sub-batch and puts the rows back in request order, all inside the timed span.`,
+    `Packed: app/src/inference/pack.ts plans each batch (sorted by length, cuts minimising Σ rows × L + ${RUN_OVERHEAD_IDS} padded ids per extra session.run: one run's cost, RUN_OVERHEAD_IDS), runs each sub-batch and puts the rows back in request order, all inside the timed span.`,
   ];
 }
