@@ -3,6 +3,7 @@
  * the last start's sessions early, and the engine takes one only when it fits; real threads and models.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -132,6 +133,24 @@ describe('session preload hint', () => {
       clearInterval(alive);
       await releasePrespawned();
     }
+  });
+
+  test('a process that ends while its first thread creates preloaded sessions exits with its own code, never SIGABRT', () => {
+    // Terminating a thread while ORT creates a session aborted the process (bundle.test.ts's bad --role
+    // once did); stopThread now asks the thread to close, which waits for its preloads. The moment of the
+    // release is swept across the sessions' creation (OCR FP32, a few hundred ms on this machine).
+    const results = [0, 100, 200, 300, 400, 500, 600, 800].map((ms) => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'test/fixtures/preload-release.mts', join(dir, 'release-hint.json'), String(ms)],
+        { encoding: 'utf8' },
+      );
+      return `${ms} ms: ${r.status ?? r.signal}`;
+    });
+    assert.deepEqual(
+      results,
+      results.map((r) => r.replace(/: .*/, ': 3')),
+    );
   });
 
   test('the registry checks a known sha256 instead of hashing: a wrong one refuses the file, none hashes it', async () => {

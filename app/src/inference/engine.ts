@@ -350,12 +350,7 @@ export class InferenceEngine {
     }
     await Promise.all(
       this.threads.map(async (t) => {
-        // A thread still loading onnxruntime-node neither answers 'close' nor may be terminated yet.
-        if (t.state === 'ready') {
-          let timer: NodeJS.Timeout | undefined;
-          await Promise.race([call(t, { type: 'close' }), new Promise((r) => (timer = setTimeout(r, 5000)))]);
-          clearTimeout(timer);
-        }
+        // stopThread waits for a thread still loading onnxruntime-node, asks it to close, then ends it.
         if (await stopThread(t))
           this.options.log.warn(
             'an inference thread was still loading onnxruntime-node after the wait; terminated',

@@ -7,7 +7,7 @@
  * seen under heavy load when a worker refused a model), so `stopThread` waits for that first.
  */
 import { Worker } from 'node:worker_threads';
-import type { FromThread } from './protocol.ts';
+import type { FromThread, ToThread } from './protocol.ts';
 import type { PreloadHint } from './preload-hint.ts';
 import { epochMs, recordPhase } from '../telemetry/startup.ts';
 
@@ -58,16 +58,42 @@ export function spawnThread(entry: URL, preload?: PreloadHint): SpawnedThread {
 }
 
 /**
- * Waits (up to `loadWaitMs`) for the thread to finish loading onnxruntime-node, then terminates it.
- * Resolves with whether the thread was still loading when it was terminated.
+ * Waits (up to `loadWaitMs`) for the thread to finish loading onnxruntime-node, then asks it to close
+ * (it releases its sessions, preloaded ones once created, and answers `closed`; up to `loadWaitMs`
+ * again), then terminates it. Resolves with whether the thread was still loading when it was terminated.
  */
 export async function stopThread(t: SpawnedThread, loadWaitMs = LOAD_WAIT_MS): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([t.loaded, new Promise((r) => (timer = setTimeout(r, loadWaitMs)))]);
-  clearTimeout(timer);
+  await within(t.loaded, loadWaitMs);
   const stillLoading = t.state === 'loading';
+  if (t.state === 'ready') await within(closed(t.worker), loadWaitMs);
   await t.worker.terminate();
   return stillLoading;
+}
+
+/** Sends `close` to a thread; settles on its `closed` answer, or when it fails or exits. */
+function closed(worker: Worker): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      worker.off('message', onMessage);
+      worker.off('error', done);
+      worker.off('exit', done);
+      resolve();
+    };
+    const onMessage = (msg: FromThread) => {
+      if (msg?.type === 'closed') done();
+    };
+    worker.on('message', onMessage);
+    worker.once('error', done);
+    worker.once('exit', done);
+    worker.postMessage({ type: 'close' } satisfies ToThread);
+  });
+}
+
+/** `p`, or nothing after `ms`. */
+async function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 // The launcher (dist/main.js) and the server (dist/server.cjs) are separate bundles with their own copy

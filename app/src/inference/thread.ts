@@ -161,7 +161,10 @@ port.on('message', async (msg: ToThread) => {
     return;
   }
   if (msg.type === 'close') {
-    // Release native sessions before the thread ends, so that nothing of ORT outlives its thread.
+    // Release native sessions before the thread ends, so that nothing of ORT outlives its thread: the
+    // preloads too, once those still being created are done (terminating a thread while ORT creates a
+    // session aborts the process).
+    await preloads.releaseRest();
     for (const s of sessions.values()) await s.release().catch(() => {});
     sessions.clear();
     send({ type: 'closed' });
